@@ -1,0 +1,2 @@
+"""deepscope: TFlearn's few-line API on PyTorch, for scientists."""
+__version__ = "0.1.0"
