@@ -1,0 +1,6 @@
+"""Callbacks: TFlearn's events around the training loop."""
+from .base import Callback, TrainingState
+from .early_stopping import EarlyStopping
+from .progress import ProgressCallback
+
+__all__ = ["Callback", "EarlyStopping", "TrainingState", "ProgressCallback"]

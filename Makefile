@@ -1,0 +1,29 @@
+# The two commands (see README):  make demo   and   make test
+# Each sets up .venv on a fresh machine: torch==2.13.0 (CPU build) first, then the package.
+PY      := .venv/bin/python
+PIP     := $(PY) -m pip
+STAMP   := .venv/.installed
+SHARED  ?= $(abspath ../shared/datasets)
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[test,sweep]"
+	touch $(STAMP)
+
+demo: setup
+	$(PY) -m deepscope.cli.main demo
+
+test: setup
+	DEEPSCOPE_SHARED_DATASETS=$(SHARED) $(PY) -m pytest tests
+
+bench: setup
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf .venv runs .pytest_cache

@@ -1,0 +1,69 @@
+"""Writes each fit's run folder: config.json, metrics.csv and TensorBoard event files."""
+from __future__ import annotations
+
+import time
+
+from ..runs.run import Run
+from ..runs.tb_writer import EventWriter
+from .base import Callback, TrainingState
+
+
+class RunLogger(Callback):
+    """Creates the run folder and records every epoch's logs (CSV and TensorBoard scalars).
+
+    Rows are buffered and written at most every ``flush_interval`` seconds and at the end, so
+    short epochs cost no file I/O each.
+
+    Args:
+        dnn: the model (``tensorboard_dir``, ``tensorboard_verbose``).
+        run_id: the run's name (default: a timestamp and the model's output layer).
+        config: JSON-able run description.
+        flush_interval: seconds between writes.
+    """
+
+    def __init__(self, dnn, run_id, config, flush_interval=5.0):
+        self.dnn = dnn
+        self.run = Run(dnn.tensorboard_dir, run_id, config)
+        self.flush_interval = flush_interval
+        self.pending: list[tuple[int, dict]] = []
+        self.writer = None
+
+    def on_train_begin(self, state: TrainingState) -> None:
+        self.last_flush = time.perf_counter()
+
+    def on_epoch_end(self, state: TrainingState) -> None:
+        self.run.log_epoch(state.epoch, state.step, state.epoch_logs)
+        self.pending.append((state.step, state.epoch_logs))
+        now = time.perf_counter()
+        if now - self.last_flush >= self.flush_interval:
+            self.flush()
+            self.last_flush = now
+
+    def on_train_end(self, state: TrainingState) -> None:
+        self.flush()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def flush(self) -> None:
+        self.run.flush()
+        if not self.pending:
+            return
+        writer = self._writer()
+        for step, logs in self.pending:
+            writer.add_scalars(step, {_tag(key): value for key, value in logs.items()})
+        self.pending.clear()
+        writer.flush()
+
+    def _writer(self) -> EventWriter:
+        if self.writer is None:
+            self.writer = EventWriter(self.run.path)
+        return self.writer
+
+
+def _tag(key: str) -> str:
+    """TFlearn-like tags: ``Loss``, ``Accuracy``, ``Loss/Validation``, ``Accuracy/Validation``."""
+    validation = key.startswith("val_")
+    base = key[4:] if validation else key
+    base = {"loss": "Loss", "acc": "Accuracy"}.get(base, base)
+    return f"{base}/Validation" if validation else base

@@ -1,0 +1,36 @@
+"""Objects that may appear in a saved network description, rebuilt from their JSON config.
+
+Only the classes on this allowlist can be named by a file; anything else is refused.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def _allowlist() -> dict[str, Any]:
+    from . import data_augmentation, data_preprocessing, losses, metrics, optimizers
+
+    allowed: dict[str, Any] = {}
+    for module in (optimizers, losses, metrics, data_preprocessing, data_augmentation):
+        for name in dir(module):
+            obj = getattr(module, name)
+            if isinstance(obj, type) and obj.__module__ == module.__name__:
+                allowed[name] = obj
+    return allowed
+
+
+def from_json_value(value: Any) -> Any:
+    """Inverse of ``graph.to_json_value``: ``{"__class__", "__config__"}`` dicts become objects."""
+    if isinstance(value, list):
+        return [from_json_value(v) for v in value]
+    if isinstance(value, dict):
+        if "__class__" in value:
+            name, config = value["__class__"], value.get("__config__", {})
+            cls = _allowlist().get(name)
+            if cls is None:
+                raise ValueError(f"class {name!r} is not allowed in a model file")
+            if hasattr(cls, "from_config"):
+                return cls.from_config(config)
+            return cls(**config)
+        return {k: from_json_value(v) for k, v in value.items()}
+    return value

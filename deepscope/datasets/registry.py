@@ -1,0 +1,161 @@
+"""The dataset registry: names, files, where they are cached, and fetching with recovery.
+
+``list_datasets()``, ``info(name)`` and ``download(name)`` are what the CLI calls; loaders use
+``find_local``, ``fetch_files`` and ``load_with_recovery``.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from .._checks import check_choice
+from ._download import DownloadError, data_root, fetch, verify_file, where_to_put
+from ._formats import DatasetFormatError
+from ._sources import DATASETS, DatasetSpec, FileSpec
+
+T = TypeVar("T")
+
+
+def list_datasets() -> list[str]:
+    """Names of the downloadable datasets (toy generators live in ``deepscope.datasets.toy``)."""
+    return sorted(DATASETS)
+
+
+def get_spec(name: str) -> DatasetSpec:
+    """The ``DatasetSpec`` registered under ``name`` (clear error listing the names otherwise)."""
+    check_choice(name, "datasets: name", list_datasets())
+    return DATASETS[name]
+
+
+def search_dirs(spec: DatasetSpec, data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Folders searched for local copies: ``ROOT/<subdir>``, other known subfolders, ``ROOT``."""
+    root = data_root(data_dir)
+    return [root / spec.subdir] + [root / extra for extra in spec.extra_subdirs] + [root]
+
+
+def find_local(spec: DatasetSpec, file: FileSpec, data_dir: str | os.PathLike | None = None
+               ) -> Path | None:
+    """The local copy of ``file`` if present (``.gz`` IDX files may also be stored uncompressed)."""
+    names = [file.filename]
+    if file.content_md5 and file.filename.endswith(".gz"):
+        names.append(file.filename[:-3])
+    for folder in search_dirs(spec, data_dir):
+        for name in names:
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def fetch_files(name: str, data_dir: str | os.PathLike | None = None, verbose: bool = True
+                ) -> list[Path]:
+    """Paths of all files of a dataset, downloading the missing ones into ``ROOT/<subdir>``.
+
+    Args:
+        name: registry name.
+        data_dir: cache folder (see ``data_root``).
+        verbose: print download progress lines.
+
+    Returns:
+        One path per ``spec.files`` entry, in order.
+
+    Raises:
+        DownloadError: offline or every source failed; the message lists every missing file,
+            its official URLs, and the folder to put local copies in.
+    """
+    spec = get_spec(name)
+    folder = data_root(data_dir) / spec.subdir
+    found = [find_local(spec, f, data_dir) for f in spec.files]
+    missing = [f for f, p in zip(spec.files, found) if p is None]
+    paths = []
+    for file, path in zip(spec.files, found):
+        if path is None:
+            try:
+                path = fetch(file, folder, verbose=verbose)
+            except DownloadError as err:
+                if not err.unreachable:
+                    raise
+                alt = "".join(f"\nA local {f.filename} (project copy) would also be used if "
+                              f"present in {folder}/." for f in spec.local)
+                tried = "\n".join(f"  - {line}" for line in err.tried)
+                raise DownloadError(
+                    f"{spec.title} is not in {folder} and could not be downloaded: no server "
+                    f"answered (offline?).\nTried for {file.filename}:\n{tried}\n"
+                    + where_to_put(missing, folder) + alt, unreachable=True, tried=err.tried
+                ) from None
+        paths.append(path)
+    return paths
+
+
+def load_with_recovery(name: str, data_dir: str | os.PathLike | None,
+                       parse: Callable[[list[Path]], T], verbose: bool = True) -> T:
+    """Fetch a dataset's files and parse them; if parsing fails, re-verify and re-download.
+
+    A file that fails to parse and also fails its checksum is moved aside (``NAME.corrupt``)
+    and downloaded again; if all checksums are right the parse error is raised as is.
+
+    Args:
+        name: registry name.
+        data_dir: cache folder.
+        parse: ``parse(paths) -> result``; raises ``DatasetFormatError`` on corrupt data.
+        verbose: print download progress lines.
+    """
+    spec = get_spec(name)
+    paths = fetch_files(name, data_dir, verbose)
+    try:
+        return parse(paths)
+    except DatasetFormatError as err:
+        bad = []
+        for file, path in zip(spec.files, paths):
+            ok, sha = verify_file(path, file)
+            if not ok:
+                bad.append((path, sha, file))
+        if not bad:
+            raise DatasetFormatError(f"{err} (the checksums of {spec.title}'s files are right, so "
+                                     "this looks like a bug in deepscope: please report it)") from err
+        for path, sha, file in bad:
+            warnings.warn(f"{path} is corrupt (sha256 {sha}, expected {file.sha256 or 'n/a'}); "
+                          f"moving it to {path.name}.corrupt and downloading it again", stacklevel=3)
+            os.replace(path, path.with_name(path.name + ".corrupt"))
+        return parse(fetch_files(name, data_dir, verbose))
+
+
+def info(name: str, data_dir: str | os.PathLike | None = None) -> dict:
+    """Describe a dataset: its files, URLs, checksums, sizes, and whether they are cached where.
+
+    Args:
+        name: registry name (see ``list_datasets()``).
+        data_dir: cache folder to inspect.
+
+    Returns:
+        ``{'name', 'title', 'folder', 'cached', 'files': [{'filename', 'urls', 'sha256', 'md5',
+        'size', 'checksum', 'cached', 'path'}, ...]}``; ``local`` files (project copies) are
+        listed with ``'local_only': True``.
+    """
+    spec = get_spec(name)
+    files = []
+    for file in spec.files + spec.local:
+        path = find_local(spec, file, data_dir)
+        check = "sha256" if file.sha256 else ("md5" if file.md5 else
+                                              ("size only (none published)" if file.size else "none"))
+        files.append({"filename": file.filename, "urls": list(file.urls), "sha256": file.sha256,
+                      "md5": file.md5, "size": file.size, "checksum": check,
+                      "local_only": file.local_only, "cached": path is not None,
+                      "path": str(path) if path else None})
+    main = files[:len(spec.files)]
+    return {"name": spec.name, "title": spec.title,
+            "folder": str(data_root(data_dir) / spec.subdir),
+            "cached": all(f["cached"] for f in main), "files": files}
+
+
+def download(name: str, data_dir: str | os.PathLike | None = None, verbose: bool = True
+             ) -> list[Path]:
+    """Download (or find) every file of a dataset and return their verified paths.
+
+    Args:
+        name: registry name.
+        data_dir: cache folder; default ``$DEEPSCOPE_DATA`` or ``~/.deepscope/datasets``.
+        verbose: print download progress lines.
+    """
+    return fetch_files(name, data_dir, verbose)

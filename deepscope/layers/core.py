@@ -1,0 +1,289 @@
+"""Core layers, as in ``tflearn.layers.core``: input_data, fully_connected, dropout, flatten, ..."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import activations, initializations, regularizers
+from .._checks import check_float, check_int, check_shape_list, fail
+from ..graph import Graph, Layer, Node, add_layer, layer_function, layer_label, require_node
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers shared by layers
+# ---------------------------------------------------------------------------------------------
+def to_user_layout(x: torch.Tensor) -> torch.Tensor:
+    """Internal NCHW (rank 4) -> TFlearn's NHWC; other ranks unchanged."""
+    return x.permute(0, 2, 3, 1) if x.dim() == 4 else x
+
+
+def to_internal_layout(x: torch.Tensor) -> torch.Tensor:
+    """TFlearn's NHWC (rank 4) -> internal NCHW (a view: channels_last memory)."""
+    return x.permute(0, 3, 1, 2) if x.dim() == 4 else x
+
+
+def flatten_features(x: torch.Tensor) -> torch.Tensor:
+    """Flatten all but the batch dimension in TFlearn's (NHWC) order."""
+    return to_user_layout(x).reshape(x.shape[0], -1)  # (batch, features)
+
+
+def build_activation(activation, num_features: int, where: str) -> tuple[nn.Module, str | None]:
+    """The activation module and its name (``None`` when given as a callable)."""
+    module = activations.get(activation, num_features=num_features, where=f"{where} activation")
+    name = activation.lower() if isinstance(activation, str) else None
+    return module, name
+
+
+def init_weight(weight: torch.Tensor, weights_init, activation, where: str) -> None:
+    """Fill ``weight`` in place with the named or given initializer."""
+    act = activation if isinstance(activation, str) else None
+    init = initializations.get(weights_init, activation=act, where=f"{where} weights_init")
+    with torch.no_grad():
+        init(weight)
+
+
+def init_bias(bias: torch.Tensor | None, bias_init, where: str) -> None:
+    if bias is None:
+        return
+    init = initializations.get(bias_init, where=f"{where} bias_init")
+    with torch.no_grad():
+        init(bias)
+
+
+def attach_regularizer(layer: Layer, param_name: str, regularizer, weight_decay, where: str) -> None:
+    if regularizer is None:
+        return
+    fn = regularizers.get(regularizer, where=f"{where} regularizer")
+    wd = check_float(weight_decay, f"{where} weight_decay", minimum=0.0)
+    layer.add_regularizer(param_name, fn, wd)
+
+
+# ---------------------------------------------------------------------------------------------
+# input_data
+# ---------------------------------------------------------------------------------------------
+class InputLayer(nn.Module):
+    """Entry of a network: preprocessing, augmentation (training only), NHWC -> NCHW.
+
+    Args:
+        shape: TFlearn-style input shape (batch None).
+        preprocessing: optional ``ImagePreprocessing`` / ``DataPreprocessing`` module.
+        augmentation: optional ``ImageAugmentation`` module.
+    """
+
+    def __init__(self, shape, preprocessing=None, augmentation=None):
+        super().__init__()
+        self.shape = list(shape)
+        self.preprocessing = preprocessing
+        self.augmentation = augmentation
+
+    @property
+    def is_noop(self) -> bool:
+        """True when the layer would return its input unchanged (the network then skips it)."""
+        return self.preprocessing is None and self.augmentation is None and len(self.shape) != 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, *shape[1:]) -> internal layout
+        if self.preprocessing is not None:
+            x = self.preprocessing(x)
+        if self.augmentation is not None and self.training:
+            x = self.augmentation(x)
+        return to_internal_layout(x)
+
+
+@layer_function("input")
+def input_data(shape=None, placeholder=None, dtype=None, data_preprocessing=None,
+               data_augmentation=None, name="InputData") -> Node:
+    """The network's input, with TFlearn's arguments.
+
+    Args:
+        shape: ``[None, features]``, ``[None, steps, features]`` or ``[None, H, W, C]``.
+        placeholder: unsupported (TensorFlow only); must be None.
+        dtype: ignored (inputs are float32 unless an embedding follows).
+        data_preprocessing: an ``ImagePreprocessing`` applied at train and predict time.
+        data_augmentation: an ``ImageAugmentation`` applied while training only.
+        name: layer name.
+
+    Returns:
+        The input node.
+    """
+    if placeholder is not None:
+        fail("input_data placeholder", "None (TensorFlow placeholders do not exist in deepscope)",
+             placeholder, "Give shape=[None, ...] instead.")
+    if shape is None:
+        fail("input_data shape", "a shape such as [None, 2] or [None, 32, 32, 3]", shape,
+             "The first dimension (None) is the batch size.")
+    shape = check_shape_list(shape, "input_data shape")
+    shape[0] = None
+    if len(shape) < 2 or len(shape) > 5:
+        fail("input_data shape", "2 to 5 dimensions including the batch ([None, features] ... "
+             "[None, depth, H, W, C])", shape)
+    module = InputLayer(shape, data_preprocessing, data_augmentation)
+    return add_layer_root(module, shape, name)
+
+
+def add_layer_root(module: nn.Module, shape, name: str) -> Node:
+    graph = Graph()
+    unique = graph.unique_name(name)
+    module.layer_name = unique
+    return Node(shape, module, [], unique, graph)
+
+
+# ---------------------------------------------------------------------------------------------
+# fully_connected
+# ---------------------------------------------------------------------------------------------
+class Dense(Layer):
+    """A fully connected layer: ``activation(x @ W.T + b)``; inputs of rank > 2 are flattened."""
+
+    def __init__(self, in_features: int, n_units: int, activation: nn.Module, activation_name, bias: bool):
+        super().__init__()
+        expansion = getattr(activation, "expansion", 1)
+        self.weight = nn.Parameter(torch.empty(n_units * expansion, in_features))  # (out, in)
+        self.bias = nn.Parameter(torch.zeros(n_units * expansion)) if bias else None
+        self.activation = activation
+        self.activation_name = activation_name
+
+    def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() > 2:
+            x = flatten_features(x)  # (batch, features)
+        return F.linear(x, self.weight, self.bias)  # (batch, n_units)
+
+
+@layer_function("core")
+def fully_connected(incoming, n_units, activation="linear", bias=True, weights_init="auto",
+                    bias_init="zeros", regularizer=None, weight_decay=0.001, trainable=True,
+                    restore=True, reuse=False, scope=None, name="FullyConnected") -> Node:
+    """A fully connected layer (TFlearn's arguments).
+
+    Args:
+        incoming: the previous node; rank > 2 inputs are flattened.
+        n_units: number of units.
+        activation: name (``'relu'``, ``'softmax'``, ...) or a module / function.
+        bias: whether to add a bias.
+        weights_init: initializer name or callable; ``'auto'`` pairs He with ReLU-like
+            activations and Glorot with tanh/sigmoid/softmax/linear.
+        bias_init: initializer for the bias.
+        regularizer: ``'L1'``, ``'L2'`` or None; scaled by ``weight_decay``.
+        weight_decay: scale of the regularizer for this layer.
+        trainable: False freezes the weights.
+        restore, reuse, scope: accepted for TFlearn compatibility.
+        name: layer name.
+
+    Returns:
+        The new node, shape ``[None, n_units]``.
+    """
+    incoming = require_node(incoming, f"fully_connected '{name}'")
+    where = layer_label("fully_connected", incoming, name)
+    n_units = check_int(n_units, f"{where} n_units", minimum=1)
+    in_features = math.prod(incoming.shape[1:])
+    act, act_name = build_activation(activation, n_units, where)
+    layer = Dense(in_features, n_units, act, act_name, bool(bias))
+    init_weight(layer.weight, weights_init, activation, where)
+    init_bias(layer.bias, bias_init, where)
+    attach_regularizer(layer, "weight", regularizer, weight_decay, where)
+    if not trainable:
+        layer.requires_grad_(False)
+    return add_layer(incoming, layer, [None, n_units], name)
+
+
+# ---------------------------------------------------------------------------------------------
+# dropout, activation, flatten, reshape
+# ---------------------------------------------------------------------------------------------
+@layer_function("core")
+def dropout(incoming, keep_prob, noise_shape=None, name="Dropout") -> Node:
+    """Dropout with TFlearn's meaning: ``keep_prob`` is the probability of KEEPING a unit.
+
+    Args:
+        incoming: the previous node.
+        keep_prob: probability in (0, 1] that a unit is kept while training.
+        noise_shape: unsupported; must be None.
+        name: layer name.
+    """
+    incoming = require_node(incoming, f"dropout '{name}'")
+    keep_prob = check_float(keep_prob, f"dropout '{name}' keep_prob", minimum=0.0, maximum=1.0,
+                            min_inclusive=False)
+    if noise_shape is not None:
+        fail(f"dropout '{name}' noise_shape", "None", noise_shape)
+    return add_layer(incoming, nn.Dropout(p=1.0 - keep_prob), incoming.shape, name)
+
+
+class Activation(Layer):
+    """A standalone activation layer."""
+
+    def __init__(self, activation: nn.Module, activation_name, channels_last_input: bool):
+        super().__init__()
+        self.activation = activation
+        self.activation_name = activation_name
+        self.channels_last_input = channels_last_input  # rank-3 (batch, steps, features)
+
+    def pre_activation(self, x):
+        return x
+
+    def forward(self, x):
+        if self.channels_last_input:  # activations act on dim 1: move features there and back
+            return self.activation(x.transpose(1, 2)).transpose(1, 2)
+        return self.activation(x)
+
+
+@layer_function("core")
+def activation(incoming, activation="linear", name="Activation") -> Node:
+    """Apply an activation function by name or callable."""
+    incoming = require_node(incoming, f"activation '{name}'")
+    rank = len(incoming.shape)
+    features = incoming.shape[-1] if rank != 4 else incoming.shape[3]
+    act, act_name = build_activation(activation, features, layer_label("activation", incoming, name))
+    if getattr(act, "expansion", 1) != 1:
+        fail(f"activation '{name}'", "an element-wise activation", activation,
+             "maxout changes the number of units: use fully_connected(..., activation='maxout').")
+    return add_layer(incoming, Activation(act, act_name, rank == 3), incoming.shape, name)
+
+
+class Flatten(nn.Module):
+    def forward(self, x):
+        return flatten_features(x)
+
+
+@layer_function("core")
+def flatten(incoming, name="Flatten") -> Node:
+    """Flatten all but the batch dimension (TFlearn's NHWC order)."""
+    incoming = require_node(incoming, f"flatten '{name}'")
+    return add_layer(incoming, Flatten(), [None, math.prod(incoming.shape[1:])], name)
+
+
+class Reshape(nn.Module):
+    def __init__(self, new_shape):
+        super().__init__()
+        self.new_shape = list(new_shape)
+
+    def forward(self, x):
+        x = to_user_layout(x).reshape([x.shape[0]] + self.new_shape)
+        return to_internal_layout(x)
+
+
+@layer_function("core")
+def reshape(incoming, new_shape, name="Reshape") -> Node:
+    """Reshape (TFlearn semantics: shapes are NHWC; the batch dimension may be -1 or None).
+
+    Args:
+        incoming: the previous node.
+        new_shape: e.g. ``[-1, 28, 28, 1]``.
+        name: layer name.
+    """
+    incoming = require_node(incoming, f"reshape '{name}'")
+    where = f"reshape '{name}' new_shape"
+    if not isinstance(new_shape, (list, tuple)) or len(new_shape) < 2:
+        fail(where, "a list such as [-1, 28, 28, 1] (batch first)", new_shape, error=TypeError)
+    rest = list(new_shape[1:])
+    size = math.prod(incoming.shape[1:])
+    if rest.count(-1) > 1 or any((not isinstance(d, int)) or d == 0 or d < -1 for d in rest):
+        fail(where, "positive sizes after the batch dimension (at most one -1)", new_shape)
+    known = math.prod(d for d in rest if d != -1)
+    if -1 in rest:
+        if size % known:
+            fail(where, f"sizes that divide the {size} features of the input {list(incoming.shape)}", new_shape)
+        rest[rest.index(-1)] = size // known
+    elif known != size:
+        fail(where, f"{size} features in all (the input is {list(incoming.shape)})", new_shape,
+             f"The product of the new sizes is {known}.")
+    return add_layer(incoming, Reshape(rest), [None] + rest, name)

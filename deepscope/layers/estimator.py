@@ -1,0 +1,103 @@
+"""``regression``: the estimator layer that says how a network is trained (TFlearn's arguments)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .. import losses, metrics, optimizers
+from .._checks import check_float, check_int, fail
+from ..graph import Node, add_layer, layer_function, layer_label, require_node
+
+
+@dataclass
+class TrainingConfig:
+    """What ``regression`` records: optimizer, loss, metric and batching defaults.
+
+    Attributes mirror ``regression``'s arguments; ``optimizer``, ``loss`` and ``metric`` hold
+    names or objects (resolved by :meth:`build_*`).
+    """
+
+    optimizer: Any = "adam"
+    loss: Any = "categorical_crossentropy"
+    metric: Any = "default"
+    learning_rate: float | None = 0.001
+    batch_size: int = 64
+    shuffle_batches: bool = True
+    to_one_hot: bool = False
+    n_classes: int | None = None
+    validation_batch_size: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def build_optimizer(self):
+        """A TFlearn-style optimizer object (``build(params, total_steps)`` gives torch's)."""
+        opt = self.optimizer
+        if isinstance(opt, str):
+            cls = optimizers.get(opt, where="regression optimizer")
+            return cls(learning_rate=self.learning_rate) if self.learning_rate is not None else cls()
+        if isinstance(opt, type):
+            return opt(learning_rate=self.learning_rate) if self.learning_rate is not None else opt()
+        return opt  # an optimizer object keeps its own learning rate (as in TFlearn)
+
+    def build_loss(self):
+        return losses.get(self.loss, where="regression loss")
+
+    def build_metric(self):
+        if self.metric is None:
+            return None
+        return metrics.get(self.metric, where="regression metric")
+
+    def describe(self) -> dict:
+        """JSON-able summary for run configs."""
+        out = asdict(self)
+        for key in ("optimizer", "loss", "metric"):
+            value = out[key]
+            if not isinstance(value, (str, type(None))):
+                out[key] = getattr(value, "name", type(value).__name__)
+        return out
+
+
+@layer_function("estimator")
+def regression(incoming, placeholder="default", optimizer="adam", loss="categorical_crossentropy",
+               metric="default", learning_rate=0.001, dtype=None, batch_size=64,
+               shuffle_batches=True, to_one_hot=False, n_classes=None, trainable_vars=None,
+               restore=True, op_name=None, validation_monitors=None, validation_batch_size=None,
+               name=None) -> Node:
+    """Declare how the network is trained (TFlearn's ``regression`` arguments).
+
+    Args:
+        incoming: the output layer.
+        optimizer: name (``'sgd'``, ``'adam'``, ...) or a deepscope optimizer object.
+        loss: name (``'categorical_crossentropy'``, ``'mean_square'``, ...) or callable.
+        metric: name (``'default'`` = accuracy), a metric object, or None.
+        learning_rate: used when ``optimizer`` is a name.
+        batch_size: default batch size for ``DNN.fit``.
+        shuffle_batches: shuffle the training data every epoch.
+        to_one_hot: convert integer targets to one-hot with ``n_classes`` classes.
+        n_classes: number of classes for ``to_one_hot``.
+        validation_batch_size: batch size for validation (default: ``batch_size``).
+        placeholder, dtype, trainable_vars, restore, op_name, validation_monitors, name:
+            accepted for TFlearn compatibility.
+
+    Returns:
+        A pass-through node carrying the training configuration.
+    """
+    label = layer_label("regression", incoming, name or "Regression") if isinstance(incoming, Node) else "regression"
+    incoming = require_node(incoming, label)
+    if learning_rate is not None:
+        learning_rate = check_float(learning_rate, f"{label} learning_rate", minimum=0.0, min_inclusive=False)
+    batch_size = check_int(batch_size, f"{label} batch_size", minimum=1)
+    if validation_batch_size is not None:
+        validation_batch_size = check_int(validation_batch_size, f"{label} validation_batch_size", minimum=1)
+    if to_one_hot:
+        if n_classes is None:
+            fail(f"{label} n_classes", "the number of classes when to_one_hot=True", n_classes)
+        n_classes = check_int(n_classes, f"{label} n_classes", minimum=2)
+    config = TrainingConfig(optimizer, loss, metric, learning_rate, batch_size, bool(shuffle_batches),
+                            bool(to_one_hot), n_classes, validation_batch_size)
+    # resolve names now, so a typo fails here and not after data loading
+    config.build_optimizer()
+    config.build_loss()
+    config.build_metric()
+    node = add_layer(incoming, None, incoming.shape, name or "Regression")
+    node.estimator = config
+    return node

@@ -1,0 +1,360 @@
+"""``DNN``: TFlearn's model class (fit / predict / evaluate / save / load) on a plain nn.Module."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._checks import check_float, check_int, fail
+from ..callbacks.base import Callback, CallbackList, TrainingState
+from ..graph import Node
+from ..layers.estimator import TrainingConfig
+from ..network import Network
+from . import data as datamod
+from . import serialization
+from .summary import summary_table
+from .trainer import Trainer, steps_per_epoch
+
+
+def default_device() -> torch.device:
+    """CUDA if available, else Apple MPS, else CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+class DNN:
+    """A trainable model around a network (TFlearn's ``tflearn.DNN``).
+
+    Args:
+        network: the node returned by ``regression(...)`` (or any layer), or your own ``nn.Module``.
+        clip_gradients: clip the global gradient norm at this value (TFlearn: 5.0); 0/None: off.
+        tensorboard_verbose: 0 loss/metrics; 1 + gradients; 2 + weights; 3 + activations, sparsity.
+        tensorboard_dir: the runs folder (default ``$DEEPSCOPE_RUNS`` or ``./runs``).
+        checkpoint_path: save a checkpoint at every snapshot to ``<checkpoint_path>-<step>``.
+        best_checkpoint_path: save when validation accuracy beats ``best_val_accuracy``.
+        max_checkpoints: keep at most this many snapshot checkpoints (None: all).
+        session: accepted for TFlearn compatibility (must be None).
+        best_val_accuracy: threshold for ``best_checkpoint_path``.
+        device: ``'cpu'``, ``'cuda'``, ... (default: picked automatically).
+        loss, optimizer, metric, learning_rate, batch_size: training settings when ``network``
+            is your own ``nn.Module`` (else they come from ``regression``).
+    """
+
+    def __init__(self, network, clip_gradients=5.0, tensorboard_verbose=0, tensorboard_dir=None,
+                 checkpoint_path=None, best_checkpoint_path=None, max_checkpoints=None, session=None,
+                 best_val_accuracy=0.0, device=None, loss="categorical_crossentropy", optimizer="adam",
+                 metric="default", learning_rate=0.001, batch_size=64):
+        if session is not None:
+            fail("DNN session", "None (TensorFlow sessions do not exist in deepscope)", session)
+        self.clip_gradients = 0.0 if not clip_gradients else check_float(
+            clip_gradients, "DNN clip_gradients", minimum=0.0, min_inclusive=False)
+        self.tensorboard_verbose = check_int(tensorboard_verbose, "DNN tensorboard_verbose", 0, 3)
+        self.tensorboard_dir = tensorboard_dir
+        self.checkpoint_path = checkpoint_path
+        self.best_checkpoint_path = best_checkpoint_path
+        self.max_checkpoints = None if max_checkpoints is None else check_int(max_checkpoints, "DNN max_checkpoints")
+        self.best_val_accuracy = float(best_val_accuracy)
+        self.device = torch.device(device) if device is not None else default_device()
+        if isinstance(network, Node):
+            self.output_node = network
+            self.net = Network(network)
+            self.config = network.estimator or TrainingConfig()
+            self.output_shape = list(network.shape)
+        elif isinstance(network, nn.Module):
+            self.output_node = None
+            self.net = network
+            self.config = TrainingConfig(optimizer, loss, metric, learning_rate,
+                                         check_int(batch_size, "DNN batch_size"))
+            self.output_shape = None
+        else:
+            fail("DNN network", "the output of regression(...) or a torch.nn.Module", type(network).__name__,
+                 error=TypeError)
+        self.net.to(self.device)
+        self.net.eval()
+        self.loss = self.config.build_loss()
+        self.metric = self.config.build_metric()
+        self.fused = bool(isinstance(self.net, Network) and getattr(self.loss, "fused_activation", None)
+                          and self.net.output_activation == self.loss.fused_activation)
+        self.has_penalties = bool(getattr(self.net, "_penalties", None))
+        self.optimizer = None  # torch optimizer, created by the first fit and kept across fits
+        self.scheduler = None
+        self.optimizer_spec = None
+        self.step = 0
+        self.epoch = 0
+        self.history: list[dict] = []
+        self.last_run = None
+
+    # -- loss -------------------------------------------------------------------------------
+    def compute_loss(self, xs, y):
+        """Forward pass and loss (+ L1/L2 penalties) on one batch.
+
+        Returns:
+            ``(output, loss)``: the network output (logits when the loss is fused) and the loss.
+        """
+        if self.fused:
+            output = self.net.logits(*xs)
+            loss = self.loss.from_logits(output, y)
+        else:
+            output = self.net(*xs)
+            loss = self.loss(output, y)
+        if self.has_penalties:
+            loss = loss + self.net.regularization_loss()
+        return output, loss
+
+    def activate(self, output: torch.Tensor) -> torch.Tensor:
+        """Turn what ``compute_loss`` returned into the activated output (for metrics)."""
+        return self.net._output_layer.activation(output) if self.fused else output
+
+    # -- fit --------------------------------------------------------------------------------
+    def fit(self, X_inputs, Y_targets, n_epoch=10, validation_set=None, show_metric=False, batch_size=None,
+            shuffle=None, snapshot_epoch=True, snapshot_step=None, excl_trainops=None,
+            validation_batch_size=None, run_id=None, callbacks=None, seed=None):
+        """Train the model (TFlearn's arguments).
+
+        Args:
+            X_inputs: training inputs (one array, or a list with one per ``input_data``).
+            Y_targets: targets (one-hot, class indices or values).
+            n_epoch: number of epochs.
+            validation_set: ``(X, Y)`` or a fraction of the training data held out (the last samples).
+            show_metric: compute and display the training metric.
+            batch_size: samples per step (default: ``regression``'s); 1 is stochastic and
+                >= the data size is full-batch gradient descent.
+            shuffle: shuffle every epoch (default: ``regression``'s ``shuffle_batches``).
+            snapshot_epoch: validate (and checkpoint) at the end of every epoch.
+            snapshot_step: validate (and checkpoint) every this many steps.
+            validation_batch_size: batch size for validation.
+            run_id: the name of this run's folder.
+            callbacks: a ``Callback`` or a list of them.
+            seed: seed for this fit's data order and dropout.
+
+        Returns:
+            The model (so calls can be chained).
+        """
+        from ..callbacks.progress import ProgressCallback
+        from ..callbacks.run_logger import RunLogger
+
+        n_epoch = check_int(n_epoch, "fit n_epoch", minimum=1)
+        batch_size = check_int(batch_size if batch_size is not None else self.config.batch_size,
+                               "fit batch_size", minimum=1)
+        shuffle = self.config.shuffle_batches if shuffle is None else bool(shuffle)
+        if snapshot_step is not None:
+            snapshot_step = check_int(snapshot_step, "fit snapshot_step", minimum=1)
+        self.validation_batch_size = check_int(
+            validation_batch_size or self.config.validation_batch_size or max(batch_size, 256),
+            "fit validation_batch_size")
+        if seed is not None:
+            from ..utils import set_seed
+            set_seed(seed)
+        xs, y = self.prepare_data(X_inputs, Y_targets, "fit X_inputs", "fit Y_targets")
+        validation = None
+        if validation_set is not None:
+            if isinstance(validation_set, (tuple, list)) and len(validation_set) == 2:
+                validation = self.prepare_data(validation_set[0], validation_set[1],
+                                               "fit validation_set[0] (X)", "fit validation_set[1] (Y)")
+            elif isinstance(validation_set, (float, int)) and not isinstance(validation_set, bool):
+                n_val = datamod.validation_split(validation_set, y.shape[0])
+                validation = ([x[-n_val:] for x in xs], y[-n_val:])
+                xs, y = [x[:-n_val] for x in xs], y[:-n_val]
+            else:
+                fail("fit validation_set", "(X, Y) or a fraction such as 0.1", type(validation_set).__name__,
+                     error=TypeError)
+        self.fit_preprocessing(xs)
+        n = y.shape[0]
+        total_steps = steps_per_epoch(n, batch_size) * n_epoch
+        self.ensure_optimizer(total_steps)
+        state = TrainingState(model=self, n_epoch=n_epoch, steps_per_epoch=steps_per_epoch(n, batch_size),
+                              batch_size=min(batch_size, n), n_samples=n, epoch=self.epoch, step=self.step)
+        user_callbacks = [] if callbacks is None else (callbacks if isinstance(callbacks, (list, tuple)) else [callbacks])
+        for cb in user_callbacks:
+            if not isinstance(cb, Callback):
+                fail("fit callbacks", "deepscope.callbacks.Callback instances", type(cb).__name__, error=TypeError)
+        run_logger = RunLogger(self, run_id, self.run_config(n_epoch, batch_size, shuffle, validation_set, n))
+        state.run = run_logger.run
+        self.last_run = run_logger.run
+        all_callbacks = CallbackList([run_logger, *user_callbacks,
+                                      ProgressCallback(show_metric=show_metric, metric=self.metric)])
+        trainer = Trainer(self, xs, y, batch_size, shuffle, all_callbacks, state, validation,
+                          show_metric=show_metric and self.metric is not None,
+                          snapshot_epoch=snapshot_epoch, snapshot_step=snapshot_step)
+        try:
+            trainer.run(n_epoch)
+        finally:
+            self.step, self.epoch = state.step, state.epoch
+            self.history.extend(state.history)
+        return self
+
+    def ensure_optimizer(self, total_steps: int) -> None:
+        """Create the torch optimizer on the first fit; later fits continue with its state."""
+        if self.optimizer is not None:
+            return
+        self.optimizer_spec = self.config.build_optimizer()
+        params = [p for p in self.net.parameters() if p.requires_grad]
+        if not params:
+            fail("DNN", "at least one trainable parameter", "a network with none",
+                 "Check trainable=False on the layers.")
+        self.optimizer, self.scheduler = self.optimizer_spec.build(params, total_steps)
+
+    def fit_preprocessing(self, xs) -> None:
+        """Compute featurewise statistics of preprocessing modules from the training inputs."""
+        if not isinstance(self.net, Network):
+            return
+        for node, x in zip(self.net.inputs, xs):
+            prep = getattr(node.module, "preprocessing", None)
+            if prep is not None and not getattr(prep, "is_fitted", True):
+                prep.fit(x)
+
+    def prepare_data(self, X, Y, x_argument: str, y_argument: str):
+        """Check and convert ``X`` (and ``Y``) to tensors on the model's device."""
+        n_inputs = len(self.net.inputs) if isinstance(self.net, Network) else 1
+        xs = [datamod.to_tensor(x, x_argument) for x in datamod.split_inputs(X, n_inputs, x_argument)]
+        if isinstance(self.net, Network):
+            xs = datamod.check_inputs(xs, [node.shape for node in self.net.inputs], x_argument)
+            xs = [self._input_dtype(node, x) for node, x in zip(self.net.inputs, xs)]
+        y = None
+        if Y is not None:
+            y = self.prepare_targets(datamod.to_tensor(Y, y_argument, integer=True), y_argument)
+        datamod.check_same_length(xs, y, f"{x_argument} / {y_argument}")
+        return [x.to(self.device) for x in xs], (None if y is None else y.to(self.device))
+
+    @staticmethod
+    def _input_dtype(node, x):
+        return x.long() if getattr(node, "integer_input", False) else x
+
+    def prepare_targets(self, y: torch.Tensor, argument: str) -> torch.Tensor:
+        """Targets in the form the loss wants: class indices for fused softmax losses, else float."""
+        units = self.output_shape[-1] if self.output_shape and len(self.output_shape) == 2 else None
+        categorical = getattr(self.loss, "fused_activation", None) == "softmax"
+        if self.config.to_one_hot and y.dim() == 1:
+            y = torch.nn.functional.one_hot(y.long(), self.config.n_classes).float()
+        if y.dim() == 1 and units == 1:
+            y = y.reshape(-1, 1)
+        if units is not None and y.dim() == 2 and y.shape[1] != units:
+            fail(argument, f"targets with {units} columns to match the output layer's {units} units",
+                 f"an array of shape {tuple(y.shape)}",
+                 "Use one-hot targets (to_categorical(y, nb_classes)) or change the output layer's n_units.")
+        if categorical and units is not None and units > 1:
+            if y.dim() == 1:  # class indices
+                if y.is_floating_point() and not torch.equal(y, y.round()):
+                    fail(argument, "integer class indices or one-hot rows", "fractional values")
+                y = y.long()
+                if y.min() < 0 or y.max() >= units:
+                    fail(argument, f"class indices in [0, {units - 1}]",
+                         f"values from {int(y.min())} to {int(y.max())}")
+                return y if self.fused else torch.nn.functional.one_hot(y, units).float()
+            if self.fused and _is_one_hot(y):
+                return y.argmax(1)  # indices: the fastest form of cross-entropy
+        return y.float()
+
+    # -- evaluation -------------------------------------------------------------------------
+    @torch.inference_mode()
+    def _forward_batches(self, xs, batch_size):
+        self.net.eval()
+        n = xs[0].shape[0]
+        outputs = [self.net(*[x[i:i + batch_size] for x in xs]) for i in range(0, n, batch_size)]
+        return torch.cat(outputs)
+
+    def snapshot(self, state: TrainingState, validation) -> None:
+        """Validate (if a validation set was given) and write checkpoints (TFlearn's snapshot)."""
+        if validation is not None:
+            val_loss, val_metric = self._validate(validation)
+            state.epoch_logs["val_loss"] = val_loss
+            if val_metric is not None:
+                state.epoch_logs["val_" + self.metric.name] = val_metric
+                if self.best_checkpoint_path and val_metric > self.best_val_accuracy:
+                    self.best_val_accuracy = val_metric
+                    self.save(f"{self.best_checkpoint_path}{val_metric:.4f}".replace(".", "_") + ".safetensors")
+            self.net.train()
+        if self.checkpoint_path:
+            serialization.save_snapshot(self, self.checkpoint_path, state.step, self.max_checkpoints)
+
+    @torch.inference_mode()
+    def _validate(self, validation):
+        xs, y = validation
+        self.net.eval()
+        bs = self.validation_batch_size
+        total = torch.zeros((), device=self.device)
+        if self.metric is not None:
+            self.metric.reset()
+        n = y.shape[0]
+        for i in range(0, n, bs):
+            batch = [x[i:i + bs] for x in xs]
+            output, loss = self.compute_loss(batch, y[i:i + bs])
+            total += loss * (min(i + bs, n) - i)
+            if self.metric is not None:
+                self.metric.update(self.activate(output), y[i:i + bs])
+        return float(total) / n, (self.metric.compute() if self.metric is not None else None)
+
+    def predict(self, X):
+        """Predictions (activated outputs) as a numpy array."""
+        xs, _ = self.prepare_data(X, None, "predict X", "")
+        return self._forward_batches(xs, 1024).float().cpu().numpy()
+
+    def predict_label(self, X):
+        """Class indices sorted from most to least likely, per sample (TFlearn's ``predict_label``)."""
+        return np.argsort(-self.predict(X), axis=1)
+
+    def evaluate(self, X, Y, batch_size=128):
+        """The metric on ``(X, Y)``, as a one-element list (TFlearn returns a list)."""
+        if self.metric is None:
+            fail("evaluate", "a model with a metric", None, "Give regression(..., metric='accuracy').")
+        self.validation_batch_size = check_int(batch_size, "evaluate batch_size")
+        _, score = self._validate(self.prepare_data(X, Y, "evaluate X", "evaluate Y"))
+        return [score]
+
+    # -- weights ----------------------------------------------------------------------------
+    def get_weights(self, weight_tensor):
+        """The value of a parameter (e.g. ``net.W`` of a layer node) as a numpy array."""
+        return _parameter(weight_tensor, "get_weights").detach().cpu().numpy()
+
+    def set_weights(self, tensor, weights) -> None:
+        """Assign a value to a parameter (e.g. ``net.W``)."""
+        param = _parameter(tensor, "set_weights")
+        value = torch.as_tensor(np.asarray(weights), dtype=param.dtype)
+        if value.shape != param.shape:
+            fail("set_weights weights", f"shape {tuple(param.shape)}", f"shape {tuple(value.shape)}")
+        with torch.no_grad():
+            param.copy_(value.to(param.device))
+
+    def save(self, model_file) -> str:
+        """Save weights (safetensors) with the network description (JSON), atomically."""
+        return serialization.save_model(self, model_file)
+
+    def load(self, model_file, weights_only=False) -> "DNN":
+        """Load weights saved by :meth:`save` into this model (same architecture)."""
+        serialization.load_weights(self, model_file)
+        return self
+
+    def summary(self, print_fn=print) -> str:
+        """A table of layers with output shapes and parameter counts."""
+        text = summary_table(self.net)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def run_config(self, n_epoch, batch_size, shuffle, validation_set, n) -> dict:
+        """What the run folder's config.json records."""
+        return {
+            "network": serialization.describe_network(self) if isinstance(self.net, Network) else repr(self.net),
+            "training": self.config.describe(),
+            "fit": {"n_epoch": n_epoch, "batch_size": batch_size, "shuffle": shuffle, "n_samples": n,
+                    "validation": validation_set if isinstance(validation_set, float) else (
+                        None if validation_set is None else "given")},
+            "clip_gradients": self.clip_gradients,
+            "device": str(self.device),
+            "torch": torch.__version__,
+        }
+
+
+def _is_one_hot(y: torch.Tensor) -> bool:
+    return bool(((y == 0) | (y == 1)).all() and (y.sum(1) == 1).all())
+
+
+def _parameter(value, where: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value
+    fail(f"{where}", "a parameter such as net.W or net.b of a layer", type(value).__name__, error=TypeError)

@@ -1,0 +1,186 @@
+"""Save and load: safetensors weights with the network described as JSON in the file's header.
+
+No pickle anywhere. Loading replays registered layer functions with the recorded arguments:
+a file can name only layer functions and classes on an allowlist, so loading never executes
+code from the file.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from .._io import atomic_write_bytes
+from ..graph import LAYERS, NotSerializable
+from ..network import Network
+
+FORMAT = "deepscope"
+VERSION = "1"
+MAX_HEADER_BYTES = 64 * 1024 * 1024  # a larger header is refused (huge-allocation attack)
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be read: missing, corrupt, not deepscope's, or tampered."""
+
+
+def describe_network(dnn) -> dict:
+    """The JSON description of a network: its layer calls, in order, and the output node."""
+    nodes = []
+    for node in dnn.net.nodes:
+        call = node.call or {}
+        nodes.append({"id": node.id, "name": node.name, "fn": call.get("fn"), "inputs": call.get("inputs", []),
+                      "list_input": call.get("list_input", False), "args": call.get("args", {})})
+    return {"nodes": nodes, "output": dnn.output_node.id}
+
+
+def _check_serializable(value, where: str) -> None:
+    if isinstance(value, NotSerializable):
+        raise ValueError(
+            f"{where}: argument {value.argument}={value.value!r} cannot be written to JSON, so the model "
+            f"could not be rebuilt from the file. Use a registered name (e.g. activation='relu') instead "
+            f"of a Python object, or save the weights only with torch / safetensors yourself."
+        )
+    if isinstance(value, list):
+        for v in value:
+            _check_serializable(v, where)
+    if isinstance(value, dict):
+        for v in value.values():
+            _check_serializable(v, where)
+
+
+def save_model(dnn, path) -> str:
+    """Write ``path`` atomically: weights as safetensors, network + settings as JSON metadata."""
+    if not isinstance(dnn.net, Network):
+        description = None
+    else:
+        description = describe_network(dnn)
+        for node in description["nodes"]:
+            _check_serializable(node["args"], f"save: layer '{node['name']}'")
+    meta = {"format": FORMAT, "version": VERSION,
+            "network": json.dumps(description),
+            "training": json.dumps({"step": dnn.step, "epoch": dnn.epoch})}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in dnn.net.state_dict().items()}
+    atomic_write_bytes(path, st_save(tensors, metadata=meta))
+    return str(path)
+
+
+def read_file(path) -> tuple[dict, dict]:
+    """Read and validate a model file; returns ``(tensors, metadata)``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file {str(path)!r} does not exist. Save one with model.save(path).")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if len(head) < 8:
+        raise ModelFileError(f"model file {str(path)!r} is truncated ({len(head)} bytes).")
+    header_size = int.from_bytes(head, "little")
+    if header_size > MAX_HEADER_BYTES or header_size > os.path.getsize(path):
+        raise ModelFileError(
+            f"model file {str(path)!r} is not a valid safetensors file (header claims {header_size} bytes). "
+            f"It may be a pickle (.pt/.pth/.ckpt), which deepscope refuses to load, or be corrupt.")
+    try:
+        data = path.read_bytes()
+        tensors = st_load(data)
+        from safetensors import safe_open
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(f"model file {str(path)!r} is corrupt or not a safetensors file: {exc}") from None
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"model file {str(path)!r} was not written by deepscope's save (no deepscope header).")
+    return tensors, meta
+
+
+def load_weights(dnn, path) -> None:
+    """Load the weights of ``path`` into ``dnn`` (which must have the same architecture)."""
+    tensors, meta = read_file(path)
+    own = dnn.net.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    unexpected = sorted(set(tensors) - set(own))
+    if missing or unexpected:
+        raise ModelFileError(
+            f"model file {str(path)!r} does not match this network: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}. Build the same network, or use deepscope.load(path).")
+    try:
+        dnn.net.load_state_dict({k: v.to(dnn.device) for k, v in tensors.items()})
+    except RuntimeError as exc:  # shape mismatches
+        raise ModelFileError(f"model file {str(path)!r} does not fit this network: {exc}") from None
+    training = json.loads(meta.get("training", "{}"))
+    dnn.step, dnn.epoch = int(training.get("step", 0)), int(training.get("epoch", 0))
+
+
+def load_model(path, device=None, **dnn_kwargs):
+    """Rebuild a model from a file written by ``DNN.save``, without the original code.
+
+    Args:
+        path: the model file.
+        device: where to put the model (default: automatic).
+        dnn_kwargs: further ``DNN`` arguments.
+
+    Returns:
+        A ``DNN`` with the saved weights.
+    """
+    from .dnn import DNN
+
+    _, meta = read_file(path)
+    try:
+        description = json.loads(meta["network"])
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"model file {str(path)!r} has a damaged network description: {exc}") from None
+    if description is None:
+        raise ModelFileError(f"model file {str(path)!r} holds a custom nn.Module's weights: build the module "
+                             f"yourself, wrap it in DNN and call model.load(path).")
+    output = rebuild_network(description, str(path))
+    dnn = DNN(output, device=device, **dnn_kwargs)
+    load_weights(dnn, path)
+    return dnn
+
+
+def rebuild_network(description: dict, source: str):
+    """Replay the recorded layer calls; only registered layer functions can be called."""
+    from ..config_objects import from_json_value
+
+    built = {}
+    try:
+        nodes, output_id = description["nodes"], description["output"]
+        for entry in nodes:
+            fn_name = entry["fn"]
+            if fn_name not in LAYERS:
+                raise ModelFileError(f"model file {source!r} names an unknown layer function {fn_name!r}.")
+            fn = LAYERS.get(fn_name)
+            args = {k: from_json_value(v) for k, v in entry["args"].items()}
+            parents = [built[i] for i in entry["inputs"]]
+            if not parents:
+                node = fn(**args)
+            else:
+                node = fn(parents if entry["list_input"] else parents[0], **args)
+            built[entry["id"]] = node
+        return built[output_id]
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"model file {source!r}: the network description is invalid ({exc}).") from None
+
+
+def save_snapshot(dnn, checkpoint_path, step: int, max_checkpoints) -> str:
+    """TFlearn-style snapshot ``<checkpoint_path>-<step>.safetensors``, keeping the newest ``max_checkpoints``."""
+    path = Path(f"{checkpoint_path}-{step}.safetensors")
+    save_model(dnn, path)
+    if max_checkpoints:
+        pattern = Path(checkpoint_path).name + "-*.safetensors"
+        old = sorted(path.parent.glob(pattern), key=lambda p: _step_of(p))
+        for stale in old[:-max_checkpoints]:
+            stale.unlink(missing_ok=True)
+    return str(path)
+
+
+def _step_of(path: Path) -> int:
+    try:
+        return int(path.name.rsplit("-", 1)[1].split(".")[0])
+    except (IndexError, ValueError):
+        return -1

@@ -1,0 +1,108 @@
+"""The built network: an ordinary ``torch.nn.Module`` made from a graph of nodes."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .graph import Layer, Node
+
+
+def topological_order(output: Node) -> list[Node]:
+    """All nodes the output depends on, parents before children, in creation order."""
+    seen: dict[int, Node] = {}
+    stack = [output]
+    while stack:
+        node = stack.pop()
+        if node.id in seen:
+            continue
+        seen[node.id] = node
+        stack.extend(node.parents)
+    # node ids grow with creation time, and a node is always created after its parents
+    return sorted(seen.values(), key=lambda n: n.id)
+
+
+class Network(nn.Module):
+    """A network described with layer functions, as a plain ``nn.Module``.
+
+    ``forward(*inputs)`` takes one tensor per ``input_data`` (in the user's layout, NHWC for
+    images) and returns the output layer's activated output. ``logits(*inputs)`` returns the
+    output layer's pre-activation (used by fused losses).
+
+    Args:
+        output: the last node (``regression`` or any layer).
+    """
+
+    def __init__(self, output: Node):
+        super().__init__()
+        order = topological_order(output)
+        self.nodes = order  # kept for summary / saving; not a submodule
+        self.inputs = [n for n in order if not n.parents]
+        self.layers = nn.ModuleDict({n.name: n.module for n in order if n.module is not None})
+        # Execution plan: (node name, module or None, parent names, list_input)
+        self._plan = [
+            (n.name, n.module, [p.name for p in n.parents], bool(n.call and n.call.get("list_input")))
+            for n in order
+            if n.parents
+        ]
+        self.output_name = output.name
+        self._is_chain = len(self.inputs) == 1 and all(len(n.parents) <= 1 for n in order)
+        modules = [n.module for n in order if n.module is not None]
+        # the chain skips input layers that do nothing (no preprocessing, augmentation or layout change)
+        self._chain = [m for m in modules if not getattr(m, "is_noop", False)]
+        last = modules[-1] if modules else None
+        self._has_output_layer = isinstance(last, Layer) and self._is_chain and last is self._chain[-1]
+        self._penalties = [(m, *entry) for m in modules for entry in getattr(m, "regularizers", ())]
+
+    @property
+    def _output_layer(self) -> Layer | None:
+        """The last layer when it has an activation (a plain list entry, not a second registration)."""
+        return self._chain[-1] if self._has_output_layer else None
+
+    @property
+    def output_activation(self) -> str | None:
+        """Name of the output layer's activation (``'softmax'``, ``'sigmoid'``, ...), if any."""
+        layer = self._output_layer
+        return getattr(layer, "activation_name", None) if layer is not None else None
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        if self._is_chain:
+            x = inputs[0]
+            for module in self._chain:
+                x = module(x)
+            return x
+        return self._run_graph(inputs)
+
+    def logits(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """The output layer's pre-activation (falls back to ``forward`` when there is none)."""
+        if self._output_layer is None:
+            return self.forward(*inputs)
+        x = inputs[0]
+        for module in self._chain[:-1]:
+            x = module(x)
+        return self._output_layer.pre_activation(x)
+
+    def _run_graph(self, inputs) -> torch.Tensor:
+        if len(inputs) != len(self.inputs):
+            raise ValueError(
+                f"the network has {len(self.inputs)} input_data layers "
+                f"({', '.join(n.name for n in self.inputs)}) but received {len(inputs)} inputs. "
+                f"Pass one array per input, in the order the input_data layers were created."
+            )
+        values = {}
+        for node, x in zip(self.inputs, inputs):
+            values[node.name] = node.module(x) if node.module is not None else x
+        for name, module, parent_names, list_input in self._plan:
+            args = [values[p] for p in parent_names]
+            if module is None:
+                values[name] = args[0]
+            else:
+                values[name] = module(args) if list_input else module(*args)
+        return values[self.output_name]
+
+    def regularization_loss(self) -> torch.Tensor | None:
+        """Sum of the per-layer L1/L2 penalties (``None`` when no layer has one)."""
+        total = None
+        for module, param_name, regularizer, weight_decay in self._penalties:
+            term = regularizer(getattr(module, param_name), weight_decay)
+            total = term if total is None else total + term
+        return total
