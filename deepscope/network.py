@@ -21,6 +21,23 @@ def topological_order(output: Node) -> list[Node]:
     return sorted(seen.values(), key=lambda n: n.id)
 
 
+def _make_names_unique(order: list[Node]) -> None:
+    """Rename nodes whose names collide (branches started by separate ``input_data`` calls
+    count names separately). Deterministic in creation order, so a rebuilt network gets the
+    same names as the original."""
+    used: set[str] = set()
+    for node in order:
+        name, k = node.name, 1
+        while name in used:
+            name = f"{node.name}_{k}"
+            k += 1
+        if name != node.name:
+            node.name = name
+            if node.module is not None:
+                node.module.layer_name = name
+        used.add(name)
+
+
 class Network(nn.Module):
     """A network described with layer functions, as a plain ``nn.Module``.
 
@@ -35,6 +52,7 @@ class Network(nn.Module):
     def __init__(self, output: Node):
         super().__init__()
         order = topological_order(output)
+        _make_names_unique(order)
         self.nodes = order  # kept for summary / saving; not a submodule
         self.inputs = [n for n in order if not n.parents]
         self.layers = nn.ModuleDict({n.name: n.module for n in order if n.module is not None})

@@ -39,8 +39,7 @@ def build_activation(activation, num_features: int, where: str) -> tuple[nn.Modu
 
 def init_weight(weight: torch.Tensor, weights_init, activation, where: str) -> None:
     """Fill ``weight`` in place with the named or given initializer."""
-    act = activation if isinstance(activation, str) else None
-    init = initializations.get(weights_init, activation=act, where=f"{where} weights_init")
+    init = initializations.get(weights_init, activation=activation, where=f"{where} weights_init")
     with torch.no_grad():
         init(weight)
 
@@ -179,7 +178,7 @@ def fully_connected(incoming, n_units, activation="linear", bias=True, weights_i
     in_features = math.prod(incoming.shape[1:])
     act, act_name = build_activation(activation, n_units, where)
     layer = Dense(in_features, n_units, act, act_name, bool(bias))
-    init_weight(layer.weight, weights_init, activation, where)
+    init_weight(layer.weight, weights_init, act, where)
     init_bias(layer.bias, bias_init, where)
     attach_regularizer(layer, "weight", regularizer, weight_decay, where)
     if not trainable:
