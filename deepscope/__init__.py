@@ -10,17 +10,24 @@
 
 A built model (``model.net``) is an ordinary ``torch.nn.Module``.
 """
-from . import (activations, callbacks, data_augmentation, data_preprocessing, data_utils, initializations,
-               layers, losses, metrics, optimizers, regularizers)
+from . import (activations, callbacks, data_augmentation, data_preprocessing, data_utils, datasets,
+               initializations, layers, losses, metrics, optimizers, regularizers)
 from .data_augmentation import ImageAugmentation
 from .data_preprocessing import ImagePreprocessing
-from .layers import *  # noqa: F401,F403  (TFlearn exposes every layer at top level)
-from .layers import __all__ as _layer_names
+from .layers import (activation, avg_pool_1d, avg_pool_2d, batch_normalization, conv_1d, conv_2d,
+                     conv_2d_transpose, dropout, embedding, flatten, fully_connected, global_avg_pool,
+                     global_max_pool, gru, input_data, l2_normalize, local_response_normalization, lstm,
+                     max_pool_1d, max_pool_2d, merge, merge_outputs, regression, reshape, simple_rnn,
+                     upsample_2d)
+from .metrics import R2, Accuracy, Top_k
+from .optimizers import SGD, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
 from .models import DNN, ModelFileError
 from .models import load_model as load
 from .utils import init_graph, set_seed
 
 __version__ = "0.1.0"
 __all__ = ["DNN", "ImageAugmentation", "ImagePreprocessing", "ModelFileError", "load", "init_graph", "set_seed",
-           "activations", "callbacks", "data_augmentation", "data_preprocessing", "data_utils",
-           "initializations", "layers", "losses", "metrics", "optimizers", "regularizers", *_layer_names]
+           "activations", "callbacks", "data_augmentation", "data_preprocessing", "data_utils", "datasets",
+           "initializations", "layers", "losses", "metrics", "optimizers", "regularizers",
+           "SGD", "AdaDelta", "AdaGrad", "Adam", "AdamW", "Momentum", "Nesterov", "RMSProp",
+           "Accuracy", "R2", "Top_k", *layers.__all__]
