@@ -9,6 +9,13 @@ import numbers
 from typing import Any, Iterable
 
 
+class Text(str):
+    """A description shown as is (not quoted) as the ``got`` part of a message."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def _where(where: str | None) -> str:
     return f"{where}: " if where else ""
 

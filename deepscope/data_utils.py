@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from deepscope._checks import Text as _Text
 from deepscope._checks import check_choice, check_int, fail
 
 _EPSILON = 1e-8
@@ -22,13 +23,6 @@ __all__ = [
     "samplewise_std_normalization", "featurewise_zero_center",
     "featurewise_std_normalization", "load_csv", "as_tensor",
 ]
-
-
-class _Text(str):
-    """A description shown as is (not quoted) in ``fail(..., got=...)`` messages."""
-
-    def __repr__(self) -> str:
-        return str(self)
 
 
 # ----------------------------------------------------------------------------- labels

@@ -1,16 +1,15 @@
 """Turning the user's X and Y (lists, numpy arrays, tensors) into checked device tensors."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import torch
 
-from .._checks import check_float, fail
+from .._checks import Text, check_float, fail
+from ..data_utils import as_tensor
 
 
 def to_tensor(data, argument: str, integer: bool = False) -> torch.Tensor:
-    """Convert one array-like to a tensor, with clear errors for strings, ragged lists, NaN, empty.
+    """Convert one array-like to a checked tensor (see ``data_utils.as_tensor`` for the errors).
 
     Args:
         data: list, numpy array or tensor.
@@ -18,40 +17,19 @@ def to_tensor(data, argument: str, integer: bool = False) -> torch.Tensor:
         integer: keep integer labels as int64 instead of float32.
 
     Returns:
-        A float32 (or int64) CPU/GPU tensor.
+        A float32 (or int64) tensor.
     """
+    dtype = "int64" if integer and _is_integer_array(data) else "float32"
+    return as_tensor(data, argument, dtype=dtype)
+
+
+def _is_integer_array(data) -> bool:
     if isinstance(data, torch.Tensor):
-        tensor = data.detach()
-    else:
-        if isinstance(data, (str, bytes)) or data is None or isinstance(data, numbers.Number):
-            fail(argument, "an array (list, numpy array or tensor) of samples", data, error=TypeError)
-        try:
-            array = np.asarray(data)
-        except ValueError as exc:  # ragged nested lists
-            fail(argument, "a rectangular array (every sample the same shape)", _short(data),
-                 f"numpy could not stack it: {exc}")
-        if array.dtype == object:
-            fail(argument, "a rectangular numeric array (every sample the same shape)", _short(data),
-                 "Check that all samples have the same length.")
-        if array.dtype.kind in "USa":
-            fail(argument, "numbers", _short(data),
-                 "The data contains strings: convert them to numbers (e.g. labels with to_categorical).",
-                 error=TypeError)
-        if array.dtype.kind == "b":
-            array = array.astype(np.float32)
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
-    if tensor.numel() == 0 or tensor.dim() == 0 or tensor.shape[0] == 0:
-        fail(argument, "at least one sample", f"an empty array of shape {tuple(tensor.shape)}")
-    if tensor.is_complex():
-        fail(argument, "real numbers", f"complex dtype {tensor.dtype}", error=TypeError)
-    if integer and not tensor.is_floating_point():
-        return tensor.long()
-    tensor = tensor.float()
-    if not torch.isfinite(tensor).all():
-        bad = (~torch.isfinite(tensor)).nonzero()[0].tolist()
-        fail(argument, "finite numbers", f"NaN or Inf at index {bad}",
-             "Clean the data (e.g. np.nan_to_num) or drop those samples.")
-    return tensor
+        return not data.is_floating_point() and not data.is_complex()
+    try:
+        return np.asarray(data).dtype.kind in "iu"
+    except (ValueError, TypeError):
+        return False  # as_tensor gives the clear error
 
 
 def _short(data) -> str:
@@ -69,7 +47,7 @@ def check_inputs(xs: list[torch.Tensor], shapes: list[list], argument: str) -> l
             out.append(x)
             continue
         fail(label, f"samples of shape {list(expected)} to match input_data(shape={list(shape)})",
-             f"an array of shape {tuple(x.shape)}",
+             Text(f"an array of shape {tuple(x.shape)}"),
              f"Reshape the data, e.g. X.reshape([-1] + {list(expected)}), or change input_data's shape.")
     return out
 
@@ -87,9 +65,9 @@ def check_same_length(xs: list[torch.Tensor], y: torch.Tensor | None, where: str
     n = xs[0].shape[0]
     for x in xs[1:]:
         if x.shape[0] != n:
-            fail(where, "inputs with the same number of samples", [t.shape[0] for t in xs])
+            fail(where, "inputs with the same number of samples", Text(f"{[t.shape[0] for t in xs]} samples"))
     if y is not None and y.shape[0] != n:
-        fail(where, f"as many targets as samples ({n} samples in X)", f"{y.shape[0]} targets in Y",
+        fail(where, f"as many targets as samples ({n} samples in X)", Text(f"{y.shape[0]} targets in Y"),
              "X and Y must have the same length.")
     return n
 

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_float, check_int, fail
+from .._checks import Text, check_float, check_int, fail
 from ..callbacks.base import Callback, CallbackList, TrainingState
 from ..graph import Node
 from ..layers.estimator import TrainingConfig
@@ -235,16 +235,16 @@ class DNN:
             y = y.reshape(-1, 1)
         if units is not None and y.dim() == 2 and y.shape[1] != units:
             fail(argument, f"targets with {units} columns to match the output layer's {units} units",
-                 f"an array of shape {tuple(y.shape)}",
+                 Text(f"an array of shape {tuple(y.shape)}"),
                  "Use one-hot targets (to_categorical(y, nb_classes)) or change the output layer's n_units.")
         if categorical and units is not None and units > 1:
             if y.dim() == 1:  # class indices
                 if y.is_floating_point() and not torch.equal(y, y.round()):
-                    fail(argument, "integer class indices or one-hot rows", "fractional values")
+                    fail(argument, "integer class indices or one-hot rows", Text("fractional values"))
                 y = y.long()
                 if y.min() < 0 or y.max() >= units:
                     fail(argument, f"class indices in [0, {units - 1}]",
-                         f"values from {int(y.min())} to {int(y.max())}")
+                         Text(f"values from {int(y.min())} to {int(y.max())}"))
                 return y if self.fused else torch.nn.functional.one_hot(y, units).float()
             if self.fused and _is_one_hot(y):
                 return y.argmax(1)  # indices: the fastest form of cross-entropy
