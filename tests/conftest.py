@@ -11,7 +11,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = Path(os.environ.get("DEEPSCOPE_SHARED_DATASETS", REPO_ROOT.parent / "shared" / "datasets"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_datasets() -> Path:
     """The folder of real datasets (``../shared/datasets``); skips the test when absent."""
     if not SHARED_DATASETS.is_dir():
