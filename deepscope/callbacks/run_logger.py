@@ -1,4 +1,9 @@
-"""Writes each fit's run folder: config.json, metrics.csv and TensorBoard event files."""
+"""Writes each fit's run folder: config.json, metrics.csv and TensorBoard event files.
+
+With ``tensorboard_verbose >= 1`` the logger also drives a ``TensorBoardDetails`` (gradient,
+weight and activation histograms) that shares its event file; at the end of training it
+writes the fit's hyperparameters and final metrics for TensorBoard's HParams dashboard.
+"""
 from __future__ import annotations
 
 import time
@@ -12,7 +17,7 @@ class RunLogger(Callback):
     """Creates the run folder and records every epoch's logs (CSV and TensorBoard scalars).
 
     Rows are buffered and written at most every ``flush_interval`` seconds and at the end, so
-    short epochs cost no file I/O each.
+    short epochs cost no file I/O each. At verbose 0 no histogram code runs at all.
 
     Args:
         dnn: the model (``tensorboard_dir``, ``tensorboard_verbose``).
@@ -27,9 +32,16 @@ class RunLogger(Callback):
         self.flush_interval = flush_interval
         self.pending: list[tuple[int, dict]] = []
         self.writer = None
+        self.details = None
+        if getattr(dnn, "tensorboard_verbose", 0) >= 1:
+            from .tensorboard import TensorBoardDetails
+            self.details = TensorBoardDetails(self.get_writer, dnn.tensorboard_verbose)
+            self.details.attach(dnn)  # (before the trainer is built: see TensorBoardDetails)
 
     def on_train_begin(self, state: TrainingState) -> None:
         self.last_flush = time.perf_counter()
+        if self.details is not None:
+            self.details.on_train_begin(state)
 
     def on_epoch_end(self, state: TrainingState) -> None:
         self.run.log_epoch(state.epoch, state.step, state.epoch_logs)
@@ -38,9 +50,17 @@ class RunLogger(Callback):
         if now - self.last_flush >= self.flush_interval:
             self.flush()
             self.last_flush = now
+        if self.details is not None:
+            self.details.on_epoch_end(state)
 
     def on_train_end(self, state: TrainingState) -> None:
         self.flush()
+        if self.details is not None:
+            self.details.on_train_end(state)
+        if state.history:
+            from .tensorboard import write_hparams
+            final = state.history[-1]
+            write_hparams(self.get_writer(), self.run.config, {_tag(k): v for k, v in final.items()}, state.step)
         if self.writer is not None:
             self.writer.close()
             self.writer = None
@@ -49,16 +69,19 @@ class RunLogger(Callback):
         self.run.flush()
         if not self.pending:
             return
-        writer = self._writer()
+        writer = self.get_writer()
         for step, logs in self.pending:
             writer.add_scalars(step, {_tag(key): value for key, value in logs.items()})
         self.pending.clear()
         writer.flush()
 
-    def _writer(self) -> EventWriter:
+    def get_writer(self) -> EventWriter:
+        """The run's TensorBoard ``EventWriter`` (created on first use, closed at train end)."""
         if self.writer is None:
             self.writer = EventWriter(self.run.path)
         return self.writer
+
+    _writer = get_writer  # (former private name)
 
 
 def _tag(key: str) -> str:

@@ -13,6 +13,8 @@ from ..graph import Node
 from ..layers.estimator import TrainingConfig
 from ..network import Network
 from . import data as datamod
+from . import checkpoint as checkpointmod
+from . import guard as guardmod
 from . import serialization
 from .summary import summary_table
 from .trainer import Trainer, steps_per_epoch
@@ -59,7 +61,7 @@ class DNN:
         self.best_checkpoint_path = best_checkpoint_path
         self.max_checkpoints = None if max_checkpoints is None else check_int(max_checkpoints, "DNN max_checkpoints")
         self.best_val_accuracy = float(best_val_accuracy)
-        self.device = torch.device(device) if device is not None else default_device()
+        self.device = _device(device) if device is not None else default_device()
         if isinstance(network, Node):
             self.output_node = network
             self.net = Network(network)
@@ -113,7 +115,8 @@ class DNN:
     # -- fit --------------------------------------------------------------------------------
     def fit(self, X_inputs, Y_targets, n_epoch=10, validation_set=None, show_metric=False, batch_size=None,
             shuffle=None, snapshot_epoch=True, snapshot_step=None, excl_trainops=None,
-            validation_batch_size=None, run_id=None, callbacks=None, seed=None):
+            validation_batch_size=None, run_id=None, callbacks=None, seed=None, resume=False,
+            checkpoint_every=None, checkpoint_dir=None, keep_checkpoints=2, nan_guard="stop"):
         """Train the model (TFlearn's arguments).
 
         Args:
@@ -131,6 +134,18 @@ class DNN:
             run_id: the name of this run's folder.
             callbacks: a ``Callback`` or a list of them.
             seed: seed for this fit's data order and dropout.
+            resume: continue a killed run from its newest good training checkpoint (True: the
+                folder of ``checkpoint_dir`` / ``run_id``; or a checkpoint folder or file). Give the
+                same arguments as the killed ``fit``; with none on disk, training starts afresh.
+            checkpoint_every: write a training checkpoint (weights, optimizer, scheduler, random
+                generators, data order, position in the epoch) every this many steps, and at the end.
+            checkpoint_dir: the folder for training checkpoints (default:
+                ``<runs>/<run_id>/checkpoints``, or the new run folder's when ``run_id`` is None).
+            keep_checkpoints: how many training checkpoints to keep (the older ones are removed
+                only after the newest is safely on disk).
+            nan_guard: ``'stop'`` (default): stop at the first NaN/Inf loss or gradient with an error
+                naming the step and the tensor; ``'rollback'``: go back to the last checkpoint with
+                half the learning rate (at most 3 times); False: off.
 
         Returns:
             The model (so calls can be chained).
@@ -166,9 +181,31 @@ class DNN:
         self.fit_preprocessing(xs)
         n = y.shape[0]
         total_steps = steps_per_epoch(n, batch_size) * n_epoch
+        if nan_guard not in (False, None) and nan_guard not in guardmod.MODES and nan_guard is not True:
+            fail("fit nan_guard", "'stop', 'rollback' or False", nan_guard)
+        nan_guard = "stop" if nan_guard is True else nan_guard
+        if checkpoint_every is not None:
+            checkpoint_every = check_int(checkpoint_every, "fit checkpoint_every", minimum=1)
+        keep_checkpoints = check_int(keep_checkpoints, "fit keep_checkpoints", minimum=1)
+        if resume is not None and not isinstance(resume, (bool, str, os.PathLike)):
+            fail("fit resume", "True, False, or a checkpoint folder or file", resume, error=TypeError)
+        if checkpoint_dir is None and run_id is not None:
+            from ..runs.run import runs_root
+            checkpoint_dir = runs_root(self.tensorboard_dir) / str(run_id) / "checkpoints"
+        if resume is True and checkpoint_dir is None:
+            fail("fit resume=True", "a place to find checkpoints", None,
+                 "Give run_id='...' (the killed run's) or checkpoint_dir='...', or resume='path/to/checkpoints'.")
         self.ensure_optimizer(total_steps)
+        ckpt = checkpointmod.resolve(resume, checkpoint_dir) if resume else None
+        if resume and ckpt is None:
+            print(f"deepscope: no checkpoint to resume from in {checkpoint_dir}; starting from the beginning.")
         state = TrainingState(model=self, n_epoch=n_epoch, steps_per_epoch=steps_per_epoch(n, batch_size),
                               batch_size=min(batch_size, n), n_samples=n, epoch=self.epoch, step=self.step)
+        loop_info = {"fit_start_epoch": self.epoch, "n_epoch": n_epoch, "batch_size": batch_size, "n_samples": n,
+                     "prior_history": list(self.history),
+                     "data_seed": int(torch.randint(0, 2 ** 31 - 1, (1,)))}
+        if ckpt is not None:
+            epochs_left, trainer_resume = self._restore_checkpoint(ckpt, state, loop_info, n_epoch)
         user_callbacks = [] if callbacks is None else (callbacks if isinstance(callbacks, (list, tuple)) else [callbacks])
         for cb in user_callbacks:
             if not isinstance(cb, Callback):
@@ -178,15 +215,82 @@ class DNN:
         self.last_run = run_logger.run
         all_callbacks = CallbackList([run_logger, *user_callbacks,
                                       ProgressCallback(show_metric=show_metric, metric=self.metric)])
-        trainer = Trainer(self, xs, y, batch_size, shuffle, all_callbacks, state, validation,
-                          show_metric=show_metric and self.metric is not None,
-                          snapshot_epoch=snapshot_epoch, snapshot_step=snapshot_step)
+        if ckpt is None:
+            epochs_left, trainer_resume = n_epoch, None
+        if checkpoint_every is not None and checkpoint_dir is None:
+            checkpoint_dir = run_logger.run.checkpoint_dir
+        temporary = None
+        if nan_guard == "rollback" and checkpoint_dir is None:  # rollback needs somewhere to go back to
+            import tempfile
+            temporary = tempfile.TemporaryDirectory(prefix="deepscope-rollback-")
+            checkpoint_dir = temporary.name
+            checkpoint_every = checkpoint_every or state.steps_per_epoch
+        rollbacks = 0
         try:
-            trainer.run(n_epoch)
+            while True:
+                trainer = Trainer(self, xs, y, batch_size, shuffle, all_callbacks, state, validation,
+                                  show_metric=show_metric and self.metric is not None,
+                                  snapshot_epoch=snapshot_epoch, snapshot_step=snapshot_step)
+                trainer.data_seed = loop_info["data_seed"]
+                trainer.resume = trainer_resume
+                trainer.guard = guardmod.NaNGuard(self, trainer.params, self.device) if nan_guard else None
+                if checkpoint_every is not None or (resume and checkpoint_dir is not None):
+                    trainer.checkpointer = checkpointmod.Checkpointer(self, checkpoint_dir, checkpoint_every,
+                                                                      keep_checkpoints, loop_info, trainer.guard)
+                try:
+                    trainer.run(epochs_left)
+                    break
+                except guardmod.NonFiniteError as error:
+                    good = None
+                    if nan_guard == "rollback" and rollbacks < 3:
+                        good = checkpointmod.latest_good_checkpoint(checkpoint_dir)
+                    if good is None:
+                        raise
+                    rollbacks += 1
+                    print(f"deepscope: non-finite values at step {error.step}; going back to step "
+                          f"{good['loop']['step']} with half the learning rate (rollback {rollbacks} of 3).")
+                    epochs_left, trainer_resume = self._restore_checkpoint(good, state, loop_info, n_epoch)
+                    checkpointmod.scale_learning_rate(self, 0.5)
+                finally:
+                    if trainer.guard is not None:
+                        trainer.guard.close()
         finally:
             self.step, self.epoch = state.step, state.epoch
-            self.history.extend(state.history)
+            self.history = list(loop_info["prior_history"]) + list(state.history)
+            if temporary is not None:
+                temporary.cleanup()
         return self
+
+    def _restore_checkpoint(self, ckpt: dict, state: TrainingState, loop_info: dict, n_epoch: int):
+        """Load a training checkpoint into the model and ``state``; returns ``(epochs_left, trainer_resume)``."""
+        loop = ckpt["loop"]
+        where = f"fit resume (checkpoint {ckpt['path']!r})"
+        if loop.get("batch_size") != loop_info["batch_size"] or loop.get("n_samples") != loop_info["n_samples"]:
+            fail(where, f"the killed run's batch_size={loop.get('batch_size')} and "
+                        f"{loop.get('n_samples')} training samples",
+                 f"batch_size={loop_info['batch_size']} with {loop_info['n_samples']} samples",
+                 "Resume with the same data and batch_size, or train afresh (resume=False).")
+        if loop.get("n_epoch") != n_epoch:
+            import warnings
+            warnings.warn(f"{where}: the killed run asked for n_epoch={loop.get('n_epoch')}, this fit for "
+                          f"{n_epoch}; a learning-rate schedule will differ from an uninterrupted run.",
+                          RuntimeWarning, stacklevel=3)
+        checkpointmod.restore(self, ckpt)
+        for key in ("fit_start_epoch", "data_seed", "prior_history"):
+            loop_info[key] = loop[key]
+        state.epoch, state.step = int(loop["epoch"]), int(loop["step"])
+        state.history = list(loop.get("history", []))
+        state.stop_training = False
+        done = state.epoch - loop["fit_start_epoch"] - (0 if loop["epoch_finished"] else 1)
+        epochs_left = max(0, n_epoch - done)
+        if loop["epoch_finished"]:
+            return epochs_left, None
+        tensors = ckpt["tensors"]
+        order = tensors.get("data/order")
+        loss_sum = tensors.get("loop/loss_sum")
+        return epochs_left, {"order": None if order is None else order.to(self.device),
+                             "batches_done": int(loop["batches_done"]),
+                             "loss_sum": None if loss_sum is None else loss_sum.to(self.device)}
 
     def ensure_optimizer(self, total_steps: int) -> None:
         """Create the torch optimizer on the first fit; later fits continue with its state."""
@@ -348,6 +452,13 @@ class DNN:
             "device": str(self.device),
             "torch": torch.__version__,
         }
+
+
+def _device(device) -> torch.device:
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        fail("DNN device", "a device such as 'cpu', 'cuda', 'cuda:1' or 'mps'", device, error=ValueError)
 
 
 def _is_one_hot(y: torch.Tensor) -> bool:

@@ -6,6 +6,7 @@ code from the file.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -26,6 +27,20 @@ MAX_HEADER_BYTES = 64 * 1024 * 1024  # a larger header is refused (huge-allocati
 
 class ModelFileError(ValueError):
     """A model file that cannot be read: missing, corrupt, not deepscope's, or tampered."""
+
+
+def tensor_digest(tensors: dict, metadata: dict) -> str:
+    """sha256 over every tensor (name, dtype, shape, bytes) and every metadata entry but ``sha256``:
+    safetensors has no checksum of its own, so this detects a flipped byte anywhere in the file."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{list(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    for key in sorted(metadata):
+        if key != "sha256":
+            digest.update(f"{key}={metadata[key]}|".encode())
+    return digest.hexdigest()
 
 
 def describe_network(dnn) -> dict:
@@ -55,6 +70,9 @@ def _check_serializable(value, where: str) -> None:
 
 def save_model(dnn, path) -> str:
     """Write ``path`` atomically: weights as safetensors, network + settings as JSON metadata."""
+    if Path(path).is_dir():
+        raise ValueError(f"save model_file: expected a file name such as 'model.safetensors', got the folder "
+                         f"{str(path)!r}.")
     if not isinstance(dnn.net, Network):
         description = None
     else:
@@ -65,12 +83,13 @@ def save_model(dnn, path) -> str:
             "network": json.dumps(description),
             "training": json.dumps({"step": dnn.step, "epoch": dnn.epoch})}
     tensors = {k: v.detach().cpu().contiguous() for k, v in dnn.net.state_dict().items()}
+    meta["sha256"] = tensor_digest(tensors, meta)
     atomic_write_bytes(path, st_save(tensors, metadata=meta))
     return str(path)
 
 
-def read_file(path) -> tuple[dict, dict]:
-    """Read and validate a model file; returns ``(tensors, metadata)``."""
+def read_file(path, expected_format: str = FORMAT) -> tuple[dict, dict]:
+    """Read and validate a model file (or a checkpoint: ``expected_format``); returns ``(tensors, metadata)``."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file {str(path)!r} does not exist. Save one with model.save(path).")
@@ -91,8 +110,13 @@ def read_file(path) -> tuple[dict, dict]:
             meta = f.metadata() or {}
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise ModelFileError(f"model file {str(path)!r} is corrupt or not a safetensors file: {exc}") from None
-    if meta.get("format") != FORMAT:
-        raise ModelFileError(f"model file {str(path)!r} was not written by deepscope's save (no deepscope header).")
+    if meta.get("format") != expected_format:
+        what = "a training checkpoint" if expected_format != FORMAT else "deepscope's save"
+        raise ModelFileError(f"model file {str(path)!r} was not written by {what} "
+                             f"(format {meta.get('format')!r}, expected {expected_format!r}).")
+    if "sha256" in meta and tensor_digest(tensors, meta) != meta["sha256"]:
+        raise ModelFileError(f"model file {str(path)!r} is corrupt: its content does not match the sha256 "
+                             f"recorded when it was saved (a changed byte or a tampered header).")
     return tensors, meta
 
 
@@ -127,7 +151,7 @@ def load_model(path, device=None, **dnn_kwargs):
     """
     from .dnn import DNN
 
-    _, meta = read_file(path)
+    tensors, meta = read_file(path)
     try:
         description = json.loads(meta["network"])
     except (KeyError, json.JSONDecodeError) as exc:
@@ -135,10 +159,30 @@ def load_model(path, device=None, **dnn_kwargs):
     if description is None:
         raise ModelFileError(f"model file {str(path)!r} holds a custom nn.Module's weights: build the module "
                              f"yourself, wrap it in DNN and call model.load(path).")
+    _check_shapes_before_building(description, tensors, str(path))
     output = rebuild_network(description, str(path))
     dnn = DNN(output, device=device, **dnn_kwargs)
     load_weights(dnn, path)
     return dnn
+
+
+def _check_shapes_before_building(description: dict, tensors: dict, source: str) -> None:
+    """Build the network on the meta device (no memory) and compare its parameter shapes with the
+    file's tensors, so a tampered description (``n_units=10**12``) is refused before any allocation."""
+    try:
+        with torch.device("meta"):
+            shapes = {k: tuple(v.shape) for k, v in Network(rebuild_network(description, source)).state_dict().items()}
+    except ModelFileError:
+        raise
+    except Exception:  # a layer that cannot be built on the meta device: checked after the real build
+        return
+    stored = {k: tuple(v.shape) for k, v in tensors.items()}
+    if shapes != stored:
+        bad = sorted(k for k in set(shapes) | set(stored) if shapes.get(k) != stored.get(k))[:3]
+        raise ModelFileError(
+            f"model file {source!r}: the network description does not match the stored weights "
+            f"({', '.join(f'{k}: described {shapes.get(k)}, stored {stored.get(k)}' for k in bad)}); "
+            f"the file was changed after saving. Nothing was built.")
 
 
 def rebuild_network(description: dict, source: str):

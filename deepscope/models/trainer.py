@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from ..callbacks.base import CallbackList, TrainingState
 
@@ -43,19 +45,34 @@ class Trainer:
         self.show_metric = show_metric
         self.snapshot_epoch = snapshot_epoch
         self.snapshot_step = snapshot_step
+        # set by DNN.fit: NaN guard, checkpoint writer, the position to resume from, the data-order seed
+        self.guard = self.checkpointer = self.resume = None
+        self.data_seed = 0
         self.params = [p for p in dnn.net.parameters() if p.requires_grad]
         self.optimizer_step = unhooked_step(dnn.optimizer)
+        if self.optimizer_step is not dnn.optimizer.step:  # what torch's step wrapper records (else the
+            dnn.optimizer._opt_called = True  # LR scheduler warns that it runs before the first step)
+        # fast paths (each measured in BENCHMARKS.md; tests/test_fast_paths.py checks they match the plain path)
+        self.fold_clip = folds_grad_scale(dnn.optimizer)  # the clip's multiply runs inside the fused step
+        self.dense_chain = DenseChain.build(dnn)  # tiny Dense networks: gradients without autograd
 
     # -- one step ---------------------------------------------------------------------------
     def train_step(self, xs, y) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """One optimizer step on a batch; returns the (detached) loss and the activated output."""
+        """One optimizer step on a batch; returns the (detached) loss and the output
+        (logits when the loss is fused: ``dnn.activate`` turns it into the activated output)."""
         dnn = self.dnn
-        output, loss = dnn.compute_loss(xs, y)
-        for p in self.params:  # zero_grad(set_to_none=True) without its dispatch overhead
-            p.grad = None
-        loss.backward()
+        if self.dense_chain is not None:
+            output, loss = self.dense_chain.loss_and_grads(xs[0], y)
+        else:
+            output, loss = dnn.compute_loss(xs, y)
+            for p in self.params:  # zero_grad(set_to_none=True) without its dispatch overhead
+                p.grad = None
+            loss.backward()
+        grad_norm = None
         if dnn.clip_gradients:
-            clip_grad_norm(self.params, dnn.clip_gradients)
+            grad_norm = clip_grad_norm(self.params, dnn.clip_gradients, dnn.optimizer if self.fold_clip else None)
+        if self.guard is not None:  # NaN/Inf guard: before the step, so bad values never reach the weights
+            self.guard.check_step(loss, grad_norm, self.state.step + 1)
         self.optimizer_step()
         if dnn.scheduler is not None:
             dnn.scheduler.step()
@@ -69,17 +86,23 @@ class Trainer:
         batch_events = self.callbacks.has_batch_events
         fire("on_train_begin", state)
         try:
+            resume, self.resume = self.resume, None
             for _ in range(n_epoch):
                 if state.stop_training:
                     break
-                state.epoch += 1
+                if resume is not None:  # continue the epoch a checkpoint was written in
+                    order, start, loss_sum = resume["order"], resume["batches_done"], resume["loss_sum"]
+                else:
+                    state.epoch += 1
+                    order, start, loss_sum = self.epoch_order(state.epoch), 0, None
+                steps = start
                 if not net.training:  # (validation switches to eval mode)
                     net.train()
                 fire("on_epoch_begin", state)
-                if metric is not None:
+                if metric is not None and resume is None:
                     metric.reset()
-                loss_sum, steps = None, 0
-                for index, (xs, y) in enumerate(self.batches()):
+                resume = None
+                for index, (xs, y) in enumerate(self.batches(order, start), start):
                     state.batch_index = index
                     if batch_events:
                         fire("on_batch_begin", state)
@@ -95,8 +118,12 @@ class Trainer:
                         self.dnn.snapshot(state, self.validation)
                     if batch_events:
                         fire("on_batch_end", state, snapshot=snapshot)
+                    if self.checkpointer is not None and self.checkpointer.due(state.step):
+                        self.checkpointer.save(state, order, index + 1, loss_sum)
                     if state.stop_training:
                         break
+                if self.guard is not None:
+                    self.guard.check_now(state.step)
                 logs = {"loss": float(loss_sum) / steps} if steps else {}
                 if metric is not None:
                     logs[metric.name] = metric.compute()
@@ -105,24 +132,39 @@ class Trainer:
                     self.dnn.snapshot(state, self.validation)
                 state.history.append(state.epoch_logs)
                 fire("on_epoch_end", state)
+            if self.checkpointer is not None and self.checkpointer.last_step != state.step:
+                self.checkpointer.save(state, None, state.steps_per_epoch, None, epoch_finished=True)
         finally:
             net.eval()
             fire("on_train_end", state)
 
-    def batches(self):
-        """Yield ``(xs, y)`` batches by tensor indexing (no per-sample collation)."""
+    def epoch_order(self, epoch: int) -> torch.Tensor | None:
+        """This epoch's sample permutation (None: no shuffling), from a generator seeded with
+        ``data_seed + epoch``, so a resumed run draws the same order (stored in checkpoints too)."""
+        if not self.shuffle:
+            return None
+        generator = torch.Generator().manual_seed(self.data_seed + epoch)
+        return torch.randperm(self.n, generator=generator).to(self.y.device)
+
+    def batches(self, order: torch.Tensor | None = None, start: int = 0):
+        """Yield ``(xs, y)`` batches by tensor indexing (no per-sample collation).
+
+        Args:
+            order: the epoch's permutation of the samples (None: in order).
+            start: the first batch (a resumed epoch skips the ``start`` batches already done).
+        """
         if self.full_batch:
-            yield self.xs, self.y
+            if start == 0:
+                yield self.xs, self.y
             return
         n, bs = self.n, self.batch_size
-        if self.shuffle:
-            order = torch.randperm(n, device=self.y.device)
-            for start in range(0, n, bs):
-                idx = order[start:start + bs]
+        if order is not None:
+            for begin in range(start * bs, n, bs):
+                idx = order[begin:begin + bs]
                 yield [x.index_select(0, idx) for x in self.xs], self.y.index_select(0, idx)
         else:
-            for start in range(0, n, bs):
-                yield [x[start:start + bs] for x in self.xs], self.y[start:start + bs]
+            for begin in range(start * bs, n, bs):
+                yield [x[begin:begin + bs] for x in self.xs], self.y[begin:begin + bs]
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
@@ -148,17 +190,190 @@ def unhooked_step(optimizer: torch.optim.Optimizer):
 
 
 @torch.no_grad()
-def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> None:
+def clip_grad_norm(params: list[torch.Tensor], max_norm: float, fused_optimizer=None) -> torch.Tensor | None:
     """Scale gradients so their global L2 norm is at most ``max_norm`` (TensorFlow's
     ``clip_by_global_norm``), with foreach kernels and no host synchronisation.
 
     ``torch.nn.utils.clip_grad_norm_`` does the same with several layers of dispatch that cost
     about 200 us per call, which dominated the step time of small networks.
+
+    Args:
+        params: the parameters whose ``.grad`` to clip.
+        max_norm: the largest global norm.
+        fused_optimizer: a fused torch optimizer (see :func:`folds_grad_scale`): instead of
+            multiplying the gradients, set its ``grad_scale`` (the AMP unscale hook), so its next
+            ``step`` divides them by ``max(1, norm / max_norm)`` inside the fused kernel.
+
+    Returns:
+        The global gradient norm before clipping (a 0-dim tensor), or None without gradients.
     """
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
-        return
+        return None
     norms = torch._foreach_norm(grads)
     total = torch.linalg.vector_norm(torch.stack(norms)) if len(norms) > 1 else norms[0]
-    scale = torch.clamp(max_norm / (total + 1e-6), max=1.0)
-    torch._foreach_mul_(grads, scale)
+    if fused_optimizer is not None:
+        fused_optimizer.grad_scale = torch.clamp((total + 1e-6) / max_norm, min=1.0)
+    else:
+        torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+    return total
+
+
+def folds_grad_scale(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``optimizer`` is one of torch's fused optimizers, whose step divides every gradient
+    by ``optimizer.grad_scale`` when set (the hook ``GradScaler`` uses to unscale in the kernel).
+
+    Gradient clipping then costs no separate multiply over the gradients: measured on the OR net
+    (1 thread) ... see BENCHMARKS.md.
+    """
+    return (type(optimizer) in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.Adagrad)
+            and all(group.get("fused") for group in optimizer.param_groups))
+
+
+class DenseChain:
+    """The small-model path: analytic gradients for a plain chain of ``fully_connected`` layers.
+
+    For tiny networks (the OR net: 3 weights) a step is almost all fixed overhead, and the largest
+    piece is autograd's (building the graph, then ``backward``: about 100 us on a 2-core CPU).
+    For a chain of Dense layers with linear / sigmoid / tanh / relu activations and a mean-square,
+    fused softmax cross-entropy or fused sigmoid cross-entropy loss, the gradients are a few
+    matrix products, computed here directly (same math as autograd; tests compare them).
+
+    ``build`` returns None (the plain autograd path is used) for anything else: other layers,
+    dropout, L1/L2 penalties, frozen layers, hooks, non-float32 inputs.
+    """
+
+    ACTIVATIONS = (nn.Identity, nn.Sigmoid, nn.Tanh, nn.ReLU)
+    LOSSES = ("mean_square", "categorical_crossentropy", "binary_crossentropy")
+
+    def __init__(self, layers, loss_name: str, fused: bool):
+        self.layers = layers
+        self.loss_name = loss_name
+        self.fused = fused
+
+    @classmethod
+    def build(cls, dnn) -> "DenseChain | None":
+        from ..layers.core import Dense
+        from ..network import Network
+
+        net = dnn.net
+        if not isinstance(net, Network) or not net._is_chain or dnn.has_penalties:
+            return None
+        layers = net._chain
+        if not layers or any(type(m) is not Dense for m in layers):
+            return None
+        applied = layers[:-1] if dnn.fused else layers  # (a fused loss takes the last layer's logits)
+        if any(type(m.activation) not in cls.ACTIVATIONS for m in applied):
+            return None
+        loss_name = getattr(dnn.loss, "name", None)
+        if loss_name not in cls.LOSSES or (loss_name != "mean_square") != dnn.fused:
+            return None
+        if type(dnn.loss).__call__ is not _loss_call(loss_name):
+            return None  # a subclass with its own formula
+        if _has_hooks(net):
+            return None
+        for m in layers:
+            if not m.weight.requires_grad or (m.bias is not None and not m.bias.requires_grad):
+                return None
+            if m.weight.dtype != torch.float32 or (m.bias is not None and m.bias.dtype != torch.float32):
+                return None
+        if len(net.inputs) != 1 or len(net.inputs[0].shape) != 2:
+            return None
+        return cls(layers, loss_name, dnn.fused)
+
+    @torch.no_grad()
+    def loss_and_grads(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward, loss, and every parameter's ``.grad`` (replaced, as zero_grad(set_to_none)).
+
+        Returns:
+            ``(output, loss)`` as ``DNN.compute_loss`` (logits when the loss is fused).
+        """
+        if x.dtype != torch.float32:
+            x = x.float()
+        inputs, outputs = [], []
+        h = x
+        last = len(self.layers) - 1
+        for i, m in enumerate(self.layers):  # forward, keeping each layer's input and output
+            inputs.append(h)
+            z = torch.addmm(m.bias, h, m.weight.t()) if m.bias is not None else h.mm(m.weight.t())
+            h = z if (i == last and self.fused) else _activate(m.activation, z)
+            outputs.append(h)
+        out = h
+        if self.loss_name == "mean_square":
+            yt = y if y.dtype == out.dtype else y.to(out.dtype)
+            if yt.shape != out.shape:
+                yt = yt.reshape(out.shape)
+            diff = out - yt
+            loss = diff.square().mean()
+            grad = diff.mul_(2.0 / diff.numel())  # d loss / d out
+            grad = _activation_grad(self.layers[last].activation, outputs[last], grad)
+        elif self.loss_name == "binary_crossentropy":
+            yt = y if y.dtype == out.dtype else y.to(out.dtype)
+            if yt.shape != out.shape:
+                yt = yt.reshape(out.shape)
+            loss = F.binary_cross_entropy_with_logits(out, yt)
+            grad = torch.sigmoid(out).sub_(yt).div_(out.numel())
+        else:  # categorical cross-entropy from logits
+            probs = torch.softmax(out, dim=1)
+            if y.shape == out.shape:  # probabilities / one-hot rows
+                yt = y if y.dtype == out.dtype else y.to(out.dtype)
+                loss = F.cross_entropy(out, yt)
+                grad = probs.mul_(yt.sum(1, keepdim=True)).sub_(yt)
+            else:  # class indices
+                yi = y.reshape(-1).long()
+                loss = F.cross_entropy(out, yi)
+                grad = probs
+                grad[torch.arange(grad.shape[0], device=grad.device), yi] -= 1.0
+            grad = grad.div_(out.shape[0])
+        for i in range(last, -1, -1):  # backward: grad is d loss / d (layer i's pre-activation)
+            m = self.layers[i]
+            m.weight.grad = grad.t().mm(inputs[i])
+            if m.bias is not None:
+                m.bias.grad = grad.sum(0)
+            if i:
+                grad = _activation_grad(self.layers[i - 1].activation, outputs[i - 1], grad.mm(m.weight))
+        return out, loss
+
+
+def _activate(activation: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    kind = type(activation)
+    if kind is nn.Sigmoid:
+        return torch.sigmoid(z)
+    if kind is nn.Tanh:
+        return torch.tanh(z)
+    if kind is nn.ReLU:
+        return torch.relu(z)
+    return z
+
+
+def _activation_grad(activation: nn.Module, out: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """d loss / d pre-activation from d loss / d ``out`` (the activation's output)."""
+    kind = type(activation)
+    if kind is nn.Sigmoid:
+        return grad * out * (1.0 - out)
+    if kind is nn.Tanh:
+        return grad * (1.0 - out * out)
+    if kind is nn.ReLU:
+        return grad * (out > 0)
+    return grad
+
+
+def _loss_call(name: str):
+    from .. import losses
+
+    return {"mean_square": losses.MeanSquare, "categorical_crossentropy": losses.CategoricalCrossentropy,
+            "binary_crossentropy": losses.BinaryCrossentropy}[name].__call__
+
+
+def _has_hooks(net: nn.Module) -> bool:
+    from torch.nn.modules import module as module_globals
+
+    if any(len(getattr(module_globals, name, ())) for name in (
+            "_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
+            "_global_backward_pre_hooks")):
+        return True
+    for m in net.modules():
+        if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks:
+            return True
+    return any(getattr(p, "_backward_hooks", None) or getattr(p, "_post_accumulate_grad_hooks", None)
+               for p in net.parameters())

@@ -1,0 +1,1 @@
+"""deepscope's benchmark suite: ``python benchmarks/run.py`` (see BENCHMARKS.md)."""

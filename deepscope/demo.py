@@ -1,0 +1,261 @@
+"""The first thing to run (``make demo``): three small trainings that show what deepscope does.
+
+1. The OR operator with one sigmoid unit (the network of "My First Weekend of Deep Learning").
+2. XOR, which needs a hidden layer.
+3. A small convolutional network on real images (the CIFAR-10 subset or MNIST found in
+   ``$DEEPSCOPE_DATA`` / ``../shared/datasets``; random images if neither is there), followed by
+   pictures of what it learned: first-layer filters, learning curves, test predictions.
+
+Run ``python -m deepscope.demo`` (add ``--quick`` for a ~20 s version), or call ``main()``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .runs.run import runs_root
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+# ---------------------------------------------------------------------------------------------
+# 1-2. Logic gates
+# ---------------------------------------------------------------------------------------------
+def logic_gate(gate: str, hidden_units: int = 0, n_epoch: int = 2000, seed: int = 0):
+    """Train the seed's network on a logic gate and print its predictions like the seed.
+
+    Args:
+        gate: ``'or'``, ``'xor'``, ... (see ``deepscope.datasets.toy.logic_gate``).
+        hidden_units: 0 for the seed's single sigmoid unit, else a tanh hidden layer of this size.
+        n_epoch: epochs (the seed: 2000).
+        seed: random seed.
+
+    Returns:
+        ``(model, predictions)``: the trained DNN and an array ``(4,)`` of outputs.
+    """
+    import deepscope as tflearn
+    from deepscope.datasets import toy
+
+    tflearn.set_seed(seed)
+    X, Y = toy.logic_gate(gate)
+    net = tflearn.input_data(shape=[None, 2])
+    if hidden_units:
+        net = tflearn.fully_connected(net, hidden_units, activation='tanh')
+    net = tflearn.fully_connected(net, 1, activation='sigmoid')
+    net = tflearn.regression(net, optimizer='sgd', learning_rate=2, loss='mean_square')
+    model = tflearn.DNN(net)
+    model.fit(X, Y, n_epoch=n_epoch, snapshot_epoch=False, run_id=f"demo_{gate}")
+    print(f"Testing {gate.upper()} operator" + (f" (hidden layer of {hidden_units} units)" if hidden_units else ""))
+    predictions = model.predict(X)
+    for x, p in zip(X, predictions):
+        print(f"{int(x[0])} {gate} {int(x[1])}:", np.round(p[None], 2))
+    return model, predictions[:, 0]
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Images
+# ---------------------------------------------------------------------------------------------
+def data_dirs() -> list[str | None]:
+    """Folders that may hold datasets: ``$DEEPSCOPE_SHARED_DATASETS``, ``<repo>/../shared/datasets``,
+    then ``None`` (the library default: ``$DEEPSCOPE_DATA``, else ``~/.deepscope/datasets``)."""
+    dirs: list[str | None] = []
+    if os.environ.get("DEEPSCOPE_SHARED_DATASETS"):
+        dirs.append(os.environ["DEEPSCOPE_SHARED_DATASETS"])
+    shared = REPO_ROOT.parent / "shared" / "datasets"
+    if shared.is_dir():
+        dirs.append(str(shared))
+    return dirs + [None]
+
+
+def find_images(quick: bool):
+    """Real images already on disk (never downloads): CIFAR-10, else MNIST, else random data.
+
+    Returns:
+        ``(name, X, Y, testX, testY, class_names)`` with X float32 NHWC in [0, 1], Y one-hot.
+    """
+    from deepscope.data_utils import to_categorical
+    from deepscope.datasets import cifar10, info, mnist
+
+    train_limit, test_limit = (1000, 500) if quick else (None, None)
+    for folder in data_dirs():
+        try:
+            if any(f["cached"] for f in info("cifar10", folder)["files"]):
+                with warnings.catch_warnings():  # the "only a subset" warning: the demo says it itself
+                    warnings.simplefilter("ignore")
+                    (X, Y), (tX, tY) = cifar10.load_data(one_hot=True, data_dir=folder, verbose=False)
+                return ("CIFAR-10", X[:train_limit], Y[:train_limit], tX[:test_limit], tY[:test_limit],
+                        CIFAR10_CLASSES)
+            if info("mnist", folder)["cached"]:
+                X, Y, tX, tY = mnist.load_data(one_hot=True, data_dir=folder, flatten=False, verbose=False,
+                                               limit=None if quick else 10000)
+                return ("MNIST", X[:train_limit], Y[:train_limit], tX[:test_limit], tY[:test_limit],
+                        tuple(str(d) for d in range(10)))
+        except Exception as err:  # a broken copy: say so and try the next folder
+            print(f"(could not read the datasets in {folder or 'the default folder'}: {err})")
+    print("No CIFAR-10 or MNIST found. Put them in ../shared/datasets next to the repository, set\n"
+          "DEEPSCOPE_DATA=/path/to/datasets, or download once with:\n"
+          "    python -c \"from deepscope.datasets import cifar10; cifar10.load_data()\"\n"
+          "Using random images instead (the network can only memorize them).")
+    rng = np.random.default_rng(0)
+    n, nt = (512, 128) if quick else (2000, 500)
+    labels = rng.integers(0, 10, n + nt)
+    X = rng.random((n + nt, 32, 32, 3), dtype=np.float32)
+    X[np.arange(n + nt), :, :, labels % 3] += 0.3 * (labels[:, None, None] / 10.0)  # a weak colour cue
+    Y = to_categorical(labels, 10)
+    return "random images", X[:n], Y[:n], X[n:], Y[n:], tuple(f"class {c}" for c in range(10))
+
+
+def small_cnn(image_shape, quick: bool):
+    """conv 32 -> BN -> pool -> conv 64 -> BN -> pool -> 128 -> 10, Adam with a one-cycle schedule."""
+    import deepscope as tflearn
+
+    img_prep = tflearn.ImagePreprocessing()
+    img_prep.add_featurewise_zero_center(per_channel=True)
+    img_prep.add_featurewise_stdnorm(per_channel=True)
+    img_aug = tflearn.ImageAugmentation()
+    if image_shape[-1] == 3:
+        img_aug.add_random_flip_leftright()
+    else:
+        img_aug.add_random_shift(max_shift=0.1)
+    net = tflearn.input_data(shape=[None, *image_shape], data_preprocessing=img_prep, data_augmentation=img_aug)
+    conv1 = tflearn.conv_2d(net, 16 if quick else 32, 3, activation='relu', name='conv1')
+    net = tflearn.batch_normalization(conv1)
+    net = tflearn.max_pool_2d(net, 2)
+    net = tflearn.conv_2d(net, 32 if quick else 64, 3, activation='relu', name='conv2')
+    net = tflearn.batch_normalization(net)
+    net = tflearn.max_pool_2d(net, 2)
+    net = tflearn.fully_connected(net, 128, activation='relu')
+    net = tflearn.dropout(net, 0.5)
+    net = tflearn.fully_connected(net, 10, activation='softmax')
+    adam = tflearn.optimizers.Adam(learning_rate=0.003, schedule='one_cycle')
+    return tflearn.regression(net, optimizer=adam, loss='categorical_crossentropy', batch_size=64), conv1
+
+
+# ---------------------------------------------------------------------------------------------
+# Pictures of what was learned
+# ---------------------------------------------------------------------------------------------
+def save_filters(weights: np.ndarray, path: Path) -> Path:
+    """First-layer filters ``(out, in, kh, kw)`` as a grid of small images (RGB or grey)."""
+    from matplotlib.figure import Figure
+
+    w = weights.transpose(0, 2, 3, 1)  # (filters, kh, kw, channels)
+    n = len(w)
+    cols = 8
+    rows = (n + cols - 1) // cols
+    fig = Figure(figsize=(cols * 0.9, rows * 0.9 + 0.4), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < n:
+            f = w[i]
+            f = (f - f.min()) / (f.max() - f.min() + 1e-8)  # each filter scaled to [0, 1]
+            ax.imshow(f if f.shape[-1] == 3 else f[..., 0], cmap=None if f.shape[-1] == 3 else "gray",
+                      interpolation="nearest")
+    fig.suptitle("first-layer filters (what each unit looks for)", fontsize=9)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def save_predictions(images, labels, predictions, class_names, path: Path, n: int = 16) -> Path:
+    """A grid of test images titled with the predicted class (green when right, red when wrong)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 8.6), layout="constrained")
+    axes = fig.subplots(4, 4)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i >= min(n, len(images)):
+            continue
+        img = images[i]
+        ax.imshow(img if img.shape[-1] == 3 else img[..., 0], cmap=None if img.shape[-1] == 3 else "gray")
+        guess, truth = int(predictions[i].argmax()), int(labels[i].argmax())
+        ax.set_title(f"{class_names[guess]} ({predictions[i, guess]:.0%})", fontsize=9,
+                     color="green" if guess == truth else "red")
+    fig.suptitle("test images: predicted class (confidence); red = wrong", fontsize=10)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def save_curves(run_path, path: Path) -> Path:
+    """Learning curves of the run (``deepscope.runs.plot_runs``)."""
+    from .runs import plot_runs
+
+    return plot_runs([run_path], path, metrics=("loss", "acc"), layout="metrics")
+
+
+# ---------------------------------------------------------------------------------------------
+def main(quick: bool = False, out: str | os.PathLike | None = None) -> dict:
+    """Run the demo.
+
+    Args:
+        quick: a ~20 s version (fewer images and epochs, smaller network).
+        out: folder for the pictures (default ``<runs folder>/demo``).
+
+    Returns:
+        A dict of what it found: ``or_predictions``, ``xor_predictions``, ``dataset``,
+        ``test_accuracy``, ``out`` (the folder), ``files`` (the PNG paths), ``runs`` (run folders).
+    """
+    import deepscope as tflearn
+
+    start = time.perf_counter()
+    root = runs_root()
+    out = Path(out) if out is not None else root / "demo"
+    out.mkdir(parents=True, exist_ok=True)
+    runs = []
+
+    print("=" * 70 + "\n1. The OR operator, one sigmoid unit (seed: SGD, learning rate 2, 2000 epochs)\n" + "=" * 70)
+    or_model, or_pred = logic_gate("or")
+    runs.append(or_model.last_run.path)
+
+    print("\n" + "=" * 70 + "\n2. XOR: one unit cannot separate it; a hidden layer can\n" + "=" * 70)
+    xor_model, xor_pred = logic_gate("xor", hidden_units=4, n_epoch=1000 if quick else 2000)
+    runs.append(xor_model.last_run.path)
+
+    print("\n" + "=" * 70 + "\n3. A small convolutional network on real images\n" + "=" * 70)
+    name, X, Y, tX, tY, class_names = find_images(quick)
+    print(f"Data: {name}, {len(X)} training / {len(tX)} test images of shape {X.shape[1:]}"
+          + (" (the 4,000/1,000 subset of CIFAR-10)" if name == "CIFAR-10" and len(X) == 4000 else ""))
+    tflearn.set_seed(0)
+    network, conv1 = small_cnn(X.shape[1:], quick)
+    model = tflearn.DNN(network)
+    n_epoch = 2 if quick else (8 if name == "CIFAR-10" else 4)
+    t0 = time.perf_counter()
+    model.fit(X, Y, n_epoch=n_epoch, validation_set=(tX, tY), show_metric=True, run_id="demo_cnn")
+    train_time = time.perf_counter() - t0
+    runs.append(model.last_run.path)
+    accuracy = model.evaluate(tX, tY)[0]
+    predictions = model.predict(tX)
+    truth = tY.argmax(1)
+    per_class = [(predictions[truth == c].argmax(1) == c).mean() if (truth == c).any() else float("nan")
+                 for c in range(len(class_names))]
+    print(f"\nTest accuracy: {accuracy:.3f} after {n_epoch} epochs ({train_time:.0f} s); "
+          f"chance is {1 / len(class_names):.2f}")
+    print("Per class (share of its test images recognized):")
+    for c in np.argsort(per_class)[::-1]:
+        print(f"  {class_names[c]:>11} {per_class[c]:5.0%} " + "#" * int(round(20 * per_class[c])))
+
+    files = {
+        "filters": save_filters(model.get_weights(conv1.W), out / "filters.png"),
+        "curves": save_curves(model.last_run.path, out / "learning_curves.png"),
+        "predictions": save_predictions(tX, tY, predictions, class_names, out / "predictions.png"),
+    }
+    print("\nWhat it learned, as pictures:")
+    for label, path in files.items():
+        print(f"  {label:<12} {path}")
+    print("\nRun folders (config.json, metrics.csv, TensorBoard events):")
+    for path in runs:
+        print(f"  {path}")
+    print(f"\nOpen TensorBoard with:  tensorboard --logdir {root}   (or: deepscope tensorboard)")
+    print(f"Demo done in {time.perf_counter() - start:.0f} s.")
+    return {"or_predictions": or_pred, "xor_predictions": xor_pred, "dataset": name, "test_accuracy": accuracy,
+            "out": out, "files": {k: Path(v) for k, v in files.items()}, "runs": [Path(p) for p in runs]}
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv[1:])

@@ -1,0 +1,293 @@
+"""Training checkpoints: everything needed to continue a killed run bit for bit.
+
+One checkpoint is one safetensors file (no pickle) written atomically (temporary file in the same
+folder, flush, fsync, rename):
+
+- tensors: ``model/<name>`` (the state dict), ``optim/<param index>/<key>`` (optimizer state),
+  ``rng/torch``, ``rng/cuda/<i>``, ``rng/numpy`` (MT19937 keys), ``data/order`` (this epoch's
+  sample permutation), ``loop/loss_sum`` (the epoch's running loss), ``metric/<attr>``;
+- metadata (JSON strings): ``optimizer`` (param groups and scalar state), ``scheduler``,
+  ``rng`` (Python's ``random`` state as ints, numpy's scalars), ``loop`` (epoch, step, position in
+  the epoch, data seed, history), and ``sha256``: a digest of every tensor's bytes and every other
+  metadata entry, so one flipped byte anywhere is detected (safetensors itself has no checksum).
+
+Files are ``<folder>/ckpt-<step>.safetensors``. A new checkpoint is complete on disk before the
+older ones beyond ``keep`` are removed, so a kill at any moment leaves at least one good file;
+:func:`latest_good_checkpoint` skips corrupt or truncated files and returns the newest good one.
+"""
+from __future__ import annotations
+
+import json
+import random
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save as st_save
+
+from .._io import atomic_write_bytes
+from .serialization import ModelFileError, read_file, tensor_digest
+
+FORMAT = "deepscope-checkpoint"
+VERSION = "1"
+PREFIX = "ckpt-"
+SUFFIX = ".safetensors"
+
+
+# -- writing -------------------------------------------------------------------------------------
+def checkpoint_file(folder, step: int) -> Path:
+    return Path(folder) / f"{PREFIX}{step:09d}{SUFFIX}"
+
+
+def list_checkpoints(folder) -> list[Path]:
+    """Checkpoint files in ``folder``, oldest (lowest step) first; temporary files are ignored."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob(f"{PREFIX}*{SUFFIX}"):
+        try:
+            found.append((int(path.name[len(PREFIX):-len(SUFFIX)]), path))
+        except ValueError:
+            continue
+    return [p for _, p in sorted(found)]
+
+
+def save_checkpoint(dnn, folder, loop: dict, order: torch.Tensor | None = None,
+                    loss_sum: torch.Tensor | None = None, keep: int = 2) -> Path:
+    """Write a training checkpoint of ``dnn`` into ``folder`` and prune old ones.
+
+    Args:
+        dnn: the ``DNN`` (network, optimizer, scheduler, metric).
+        folder: the checkpoint folder (created if needed).
+        loop: JSON-able position: ``epoch``, ``step``, ``batches_done``, ``epoch_finished``,
+            ``data_seed``, ``fit_start_epoch``, ``steps_in_epoch``, ``history``.
+        order: the current epoch's permutation of the samples (None when not shuffling).
+        loss_sum: the epoch's running (device) loss sum.
+        keep: how many checkpoints to keep (>= 1); older ones are removed after the new one is on disk.
+
+    Returns:
+        The path written.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    for name, value in dnn.net.state_dict().items():
+        tensors["model/" + name] = value
+    optimizer_meta = None
+    if dnn.optimizer is not None:
+        sd = dnn.optimizer.state_dict()
+        scalars = {}
+        for index, entries in sd["state"].items():
+            for key, value in entries.items():
+                if isinstance(value, torch.Tensor):
+                    tensors[f"optim/{index}/{key}"] = value
+                else:
+                    scalars.setdefault(str(index), {})[key] = value
+        optimizer_meta = {"param_groups": _jsonable(sd["param_groups"]), "scalars": _jsonable(scalars),
+                          "class": type(dnn.optimizer).__name__}
+    scheduler_meta = None
+    if dnn.scheduler is not None:
+        scheduler_meta = {"class": type(dnn.scheduler).__name__, "state": _jsonable(dnn.scheduler.state_dict())}
+    tensors["rng/torch"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng/cuda/{i}"] = s
+    np_state = np.random.get_state()
+    tensors["rng/numpy"] = torch.from_numpy(np.asarray(np_state[1], dtype=np.int64))
+    py_version, py_internal, py_gauss = random.getstate()
+    rng_meta = {"python": [py_version, list(py_internal), py_gauss],
+                "numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])]}
+    if order is not None:
+        tensors["data/order"] = order
+    if loss_sum is not None:
+        tensors["loop/loss_sum"] = loss_sum.detach().reshape(())
+    metric_meta = {}
+    if dnn.metric is not None:
+        for key, value in vars(dnn.metric).items():
+            if isinstance(value, torch.Tensor):
+                tensors["metric/" + key] = value.detach()
+            elif key.startswith("_") and (value is None or isinstance(value, (int, float))):
+                metric_meta[key] = value
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    meta = {"format": FORMAT, "version": VERSION,
+            "optimizer": json.dumps(optimizer_meta), "scheduler": json.dumps(scheduler_meta),
+            "rng": json.dumps(rng_meta), "loop": json.dumps(_jsonable(loop)), "metric": json.dumps(metric_meta)}
+    meta["sha256"] = tensor_digest(tensors, meta)
+    path = checkpoint_file(folder, int(loop["step"]))
+    atomic_write_bytes(path, st_save(tensors, metadata=meta))
+    keep = max(1, int(keep))
+    for stale in list_checkpoints(folder)[:-keep]:
+        stale.unlink(missing_ok=True)
+    return path
+
+
+def _jsonable(value):
+    """JSON-safe copy: tuples become lists; values JSON cannot hold (functions) become None."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return None
+
+
+# -- reading -------------------------------------------------------------------------------------
+def load_checkpoint(path) -> dict:
+    """Read and verify a checkpoint file.
+
+    Returns:
+        ``{"path", "tensors", "loop", "optimizer", "scheduler", "rng", "metric"}``.
+
+    Raises:
+        ModelFileError: missing, truncated, corrupt (checksum), or not a deepscope checkpoint.
+    """
+    tensors, meta = read_file(path, expected_format=FORMAT)
+    if "sha256" not in meta:
+        raise ModelFileError(f"checkpoint {str(path)!r} has no checksum: it was not written by deepscope "
+                             "or its header was changed.")
+    try:
+        parsed = {key: json.loads(meta[key]) for key in ("optimizer", "scheduler", "rng", "loop", "metric")}
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"checkpoint {str(path)!r} has damaged metadata ({exc}).") from None
+    loop = parsed["loop"]
+    if not isinstance(loop, dict) or not all(k in loop for k in ("epoch", "step", "batches_done")):
+        raise ModelFileError(f"checkpoint {str(path)!r} has no training position (epoch, step, batches_done).")
+    return {"path": str(path), "tensors": tensors, **parsed}
+
+
+def latest_good_checkpoint(folder, verbose: bool = True) -> dict | None:
+    """The newest checkpoint in ``folder`` that reads and verifies; corrupt ones are skipped with a warning.
+
+    Returns:
+        The loaded checkpoint (see :func:`load_checkpoint`), or None when there is no good one.
+    """
+    for path in reversed(list_checkpoints(folder)):
+        try:
+            return load_checkpoint(path)
+        except ModelFileError as exc:
+            if verbose:
+                warnings.warn(f"skipping a bad checkpoint: {exc}", RuntimeWarning, stacklevel=2)
+    return None
+
+
+def resolve(resume, folder) -> dict | None:
+    """The checkpoint ``fit(resume=...)`` continues from: ``resume`` may be True (the newest good
+    checkpoint of ``folder``), a checkpoint folder or a checkpoint file."""
+    if resume is True:
+        return latest_good_checkpoint(folder)
+    path = Path(resume)
+    if path.is_dir():
+        return latest_good_checkpoint(path)
+    if path.is_file():
+        return load_checkpoint(path)
+    raise ModelFileError(f"fit resume: {str(path)!r} is neither a checkpoint file nor a folder.")
+
+
+# -- restoring -----------------------------------------------------------------------------------
+def restore(dnn, ckpt: dict) -> None:
+    """Put the model, optimizer, scheduler, metric and RNG states of ``ckpt`` back into ``dnn``.
+
+    The optimizer must exist already (``dnn.ensure_optimizer``), built the same way.
+    """
+    where = f"checkpoint {ckpt['path']!r}"
+    tensors = ckpt["tensors"]
+    model = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+    own = dnn.net.state_dict()
+    if set(model) != set(own):
+        raise ModelFileError(f"{where} does not match this network: missing {sorted(set(own) - set(model))[:5]}, "
+                             f"unexpected {sorted(set(model) - set(own))[:5]}.")
+    try:
+        dnn.net.load_state_dict({k: v.to(dnn.device) for k, v in model.items()})
+    except RuntimeError as exc:
+        raise ModelFileError(f"{where} does not fit this network: {exc}") from None
+    opt_meta = ckpt["optimizer"]
+    if opt_meta is not None and dnn.optimizer is not None:
+        if opt_meta.get("class") != type(dnn.optimizer).__name__:
+            raise ModelFileError(f"{where} was written with optimizer {opt_meta.get('class')}, "
+                                 f"this model uses {type(dnn.optimizer).__name__}.")
+        state: dict[int, dict] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim/"):
+                _, index, name = key.split("/", 2)
+                state.setdefault(int(index), {})[name] = value
+        for index, entries in opt_meta["scalars"].items():
+            state.setdefault(int(index), {}).update(entries)
+        groups = [{k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in g.items()}
+                  for g in opt_meta["param_groups"]]
+        try:
+            dnn.optimizer.load_state_dict({"state": state, "param_groups": groups})
+        except (ValueError, KeyError, RuntimeError) as exc:
+            raise ModelFileError(f"{where}: the optimizer state does not fit ({exc}).") from None
+    if ckpt["scheduler"] is not None and dnn.scheduler is not None:
+        dnn.scheduler.load_state_dict(ckpt["scheduler"]["state"])
+    if dnn.metric is not None:
+        for key, value in ckpt["metric"].items():
+            setattr(dnn.metric, key, value)
+        for key, value in tensors.items():
+            if key.startswith("metric/"):
+                setattr(dnn.metric, key[len("metric/"):], value.to(dnn.device))
+    restore_rng(ckpt)
+
+
+def restore_rng(ckpt: dict) -> None:
+    """Set Python's, numpy's and torch's (CPU and CUDA) random generators to the saved states."""
+    tensors, rng = ckpt["tensors"], ckpt["rng"]
+    torch.set_rng_state(tensors["rng/torch"])
+    cuda = sorted((int(k.rsplit("/", 1)[1]), v) for k, v in tensors.items() if k.startswith("rng/cuda/"))
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([v for _, v in cuda][:torch.cuda.device_count()])
+    name, pos, has_gauss, cached = rng["numpy"]
+    np.random.set_state((name, tensors["rng/numpy"].numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = rng["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+def scale_learning_rate(dnn, factor: float) -> None:
+    """Multiply the learning rate (optimizer groups and the scheduler's base rates) by ``factor``."""
+    for group in dnn.optimizer.param_groups:
+        group["lr"] = group["lr"] * factor
+        if "initial_lr" in group:
+            group["initial_lr"] = group["initial_lr"] * factor
+    if dnn.scheduler is not None and hasattr(dnn.scheduler, "base_lrs"):
+        dnn.scheduler.base_lrs = [lr * factor for lr in dnn.scheduler.base_lrs]
+        if hasattr(dnn.scheduler, "_last_lr"):
+            dnn.scheduler._last_lr = [g["lr"] for g in dnn.optimizer.param_groups]
+
+
+class Checkpointer:
+    """Writes training checkpoints every ``every`` steps (and at the end) during one ``fit``.
+
+    Args:
+        dnn: the model.
+        folder: where the ``ckpt-<step>.safetensors`` files go.
+        every: steps between checkpoints (None: only at the end of training).
+        keep: checkpoints kept (older ones are removed once the new one is on disk).
+        loop_info: fixed facts of this fit stored in every checkpoint (``data_seed``,
+            ``fit_start_epoch``, ``n_epoch``, ``batch_size``, ``n_samples``, ``prior_history``).
+        guard: the ``NaNGuard`` (its device flag is read before writing), or None.
+    """
+
+    def __init__(self, dnn, folder, every: int | None, keep: int, loop_info: dict, guard=None):
+        self.dnn = dnn
+        self.folder = Path(folder)
+        self.every = every
+        self.keep = keep
+        self.loop_info = dict(loop_info)
+        self.guard = guard
+        self.last_step = None
+        for stale in self.folder.glob(f".{PREFIX}*.tmp"):  # left by a write that was killed
+            stale.unlink(missing_ok=True)
+
+    def due(self, step: int) -> bool:
+        return bool(self.every) and step % self.every == 0
+
+    def save(self, state, order, batches_done: int, loss_sum, epoch_finished: bool = False) -> Path:
+        if self.guard is not None:
+            self.guard.check_now(state.step)  # never write weights that saw a NaN
+        loop = {**self.loop_info, "epoch": state.epoch, "step": state.step, "batches_done": batches_done,
+                "epoch_finished": epoch_finished, "history": list(state.history)}
+        self.last_step = state.step
+        return save_checkpoint(self.dnn, self.folder, loop, order, loss_sum, self.keep)

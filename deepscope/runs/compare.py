@@ -1,0 +1,130 @@
+"""Comparing runs: final metrics side by side with the settings that differ between them."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from .._checks import fail
+from .catalog import read_config, read_metrics, final_metrics, resolve_run
+from .render import plain_table, print_table
+
+MISSING = None  # shown as "-" when a run lacks a setting or a metric
+
+
+@dataclass
+class RunTable:
+    """A comparison table: one row per run.
+
+    Attributes:
+        columns: ``run``, then metric columns, then the config keys that differ.
+        rows: one list of cells per run, in ``columns`` order.
+        metrics: the metric columns.
+        differing: the config keys whose values differ between the runs.
+        paths: the run folders, in row order.
+    """
+
+    columns: list[str]
+    rows: list[list[Any]]
+    metrics: list[str] = field(default_factory=list)
+    differing: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+
+    def to_dicts(self) -> list[dict]:
+        """The rows as ``{column: value}`` dicts."""
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+    def print(self, file=None, title: str | None = "Runs") -> None:
+        """Print the table (rich on a terminal, plain text otherwise)."""
+        print_table(self.columns, self.rows, title, file)
+
+    def __str__(self) -> str:
+        return plain_table(self.columns, self.rows)
+
+
+def compare_runs(runs: Sequence[str | os.PathLike], metric: str | Sequence[str] | None = None,
+                 root: str | os.PathLike | None = None, sort: bool = True) -> RunTable:
+    """Final metrics of several runs, with the config keys that differ between them.
+
+    Args:
+        runs: run ids (or unique parts of them) or folder paths.
+        metric: the metric column(s) to show (``'val_acc'``, ``['loss', 'val_loss']``);
+            default all. With one metric the rows are sorted by it, best first (lowest
+            for losses, highest otherwise).
+        root: the runs folder.
+        sort: sort by ``metric`` when one is given.
+
+    Returns:
+        A :class:`RunTable` (``print(table)`` gives plain text; ``table.print()`` a rich table).
+    """
+    if isinstance(runs, (str, os.PathLike)):
+        runs = [runs]
+    if not runs:
+        fail("compare_runs runs", "at least one run id", list(runs))
+    paths = [resolve_run(r, root) for r in runs]
+    finals = [final_metrics(read_metrics(p)) for p in paths]
+    configs = [flatten_config(read_config(p)) for p in paths]
+    available = _ordered_union(f.keys() for f in finals)
+    if metric is None:
+        metrics = available
+    else:
+        metrics = [metric] if isinstance(metric, str) else list(metric)
+        unknown = [m for m in metrics if m not in available]
+        if unknown:
+            fail("compare_runs metric", f"one of {available}", unknown[0] if len(unknown) == 1 else unknown)
+    differing = [key for key in _ordered_union(c.keys() for c in configs)
+                 if len({repr(c.get(key, MISSING)) for c in configs}) > 1]
+    order = list(range(len(paths)))
+    if sort and metric is not None and len(metrics) == 1:
+        key = metrics[0]
+        lower = "loss" in key or "error" in key
+        order.sort(key=lambda i: (finals[i].get(key) is None,
+                                  (finals[i].get(key) or 0.0) * (1 if lower else -1)))
+    rows = [[paths[i].name] + [finals[i].get(m, MISSING) for m in metrics]
+            + [configs[i].get(k, MISSING) for k in differing] for i in order]
+    return RunTable(["run", *metrics, *differing], rows, list(metrics), differing, [str(paths[i]) for i in order])
+
+
+def flatten_config(config: dict) -> dict[str, Any]:
+    """A run config as flat ``{key: value}``: ``training.learning_rate``, ``fit.batch_size``, and
+    each layer's arguments as ``net.<layer name>.<argument>``.
+
+    Args:
+        config: a run's ``config.json`` content.
+
+    Returns:
+        Flat mapping of dotted keys to JSON scalars (lists shown as text).
+    """
+    flat: dict[str, Any] = {}
+    network = config.get("network")
+    if isinstance(network, dict) and isinstance(network.get("nodes"), list):
+        for node in network["nodes"]:
+            name = node.get("name", node.get("id"))
+            flat[f"net.{name}"] = node.get("fn")
+            for arg, value in (node.get("args") or {}).items():
+                if arg != "name":
+                    _flatten(f"net.{name}.{arg}", value, flat)
+    elif network is not None:
+        flat["net"] = network if isinstance(network, str) else str(network)
+    for key, value in config.items():
+        if key != "network":
+            _flatten(key, value, flat)
+    return flat
+
+
+def _flatten(prefix: str, value: Any, out: dict) -> None:
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            _flatten(f"{prefix}.{key}", sub, out)
+    elif isinstance(value, list):
+        out[prefix] = str(value)
+    else:
+        out[prefix] = value
+
+
+def _ordered_union(groups) -> list[str]:
+    seen: dict[str, None] = {}
+    for group in groups:
+        for key in group:
+            seen.setdefault(key, None)
+    return list(seen)

@@ -1,0 +1,54 @@
+"""Tutorial 2: logistic regression on MNIST (softmax of a linear map of the 784 pixels).
+
+A port of Newmu's Theano tutorial 2 in TFlearn style, running on deepscope (PyTorch).
+
+    python examples/tutorials/02_logistic_regression.py           # full MNIST (~1 min on 2 cores)
+    python examples/tutorials/02_logistic_regression.py --quick   # 2,000 images, 1 epoch (CI)
+
+Data: $DEEPSCOPE_DATA, else ../shared/datasets next to the repository, else downloaded once.
+"""
+# %%
+import argparse
+import os
+import time
+from pathlib import Path
+
+import deepscope as tflearn
+from deepscope.datasets import mnist
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--quick", action="store_true", help="2,000 images and 1 epoch (for CI)")
+args, _ = parser.parse_known_args()  # parse_known_args: also works inside Jupyter
+tflearn.set_seed(0)
+
+
+def data_dir():
+    """$DEEPSCOPE_DATA, else <repo>/../shared/datasets if present, else None (the default cache)."""
+    if os.environ.get("DEEPSCOPE_DATA"):
+        return os.environ["DEEPSCOPE_DATA"]
+    here = Path(globals().get("__file__", Path.cwd() / "notebook")).resolve().parent
+    shared = here.parents[1].parent / "shared" / "datasets"
+    return str(shared) if shared.is_dir() else None
+
+
+# %% Data: 60,000 training and 10,000 test images, flattened to 784 pixels in [0, 1]
+X, Y, testX, testY = mnist.load_data(one_hot=True, data_dir=data_dir(),
+                                     limit=2000 if args.quick else None)
+
+# %% Model: y = softmax(W x + b)
+net = tflearn.input_data(shape=[None, 784])
+net = tflearn.fully_connected(net, 10, activation='softmax')
+net = tflearn.regression(net, optimizer='sgd', learning_rate=0.5, loss='categorical_crossentropy',
+                         batch_size=128)
+
+# %% Train
+model = tflearn.DNN(net)
+start = time.perf_counter()
+model.fit(X, Y, n_epoch=1 if args.quick else 15, validation_set=(testX, testY), show_metric=True,
+          run_id='tutorial_logistic_regression')
+train_time = time.perf_counter() - start
+
+# %% Evaluate
+print(f"Test accuracy: {model.evaluate(testX, testY)[0]:.4f}")
+print(f"Training time: {train_time:.1f} s")
+print(f"Run folder (metrics.csv, TensorBoard events): {model.last_run.path}")

@@ -1,0 +1,149 @@
+"""The ``deepscope`` command, run in-process through ``main([...])`` (plus one real subprocess)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+
+import deepscope as tflearn
+from deepscope.cli import commands
+from deepscope.cli.main import main
+
+X = np.array([[0., 0.], [0., 1.], [1., 0.], [1., 1.]], dtype=np.float32)
+Y = np.array([[0.], [1.], [1.], [1.]], dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    for run_id, lr in (("first", 1.0), ("second", 0.5)):
+        torch.manual_seed(0)
+        net = tflearn.input_data(shape=[None, 2])
+        net = tflearn.fully_connected(net, 1, activation="sigmoid")
+        net = tflearn.regression(net, optimizer="sgd", learning_rate=lr, loss="mean_square")
+        tflearn.DNN(net, tensorboard_dir=root).fit(X, Y, n_epoch=2, validation_set=(X, Y), run_id=run_id)
+    return root
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_everywhere(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for command in ("demo", "tutorial", "datasets", "runs", "tensorboard"):
+        assert command in out
+        assert run(capsys, command, "--help")[0] == 0
+    for argv in (("runs", "compare", "--help"), ("datasets", "download", "--help"), ("tutorial", "run", "--help")):
+        code, out, _ = run(capsys, *argv)
+        assert code == 0 and "usage: deepscope" in out
+
+
+def test_bad_usage_exits_2(capsys):
+    assert run(capsys, )[0] == 2
+    assert run(capsys, "nope")[0] == 2
+    assert run(capsys, "runs")[0] == 2  # no action: prints the help
+    code, _, err = run(capsys, "runs", "compare")
+    assert code == 2 and "required" in err
+
+
+def test_runs_list_show_compare(capsys, root, tmp_path):
+    code, out, _ = run(capsys, "runs", "list", "--root", str(root))
+    assert code == 0 and "first" in out and "second" in out and "val_loss" in out
+    code, out, _ = run(capsys, "runs", "show", "first", "--root", str(root))
+    assert code == 0 and "learning_rate: 1.0" in out and "metrics.csv" in out and "final metrics" in out
+    plot = tmp_path / "curves.png"
+    code, out, _ = run(capsys, "runs", "compare", "first", "second", "--root", str(root), "--plot", str(plot))
+    assert code == 0 and "training.learning_rate" in out and plot.stat().st_size > 0
+    code, out, _ = run(capsys, "runs", "compare", "first", "second", "--root", str(root), "--metric", "val_loss")
+    assert code == 0 and out.splitlines()[1].split()[:2] == ["run", "val_loss"]
+
+
+def test_runs_errors(capsys, root, tmp_path):
+    code, _, err = run(capsys, "runs", "show", "missing", "--root", str(root))
+    assert code == 2 and "no such run" in err and "first" in err
+    code, _, err = run(capsys, "runs", "compare", "first", "--metric", "bogus", "--root", str(root))
+    assert code == 2 and "bogus" in err
+    code, out, _ = run(capsys, "runs", "list", "--root", str(tmp_path / "empty"))
+    assert code == 0 and "no runs" in out
+
+
+def test_tensorboard_dry_run(capsys, root, tmp_path):
+    code, out, _ = run(capsys, "tensorboard", "--dry-run", "--logdir", str(root), "--port", "6010")
+    assert code == 0
+    assert "-m tensorboard.main --logdir" in out and str(root) in out and "--port 6010" in out
+    code, _, err = run(capsys, "tensorboard", "--logdir", str(tmp_path / "nothing"))
+    assert code == 2 and "does not exist" in err
+
+
+def test_datasets(capsys, tmp_path, monkeypatch):
+    code, out, _ = run(capsys, "datasets", "list", "--data-dir", str(tmp_path))
+    assert code == 0 and "mnist" in out and "cifar10" in out
+    code, out, _ = run(capsys, "datasets", "info", "mnist", "--data-dir", str(tmp_path))
+    assert code == 0 and "train-images-idx3-ubyte.gz" in out and "sha256" in out
+    code, _, err = run(capsys, "datasets", "info", "mnistt")
+    assert code == 2 and "fashion_mnist" in err
+
+    def offline(name, data_dir=None, verbose=True):
+        raise tflearn.datasets.DownloadError("no server answered", unreachable=True)
+
+    monkeypatch.setattr(tflearn.datasets, "download", offline)
+    code, _, err = run(capsys, "datasets", "download", "mnist", "--data-dir", str(tmp_path))
+    assert code == 1 and "no server answered" in err
+
+
+@pytest.fixture
+def tutorials(tmp_path, monkeypatch):
+    folder = tmp_path / "tutorials"
+    folder.mkdir()
+    (folder / "00_hello.py").write_text('"""Tutorial 0: hello."""\nimport sys\n'
+                                        f'open({str(tmp_path / "argv.txt")!r}, "w").write(" ".join(sys.argv[1:]))\n')
+    (folder / "01_second_step.py").write_text('"""Tutorial 1: second."""\n')
+    (folder / "helper.py").write_text("")
+    monkeypatch.setenv("DEEPSCOPE_TUTORIALS", str(folder))
+    return tmp_path
+
+
+def test_tutorials_list_and_run(capsys, tutorials):
+    code, out, _ = run(capsys, "tutorial", "list")
+    assert code == 0 and "00" in out and "hello" in out and "Tutorial 1: second." in out and "helper" not in out
+    code, out, _ = run(capsys, "tutorial", "run", "0", "--quick")
+    assert code == 0 and (tutorials / "argv.txt").read_text() == "--quick"
+    assert main(["tutorial", "run", "hello"]) == 0 and (tutorials / "argv.txt").read_text() == ""
+    assert commands._match_tutorial("second", commands.find_tutorials())["number"] == 1
+    code, _, err = run(capsys, "tutorial", "run", "nothing")
+    assert code == 2 and "00_hello, 01_second_step" in err
+
+
+def test_repository_tutorials_are_found(monkeypatch):
+    monkeypatch.delenv("DEEPSCOPE_TUTORIALS", raising=False)
+    folder = commands.tutorials_dir()
+    assert folder.name == "tutorials" and folder.parent.name == "examples"
+    if not folder.is_dir():
+        pytest.skip("no examples/tutorials next to the package")
+    assert all(t["title"] for t in commands.find_tutorials())
+
+
+def test_demo(capsys, monkeypatch):
+    calls = []
+    fake = types.ModuleType("deepscope.demo")
+    fake.main = lambda quick=False, **options: calls.append((quick, options)) or {"out": "x"}
+    monkeypatch.setitem(sys.modules, "deepscope.demo", fake)
+    assert run(capsys, "demo", "--quick")[0] == 0 and calls == [(True, {})]
+    assert run(capsys, "demo", "--out", "pics")[0] == 0 and calls[-1] == (False, {"out": "pics"})
+    monkeypatch.setitem(sys.modules, "deepscope.demo", None)  # as if deepscope/demo.py were missing
+    code, _, err = run(capsys, "demo")
+    assert code == 1 and "not part of this installation" in err
+
+
+def test_python_m_deepscope_help():
+    result = subprocess.run([sys.executable, "-m", "deepscope", "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "usage: deepscope" in result.stdout and "tensorboard" in result.stdout

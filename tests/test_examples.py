@@ -1,0 +1,132 @@
+"""The tutorials, the seed recipes and the demo run end to end in their quick modes.
+
+Each script runs in-process with ``runpy`` (``sys.argv`` patched, so ``--quick`` reaches its
+argument parser) to avoid paying the torch import once per script; one runs as a real
+subprocess to check the command line itself. Slow ones run only with ``DEEPSCOPE_SLOW=1``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TUTORIALS = REPO_ROOT / "examples" / "tutorials"
+SEEDS = REPO_ROOT / "examples" / "seeds"
+SLOW = os.environ.get("DEEPSCOPE_SLOW") == "1"
+
+
+def run_script(path: Path, *args: str, monkeypatch, capsys, cwd: Path) -> str:
+    """Run ``path`` as ``__main__`` with ``args``; return what it printed."""
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", [str(path), *args])
+    runpy.run_path(str(path), run_name="__main__")
+    return capsys.readouterr().out
+
+
+def number(pattern: str, text: str) -> float:
+    match = re.search(pattern, text)
+    assert match, f"{pattern!r} not found in the output:\n{text[-2000:]}"
+    return float(match.group(1))
+
+
+# -- tutorials without data -----------------------------------------------------------------
+def test_multiplication_learns_the_factor(monkeypatch, capsys, tmp_path):
+    out = run_script(TUTORIALS / "00_multiplication.py", "--quick", monkeypatch=monkeypatch, capsys=capsys,
+                     cwd=tmp_path)
+    assert abs(number(r"Learned a = ([-0-9.]+)", out) - 2.0) < 0.2
+    assert number(r"R\^2 score: ([-0-9.]+)", out) > 0.8
+    assert number(r"Training time: ([0-9.]+) s", out) >= 0
+
+
+def test_linear_regression_finds_the_line(monkeypatch, capsys, tmp_path):
+    out = run_script(TUTORIALS / "01_linear_regression.py", "--quick", monkeypatch=monkeypatch, capsys=capsys,
+                     cwd=tmp_path)
+    assert abs(number(r"Learned y = ([-0-9.]+) x", out) - 2.0) < 0.15
+    assert abs(number(r"x \+ ([-0-9.]+)", out) - 1.0) < 0.15
+    assert number(r"R\^2 score \(test\): ([-0-9.]+)", out) > 0.95
+
+
+def test_multiplication_runs_as_a_command(tmp_path):
+    """The command line itself: exit code 0 and the expected lines."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DEEPSCOPE_RUNS": str(tmp_path / "runs")}
+    result = subprocess.run([sys.executable, str(TUTORIALS / "00_multiplication.py"), "--quick"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Learned a =" in result.stdout and "Training time:" in result.stdout
+    assert (tmp_path / "runs" / "tutorial_multiplication" / "metrics.csv").is_file()
+
+
+# -- MNIST tutorials --------------------------------------------------------------------------
+@pytest.mark.parametrize("script, minimum", [
+    ("02_logistic_regression.py", 0.5),
+    ("03_mlp.py", 0.5),
+    ("04_deep_mlp.py", 0.5),
+    ("05_cnn.py", 0.15),  # 1 epoch of 16 steps; chance is 0.1
+])
+def test_mnist_tutorial_quick(script, minimum, shared_datasets, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("DEEPSCOPE_DATA", str(shared_datasets))
+    out = run_script(TUTORIALS / script, "--quick", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    assert number(r"Test accuracy: ([0-9.]+)", out) > minimum
+    assert number(r"Training time: ([0-9.]+) s", out) > 0
+    run_folder = Path(re.search(r"Run folder \(.*\): (\S+)", out).group(1))
+    assert (tmp_path / run_folder / "metrics.csv").is_file() or (run_folder / "metrics.csv").is_file()
+
+
+# -- seed recipes ------------------------------------------------------------------------------
+def test_logic_gates(monkeypatch, capsys, tmp_path):
+    out = run_script(SEEDS / "logic_gates.py", "--quick", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    for gate in ("OR", "AND", "NOT"):
+        assert f"{gate} learned: True" in out
+    assert re.search(r"0 or 0: \[\[0\.0\d*\]\]", out), out  # the seed's "0 or 0: [[ 0.04013482]]"
+    summary = out.strip().splitlines()[-1]
+    assert "XOR with one unit False" in summary and "XOR with a hidden layer True" in summary
+    single = [float(v) for v in re.search(r"predictions \[([^\]]*)\]", summary).group(1).split(",")]
+    assert all(abs(p - 0.5) < 0.1 for p in single)  # a single unit can only answer ~0.5 for XOR
+
+
+def test_l2_stability_quick(shared_datasets, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("DEEPSCOPE_DATA", str(shared_datasets))
+    out = run_script(SEEDS / "l2_stability.py", "--quick", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    rows = re.findall(r"^[0-9.e-]+\s+([0-9.]+)%\s+([0-9.]+)%$", out, flags=re.MULTILINE)
+    assert len(rows) == 2, out  # the 2x2 accuracy table
+    assert all(0 <= float(v) <= 100 for row in rows for v in row)
+
+
+@pytest.mark.parametrize("experiment", [
+    "layers",
+    pytest.param("all", marks=pytest.mark.skipif(not SLOW, reason="slow: set DEEPSCOPE_SLOW=1")),
+])
+def test_cifar10_experiments_quick(experiment, shared_datasets, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("DEEPSCOPE_DATA", str(shared_datasets))
+    out_dir = tmp_path / "out"
+    out = run_script(SEEDS / "cifar10_experiments.py", "--quick", "--experiment", experiment, "--out", str(out_dir),
+                     monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    names = ["layers"] if experiment == "layers" else ["layers", "dropout", "l2", "batch_size", "learning_rate"]
+    for name in names:
+        assert (out_dir / f"{name}.png").stat().st_size > 1000
+        table = (out_dir / f"{name}.txt").read_text()
+        assert "val_acc" in table and table.count("\n") >= 4
+    assert "one_set" in out and "three_sets" in out
+
+
+# -- the demo --------------------------------------------------------------------------------------
+def test_demo_quick(tmp_path, capsys):
+    from deepscope import demo
+
+    result = demo.main(quick=True, out=tmp_path / "demo")
+    out = capsys.readouterr().out
+    assert [round(p) for p in result["or_predictions"]] == [0, 1, 1, 1]
+    assert [round(p) for p in result["xor_predictions"]] == [0, 1, 1, 0]
+    assert "0 or 0: [[0.0" in out and "Test accuracy:" in out and "tensorboard --logdir" in out
+    if result["dataset"] != "random images":
+        assert result["test_accuracy"] > 0.15  # 10 classes: chance is 0.1
+    for path in result["files"].values():
+        assert path.is_file() and path.stat().st_size > 1000
+    for run in result["runs"]:
+        assert (run / "metrics.csv").is_file() or (run / "config.json").is_file()

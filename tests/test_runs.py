@@ -1,0 +1,151 @@
+"""Listing, showing, comparing and plotting run folders (deepscope.runs)."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+import deepscope as tflearn
+from deepscope.runs import compare_runs, list_runs, plot_runs, read_metrics, resolve_run, show_run
+from deepscope.runs.compare import flatten_config
+from deepscope.runs.render import format_value, plain_table, print_table
+
+X = np.array([[0., 0.], [0., 1.], [1., 0.], [1., 1.]] * 2, dtype=np.float32)
+Y = np.array([[0.], [1.], [1.], [1.]] * 2, dtype=np.float32)
+
+
+def fit_or(root, run_id, learning_rate=1.0, n_epoch=3, hidden=4):
+    torch.manual_seed(0)
+    net = tflearn.input_data(shape=[None, 2])
+    net = tflearn.fully_connected(net, hidden, activation="tanh")
+    net = tflearn.fully_connected(net, 1, activation="sigmoid")
+    net = tflearn.regression(net, optimizer="sgd", learning_rate=learning_rate, loss="mean_square")
+    model = tflearn.DNN(net, tensorboard_dir=root)
+    model.fit(X, Y, n_epoch=n_epoch, batch_size=4, validation_set=(X, Y), show_metric=True, run_id=run_id)
+    return model
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    fit_or(root, "alpha", learning_rate=1.0, n_epoch=3)
+    fit_or(root, "beta", learning_rate=0.1, n_epoch=4, hidden=6)
+    (root / "not_a_run").mkdir()
+    return root
+
+
+def test_list_runs(root):
+    runs = list_runs(root)
+    assert [r["id"] for r in runs] == ["alpha", "beta"]
+    assert [r["epochs"] for r in runs] == [3, 4] and [r["steps"] for r in runs] == [6, 8]
+    assert set(runs[0]["final"]) == {"loss", "acc", "val_loss", "val_acc"}
+    assert list_runs(root / "missing") == []
+
+
+def test_final_metrics_match_history(tmp_path):
+    model = fit_or(tmp_path, "one")
+    (run,) = list_runs(tmp_path)
+    assert run["final"] == pytest.approx(model.history[-1])
+
+
+def test_read_metrics_types(root):
+    rows = read_metrics("alpha", root)
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert isinstance(rows[0]["step"], int) and isinstance(rows[0]["loss"], float)
+
+
+def test_show_run(root):
+    info = show_run("alpha", root)
+    assert info["config"]["training"]["learning_rate"] == 1.0
+    assert info["config"]["fit"]["n_epoch"] == 3
+    files = info["files"]
+    assert files["config"].endswith("config.json") and files["metrics"].endswith("metrics.csv")
+    assert len(files["events"]) == 1 and files["checkpoints"] == []
+
+
+def test_resolve_run_by_id_part_and_path(root):
+    assert resolve_run("alpha", root) == root / "alpha"
+    assert resolve_run("alp", root).name == "alpha"
+    assert resolve_run("eta", root).name == "beta"
+    assert resolve_run(root / "beta").name == "beta"
+    with pytest.raises(FileNotFoundError, match="runs there: alpha, beta"):
+        resolve_run("gamma", root)
+    assert resolve_run("a", root).name == "alpha"  # a unique start wins
+
+
+def test_resolve_run_ambiguous(tmp_path):
+    for name in ("exp_1", "exp_2"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="matches 2: exp_1, exp_2"):
+        resolve_run("exp", tmp_path)
+    assert resolve_run("_2", tmp_path).name == "exp_2"
+    assert show_run("exp_1", tmp_path)["final"] == {}
+
+
+def test_resolve_run_uses_environment_root(root, monkeypatch):
+    monkeypatch.setenv("DEEPSCOPE_RUNS", str(root))
+    assert show_run("beta")["id"] == "beta"
+
+
+def test_compare_runs_shows_metrics_and_differing_config(root):
+    table = compare_runs(["alpha", "beta"], root=root)
+    assert table.columns[:5] == ["run", "loss", "acc", "val_loss", "val_acc"]
+    assert "training.learning_rate" in table.differing and "fit.n_epoch" in table.differing
+    assert "net.FullyConnected.n_units" in table.differing
+    assert "device" not in table.differing and "training.optimizer" not in table.differing
+    rows = table.to_dicts()
+    assert [r["training.learning_rate"] for r in rows] == [1.0, 0.1]
+    assert "alpha" in str(table) and "training.learning_rate" in str(table)
+
+
+def test_compare_runs_sorts_by_one_metric(root):
+    finals = {r["id"]: r["final"]["loss"] for r in list_runs(root)}
+    table = compare_runs(["alpha", "beta"], metric="loss", root=root)
+    assert table.columns[:2] == ["run", "loss"]
+    assert [row[0] for row in table.rows] == sorted(finals, key=finals.get)
+    with pytest.raises(ValueError, match="val_acc"):
+        compare_runs(["alpha"], metric="nope", root=root)
+
+
+def test_flatten_config():
+    config = {"network": {"nodes": [{"name": "fc", "fn": "fully_connected", "args": {"n_units": 3, "name": "fc"}}]},
+              "training": {"optimizer": "adam", "extra": {}}, "fit": {"shape": [1, 2]}}
+    assert flatten_config(config) == {"net.fc": "fully_connected", "net.fc.n_units": 3,
+                                      "training.optimizer": "adam", "fit.shape": "[1, 2]"}
+
+
+@pytest.mark.parametrize("suffix, layout", [(".png", "runs"), (".svg", "metrics")])
+def test_plot_runs(root, tmp_path, suffix, layout):
+    path = plot_runs(["alpha", "beta"], tmp_path / f"curves{suffix}", root=root, layout=layout)
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in data
+    assert not list(tmp_path.glob(".*.tmp"))  # written atomically
+
+
+def test_plot_runs_errors(root, tmp_path):
+    with pytest.raises(ValueError, match="png"):
+        plot_runs(["alpha"], tmp_path / "curves.jpg", root=root)
+    with pytest.raises(ValueError, match="acc"):
+        plot_runs(["alpha"], tmp_path / "curves.png", metrics=["r2"], root=root)
+
+
+def test_tables_plain_and_rich():
+    rows = [["a", 0.5, None], ["bb", 0.000123, 3]]
+    text = plain_table(["run", "loss", "n"], rows)
+    assert text.splitlines()[0].split() == ["run", "loss", "n"]
+    assert "0.5000" in text and "0.000123" in text and "-" in text
+    assert format_value(12345.6) == "1.235e+04"
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    print_table(["run", "loss"], [["a", 0.5]], title="Runs", file=out)
+    assert "━" in out.getvalue() or "─" in out.getvalue()
+    plain = io.StringIO()
+    print_table(["run", "loss"], [["a", 0.5]], file=plain)
+    assert plain.getvalue().startswith("run")
