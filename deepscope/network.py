@@ -63,6 +63,7 @@ class Network(nn.Module):
             if n.parents
         ]
         self.output_name = output.name
+        self._image_output = len(output.shape) == 4  # internal NCHW -> the user's NHWC at the end
         self._is_chain = len(self.inputs) == 1 and all(len(n.parents) <= 1 for n in order)
         modules = [n.module for n in order if n.module is not None]
         # the chain skips input layers that do nothing (no preprocessing, augmentation or layout change)
@@ -87,8 +88,9 @@ class Network(nn.Module):
             x = inputs[0]
             for module in self._chain:
                 x = module(x)
-            return x
-        return self._run_graph(inputs)
+        else:
+            x = self._run_graph(inputs)
+        return x.permute(0, 2, 3, 1) if self._image_output else x  # (batch, H, W, C) as given
 
     def logits(self, *inputs: torch.Tensor) -> torch.Tensor:
         """The output layer's pre-activation (falls back to ``forward`` when there is none)."""
@@ -97,7 +99,8 @@ class Network(nn.Module):
         x = inputs[0]
         for module in self._chain[:-1]:
             x = module(x)
-        return self._output_layer.pre_activation(x)
+        x = self._output_layer.pre_activation(x)
+        return x.permute(0, 2, 3, 1) if self._image_output else x
 
     def _run_graph(self, inputs) -> torch.Tensor:
         if len(inputs) != len(self.inputs):

@@ -14,7 +14,7 @@ def run(node, x, train=False):
     net = Network(node).train(train)
     with torch.no_grad():
         out = net(x)
-    return out.permute(0, 2, 3, 1) if out.dim() == 4 else out
+    return out  # the network returns the user's layout (NHWC)
 
 
 def tf_lrn(x, depth_radius, bias, alpha, beta):

@@ -54,7 +54,10 @@ class Trainer:
             dnn.optimizer._opt_called = True  # LR scheduler warns that it runs before the first step)
         # fast paths (each measured in BENCHMARKS.md; tests/test_fast_paths.py checks they match the plain path)
         self.fold_clip = folds_grad_scale(dnn.optimizer)  # the clip's multiply runs inside the fused step
-        self.dense_chain = DenseChain.build(dnn)  # tiny Dense networks: gradients without autograd
+        # tiny Dense networks: gradients without autograd (only for small steps: no gain from batch x weights
+        # of about 5M up, the MLP at batch 128; slightly slower at batch 2000)
+        small = self.batch_size * sum(p.numel() for p in self.params) <= DenseChain.MAX_STEP_SIZE
+        self.dense_chain = DenseChain.build(dnn) if small else None
 
     # -- one step ---------------------------------------------------------------------------
     def train_step(self, xs, y) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -223,8 +226,7 @@ def folds_grad_scale(optimizer: torch.optim.Optimizer) -> bool:
     """Whether ``optimizer`` is one of torch's fused optimizers, whose step divides every gradient
     by ``optimizer.grad_scale`` when set (the hook ``GradScaler`` uses to unscale in the kernel).
 
-    Gradient clipping then costs no separate multiply over the gradients: measured on the OR net
-    (1 thread) ... see BENCHMARKS.md.
+    Gradient clipping then costs no separate multiply over the gradients (see BENCHMARKS.md).
     """
     return (type(optimizer) in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.Adagrad)
             and all(group.get("fused") for group in optimizer.param_groups))
@@ -245,6 +247,7 @@ class DenseChain:
 
     ACTIVATIONS = (nn.Identity, nn.Sigmoid, nn.Tanh, nn.ReLU)
     LOSSES = ("mean_square", "categorical_crossentropy", "binary_crossentropy")
+    MAX_STEP_SIZE = 2 ** 21  # batch size x number of weights
 
     def __init__(self, layers, loss_name: str, fused: bool):
         self.layers = layers
