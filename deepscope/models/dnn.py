@@ -449,6 +449,7 @@ class DNN:
                     "validation": validation_set if isinstance(validation_set, float) else (
                         None if validation_set is None else "given")},
             "clip_gradients": self.clip_gradients,
+            "tensorboard_verbose": self.tensorboard_verbose,
             "device": str(self.device),
             "torch": torch.__version__,
         }

@@ -65,7 +65,7 @@ class Run:
         return folder
 
     def write_config(self) -> None:
-        atomic_write_json(self.path / "config.json", self.config)
+        atomic_write_json(self.path / "config.json", self.config, durable=False)
 
     def log_epoch(self, epoch: int, step: int, logs: dict) -> None:
         """Record one epoch's metrics (a dict of floats, not copied); written at the next :meth:`flush`."""
@@ -83,7 +83,7 @@ class Run:
         writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-        atomic_write_text(self.path / "metrics.csv", buffer.getvalue())
+        atomic_write_text(self.path / "metrics.csv", buffer.getvalue(), durable=False)
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
