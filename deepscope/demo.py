@@ -112,7 +112,8 @@ def find_images(quick: bool):
 
 
 def small_cnn(image_shape, quick: bool):
-    """conv 32 -> BN -> pool -> conv 64 -> BN -> pool -> 128 -> 10, Adam with a one-cycle schedule."""
+    """conv 32 -> BN -> pool -> conv 64 -> BN -> pool -> 128 -> 10, Adam with a one-cycle schedule
+    (half the filters when ``quick``)."""
     import deepscope as tflearn
 
     img_prep = tflearn.ImagePreprocessing()

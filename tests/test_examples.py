@@ -73,7 +73,7 @@ def test_mnist_tutorial_quick(script, minimum, shared_datasets, monkeypatch, cap
     monkeypatch.setenv("DEEPSCOPE_DATA", str(shared_datasets))
     out = run_script(TUTORIALS / script, "--quick", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
     assert number(r"Test accuracy: ([0-9.]+)", out) > minimum
-    assert number(r"Training time: ([0-9.]+) s", out) > 0
+    assert number(r"Training time: ([0-9.]+) s", out) >= 0
     run_folder = Path(re.search(r"Run folder \(.*\): (\S+)", out).group(1))
     assert (tmp_path / run_folder / "metrics.csv").is_file() or (run_folder / "metrics.csv").is_file()
 

@@ -31,6 +31,7 @@ class ProgressCallback(Callback):
     def on_train_begin(self, state: TrainingState) -> None:
         self.start = self.last = time.perf_counter()
         self.first_step = state.step
+        self.printed_step = None
         self.total = state.n_epoch * state.steps_per_epoch
         if _interactive(self.stream):
             try:
@@ -52,13 +53,14 @@ class ProgressCallback(Callback):
         elif now - self.last >= self.interval:
             self._print(state, now)
             self.last = now
+            self.printed_step = state.step
 
     def on_train_end(self, state: TrainingState) -> None:
         now = time.perf_counter()
         if self.live is not None:
             self.live.update(self.task, completed=state.step - self.first_step, info=self._info(state, now))
             self.live.stop()
-        else:
+        elif self.printed_step != state.step:  # the last line, unless just printed
             self._print(state, now)
 
     def _info(self, state: TrainingState, now: float) -> str:

@@ -85,7 +85,6 @@ def three_layer_sets(use_dropout=False, regularizer=None, learning_rate=0.001):
 def train(network, data, run_id, settings, batch_size=64):
     """Fit one variant; returns ``(run folder, training seconds)``."""
     (X, Y), (X_test, Y_test) = data
-    tflearn.set_seed(settings.seed)
     model = tflearn.DNN(network, tensorboard_dir=settings.out / "runs")
     start = time.perf_counter()
     model.fit(X, Y, n_epoch=settings.epochs, shuffle=True, validation_set=(X_test, Y_test),
@@ -104,8 +103,10 @@ def compare(name, title, variants, data, settings):
         The table rows: one dict per variant (final loss, acc, val_loss, val_acc, seconds).
     """
     print(f"\n== {title} ==")
-    results = [(label, *train(make(), data, f"cifar_{name}_{label}", settings, **fit_args))
-               for label, (make, fit_args) in variants.items()]
+    results = []
+    for label, (make, fit_args) in variants.items():
+        tflearn.set_seed(settings.seed)  # the same initial weights for the same network in every experiment
+        results.append((label, *train(make(), data, f"cifar_{name}_{label}", settings, **fit_args)))
     paths = [path for _, path, _ in results]
     png = plot_runs(paths, settings.out / f"{name}.png", metrics=("acc", "loss"), layout="runs")
     finals = compare_runs(paths, metric=["loss", "acc", "val_loss", "val_acc"], sort=False).to_dicts()

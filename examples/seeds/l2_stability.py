@@ -66,7 +66,7 @@ for l2_first in factors:
         table[l2_first, l2_second] = model.evaluate(testX, testY)[0]
 
 # %% The accuracy table (rows: factor of the first hidden layer, columns: of the second)
-print(f"\nTest accuracy (rows: L2 factor of hidden layer 1, columns: of hidden layer 2)")
+print("\nTest accuracy (rows: L2 factor of hidden layer 1, columns: of hidden layer 2)")
 print("L1 \\ L2  " + "".join(f"{f:>9g}" for f in factors))
 for l2_first in factors:
     print(f"{l2_first:<9g}" + "".join(f"{table[l2_first, s]:9.1%}" for s in factors))

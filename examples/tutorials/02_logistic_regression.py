@@ -2,7 +2,7 @@
 
 A port of Newmu's Theano tutorial 2 in TFlearn style, running on deepscope (PyTorch).
 
-    python examples/tutorials/02_logistic_regression.py           # full MNIST (~1 min on 2 cores)
+    python examples/tutorials/02_logistic_regression.py           # full MNIST (~1.5 min on 2 cores)
     python examples/tutorials/02_logistic_regression.py --quick   # 2,000 images, 1 epoch (CI)
 
 Data: $DEEPSCOPE_DATA, else ../shared/datasets next to the repository, else downloaded once.

@@ -2,7 +2,7 @@
 
 A port of Newmu's Theano tutorial 4 ("modern net") in TFlearn style, running on deepscope (PyTorch).
 
-    python examples/tutorials/04_deep_mlp.py           # full MNIST (~10 min on 2 cores)
+    python examples/tutorials/04_deep_mlp.py           # full MNIST (~6 min on 2 cores)
     python examples/tutorials/04_deep_mlp.py --quick   # 2,000 images, 1 epoch (CI)
 
 Data: $DEEPSCOPE_DATA, else ../shared/datasets next to the repository, else downloaded once.
