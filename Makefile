@@ -4,6 +4,10 @@ PY      := .venv/bin/python
 PIP     := $(PY) -m pip
 STAMP   := .venv/.installed
 SHARED  ?= $(abspath ../shared/datasets)
+# the real datasets beside the checkout (if there) are where loaders look first
+ifneq ($(wildcard $(SHARED)),)
+export DEEPSCOPE_DATA ?= $(SHARED)
+endif
 
 .PHONY: setup demo test bench clean
 

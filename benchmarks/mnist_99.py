@@ -15,7 +15,6 @@ import os
 import sys
 import time
 
-import numpy as np
 
 DATA_DIR = os.environ.get("DEEPSCOPE_SHARED_DATASETS", "/work/shared/datasets")
 

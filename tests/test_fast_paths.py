@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import deepscope as tflearn
-from deepscope.models.trainer import DenseChain, Trainer, clip_grad_norm, folds_grad_scale, unhooked_step
+from deepscope.models.trainer import Trainer, clip_grad_norm, folds_grad_scale, unhooked_step
 
 
 def _or_model(clip=5.0, optimizer="sgd", lr=2.0):

@@ -23,7 +23,6 @@ runs/seed004_cifar10): <experiment>.png, <experiment>.txt and the run folders (T
 """
 # %%
 import argparse
-import os
 import time
 import warnings
 from pathlib import Path
@@ -35,15 +34,6 @@ from deepscope.datasets import cifar10
 from deepscope.runs import compare_runs, plot_runs
 
 EXPERIMENTS = ("layers", "dropout", "l2", "batch_size", "learning_rate")
-
-
-def data_dir():
-    """$DEEPSCOPE_DATA, else <repo>/../shared/datasets if present, else None (the default cache)."""
-    if os.environ.get("DEEPSCOPE_DATA"):
-        return os.environ["DEEPSCOPE_DATA"]
-    here = Path(globals().get("__file__", Path.cwd() / "notebook")).resolve().parent
-    shared = here.parents[1].parent / "shared" / "datasets"
-    return str(shared) if shared.is_dir() else None
 
 
 # %% The seed's networks
@@ -170,7 +160,7 @@ def main(argv=None):
     settings.out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # the subset warning: said once here instead
         warnings.simplefilter("ignore")
-        data = cifar10.load_data(one_hot=True, data_dir=data_dir(), limit=settings.limit)
+        data = cifar10.load_data(one_hot=True, limit=settings.limit)
     print(f"CIFAR-10: {len(data[0][0])} training / {len(data[1][0])} validation images, "
           f"{settings.epochs} epoch(s) per variant")
     names = EXPERIMENTS if settings.experiment == "all" else (settings.experiment,)

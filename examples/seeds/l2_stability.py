@@ -12,9 +12,7 @@ this script trains the same network for every pair of factors and prints the acc
 """
 # %%
 import argparse
-import os
 import time
-from pathlib import Path
 
 import deepscope as tflearn
 from deepscope.datasets import mnist, notmnist
@@ -28,18 +26,9 @@ parser.add_argument("--learning-rate", type=float, default=0.1,
 args, _ = parser.parse_known_args()  # parse_known_args: also works inside Jupyter
 
 
-def data_dir():
-    """$DEEPSCOPE_DATA, else <repo>/../shared/datasets if present, else None (the default cache)."""
-    if os.environ.get("DEEPSCOPE_DATA"):
-        return os.environ["DEEPSCOPE_DATA"]
-    here = Path(globals().get("__file__", Path.cwd() / "notebook")).resolve().parent
-    shared = here.parents[1].parent / "shared" / "datasets"
-    return str(shared) if shared.is_dir() else None
-
-
 # %% Data
 loader = notmnist if args.dataset == "notmnist" else mnist
-X, Y, testX, testY = loader.load_data(one_hot=True, data_dir=data_dir(), limit=1000 if args.quick else None)
+X, Y, testX, testY = loader.load_data(one_hot=True, limit=1000 if args.quick else None)
 factors = (1e-4, 5e-3) if args.quick else (1e-4, 1e-3, 5e-3)
 n_epoch = 1 if args.quick else args.epochs
 print(f"{args.dataset}: {len(X)} training / {len(testX)} test images; L2 factors {factors}; {n_epoch} epochs")

@@ -5,13 +5,11 @@ A port of Newmu's Theano tutorial 4 ("modern net") in TFlearn style, running on 
     python examples/tutorials/04_deep_mlp.py           # full MNIST (~6 min on 2 cores)
     python examples/tutorials/04_deep_mlp.py --quick   # 2,000 images, 1 epoch (CI)
 
-Data: $DEEPSCOPE_DATA, else ../shared/datasets next to the repository, else downloaded once.
+Data: $DEEPSCOPE_DATA (`make` sets it to ../shared/datasets when present), else downloaded once.
 """
 # %%
 import argparse
-import os
 import time
-from pathlib import Path
 
 import deepscope as tflearn
 from deepscope.datasets import mnist
@@ -22,17 +20,8 @@ args, _ = parser.parse_known_args()  # parse_known_args: also works inside Jupyt
 tflearn.set_seed(0)
 
 
-def data_dir():
-    """$DEEPSCOPE_DATA, else <repo>/../shared/datasets if present, else None (the default cache)."""
-    if os.environ.get("DEEPSCOPE_DATA"):
-        return os.environ["DEEPSCOPE_DATA"]
-    here = Path(globals().get("__file__", Path.cwd() / "notebook")).resolve().parent
-    shared = here.parents[1].parent / "shared" / "datasets"
-    return str(shared) if shared.is_dir() else None
-
-
 # %% Data: 60,000 training and 10,000 test images, flattened to 784 pixels in [0, 1]
-X, Y, testX, testY = mnist.load_data(one_hot=True, data_dir=data_dir(),
+X, Y, testX, testY = mnist.load_data(one_hot=True,
                                      limit=2000 if args.quick else None)
 
 # %% [markdown]
