@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from pathlib import Path
 import statistics
 import tempfile
 import time
@@ -18,7 +19,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-DATA_DIR = os.environ.get("DEEPSCOPE_SHARED_DATASETS", "/work/shared/datasets")
+# the real datasets: $DEEPSCOPE_DATA, else ../shared/datasets beside the repository
+DATA_DIR = os.environ.get("DEEPSCOPE_DATA") or str(Path(__file__).resolve().parents[2] / "shared" / "datasets")
 os.environ.setdefault("DEEPSCOPE_RUNS", tempfile.mkdtemp(prefix="deepscope_bench_runs_"))
 
 

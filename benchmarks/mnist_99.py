@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 import sys
 import time
 
 
-DATA_DIR = os.environ.get("DEEPSCOPE_SHARED_DATASETS", "/work/shared/datasets")
+# the real datasets: $DEEPSCOPE_DATA, else ../shared/datasets beside the repository
+DATA_DIR = os.environ.get("DEEPSCOPE_DATA") or str(Path(__file__).resolve().parents[2] / "shared" / "datasets")
 
 
 def build_model(steps_hint=None, peak_lr=0.003):

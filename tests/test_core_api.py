@@ -243,3 +243,14 @@ def test_checkpoint_path_and_max_checkpoints(tmp_path):
     assert kept == ["model-12.safetensors", "model-9.safetensors"]
     restored = tflearn.load(tmp_path / "ckpt" / "model-12.safetensors")
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+
+
+def test_dry_run_names_the_miswired_layer_of_an_own_module():
+    X, Y, _ = classification_data()
+    module = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(32, 3))
+    model = tflearn.DNN(module, loss="softmax_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"layer '2' \(Linear\) cannot take its input of shape \[2, 16\]"):
+        model.fit(X, Y, n_epoch=1)
+    wrong_width = tflearn.DNN(nn.Sequential(nn.Linear(8, 4)), loss="softmax_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"targets of shape \[4\] per sample"):
+        wrong_width.fit(X, Y, n_epoch=1)

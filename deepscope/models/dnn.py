@@ -16,6 +16,7 @@ from . import data as datamod
 from . import checkpoint as checkpointmod
 from . import guard as guardmod
 from . import serialization
+from .dry_run import dry_run
 from .summary import summary_table
 from .trainer import Trainer, steps_per_epoch
 
@@ -179,6 +180,8 @@ class DNN:
                 fail("fit validation_set", "(X, Y) or a fraction such as 0.1", type(validation_set).__name__,
                      error=TypeError)
         self.fit_preprocessing(xs)
+        if not isinstance(self.net, Network):  # a deepscope Network checked its shapes when built
+            dry_run(self.net, xs, y)
         n = y.shape[0]
         total_steps = steps_per_epoch(n, batch_size) * n_epoch
         if nan_guard not in (False, None) and nan_guard not in guardmod.MODES and nan_guard is not True:
