@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from safetensors.torch import save as st_save
 
+from .._checks import fail
 from .._io import atomic_write_bytes
 from .serialization import ModelFileError, read_file, tensor_digest
 
@@ -291,3 +292,39 @@ class Checkpointer:
                 "epoch_finished": epoch_finished, "history": list(state.history)}
         self.last_step = state.step
         return save_checkpoint(self.dnn, self.folder, loop, order, loss_sum, self.keep)
+
+
+def restore_training(dnn, ckpt: dict, state, loop_info: dict, n_epoch: int):
+    """Load a training checkpoint into ``dnn`` and the training ``state`` (``fit(resume=...)``, rollbacks).
+
+    Returns:
+        ``(epochs_left, trainer_resume)``: epochs still to run and the position inside the epoch
+        the checkpoint was written in (None when it was written at an epoch's end).
+    """
+    loop = ckpt["loop"]
+    where = f"fit resume (checkpoint {ckpt['path']!r})"
+    if loop.get("batch_size") != loop_info["batch_size"] or loop.get("n_samples") != loop_info["n_samples"]:
+        fail(where, f"the killed run's batch_size={loop.get('batch_size')} and "
+                    f"{loop.get('n_samples')} training samples",
+             f"batch_size={loop_info['batch_size']} with {loop_info['n_samples']} samples",
+             "Resume with the same data and batch_size, or train afresh (resume=False).")
+    if loop.get("n_epoch") != n_epoch:
+        warnings.warn(f"{where}: the killed run asked for n_epoch={loop.get('n_epoch')}, this fit for "
+                      f"{n_epoch}; a learning-rate schedule will differ from an uninterrupted run.",
+                      RuntimeWarning, stacklevel=3)
+    restore(dnn, ckpt)
+    for key in ("fit_start_epoch", "data_seed", "prior_history"):
+        loop_info[key] = loop[key]
+    state.epoch, state.step = int(loop["epoch"]), int(loop["step"])
+    state.history = list(loop.get("history", []))
+    state.stop_training = False
+    done = state.epoch - loop["fit_start_epoch"] - (0 if loop["epoch_finished"] else 1)
+    epochs_left = max(0, n_epoch - done)
+    if loop["epoch_finished"]:
+        return epochs_left, None
+    tensors = ckpt["tensors"]
+    order = tensors.get("data/order")
+    loss_sum = tensors.get("loop/loss_sum")
+    return epochs_left, {"order": None if order is None else order.to(dnn.device),
+                         "batches_done": int(loop["batches_done"]),
+                         "loss_sum": None if loss_sum is None else loss_sum.to(dnn.device)}

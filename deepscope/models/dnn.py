@@ -151,9 +151,6 @@ class DNN:
         Returns:
             The model (so calls can be chained).
         """
-        from ..callbacks.progress import ProgressCallback
-        from ..callbacks.run_logger import RunLogger
-
         n_epoch = check_int(n_epoch, "fit n_epoch", minimum=1)
         batch_size = check_int(batch_size if batch_size is not None else self.config.batch_size,
                                "fit batch_size", minimum=1)
@@ -163,9 +160,78 @@ class DNN:
         self.validation_batch_size = check_int(
             validation_batch_size or self.config.validation_batch_size or max(batch_size, 256),
             "fit validation_batch_size")
+        nan_guard, checkpoint_every, checkpoint_dir, keep_checkpoints = self._checkpoint_settings(
+            nan_guard, checkpoint_every, checkpoint_dir, keep_checkpoints, resume, run_id)
         if seed is not None:
             from ..utils import set_seed
             set_seed(seed)
+        xs, y, validation = self._fit_data(X_inputs, Y_targets, validation_set)
+        n = y.shape[0]
+        self.ensure_optimizer(steps_per_epoch(n, batch_size) * n_epoch)
+        ckpt = checkpointmod.resolve(resume, checkpoint_dir) if resume else None
+        if resume and ckpt is None:
+            print(f"deepscope: no checkpoint to resume from in {checkpoint_dir}; starting from the beginning.")
+        state = TrainingState(model=self, n_epoch=n_epoch, steps_per_epoch=steps_per_epoch(n, batch_size),
+                              batch_size=min(batch_size, n), n_samples=n, epoch=self.epoch, step=self.step)
+        loop_info = {"fit_start_epoch": self.epoch, "n_epoch": n_epoch, "batch_size": batch_size, "n_samples": n,
+                     "prior_history": list(self.history),
+                     "data_seed": int(torch.randint(0, 2 ** 31 - 1, (1,)))}
+        epochs_left, trainer_resume = n_epoch, None
+        if ckpt is not None:
+            epochs_left, trainer_resume = checkpointmod.restore_training(self, ckpt, state, loop_info, n_epoch)
+        callbacks = self._fit_callbacks(callbacks, run_id, show_metric, state,
+                                        self.run_config(n_epoch, batch_size, shuffle, validation_set, n))
+        if checkpoint_every is not None and checkpoint_dir is None:
+            checkpoint_dir = state.run.checkpoint_dir
+        temporary = None
+        if nan_guard == "rollback" and checkpoint_dir is None:  # rollback needs somewhere to go back to
+            import tempfile
+            temporary = tempfile.TemporaryDirectory(prefix="deepscope-rollback-")
+            checkpoint_dir = temporary.name
+            checkpoint_every = checkpoint_every or state.steps_per_epoch
+
+        def make_trainer(resume_position):
+            trainer = Trainer(self, xs, y, batch_size, shuffle, callbacks, state, validation,
+                              show_metric=show_metric and self.metric is not None,
+                              snapshot_epoch=snapshot_epoch, snapshot_step=snapshot_step)
+            trainer.data_seed = loop_info["data_seed"]
+            trainer.resume = resume_position
+            trainer.guard = guardmod.NaNGuard(self, trainer.params, self.device) if nan_guard else None
+            if checkpoint_every is not None or (resume and checkpoint_dir is not None):
+                trainer.checkpointer = checkpointmod.Checkpointer(self, checkpoint_dir, checkpoint_every,
+                                                                  keep_checkpoints, loop_info, trainer.guard)
+            return trainer
+
+        try:
+            self._train(make_trainer, epochs_left, trainer_resume, state, loop_info, n_epoch,
+                        nan_guard == "rollback", checkpoint_dir)
+        finally:
+            self.step, self.epoch = state.step, state.epoch
+            self.history = list(loop_info["prior_history"]) + list(state.history)
+            if temporary is not None:
+                temporary.cleanup()
+        return self
+
+    def _checkpoint_settings(self, nan_guard, checkpoint_every, checkpoint_dir, keep_checkpoints, resume, run_id):
+        """Check fit's guard and checkpoint arguments; the default checkpoint folder of a named run."""
+        if nan_guard not in (False, None) and nan_guard not in guardmod.MODES and nan_guard is not True:
+            fail("fit nan_guard", "'stop', 'rollback' or False", nan_guard)
+        nan_guard = "stop" if nan_guard is True else nan_guard
+        if checkpoint_every is not None:
+            checkpoint_every = check_int(checkpoint_every, "fit checkpoint_every", minimum=1)
+        keep_checkpoints = check_int(keep_checkpoints, "fit keep_checkpoints", minimum=1)
+        if resume is not None and not isinstance(resume, (bool, str, os.PathLike)):
+            fail("fit resume", "True, False, or a checkpoint folder or file", resume, error=TypeError)
+        if checkpoint_dir is None and run_id is not None:
+            from ..runs.run import runs_root
+            checkpoint_dir = runs_root(self.tensorboard_dir) / str(run_id) / "checkpoints"
+        if resume is True and checkpoint_dir is None:
+            fail("fit resume=True", "a place to find checkpoints", None,
+                 "Give run_id='...' (the killed run's) or checkpoint_dir='...', or resume='path/to/checkpoints'.")
+        return nan_guard, checkpoint_every, checkpoint_dir, keep_checkpoints
+
+    def _fit_data(self, X_inputs, Y_targets, validation_set):
+        """Training tensors and the validation set (given, or the trailing fraction held out)."""
         xs, y = self.prepare_data(X_inputs, Y_targets, "fit X_inputs", "fit Y_targets")
         validation = None
         if validation_set is not None:
@@ -182,118 +248,42 @@ class DNN:
         self.fit_preprocessing(xs)
         if not isinstance(self.net, Network):  # a deepscope Network checked its shapes when built
             dry_run(self.net, xs, y)
-        n = y.shape[0]
-        total_steps = steps_per_epoch(n, batch_size) * n_epoch
-        if nan_guard not in (False, None) and nan_guard not in guardmod.MODES and nan_guard is not True:
-            fail("fit nan_guard", "'stop', 'rollback' or False", nan_guard)
-        nan_guard = "stop" if nan_guard is True else nan_guard
-        if checkpoint_every is not None:
-            checkpoint_every = check_int(checkpoint_every, "fit checkpoint_every", minimum=1)
-        keep_checkpoints = check_int(keep_checkpoints, "fit keep_checkpoints", minimum=1)
-        if resume is not None and not isinstance(resume, (bool, str, os.PathLike)):
-            fail("fit resume", "True, False, or a checkpoint folder or file", resume, error=TypeError)
-        if checkpoint_dir is None and run_id is not None:
-            from ..runs.run import runs_root
-            checkpoint_dir = runs_root(self.tensorboard_dir) / str(run_id) / "checkpoints"
-        if resume is True and checkpoint_dir is None:
-            fail("fit resume=True", "a place to find checkpoints", None,
-                 "Give run_id='...' (the killed run's) or checkpoint_dir='...', or resume='path/to/checkpoints'.")
-        self.ensure_optimizer(total_steps)
-        ckpt = checkpointmod.resolve(resume, checkpoint_dir) if resume else None
-        if resume and ckpt is None:
-            print(f"deepscope: no checkpoint to resume from in {checkpoint_dir}; starting from the beginning.")
-        state = TrainingState(model=self, n_epoch=n_epoch, steps_per_epoch=steps_per_epoch(n, batch_size),
-                              batch_size=min(batch_size, n), n_samples=n, epoch=self.epoch, step=self.step)
-        loop_info = {"fit_start_epoch": self.epoch, "n_epoch": n_epoch, "batch_size": batch_size, "n_samples": n,
-                     "prior_history": list(self.history),
-                     "data_seed": int(torch.randint(0, 2 ** 31 - 1, (1,)))}
-        if ckpt is not None:
-            epochs_left, trainer_resume = self._restore_checkpoint(ckpt, state, loop_info, n_epoch)
+        return xs, y, validation
+
+    def _fit_callbacks(self, callbacks, run_id, show_metric, state, run_config) -> CallbackList:
+        """The run logger (creates the run folder), the user's callbacks, then the progress display."""
+        from ..callbacks.progress import ProgressCallback
+        from ..callbacks.run_logger import RunLogger
+
         user_callbacks = [] if callbacks is None else (callbacks if isinstance(callbacks, (list, tuple)) else [callbacks])
         for cb in user_callbacks:
             if not isinstance(cb, Callback):
                 fail("fit callbacks", "deepscope.callbacks.Callback instances", type(cb).__name__, error=TypeError)
-        run_logger = RunLogger(self, run_id, self.run_config(n_epoch, batch_size, shuffle, validation_set, n))
-        state.run = run_logger.run
-        self.last_run = run_logger.run
-        all_callbacks = CallbackList([run_logger, *user_callbacks,
-                                      ProgressCallback(show_metric=show_metric, metric=self.metric)])
-        if ckpt is None:
-            epochs_left, trainer_resume = n_epoch, None
-        if checkpoint_every is not None and checkpoint_dir is None:
-            checkpoint_dir = run_logger.run.checkpoint_dir
-        temporary = None
-        if nan_guard == "rollback" and checkpoint_dir is None:  # rollback needs somewhere to go back to
-            import tempfile
-            temporary = tempfile.TemporaryDirectory(prefix="deepscope-rollback-")
-            checkpoint_dir = temporary.name
-            checkpoint_every = checkpoint_every or state.steps_per_epoch
-        rollbacks = 0
-        try:
-            while True:
-                trainer = Trainer(self, xs, y, batch_size, shuffle, all_callbacks, state, validation,
-                                  show_metric=show_metric and self.metric is not None,
-                                  snapshot_epoch=snapshot_epoch, snapshot_step=snapshot_step)
-                trainer.data_seed = loop_info["data_seed"]
-                trainer.resume = trainer_resume
-                trainer.guard = guardmod.NaNGuard(self, trainer.params, self.device) if nan_guard else None
-                if checkpoint_every is not None or (resume and checkpoint_dir is not None):
-                    trainer.checkpointer = checkpointmod.Checkpointer(self, checkpoint_dir, checkpoint_every,
-                                                                      keep_checkpoints, loop_info, trainer.guard)
-                try:
-                    trainer.run(epochs_left)
-                    break
-                except guardmod.NonFiniteError as error:
-                    good = None
-                    if nan_guard == "rollback" and rollbacks < 3:
-                        good = checkpointmod.latest_good_checkpoint(checkpoint_dir)
-                    if good is None:
-                        raise
-                    rollbacks += 1
-                    print(f"deepscope: non-finite values at step {error.step}; going back to step "
-                          f"{good['loop']['step']} with half the learning rate (rollback {rollbacks} of 3).")
-                    epochs_left, trainer_resume = self._restore_checkpoint(good, state, loop_info, n_epoch)
-                    checkpointmod.scale_learning_rate(self, 0.5)
-                finally:
-                    if trainer.guard is not None:
-                        trainer.guard.close()
-        finally:
-            self.step, self.epoch = state.step, state.epoch
-            self.history = list(loop_info["prior_history"]) + list(state.history)
-            if temporary is not None:
-                temporary.cleanup()
-        return self
+        run_logger = RunLogger(self, run_id, run_config)
+        state.run = self.last_run = run_logger.run
+        return CallbackList([run_logger, *user_callbacks, ProgressCallback(show_metric=show_metric, metric=self.metric)])
 
-    def _restore_checkpoint(self, ckpt: dict, state: TrainingState, loop_info: dict, n_epoch: int):
-        """Load a training checkpoint into the model and ``state``; returns ``(epochs_left, trainer_resume)``."""
-        loop = ckpt["loop"]
-        where = f"fit resume (checkpoint {ckpt['path']!r})"
-        if loop.get("batch_size") != loop_info["batch_size"] or loop.get("n_samples") != loop_info["n_samples"]:
-            fail(where, f"the killed run's batch_size={loop.get('batch_size')} and "
-                        f"{loop.get('n_samples')} training samples",
-                 f"batch_size={loop_info['batch_size']} with {loop_info['n_samples']} samples",
-                 "Resume with the same data and batch_size, or train afresh (resume=False).")
-        if loop.get("n_epoch") != n_epoch:
-            import warnings
-            warnings.warn(f"{where}: the killed run asked for n_epoch={loop.get('n_epoch')}, this fit for "
-                          f"{n_epoch}; a learning-rate schedule will differ from an uninterrupted run.",
-                          RuntimeWarning, stacklevel=3)
-        checkpointmod.restore(self, ckpt)
-        for key in ("fit_start_epoch", "data_seed", "prior_history"):
-            loop_info[key] = loop[key]
-        state.epoch, state.step = int(loop["epoch"]), int(loop["step"])
-        state.history = list(loop.get("history", []))
-        state.stop_training = False
-        done = state.epoch - loop["fit_start_epoch"] - (0 if loop["epoch_finished"] else 1)
-        epochs_left = max(0, n_epoch - done)
-        if loop["epoch_finished"]:
-            return epochs_left, None
-        tensors = ckpt["tensors"]
-        order = tensors.get("data/order")
-        loss_sum = tensors.get("loop/loss_sum")
-        return epochs_left, {"order": None if order is None else order.to(self.device),
-                             "batches_done": int(loop["batches_done"]),
-                             "loss_sum": None if loss_sum is None else loss_sum.to(self.device)}
+    def _train(self, make_trainer, epochs_left, resume_position, state, loop_info, n_epoch, rollback, checkpoint_dir):
+        """Run the trainer; on a NaN/Inf with ``rollback``, go back to the last good checkpoint with
+        half the learning rate (at most 3 times)."""
+        rollbacks = 0
+        while True:
+            trainer = make_trainer(resume_position)
+            try:
+                trainer.run(epochs_left)
+                return
+            except guardmod.NonFiniteError as error:
+                good = checkpointmod.latest_good_checkpoint(checkpoint_dir) if rollback and rollbacks < 3 else None
+                if good is None:
+                    raise
+                rollbacks += 1
+                print(f"deepscope: non-finite values at step {error.step}; going back to step "
+                      f"{good['loop']['step']} with half the learning rate (rollback {rollbacks} of 3).")
+                epochs_left, resume_position = checkpointmod.restore_training(self, good, state, loop_info, n_epoch)
+                checkpointmod.scale_learning_rate(self, 0.5)
+            finally:
+                if trainer.guard is not None:
+                    trainer.guard.close()
 
     def ensure_optimizer(self, total_steps: int) -> None:
         """Create the torch optimizer on the first fit; later fits continue with its state."""
