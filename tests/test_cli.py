@@ -147,3 +147,46 @@ def test_python_m_deepscope_help():
     result = subprocess.run([sys.executable, "-m", "deepscope", "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "usage: deepscope" in result.stdout and "tensorboard" in result.stdout
+
+
+TRAIN_SCRIPT = '''
+import os, sys
+import numpy as np
+import deepscope as tflearn
+from deepscope.callbacks import Callback
+
+class CrashAfter(Callback):  # the "kill": the first run dies at the end of epoch 3
+    def on_epoch_end(self, state):
+        if state.epoch == 3 and os.environ.get("DEEPSCOPE_RESUME") != "1":
+            os._exit(9)
+
+tflearn.set_seed(0)
+net = tflearn.input_data(shape=[None, 4])
+net = tflearn.fully_connected(net, 8, activation="relu")
+net = tflearn.fully_connected(net, 2, activation="softmax")
+model = tflearn.DNN(tflearn.regression(net), tensorboard_dir=sys.argv[1])
+X = np.random.RandomState(0).rand(64, 4).astype("float32")
+Y = np.eye(2)[(X.sum(1) > 2).astype(int)]
+model.fit(X, Y, n_epoch=6, batch_size=16, run_id="killed", checkpoint_every=4, callbacks=CrashAfter())
+model.save(os.path.join(sys.argv[1], "final.safetensors"))
+'''
+
+
+def test_resume_command_continues_a_killed_script(tmp_path, capsys):
+    script = tmp_path / "train.py"
+    script.write_text(TRAIN_SCRIPT)
+    first = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True)
+    assert first.returncode == 9
+    assert not (tmp_path / "final.safetensors").exists()
+    code = main(["resume", str(script), str(tmp_path)])
+    assert code == 0
+    assert "resuming: DEEPSCOPE_RESUME=1" in capsys.readouterr().out
+    rows = (tmp_path / "killed" / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4", "5", "6"]  # one folder, no repeats
+    model = tflearn.load(tmp_path / "final.safetensors")
+    assert model.step == 24 and model.epoch == 6
+
+
+def test_resume_command_needs_a_script(capsys):
+    code, _, err = run(capsys, "resume", "no_such_script.py")
+    assert code == 2 and "no script" in err

@@ -24,11 +24,12 @@ class RunLogger(Callback):
         run_id: the run's name (default: a timestamp and the model's output layer).
         config: JSON-able run description.
         flush_interval: seconds between writes.
+        continue_epoch: a resumed run: continue the run's folder from this epoch.
     """
 
-    def __init__(self, dnn, run_id, config, flush_interval=5.0):
+    def __init__(self, dnn, run_id, config, flush_interval=5.0, continue_epoch=None):
         self.dnn = dnn
-        self.run = Run(dnn.tensorboard_dir, run_id, config)
+        self.run = Run(dnn.tensorboard_dir, run_id, config, continue_epoch)
         self.flush_interval = flush_interval
         self.pending: list[tuple[int, dict]] = []
         self.writer = None

@@ -205,3 +205,13 @@ def tensorboard(args) -> int:
         return subprocess.call(command)
     except KeyboardInterrupt:
         return 0
+
+
+def resume(args) -> int:
+    """``deepscope resume SCRIPT [ARGS]``: the script again, its named runs resuming from checkpoints."""
+    script = Path(args.script)
+    if not script.is_file():
+        raise UsageError(f"no script {str(script)!r}: give the training script that was killed")
+    command = [sys.executable, str(script), *args.script_args]
+    print(f"resuming: DEEPSCOPE_RESUME=1 {shlex.join(command)}", flush=True)
+    return subprocess.call(command, env={**os.environ, "DEEPSCOPE_RESUME": "1"})

@@ -5,6 +5,7 @@
     deepscope datasets list | info NAME | download NAME [--data-dir DIR]
     deepscope runs list | show ID | compare ID ID ... [--metric M] [--plot out.png]
     deepscope tensorboard [--logdir DIR] [--port N] [--dry-run]
+    deepscope resume SCRIPT [ARGS ...]
 
 Also ``python -m deepscope ...``. Exit codes: 0 success, 1 failure, 2 bad usage.
 """
@@ -82,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port (TensorBoard's default: 6006)")
     p.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
     p.set_defaults(handler=commands.tensorboard)
+
+    p = sub.add_parser("resume", help="re-run a training script; its named runs continue where they stopped",
+                       description="Run SCRIPT again with DEEPSCOPE_RESUME=1: every fit(..., run_id=...) that "
+                                   "wrote checkpoints (checkpoint_every=N) continues from its newest good "
+                                   "checkpoint instead of starting over.")
+    p.add_argument("script", help="the Python script that trains (as killed)")
+    p.add_argument("script_args", nargs=argparse.REMAINDER, help="its arguments")
+    p.set_defaults(handler=commands.resume)
     return parser
 
 

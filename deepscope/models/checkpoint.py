@@ -291,6 +291,8 @@ class Checkpointer:
         loop = {**self.loop_info, "epoch": state.epoch, "step": state.step, "batches_done": batches_done,
                 "epoch_finished": epoch_finished, "history": list(state.history)}
         self.last_step = state.step
+        if state.run is not None:  # the metrics so far reach the disk with the checkpoint
+            state.run.flush()
         return save_checkpoint(self.dnn, self.folder, loop, order, loss_sum, self.keep)
 
 
@@ -328,3 +330,9 @@ def restore_training(dnn, ckpt: dict, state, loop_info: dict, n_epoch: int):
     return epochs_left, {"order": None if order is None else order.to(dnn.device),
                          "batches_done": int(loop["batches_done"]),
                          "loss_sum": None if loss_sum is None else loss_sum.to(dnn.device)}
+
+
+def epochs_done(ckpt: dict) -> int:
+    """The last epoch a training checkpoint had finished (its run's metrics rows up to there stand)."""
+    loop = ckpt["loop"]
+    return int(loop["epoch"]) - (0 if loop["epoch_finished"] else 1)

@@ -160,7 +160,9 @@ class DNN:
         self.validation_batch_size = check_int(
             validation_batch_size or self.config.validation_batch_size or max(batch_size, 256),
             "fit validation_batch_size")
-        nan_guard, checkpoint_every, checkpoint_dir, keep_checkpoints = self._checkpoint_settings(
+        if not resume and os.environ.get("DEEPSCOPE_RESUME") == "1" and (run_id or checkpoint_dir):
+            resume = True  # `deepscope resume script.py`: every named run continues where it stopped
+        nan_guard, checkpoint_every, resume_dir, keep_checkpoints = self._checkpoint_settings(
             nan_guard, checkpoint_every, checkpoint_dir, keep_checkpoints, resume, run_id)
         if seed is not None:
             from ..utils import set_seed
@@ -168,9 +170,9 @@ class DNN:
         xs, y, validation = self._fit_data(X_inputs, Y_targets, validation_set)
         n = y.shape[0]
         self.ensure_optimizer(steps_per_epoch(n, batch_size) * n_epoch)
-        ckpt = checkpointmod.resolve(resume, checkpoint_dir) if resume else None
+        ckpt = checkpointmod.resolve(resume, resume_dir) if resume else None
         if resume and ckpt is None:
-            print(f"deepscope: no checkpoint to resume from in {checkpoint_dir}; starting from the beginning.")
+            print(f"deepscope: no checkpoint to resume from in {resume_dir}; starting from the beginning.")
         state = TrainingState(model=self, n_epoch=n_epoch, steps_per_epoch=steps_per_epoch(n, batch_size),
                               batch_size=min(batch_size, n), n_samples=n, epoch=self.epoch, step=self.step)
         loop_info = {"fit_start_epoch": self.epoch, "n_epoch": n_epoch, "batch_size": batch_size, "n_samples": n,
@@ -180,8 +182,9 @@ class DNN:
         if ckpt is not None:
             epochs_left, trainer_resume = checkpointmod.restore_training(self, ckpt, state, loop_info, n_epoch)
         callbacks = self._fit_callbacks(callbacks, run_id, show_metric, state,
-                                        self.run_config(n_epoch, batch_size, shuffle, validation_set, n))
-        if checkpoint_every is not None and checkpoint_dir is None:
+                                        self.run_config(n_epoch, batch_size, shuffle, validation_set, n),
+                                        continue_epoch=None if ckpt is None else checkpointmod.epochs_done(ckpt))
+        if checkpoint_dir is None and (checkpoint_every is not None or ckpt is not None):
             checkpoint_dir = state.run.checkpoint_dir
         temporary = None
         if nan_guard == "rollback" and checkpoint_dir is None:  # rollback needs somewhere to go back to
@@ -213,7 +216,12 @@ class DNN:
         return self
 
     def _checkpoint_settings(self, nan_guard, checkpoint_every, checkpoint_dir, keep_checkpoints, resume, run_id):
-        """Check fit's guard and checkpoint arguments; the default checkpoint folder of a named run."""
+        """Check fit's guard and checkpoint arguments.
+
+        Returns:
+            ``(nan_guard, checkpoint_every, resume_dir, keep_checkpoints)``: ``resume_dir`` is where a
+            resumed run finds its checkpoints: ``checkpoint_dir``, else the named run's own folder.
+        """
         if nan_guard not in (False, None) and nan_guard not in guardmod.MODES and nan_guard is not True:
             fail("fit nan_guard", "'stop', 'rollback' or False", nan_guard)
         nan_guard = "stop" if nan_guard is True else nan_guard
@@ -250,7 +258,7 @@ class DNN:
             dry_run(self.net, xs, y)
         return xs, y, validation
 
-    def _fit_callbacks(self, callbacks, run_id, show_metric, state, run_config) -> CallbackList:
+    def _fit_callbacks(self, callbacks, run_id, show_metric, state, run_config, continue_epoch=None) -> CallbackList:
         """The run logger (creates the run folder), the user's callbacks, then the progress display."""
         from ..callbacks.progress import ProgressCallback
         from ..callbacks.run_logger import RunLogger
@@ -259,7 +267,7 @@ class DNN:
         for cb in user_callbacks:
             if not isinstance(cb, Callback):
                 fail("fit callbacks", "deepscope.callbacks.Callback instances", type(cb).__name__, error=TypeError)
-        run_logger = RunLogger(self, run_id, run_config)
+        run_logger = RunLogger(self, run_id, run_config, continue_epoch=continue_epoch)
         state.run = self.last_run = run_logger.run
         return CallbackList([run_logger, *user_callbacks, ProgressCallback(show_metric=show_metric, metric=self.metric)])
 

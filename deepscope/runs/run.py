@@ -40,22 +40,28 @@ class Run:
         root: the runs folder (see :func:`runs_root`).
         run_id: the run's name; made unique by a numeric suffix if it exists.
         config: JSON-able description written to ``config.json``.
+        continue_epoch: resuming a killed run: reuse its folder and keep its metrics rows up to
+            this epoch (the checkpoint's), so ``metrics.csv`` continues without duplicates.
     """
 
-    def __init__(self, root=None, run_id: str | None = None, config: dict | None = None):
+    def __init__(self, root=None, run_id: str | None = None, config: dict | None = None,
+                 continue_epoch: int | None = None):
         root = runs_root(root)
         run_id = run_id or new_run_id()
         path = root / run_id
-        n = 1
-        while path.exists():
-            path = root / f"{run_id}_{n}"
-            n += 1
-        path.mkdir(parents=True)
+        self.rows: list[tuple] = []  # (epoch, step, logs, seconds since start)
+        if continue_epoch is not None and path.is_dir():  # a resumed run goes on in its own folder
+            self.rows = [row for row in read_rows(path / "metrics.csv") if row[0] <= continue_epoch]
+        else:
+            n = 1
+            while path.exists():
+                path = root / f"{run_id}_{n}"
+                n += 1
+            path.mkdir(parents=True)
         self.path = path
         self.run_id = path.name
         self.config = dict(config or {})
-        self.rows: list[tuple] = []  # (epoch, step, logs, seconds since start)
-        self.started = time.time()
+        self.started = time.time() - (self.rows[-1][3] if self.rows else 0.0)
         self.write_config()
 
     @property
@@ -87,3 +93,15 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
+
+
+def read_rows(path: Path) -> list[tuple]:
+    """The rows of a ``metrics.csv`` as ``(epoch, step, logs, seconds)``; [] if there is none."""
+    if not path.is_file():
+        return []
+    rows = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            logs = {k: float(v) for k, v in row.items() if k not in ("epoch", "step", "time") and v not in ("", None)}
+            rows.append((int(row["epoch"]), int(row["step"]), logs, float(row.get("time") or 0.0)))
+    return rows
