@@ -242,3 +242,30 @@ def test_convolutions_keep_channels_last_and_match_contiguous():
     for layer in model.net._chain[1:]:
         h = layer(h)
     torch.testing.assert_close(out, h, rtol=1e-5, atol=1e-6)
+
+
+def test_bf16_autocast_trains_close_to_float32():
+    """``mixed_precision='bf16'`` (the default on GPUs with bfloat16; testable on CPU) computes the
+    layers in bfloat16 and the loss in float32; training ends close to the float32 run."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(128, 6)).astype("float32")
+    Y = tflearn.data_utils.to_categorical((X[:, 0] + X[:, 1] > 0).astype(int), 2)
+
+    def model(precision):
+        tflearn.set_seed(0)
+        net = tflearn.input_data(shape=[None, 6])
+        net = tflearn.fully_connected(net, 16, activation="relu")
+        net = tflearn.fully_connected(net, 2, activation="softmax")
+        return tflearn.DNN(tflearn.regression(net, learning_rate=0.01), mixed_precision=precision)
+
+    full, half = model(None), model("bf16")
+    assert full.autocast_dtype is None and half.autocast_dtype is torch.bfloat16
+    assert tflearn.DNN(tflearn.regression(tflearn.fully_connected(tflearn.input_data(shape=[None, 2]), 1)),
+                       device="cpu").autocast_dtype is None  # 'auto' is off on a CPU
+    for m in (full, half):
+        m.fit(X, Y, n_epoch=20, batch_size=32, seed=1, snapshot_epoch=False)
+    assert abs(full.history[-1]["loss"] - half.history[-1]["loss"]) < 0.05
+    assert half.evaluate(X, Y)[0] > 0.9
+    assert half.predict(X).dtype == np.float32
+    with pytest.raises(ValueError, match="mixed_precision"):
+        model("fp8")

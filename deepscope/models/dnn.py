@@ -44,6 +44,8 @@ class DNN:
         session: accepted for TFlearn compatibility (must be None).
         best_val_accuracy: threshold for ``best_checkpoint_path``.
         device: ``'cpu'``, ``'cuda'``, ... (default: picked automatically).
+        mixed_precision: ``'auto'`` (bfloat16 autocast on GPUs that support it, else off),
+            ``'bf16'`` (also on CPU) or None/False (full float32).
         loss, optimizer, metric, learning_rate, batch_size: training settings when ``network``
             is your own ``nn.Module`` (else they come from ``regression``).
     """
@@ -51,7 +53,7 @@ class DNN:
     def __init__(self, network, clip_gradients=5.0, tensorboard_verbose=0, tensorboard_dir=None,
                  checkpoint_path=None, best_checkpoint_path=None, max_checkpoints=None, session=None,
                  best_val_accuracy=0.0, device=None, loss="categorical_crossentropy", optimizer="adam",
-                 metric="default", learning_rate=0.001, batch_size=64):
+                 metric="default", learning_rate=0.001, batch_size=64, mixed_precision="auto"):
         if session is not None:
             fail("DNN session", "None (TensorFlow sessions do not exist in deepscope)", session)
         self.clip_gradients = 0.0 if not clip_gradients else check_float(
@@ -63,6 +65,7 @@ class DNN:
         self.max_checkpoints = None if max_checkpoints is None else check_int(max_checkpoints, "DNN max_checkpoints")
         self.best_val_accuracy = float(best_val_accuracy)
         self.device = _device(device) if device is not None else default_device()
+        self.autocast_dtype = _autocast_dtype(mixed_precision, self.device)
         if isinstance(network, Node):
             self.output_node = network
             self.net = Network(network)
@@ -99,7 +102,12 @@ class DNN:
         Returns:
             ``(output, loss)``: the network output (logits when the loss is fused) and the loss.
         """
-        if self.fused:
+        if self.autocast_dtype is not None:  # matmuls and convolutions in bfloat16, the loss in float32
+            with torch.autocast(self.device.type, dtype=self.autocast_dtype):
+                output = self.net.logits(*xs) if self.fused else self.net(*xs)
+            output = output.float()
+            loss = self.loss.from_logits(output, y) if self.fused else self.loss(output, y)
+        elif self.fused:
             output = self.net.logits(*xs)
             loss = self.loss.from_logits(output, y)
         else:
@@ -452,6 +460,7 @@ class DNN:
             "clip_gradients": self.clip_gradients,
             "tensorboard_verbose": self.tensorboard_verbose,
             "device": str(self.device),
+            "mixed_precision": str(self.autocast_dtype).replace("torch.", "") if self.autocast_dtype else "float32",
             "torch": torch.__version__,
         }
 
@@ -461,6 +470,18 @@ def _device(device) -> torch.device:
         return torch.device(device)
     except (RuntimeError, TypeError):
         fail("DNN device", "a device such as 'cpu', 'cuda', 'cuda:1' or 'mps'", device, error=ValueError)
+
+
+def _autocast_dtype(mixed_precision, device: torch.device):
+    """bfloat16 for ``'bf16'``, or for ``'auto'`` on a GPU that supports it; else None (float32)."""
+    if mixed_precision in (None, False):
+        return None
+    if mixed_precision == "auto":
+        supported = device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if supported else None
+    if mixed_precision in ("bf16", "bfloat16"):
+        return torch.bfloat16
+    fail("DNN mixed_precision", "'auto', 'bf16' or None", mixed_precision)
 
 
 def _is_one_hot(y: torch.Tensor) -> bool:

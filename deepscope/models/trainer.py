@@ -260,7 +260,7 @@ class DenseChain:
         from ..network import Network
 
         net = dnn.net
-        if not isinstance(net, Network) or not net._is_chain or dnn.has_penalties:
+        if not isinstance(net, Network) or not net._is_chain or dnn.has_penalties or dnn.autocast_dtype is not None:
             return None
         layers = net._chain
         if not layers or any(type(m) is not Dense for m in layers):
