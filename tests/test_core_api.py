@@ -254,3 +254,22 @@ def test_dry_run_names_the_miswired_layer_of_an_own_module():
     wrong_width = tflearn.DNN(nn.Sequential(nn.Linear(8, 4)), loss="softmax_categorical_crossentropy")
     with pytest.raises(ValueError, match=r"targets of shape \[4\] per sample"):
         wrong_width.fit(X, Y, n_epoch=1)
+
+
+def test_tflearn_dict_inputs_and_targets():
+    """TFlearn's examples feed dicts keyed by layer names: fit({'input': X}, {'target': Y})."""
+    tflearn.set_seed(0)
+    a = tflearn.input_data(shape=[None, 2], name="a")
+    b = tflearn.input_data(shape=[None, 2], name="b")
+    net = tflearn.merge([tflearn.fully_connected(a, 4, activation="tanh"),
+                         tflearn.fully_connected(b, 4, activation="tanh")], "concat")
+    net = tflearn.fully_connected(net, 1, activation="sigmoid")
+    net = tflearn.regression(net, optimizer="sgd", learning_rate=2, loss="mean_square", name="target")
+    model = tflearn.DNN(net)
+    X = np.array(OR, dtype="float32")
+    model.fit({"b": X[:, ::-1], "a": X}, {"target": Y_OR}, n_epoch=300, snapshot_epoch=False)
+    np.testing.assert_array_equal(model.predict({"a": X, "b": X[:, ::-1]}) > 0.5, np.array(Y_OR, dtype=bool))
+    with pytest.raises(ValueError, match="one array per input_data name"):
+        model.fit({"a": X, "c": X}, Y_OR, n_epoch=1)
+    with pytest.raises(ValueError, match="naming the regression layer"):
+        model.fit({"a": X, "b": X}, {"y": Y_OR}, n_epoch=1)

@@ -52,13 +52,31 @@ def check_inputs(xs: list[torch.Tensor], shapes: list[list], argument: str) -> l
     return out
 
 
-def split_inputs(X, n_inputs: int, argument: str) -> list:
-    """X for a one-input network, or a list with one array per ``input_data``."""
-    if n_inputs == 1:
+def split_inputs(X, input_names: list[str], argument: str) -> list:
+    """One array per ``input_data``, from X as TFlearn takes it: one array (one input), a list
+    (one array per input, in creation order) or a dict ``{input_data name: array}``."""
+    if isinstance(X, dict):
+        if len(input_names) == 1 and len(X) == 1:
+            return list(X.values())
+        if sorted(map(str, X)) != sorted(input_names):
+            fail(argument, "a dict with one array per input_data name (" + ", ".join(map(repr, input_names)) + ")",
+                 Text(f"the keys {sorted(map(str, X))}"), "Name the inputs with input_data(..., name='input').")
+        return [X[name] for name in input_names]
+    if len(input_names) == 1:
         return [X]
-    if not isinstance(X, (list, tuple)) or len(X) != n_inputs:
-        fail(argument, f"a list of {n_inputs} arrays (one per input_data layer)", _short(X))
+    if not isinstance(X, (list, tuple)) or len(X) != len(input_names):
+        fail(argument, f"a list of {len(input_names)} arrays (one per input_data layer)", _short(X))
     return list(X)
+
+
+def single_target(Y, target_name: str | None, argument: str):
+    """Y, or the one array of TFlearn's ``{regression name: array}`` form."""
+    if not isinstance(Y, dict):
+        return Y
+    if len(Y) != 1 or (target_name is not None and target_name not in Y):
+        fail(argument, f"the targets, or a dict {{{target_name!r}: targets}} naming the regression layer",
+             Text(f"a dict with keys {sorted(map(str, Y))}"), "Give regression(..., name='target') the key you use.")
+    return next(iter(Y.values()))
 
 
 def check_same_length(xs: list[torch.Tensor], y: torch.Tensor | None, where: str) -> int:

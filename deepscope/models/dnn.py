@@ -323,13 +323,14 @@ class DNN:
 
     def prepare_data(self, X, Y, x_argument: str, y_argument: str):
         """Check and convert ``X`` (and ``Y``) to tensors on the model's device."""
-        n_inputs = len(self.net.inputs) if isinstance(self.net, Network) else 1
-        xs = [datamod.to_tensor(x, x_argument) for x in datamod.split_inputs(X, n_inputs, x_argument)]
+        names = [node.name for node in self.net.inputs] if isinstance(self.net, Network) else ["input"]
+        xs = [datamod.to_tensor(x, x_argument) for x in datamod.split_inputs(X, names, x_argument)]
         if isinstance(self.net, Network):
             xs = datamod.check_inputs(xs, [node.shape for node in self.net.inputs], x_argument)
             xs = [self._input_dtype(node, x) for node, x in zip(self.net.inputs, xs)]
         y = None
         if Y is not None:
+            Y = datamod.single_target(Y, self.output_node.name if self.output_node is not None else None, y_argument)
             y = self.prepare_targets(datamod.to_tensor(Y, y_argument, integer=True), y_argument)
         datamod.check_same_length(xs, y, f"{x_argument} / {y_argument}")
         return [x.to(self.device) for x in xs], (None if y is None else y.to(self.device))
