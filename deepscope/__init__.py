@@ -18,7 +18,7 @@ from .layers import (activation, avg_pool_1d, avg_pool_2d, batch_normalization, 
                      conv_2d_transpose, dropout, embedding, flatten, fully_connected, global_avg_pool,
                      global_max_pool, gru, input_data, l2_normalize, local_response_normalization, lstm,
                      max_pool_1d, max_pool_2d, merge, merge_outputs, regression, reshape, simple_rnn,
-                     upsample_2d)
+                     single_unit, upsample_2d)
 from .metrics import R2, Accuracy, Top_k
 from .optimizers import SGD, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
 from .models import DNN, ModelFileError

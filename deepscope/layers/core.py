@@ -97,7 +97,8 @@ def input_data(shape=None, placeholder=None, dtype=None, data_preprocessing=None
     """The network's input, with TFlearn's arguments.
 
     Args:
-        shape: ``[None, features]``, ``[None, steps, features]`` or ``[None, H, W, C]``.
+        shape: ``[None]`` (one number per sample), ``[None, features]``, ``[None, steps, features]``
+            or ``[None, H, W, C]``.
         placeholder: unsupported (TensorFlow only); must be None.
         dtype: ignored (inputs are float32 unless an embedding follows).
         data_preprocessing: an ``ImagePreprocessing`` applied at train and predict time.
@@ -115,9 +116,9 @@ def input_data(shape=None, placeholder=None, dtype=None, data_preprocessing=None
              "The first dimension (None) is the batch size.")
     shape = check_shape_list(shape, "input_data shape")
     shape[0] = None
-    if len(shape) < 2 or len(shape) > 5:
-        fail("input_data shape", "2 to 5 dimensions including the batch ([None, features] ... "
-             "[None, depth, H, W, C])", shape)
+    if len(shape) > 5:
+        fail("input_data shape", "1 to 5 dimensions including the batch ([None] for one number per "
+             "sample, [None, features] ... [None, depth, H, W, C])", shape)
     module = InputLayer(shape, data_preprocessing, data_augmentation)
     return add_layer_root(module, shape, name)
 
@@ -184,6 +185,47 @@ def fully_connected(incoming, n_units, activation="linear", bias=True, weights_i
     if not trainable:
         layer.requires_grad_(False)
     return add_layer(incoming, layer, [None, n_units], name)
+
+
+class SingleUnit(Layer):
+    """One weight and one bias applied to every input value: ``activation(w * x + b)``."""
+
+    def __init__(self, activation: nn.Module, activation_name, bias: bool):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(1))
+        self.bias = nn.Parameter(torch.zeros(1)) if bias else None
+        self.activation = activation
+        self.activation_name = activation_name
+
+    def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
+        x = x * self.weight  # same shape as the input
+        return x + self.bias if self.bias is not None else x
+
+
+@layer_function("core")
+def single_unit(incoming, activation="linear", bias=True, trainable=True, restore=True, reuse=False,
+                scope=None, name="Linear") -> Node:
+    """A single unit (TFlearn's, for linear regression): ``activation(w * x + b)`` element-wise.
+
+    Args:
+        incoming: the previous node, e.g. ``input_data(shape=[None])``.
+        activation: name or callable.
+        bias: whether to add the bias ``b``.
+        trainable, restore, reuse, scope: as in TFlearn.
+        name: layer name.
+
+    Returns:
+        A node of the incoming shape.
+    """
+    incoming = require_node(incoming, f"single_unit '{name}'")
+    where = layer_label("single_unit", incoming, name)
+    act, act_name = build_activation(activation, 1, where)
+    layer = SingleUnit(act, act_name, bool(bias))
+    with torch.no_grad():
+        layer.weight.normal_()  # TFlearn: a standard normal start
+    if not trainable:
+        layer.requires_grad_(False)
+    return add_layer(incoming, layer, incoming.shape, name)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,229 @@
+"""A parameter study: every (point, seed) trained once, crash-safe, with a table of the results.
+
+::
+
+    def train_fn(params, seed, run_id):
+        model = tflearn.DNN(build(params["l2_first"], params["l2_second"]))
+        model.fit(X, Y, n_epoch=5, validation_set=(testX, testY), run_id=run_id)
+        return {"val_acc": model.evaluate(testX, testY)[0]}
+
+    study = Study("l2", train_fn, {"l2_first": [1e-4, 1e-3], "l2_second": [1e-4, 1e-3]}, seeds=(0, 1, 2))
+    study.run()            # kill it any time and run it again: it finishes what is missing
+    study.table()          # mean, std, min, max over seeds, per point
+
+Each trial's run folder is ``<runs>/<study>/<trial id>``; the journal ``<runs>/<study>/journal.jsonl``
+records ``started`` / ``finished`` / ``failed`` events (see :mod:`deepscope.sweep.journal`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .._checks import check_choice, check_int, fail
+from .._io import atomic_write_json
+from .journal import TERMINAL, Journal, plain_metrics, trial_id
+from .space import check_space, grid, sample
+
+METHODS = ("grid", "random", "bayes")
+
+
+def _key(params: dict) -> str:
+    return json.dumps(params, sort_keys=True)
+
+
+class Study:
+    """A set of trainings: every point of ``space`` times every seed.
+
+    Args:
+        name: the study's name; its folder is ``<root>/<name>``.
+        train_fn: ``train_fn(params, seed, run_id) -> dict of final metrics``; call
+            ``model.fit(..., run_id=run_id)`` inside so the run folder lands in the study's folder.
+            The random generators are seeded with ``seed`` before each call.
+        space: a dict ``name -> list`` (grid) or ``name -> distribution`` (see :mod:`.space`).
+        seeds: the training seeds of every point.
+        root: the runs folder (default ``$DEEPSCOPE_RUNS`` or ``./runs``).
+        method: ``'grid'`` (every combination), ``'random'`` or ``'bayes'`` (optuna's TPE).
+        n_trials: number of points for random / Bayesian search (each run with every seed).
+        metric: the metric that ``table`` and Bayesian search use.
+        mode: ``'max'`` or ``'min'``: whether a larger ``metric`` is better.
+        search_seed: the seed of the random / Bayesian sampler (not of the trainings).
+        verbose: print one line per trial.
+    """
+
+    def __init__(self, name: str, train_fn: Callable, space: dict, seeds=(0,), root=None, method: str = "grid",
+                 n_trials: int | None = None, metric: str = "val_acc", mode: str = "max", search_seed: int = 0,
+                 verbose: bool = True):
+        if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name:
+            fail("Study name", "a non-empty folder name without slashes", name)
+        if not callable(train_fn):
+            fail("Study train_fn", "a function train_fn(params, seed, run_id) -> dict", train_fn, error=TypeError)
+        self.method = check_choice(method, "Study method", METHODS)
+        self.space = check_space(space, method)
+        if isinstance(seeds, int):
+            seeds = (seeds,)
+        self.seeds = [check_int(s, "Study seeds", minimum=0) for s in seeds]
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            fail("Study seeds", "a non-empty list of distinct seeds", seeds)
+        if method != "grid" and n_trials is None:
+            fail("Study n_trials", f"the number of points to try with method={method!r}", None, "Give n_trials=20.")
+        self.n_trials = None if n_trials is None else check_int(n_trials, "Study n_trials", minimum=1)
+        self.metric, self.mode = metric, check_choice(mode, "Study mode", ("max", "min"))
+        self.search_seed = check_int(search_seed, "Study search_seed", minimum=0)
+        self.train_fn, self.name, self.verbose = train_fn, name, verbose
+        from ..runs.run import runs_root
+        self.root = runs_root(root).resolve()
+        self.folder = self.root / name
+        self.journal = Journal(self.folder / "journal.jsonl")
+        self.counts = {"run": 0, "skipped": 0, "rerun": 0}
+
+    # -- points -----------------------------------------------------------------------------
+    def points(self) -> list[dict]:
+        """The points of a grid or random study (a Bayesian study chooses its points as it goes)."""
+        if self.method == "grid":
+            points = grid(self.space)
+            return points if self.n_trials is None else points[:self.n_trials]
+        if self.method == "random":
+            return sample(self.space, self.n_trials, self.search_seed)
+        fail("Study.points", "method 'grid' or 'random'", self.method, "Bayesian points come from study.run().")
+
+    def run_id(self, params: dict, seed: int) -> str:
+        return f"{self.name}/{trial_id(params, seed)}"
+
+    # -- running ----------------------------------------------------------------------------
+    def run(self) -> list[dict]:
+        """Train every (point, seed) not yet finished or failed in the journal; return :meth:`results`."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.folder / "study.json", {
+            "name": self.name, "method": self.method, "seeds": self.seeds, "n_trials": self.n_trials,
+            "metric": self.metric, "mode": self.mode, "search_seed": self.search_seed,
+            "space": {k: v if isinstance(v, list) else repr(v) for k, v in self.space.items()}})
+        self.counts = {"run": 0, "skipped": 0, "rerun": 0}
+        if self.method == "bayes":
+            from .bayes import run_bayes
+            run_bayes(self)
+        else:
+            points = self.points()
+            total = len(points) * len(self.seeds)
+            for i, params in enumerate(points):
+                for j, seed in enumerate(self.seeds):
+                    self.run_point_seed(params, seed, f"{i * len(self.seeds) + j + 1}/{total}")
+        return self.results()
+
+    def run_point_seed(self, params: dict, seed: int, label: str = "") -> dict:
+        """Run one trial unless the journal says it is done; return its journal state."""
+        tid = trial_id(params, seed)
+        state = self.journal.states().get(tid)
+        if state is not None and state["event"] in TERMINAL:
+            self.counts["skipped"] += 1
+            return state
+        interrupted = state is not None  # started, never finished: the driver was killed
+        run_id = f"{self.name}/{tid}"
+        folder = self.root / run_id
+        resume = False
+        if interrupted:
+            self.counts["rerun"] += 1
+            resume = _has_checkpoints(folder)
+            if not resume and folder.is_dir():
+                shutil.rmtree(folder)  # a partial run without checkpoints: start it again in the same folder
+        attempt = (state or {}).get("attempts", 0) + 1
+        self.journal.append("started", trial=tid, params=params, seed=seed, run_id=run_id, attempt=attempt,
+                            resume=resume)
+        start = time.perf_counter()
+        try:
+            with _environment(self.root, resume):
+                from ..utils import set_seed
+                set_seed(seed)
+                metrics = plain_metrics(self.train_fn(dict(params), seed, run_id), self.metric)
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # noqa: BLE001 - the study goes on; the message is kept
+            message = f"{type(error).__name__}: {error}"
+            record = self.journal.append("failed", trial=tid, params=params, seed=seed, run_id=run_id, error=message,
+                                         traceback=traceback.format_exc()[-4000:], seconds=_since(start))
+            self._say(label, params, seed, f"FAILED {message}")
+        else:
+            record = self.journal.append("finished", trial=tid, params=params, seed=seed, run_id=run_id,
+                                         metrics=metrics, seconds=_since(start))
+            value = metrics.get(self.metric)
+            shown = f"{self.metric}={value:.4g}" if isinstance(value, float) else f"{self.metric}={value}"
+            self._say(label, params, seed, f"{shown} ({_since(start):.1f} s{', resumed' if resume else ''})")
+        self.counts["run"] += 1
+        return {**record, "attempts": attempt}
+
+    def _say(self, label, params, seed, text) -> None:
+        if self.verbose:
+            shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+            print(f"[{self.name}] trial {label} {shown} seed={seed}: {text}", flush=True)
+
+    # -- results ----------------------------------------------------------------------------
+    def results(self) -> list[dict]:
+        """One row per trial in the journal: ``trial, run_id, params, seed, status, metrics, error, attempts``
+        (status ``'finished'``, ``'failed'`` or ``'interrupted'``)."""
+        rows = []
+        for tid, s in self.journal.states().items():
+            status = s["event"] if s["event"] in TERMINAL else "interrupted"
+            rows.append({"trial": tid, "run_id": s.get("run_id"), "params": s.get("params", {}),
+                         "seed": s.get("seed"), "status": status, "metrics": s.get("metrics", {}),
+                         "error": s.get("error"), "attempts": s["attempts"]})
+        return rows
+
+    def table(self, metric: str | None = None) -> list[dict]:
+        """Aggregate per point over seeds: see :func:`aggregate`."""
+        return aggregate(self.results(), metric or self.metric)
+
+
+def aggregate(rows: list[dict], metric: str) -> list[dict]:
+    """Per point (params): ``params, mean, std, min, max, n`` of ``metric`` over finished seeds
+    (``std`` with ddof=0; NaN where no seed finished) and ``n_failed``; points in first-seen order."""
+    groups: dict[str, dict] = {}
+    for row in rows:
+        g = groups.setdefault(_key(row["params"]), {"params": row["params"], "values": [], "n_failed": 0})
+        value = row.get("metrics", {}).get(metric) if row["status"] == "finished" else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            g["values"].append(float(value))
+        elif row["status"] == "failed":
+            g["n_failed"] += 1
+    table = []
+    for g in groups.values():
+        v = np.asarray(g["values"], dtype=float)
+        stats = (v.mean(), v.std(), v.min(), v.max()) if v.size else (float("nan"),) * 4
+        table.append({"params": g["params"], **dict(zip(("mean", "std", "min", "max"), map(float, stats))),
+                      "n": int(v.size), "n_failed": g["n_failed"]})
+    return table
+
+
+def _has_checkpoints(folder: Path) -> bool:
+    ckpt = folder / "checkpoints"
+    return ckpt.is_dir() and any(p.is_file() for p in ckpt.rglob("*"))
+
+
+def _since(start: float) -> float:
+    return round(time.perf_counter() - start, 3)
+
+
+@contextmanager
+def _environment(root: Path, resume: bool):
+    """During one trial: ``DEEPSCOPE_RUNS`` = the study's root (so ``fit(run_id=...)`` writes into the
+    study's folder) and ``DEEPSCOPE_RESUME=1`` only when re-running an interrupted trial with checkpoints."""
+    saved = {k: os.environ.get(k) for k in ("DEEPSCOPE_RUNS", "DEEPSCOPE_RESUME")}
+    os.environ["DEEPSCOPE_RUNS"] = str(root)
+    if resume:
+        os.environ["DEEPSCOPE_RESUME"] = "1"
+    else:
+        os.environ.pop("DEEPSCOPE_RESUME", None)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
