@@ -11,7 +11,7 @@
 A built model (``model.net``) is an ordinary ``torch.nn.Module``.
 """
 from . import (activations, callbacks, data_augmentation, data_preprocessing, data_utils, datasets,
-               initializations, layers, losses, metrics, optimizers, regularizers)
+               initializations, layers, losses, metrics, optimizers, regularizers, sweep)
 from .data_augmentation import ImageAugmentation
 from .data_preprocessing import ImagePreprocessing
 from .layers import (activation, avg_pool_1d, avg_pool_2d, batch_normalization, conv_1d, conv_2d,
@@ -28,6 +28,6 @@ from .utils import init_graph, set_seed
 __version__ = "0.1.0"
 __all__ = ["DNN", "ImageAugmentation", "ImagePreprocessing", "ModelFileError", "load", "init_graph", "set_seed",
            "activations", "callbacks", "data_augmentation", "data_preprocessing", "data_utils", "datasets",
-           "initializations", "layers", "losses", "metrics", "optimizers", "regularizers",
+           "initializations", "layers", "losses", "metrics", "optimizers", "regularizers", "sweep",
            "SGD", "AdaDelta", "AdaGrad", "Adam", "AdamW", "Momentum", "Nesterov", "RMSProp",
            "Accuracy", "R2", "Top_k", *layers.__all__]

@@ -8,13 +8,14 @@
 3. kill -9 during a dataset download (a local, slow HTTP server): no partial file looks complete,
    the next fetch succeeds. (Archives are never extracted: they are read in memory.)
 4. one corrupted byte in a checkpoint and in a cached dataset file: detected.
-5. a sweep driver killed and resumed: skipped, deepscope has no sweeps yet.
+5. a sweep driver killed at a random trial and epoch, then restarted: every trial exactly once.
 6. NaN injected at step k: training stops at step k.
 7. malicious files and >= 40 bad inputs: the pytest files test_safe_loading.py / test_bad_inputs.py.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import hashlib
 import http.server
 import os
@@ -165,6 +166,30 @@ def corrupt_cached_dataset(work: Path) -> bool:
     return good and detected
 
 
+def sweep_kills(n: int, work: Path, rng: random.Random) -> tuple[int, int]:
+    """Kill a sweep driver (8 trials) in a random trial and epoch, restart it, and check that every
+    (point, seed) finished exactly once. Returns ``(good, total)``."""
+    driver = ROOT / "tests" / "_sweep_driver.py"
+    env = {k: v for k, v in os.environ.items() if k != "DEEPSCOPE_RESUME"}
+    env.update(PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    good = 0
+    for i in range(n):
+        root, log = work / f"sweep{i}", work / f"sweep{i}.log"
+        trial, epoch = rng.randint(1, 8), rng.randint(1, 3)
+        killed = subprocess.run([sys.executable, str(driver), "kill", str(root), str(log), str(trial), str(epoch)],
+                                env=env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run([sys.executable, str(driver), "resume", str(root), str(log)],
+                              env=env, capture_output=True, text=True, timeout=300)
+        events = [json.loads(line) for line in (root / "killed" / "journal.jsonl").read_text().splitlines()]
+        finished = [e["trial"] for e in events if e["event"] == "finished"]
+        ok = killed.returncode == 9 and done.returncode == 0 and len(finished) == 8 == len(set(finished))
+        good += ok
+        print(f"  sweep {i + 1:2d}: killed in trial {trial}, epoch {epoch}: "
+              f"{len(set(finished))} of 8 trials finished, {len(finished) - len(set(finished))} duplicates: "
+              f"{'ok' if ok else 'FAILED'}", flush=True)
+    return good, n
+
+
 def pytest_count(*files) -> str:
     out = subprocess.run([sys.executable, "-m", "pytest", "-o", "addopts=", "-q", "-p", "no:warnings", *files],
                          capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"))
@@ -175,6 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--write-kills", type=int, default=10)
+    parser.add_argument("--sweep-kills", type=int, default=5)
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -188,7 +214,8 @@ def main() -> None:
         download_ok = download_kill(work)
         print("4. one corrupted byte (checkpoint: see tests/test_checkpoint.py; cached dataset:)", flush=True)
         cache_ok = corrupt_cached_dataset(work)
-        print("5. sweep driver killed and resumed: SKIPPED (deepscope has no sweeps yet)")
+        print(f"5. a sweep driver killed and restarted ({args.sweep_kills} runs)", flush=True)
+        sweep_good, sweep_total = sweep_kills(args.sweep_kills, work, rng)
         print("6./7. NaN at step k, malicious files, bad inputs, checkpoint corruption (pytest):", flush=True)
         nan = pytest_count("tests/test_nan_guard.py")
         malicious = pytest_count("tests/test_safe_loading.py", "tests/test_checkpoint.py")
@@ -199,6 +226,7 @@ def main() -> None:
               f"({lost} folders without a good one)")
         print(f"  download killed, then fetched verified:  {download_ok}")
         print(f"  corrupt cached dataset byte detected:    {cache_ok}")
+        print(f"  killed sweeps completed exactly once:    {sweep_good} of {sweep_total}")
         print(f"  NaN stops training at its step:          {nan}")
         print(f"  malicious / corrupt files refused:       {malicious}")
         print(f"  bad inputs with a clear error:           {bad_inputs}")

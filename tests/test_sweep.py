@@ -1,0 +1,268 @@
+"""deepscope.sweep: search spaces, crash-safe studies (journal, kill and restart), stability maps."""
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import deepscope as tflearn
+from deepscope.datasets import toy
+from deepscope.sweep import (Choice, IntRange, LogUniform, Study, Uniform, grid, sample, stability_map,
+                             stability_table)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+X, Y = toy.moons(64, seed=0)
+Y1 = np.eye(2, dtype=np.float32)[Y]
+
+
+def tiny_net(units, lr):
+    net = tflearn.input_data(shape=[None, 2])
+    net = tflearn.fully_connected(net, units, activation="tanh")
+    net = tflearn.fully_connected(net, 2, activation="softmax")
+    return tflearn.regression(net, optimizer="sgd", learning_rate=lr, loss="categorical_crossentropy", batch_size=32)
+
+
+def tiny_train(params, seed, run_id):
+    model = tflearn.DNN(tiny_net(params["units"], params["lr"]))
+    model.fit(X, Y1, n_epoch=2, validation_set=(X, Y1), run_id=run_id)
+    return model.history[-1]
+
+
+SPACE = {"units": [2, 4], "lr": [0.1, 0.5]}
+
+
+def events(study):
+    return [json.loads(line) for line in study.journal.path.read_text().splitlines() if line.strip()]
+
+
+# -- spaces ------------------------------------------------------------------------------------
+def test_grid_is_every_combination_in_order():
+    points = grid({"a": [1, 2], "b": ["x", "y", "z"]})
+    assert len(points) == 6
+    assert points[0] == {"a": 1, "b": "x"} and points[-1] == {"a": 2, "b": "z"}
+    assert grid({"a": [np.float64(0.5)]}) == [{"a": 0.5}] and type(grid({"a": [np.float64(0.5)]})[0]["a"]) is float
+
+
+def test_sample_is_reproducible_and_in_range():
+    space = {"lr": LogUniform(1e-4, 1e-1), "d": Uniform(0, 0.5), "n": IntRange(1, 3), "act": Choice(["relu", "tanh"]),
+             "opt": ["sgd", "adam"]}
+    a, b = sample(space, 50, seed=1), sample(space, 50, seed=1)
+    assert a == b and a != sample(space, 50, seed=2)
+    assert all(1e-4 <= p["lr"] < 1e-1 and 0 <= p["d"] < 0.5 and p["n"] in (1, 2, 3) for p in a)
+    assert {p["n"] for p in a} == {1, 2, 3} and {p["act"] for p in a} == {"relu", "tanh"}
+    assert {p["opt"] for p in a} == {"sgd", "adam"}
+    json.dumps(a)  # JSON-able
+
+
+@pytest.mark.parametrize("space, message", [
+    ({}, "at least one parameter"),
+    ({"a": []}, "at least one value"),
+    ({"a": 3}, "a list of values"),
+    ({"a": "abc"}, "a list of values"),
+    ({"a": [object()]}, "numbers, strings"),
+    ([1, 2], "a dict"),
+    ({"a": Uniform(0, 1)}, "method='random'"),
+])
+def test_bad_grid_spaces_say_what_is_wrong(space, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        grid(space)
+
+
+def test_bad_distributions():
+    with pytest.raises(ValueError, match="lo < hi"):
+        Uniform(1, 1)
+    with pytest.raises(ValueError, match="> 0"):
+        LogUniform(0, 1)
+    with pytest.raises(ValueError, match="lo <= hi"):
+        IntRange(3, 1)
+    with pytest.raises(ValueError, match="at least one value"):
+        Choice([])
+    with pytest.raises(ValueError, match="n_trials"):
+        Study("s", tiny_train, {"a": Uniform(0, 1)}, method="random")
+    with pytest.raises(ValueError, match="folder name"):
+        Study("a/b", tiny_train, SPACE)
+
+
+# -- studies -----------------------------------------------------------------------------------
+def test_grid_study_runs_every_point_and_seed_once(tmp_path):
+    study = Study("moons", tiny_train, SPACE, seeds=(0, 1), root=tmp_path / "runs", verbose=False)
+    rows = study.run()
+    assert len(rows) == 8 and all(r["status"] == "finished" for r in rows)
+    assert {(json.dumps(r["params"], sort_keys=True), r["seed"]) for r in rows} == {
+        (json.dumps(p, sort_keys=True), s) for p in grid(SPACE) for s in (0, 1)}
+    folder = tmp_path / "runs" / "moons"
+    run_folders = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    assert run_folders == sorted(r["trial"] for r in rows)  # one run folder per trial, named by its id
+    assert all((folder / r["trial"] / "metrics.csv").is_file() for r in rows)
+    listed = tflearn.runs.list_runs(folder)  # the study folder is a runs root of its own
+    assert len(listed) == 8
+    # the journal: one started + one finished per trial
+    ev = events(study)
+    assert [e["event"] for e in ev].count("started") == 8 and [e["event"] for e in ev].count("finished") == 8
+    # a second run() trains nothing
+    calls = []
+    again = Study("moons", lambda p, s, r: calls.append(r), SPACE, seeds=(0, 1), root=tmp_path / "runs", verbose=False)
+    again.run()
+    assert calls == [] and again.counts["skipped"] == 8
+    table = study.table("val_acc")
+    assert len(table) == 4 and all(t["n"] == 2 for t in table)
+    values = [r["metrics"]["val_acc"] for r in rows if r["params"] == table[0]["params"]]
+    assert table[0]["mean"] == pytest.approx(np.mean(values)) and table[0]["std"] == pytest.approx(np.std(values))
+    # the same seed gives the same result (trials are seeded)
+    rerun = Study("moons2", tiny_train, {"units": [2], "lr": [0.1]}, seeds=(1,), root=tmp_path / "runs", verbose=False)
+    same = [r for r in rows if r["params"] == {"units": 2, "lr": 0.1} and r["seed"] == 1][0]
+    assert rerun.run()[0]["metrics"]["val_acc"] == pytest.approx(same["metrics"]["val_acc"])
+
+
+def test_a_failing_trial_is_recorded_and_the_others_finish(tmp_path):
+    def train(params, seed, run_id):
+        if params["units"] == 4 and seed == 0:
+            raise RuntimeError("boom at 4 units")
+        return {"val_acc": 0.5 + params["units"] / 100}
+
+    study = Study("fails", train, {"units": [2, 4, 8]}, seeds=(0, 1), root=tmp_path, verbose=False)
+    rows = study.run()
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert len(rows) == 6 and len(failed) == 1
+    assert failed[0]["error"] == "RuntimeError: boom at 4 units" and failed[0]["params"] == {"units": 4}
+    table = {t["params"]["units"]: t for t in study.table()}
+    assert table[4]["n"] == 1 and table[4]["n_failed"] == 1 and table[8]["mean"] == pytest.approx(0.58)
+    assert "boom" in [e for e in events(study) if e["event"] == "failed"][0]["traceback"]
+    Study("fails", train, {"units": [2, 4, 8]}, seeds=(0, 1), root=tmp_path, verbose=False).run()
+    assert len(events(study)) == 12  # a failed trial is done: not retried
+
+
+@pytest.mark.filterwarnings("ignore:.*damaged line")
+def test_torn_last_line_is_tolerated(tmp_path):
+    def train(params, seed, run_id):
+        return {"val_acc": 0.9}
+
+    study = Study("torn", train, {"a": [1, 2]}, root=tmp_path, verbose=False)
+    study.run()
+    with open(study.journal.path, "ab") as f:  # a kill in the middle of writing an event
+        f.write(b'{"event": "started", "trial": "abc", "par')
+    assert len(study.results()) == 2
+    Study("torn", train, {"a": [1, 2, 3]}, root=tmp_path, verbose=False).run()
+    lines = study.journal.path.read_text().splitlines()
+    assert lines[-3].startswith('{"event": "started", "trial": "abc"')  # the torn line was closed
+    with pytest.warns(UserWarning, match="damaged"):
+        rows = study.results()
+    assert len(rows) == 3 and all(r["status"] == "finished" for r in rows)
+
+
+DRIVER = Path(__file__).with_name("_sweep_driver.py")
+
+
+def test_killed_driver_restarted_completes_every_trial_exactly_once(tmp_path):
+    script, log, root = DRIVER, tmp_path / "calls.log", tmp_path / "runs"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("DEEPSCOPE_RESUME", None)
+    killed = subprocess.run([sys.executable, str(script), "kill", str(root), str(log)], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    journal = [json.loads(x) for x in (root / "killed" / "journal.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in journal] == ["started", "finished"] * 2 + ["started"]
+    interrupted = journal[-1]["trial"]
+    assert any((root / "killed" / interrupted / "checkpoints").iterdir())  # it got past its first checkpoint
+
+    done = subprocess.run([sys.executable, str(script), "resume", str(root), str(log)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "DONE" in done.stdout, done.stderr[-2000:]
+    journal = [json.loads(x) for x in (root / "killed" / "journal.jsonl").read_text().splitlines()]
+    finished = [e["trial"] for e in journal if e["event"] == "finished"]
+    assert len(finished) == 8 and len(set(finished)) == 8  # every (point, seed) exactly once
+    assert not [e for e in journal if e["event"] == "failed"]
+    starts = [e for e in journal if e["event"] == "started"]
+    assert [e["trial"] for e in starts].count(interrupted) == 2  # the interrupted one ran again ...
+    assert starts[3]["trial"] == interrupted and starts[3]["resume"] is True and starts[3]["attempt"] == 2
+    calls = log.read_text().splitlines()
+    resumed = [c.split() for c in calls if c.startswith("resume")]
+    assert len(resumed) == 6  # ... the two finished ones did not
+    assert resumed[0] == ["resume", f"killed/{interrupted}", "1"]  # with DEEPSCOPE_RESUME=1 only for it
+    assert all(c[2] == "-" for c in resumed[1:])
+    assert sorted(p.name for p in (root / "killed").iterdir() if p.is_dir()) == sorted(set(finished))
+    import csv
+    with open(root / "killed" / interrupted / "metrics.csv") as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["1", "2", "3"]  # resumed, no duplicate rows
+
+
+def test_bayes_runs_n_trials_with_optuna_and_replays_after_restart(tmp_path):
+    seen = []
+
+    def train(params, seed, run_id):
+        seen.append(params)
+        return {"loss": (params["x"] - 0.3) ** 2 + 0.01 * params["k"]}
+
+    space = {"x": Uniform(-1, 1), "k": IntRange(0, 3), "act": ["a", "b"]}
+    study = Study("bayes", train, space, method="bayes", n_trials=4, metric="loss", mode="min", root=tmp_path,
+                  verbose=False)
+    rows = study.run()
+    assert len(rows) == 4 and len(seen) == 4 and all(r["status"] == "finished" for r in rows)
+    assert len(study.optuna_study.trials) == 4
+    assert all(-1 <= p["x"] <= 1 and p["k"] in range(4) and p["act"] in "ab" for p in seen)
+    more = Study("bayes", train, space, method="bayes", n_trials=6, metric="loss", mode="min", root=tmp_path,
+                 verbose=False)
+    assert len(more.run()) == 6 and len(seen) == 6  # the 4 done were replayed, not re-run
+    assert len(more.optuna_study.trials) == 6
+
+
+def test_random_study(tmp_path):
+    study = Study("rand", lambda p, s, r: {"val_acc": p["lr"]}, {"lr": LogUniform(1e-3, 1e-1)}, method="random",
+                  n_trials=3, seeds=(0, 1), root=tmp_path, verbose=False)
+    rows = study.run()
+    assert len(rows) == 6 and len({r["params"]["lr"] for r in rows}) == 3
+
+
+# -- stability ---------------------------------------------------------------------------------
+def fake_rows():
+    rng = np.random.default_rng(0)
+    rows = []
+    for a in (1e-4, 1e-3):
+        for b in (1e-4, 5e-3):
+            for seed in range(3):
+                acc = 0.1 if (b > a and seed < 2) else float(rng.uniform(0.85, 0.95))
+                rows.append({"params": {"l1": a, "l2": b}, "seed": seed, "status": "finished",
+                             "metrics": {"val_acc": acc}})
+    rows.append({"params": {"l1": 1e-4, "l2": 1e-4}, "seed": 9, "status": "failed", "metrics": {}, "error": "x"})
+    return rows
+
+
+def test_stability_map_writes_a_png_and_returns_the_means(tmp_path):
+    rows = fake_rows()
+    g = stability_map(rows, "l1", "l2", path=tmp_path / "map.png", collapse=0.11)
+    assert (tmp_path / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert g.x_values == [1e-4, 1e-3] and g.y_values == [1e-4, 5e-3]
+    for i, a in enumerate(g.x_values):
+        for j, b in enumerate(g.y_values):
+            v = [r["metrics"]["val_acc"] for r in rows if r["params"] == {"l1": a, "l2": b} and r["status"] == "finished"]
+            assert g.mean[i, j] == pytest.approx(np.mean(v)) and g.std[i, j] == pytest.approx(np.std(v))
+            assert g.collapsed[i, j] == pytest.approx(np.mean(np.array(v) <= 0.11)) and g.n[i, j] == 3
+    assert g.collapsed[0, 1] == pytest.approx(2 / 3) and g.n_failed[0, 0] == 1
+    stability_map(rows, "l1", "l2", path=tmp_path / "map.svg")
+    assert b"<svg" in (tmp_path / "map.svg").read_bytes()[:400]
+    text = stability_table(rows, "l1", "l2", collapse=0.11)
+    assert text.splitlines()[0].split() == ["l1\\l2", "0.0001", "0.005"]
+    assert f"{100 * g.mean[1, 0]:.1f}%" in text.splitlines()[2] and "*" in text.splitlines()[1]
+    with pytest.raises(ValueError, match="a parameter of the study"):
+        stability_map(rows, "l1", "nope")
+
+
+# -- the seed example --------------------------------------------------------------------------
+def test_l2_stability_study_example_quick(shared_datasets, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("DEEPSCOPE_DATA", str(shared_datasets))
+    monkeypatch.chdir(tmp_path)
+    path = REPO_ROOT / "examples" / "seeds" / "l2_stability_study.py"
+    monkeypatch.setattr(sys, "argv", [str(path), "--quick"])
+    runpy.run_path(str(path), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "L1\\L2" in out and out.count("%") >= 4
+    png = tmp_path / "runs" / "l2_stability_quick" / "stability.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    journal = (tmp_path / "runs" / "l2_stability_quick" / "journal.jsonl").read_text().splitlines()
+    assert sum('"finished"' in line for line in journal) == 4
