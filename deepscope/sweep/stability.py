@@ -130,13 +130,13 @@ def stability_map(study_or_rows, x: str, y: str, metric: str = "val_acc", path: 
     vmin, vmax = (0.0, 1.0) if percent else (None, None)
     image = axes[0].imshow(g.mean, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
     fig.colorbar(image, ax=axes[0], label=f"mean {metric}")
-    middle = float(finite.mean()) if finite.size else 0.0
     for i in range(len(g.x_values)):
         for j in range(len(g.y_values)):
             text = _fmt(g.mean[i, j], percent)
             if g.n[i, j] > 1:
                 text += f"\n± {_fmt(g.std[i, j], percent)}"
-            dark = not np.isfinite(g.mean[i, j]) or g.mean[i, j] < middle
+            red, green, blue, _ = image.cmap(image.norm(g.mean[i, j]))  # the cell's colour
+            dark = not np.isfinite(g.mean[i, j]) or 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
             axes[0].text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
     axes[0].set_title(f"mean {metric} over seeds (n = {int(g.n.max()) if g.n.size else 0})")
     if collapse is not None:
