@@ -1,0 +1,136 @@
+"""Recording what the layers of a network compute, through forward hooks in a context manager.
+
+::
+
+    with Recorder(model, ["Conv2D", "FullyConnected"]) as rec:
+        model.predict(X)
+    rec["Conv2D"]          # (N, H, W, C) in the user's layout, on the CPU
+
+    acts = activations(model, X)          # every layer at once: {name: numpy array}
+
+The hooks are removed when the ``with`` block ends, so the network is untouched afterwards.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._checks import Text, fail
+
+
+def network_of(model) -> nn.Module:
+    """The ``nn.Module`` of a ``DNN`` (its ``net``), or the module itself."""
+    net = getattr(model, "net", model)
+    if not isinstance(net, nn.Module):
+        fail("introspect model", "a deepscope DNN or a torch.nn.Module", type(model).__name__, error=TypeError)
+    return net
+
+
+def layer_modules(model) -> dict[str, nn.Module]:
+    """The network's layers by name: deepscope layer names (``'Conv2D_1'``) for a built network,
+    ``named_modules`` names for any other module."""
+    net = network_of(model)
+    layers = getattr(net, "layers", None)
+    if isinstance(layers, nn.ModuleDict):
+        return dict(layers.items())
+    return {name: m for name, m in net.named_modules() if name}
+
+
+def resolve_layers(model, layers: Iterable[str] | str | None) -> dict[str, nn.Module]:
+    """The named layers (all when ``layers`` is None), with a clear error for unknown names."""
+    available = layer_modules(model)
+    if layers is None:
+        return available
+    names = [layers] if isinstance(layers, str) else list(layers)
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        fail("introspect layers", "names of the network's layers (" + ", ".join(available) + ")",
+             Text(f"unknown {unknown}"), "See model.summary() for the names.")
+    return {n: available[n] for n in names}
+
+
+def to_user_layout(t: torch.Tensor) -> torch.Tensor:
+    """Internal NCHW feature maps -> NHWC (the user's layout); other ranks unchanged."""
+    return t.permute(0, 2, 3, 1) if t.dim() == 4 else t
+
+
+class Recorder:
+    """Records the outputs of some layers while it is open (a context manager).
+
+    Args:
+        model: a ``DNN`` or ``nn.Module``.
+        layers: layer names (default: every layer).
+        keep: ``'cpu'`` copies each output to the CPU (default); ``'device'`` keeps it where it was
+            computed, attached to the graph (for gradients, e.g. activation maximization).
+
+    Each recorded layer's outputs of successive forward passes are concatenated on ``rec[name]``.
+    """
+
+    def __init__(self, model, layers=None, keep: str = "cpu"):
+        self.modules = resolve_layers(model, layers)
+        if keep not in ("cpu", "device"):
+            fail("Recorder keep", "'cpu' or 'device'", keep)
+        self.keep = keep
+        self.outputs: dict[str, list[torch.Tensor]] = {name: [] for name in self.modules}
+        self.handles = []
+
+    def __enter__(self) -> "Recorder":
+        for name, module in self.modules.items():
+            self.handles.append(module.register_forward_hook(self._hook(name)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles.clear()
+
+    def _hook(self, name: str):
+        def hook(module, inputs, output):
+            if not isinstance(output, torch.Tensor):
+                return
+            output = to_user_layout(output)
+            self.outputs[name].append(output.detach().cpu() if self.keep == "cpu" else output)
+        return hook
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        if name not in self.outputs:
+            fail("Recorder", "a recorded layer name (" + ", ".join(self.outputs) + ")", name)
+        chunks = self.outputs[name]
+        if not chunks:
+            fail(f"Recorder[{name!r}]", "a forward pass inside the 'with' block", Text("nothing recorded"))
+        return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+
+    def clear(self) -> None:
+        for chunks in self.outputs.values():
+            chunks.clear()
+
+
+def activations(model, X, layers=None, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Every (or the named) layer's output on ``X``, in evaluation mode.
+
+    Args:
+        model: a ``DNN`` (``X`` as for ``predict``) or an ``nn.Module`` (``X`` a tensor or array).
+        X: the inputs.
+        layers: layer names (default: all).
+        batch_size: samples per forward pass.
+
+    Returns:
+        ``{layer name: array (N, ...)}`` in the user's layout (NHWC feature maps).
+    """
+    with Recorder(model, layers) as rec:
+        if hasattr(model, "predict") and hasattr(model, "net"):
+            xs, _ = model.prepare_data(X, None, "activations X", "")
+            model._forward_batches(xs, batch_size)
+        else:
+            net = network_of(model)
+            x = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X, dtype=torch.float32)
+            was_training = net.training
+            net.eval()
+            with torch.no_grad():
+                for i in range(0, x.shape[0], batch_size):
+                    net(x[i:i + batch_size])
+            net.train(was_training)
+    return {name: rec[name].float().numpy() for name in rec.outputs if rec.outputs[name]}
