@@ -14,6 +14,8 @@ def _allowlist() -> dict[str, Any]:
     for module in (optimizers, losses, metrics, data_preprocessing, data_augmentation):
         for name in dir(module):
             obj = getattr(module, name)
+            if name.startswith(("_", "Function")):  # private helpers; wrappers of Python functions
+                continue
             if isinstance(obj, type) and obj.__module__ == module.__name__:
                 allowed[name] = obj
     return allowed

@@ -176,3 +176,13 @@ def test_links_in_a_dataset_archive_are_skipped(tmp_path):
     for kind in (tarfile.SYMTYPE, tarfile.LNKTYPE):
         path = _tar(tmp_path, "data_batch_1.bin", kind=kind, linkname="/etc/passwd")
         assert list(iter_tar(path, lambda n: True)) == []
+
+
+def test_allowlist_excludes_private_helpers_and_function_wrappers():
+    from deepscope.config_objects import _allowlist, from_json_value
+
+    allowed = _allowlist()
+    assert "Adam" in allowed and "ImagePreprocessing" in allowed
+    assert not any(name.startswith(("_", "Function")) for name in allowed)
+    with pytest.raises(ValueError, match="not allowed"):
+        from_json_value({"__class__": "FunctionLoss", "__config__": {"fn": "os.system"}})
