@@ -32,7 +32,8 @@ class ProgressCallback(Callback):
         self.start = self.last = time.perf_counter()
         self.first_step = state.step
         self.printed_step = None
-        self.total = state.n_epoch * state.steps_per_epoch
+        # steps this fit still runs (a resumed fit has finished some epochs already)
+        self.total = max(1, (state.n_epoch - len(state.history)) * state.steps_per_epoch)
         if _interactive(self.stream):
             try:
                 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -61,7 +62,7 @@ class ProgressCallback(Callback):
             self.live.update(self.task, completed=state.step - self.first_step, info=self._info(state, now))
             self.live.stop()
         elif self.printed_step != state.step:  # the last line, unless just printed
-            self._print(state, now)
+            self._print(state, now, final=True)
 
     def _info(self, state: TrainingState, now: float) -> str:
         logs = state.epoch_logs
@@ -79,13 +80,12 @@ class ProgressCallback(Callback):
             parts.append(f"{done * state.batch_size / elapsed:,.0f} samples/s")
         return " | ".join(parts)
 
-    def _print(self, state: TrainingState, now: float) -> None:
+    def _print(self, state: TrainingState, now: float, final: bool = False) -> None:
         done = state.step - self.first_step
         elapsed = now - self.start
-        eta = elapsed / done * (self.total - done) if done else 0.0
         line = f"Training Step: {state.step} | {self._info(state, now)} | time: {elapsed:.3f}s"
-        if done < self.total:
-            line += f" | ETA: {eta:.1f}s"
+        if not final and 0 < done < self.total:
+            line += f" | ETA: {elapsed / done * (self.total - done):.1f}s"
         print(line, file=self.stream, flush=True)
 
 
