@@ -149,6 +149,14 @@ def to_json_value(value: Any, argument: str) -> Any:
     return NotSerializable(argument, value)
 
 
+def _copy_containers(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_copy_containers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copy_containers(v) for k, v in value.items()}
+    return value
+
+
 def layer_function(kind: str) -> Callable:
     """Decorator for layer functions: records the call and registers the function by name.
 
@@ -174,7 +182,9 @@ def layer_function(kind: str) -> Callable:
                     "fn": fn.__name__,
                     "inputs": [p.id for p in parents if isinstance(p, Node)],
                     "list_input": isinstance(incoming, (list, tuple)),
-                    "args": {k: to_json_value(v, k) for k, v in arguments.items()},
+                    # the values themselves (containers copied): written as JSON only when saved, so
+                    # objects like ImagePreprocessing are described with the statistics fit() gave them
+                    "args": {k: _copy_containers(v) for k, v in arguments.items()},
                 }
             return node
 

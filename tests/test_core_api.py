@@ -289,3 +289,24 @@ def test_tflearn_linear_regression_example_with_single_unit():
     assert m.get_weights(linear.b)[0] == pytest.approx(intercept, abs=0.3)
     assert m.predict([3.2, 3.3]).shape == (2,)
     assert m.history[-1]["r2"] > 0.6  # the R2 metric, as TFlearn shows it
+
+
+def test_save_and_load_with_fitted_preprocessing_and_augmentation(tmp_path):
+    """The preprocessing statistics computed by fit() travel with the model file."""
+    rng = np.random.default_rng(0)
+    X = rng.random((64, 8, 8, 3), dtype=np.float32) * 5 + 2
+    Y = tflearn.data_utils.to_categorical(rng.integers(0, 2, 64), 2)
+    prep = tflearn.ImagePreprocessing()
+    prep.add_featurewise_zero_center()
+    prep.add_featurewise_stdnorm(per_channel=True)
+    aug = tflearn.ImageAugmentation()
+    aug.add_random_flip_leftright()
+    net = tflearn.input_data(shape=[None, 8, 8, 3], data_preprocessing=prep, data_augmentation=aug)
+    net = tflearn.conv_2d(net, 4, 3, activation="relu")
+    net = tflearn.fully_connected(net, 2, activation="softmax")
+    model = tflearn.DNN(tflearn.regression(net))
+    model.fit(X, Y, n_epoch=1, snapshot_epoch=False)
+    model.save(tmp_path / "m.safetensors")
+    loaded = tflearn.load(tmp_path / "m.safetensors")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.net.inputs[0].module.preprocessing.is_fitted

@@ -17,7 +17,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from .._io import atomic_write_bytes
-from ..graph import LAYERS, NotSerializable
+from ..graph import LAYERS, NotSerializable, to_json_value
 from ..network import Network
 
 FORMAT = "deepscope"
@@ -49,7 +49,8 @@ def describe_network(dnn) -> dict:
     for node in dnn.net.nodes:
         call = node.call or {}
         nodes.append({"id": node.id, "name": node.name, "fn": call.get("fn"), "inputs": call.get("inputs", []),
-                      "list_input": call.get("list_input", False), "args": call.get("args", {})})
+                      "list_input": call.get("list_input", False),
+                      "args": {k: to_json_value(v, k) for k, v in call.get("args", {}).items()}})
     return {"nodes": nodes, "output": dnn.output_node.id}
 
 
