@@ -30,12 +30,13 @@ def network_of(model) -> nn.Module:
 
 
 def layer_modules(model) -> dict[str, nn.Module]:
-    """The network's layers by name: deepscope layer names (``'Conv2D_1'``) for a built network,
-    ``named_modules`` names for any other module."""
+    """The network's layers by name: deepscope layer names (``'Conv2D_1'``) for a built network
+    (without input layers that pass the data through unchanged), ``named_modules`` names for any
+    other module."""
     net = network_of(model)
     layers = getattr(net, "layers", None)
-    if isinstance(layers, nn.ModuleDict):
-        return dict(layers.items())
+    if isinstance(layers, nn.ModuleDict):  # (input layers that pass data through unchanged never run)
+        return {name: m for name, m in layers.items() if not getattr(m, "is_noop", False)}
     return {name: m for name, m in net.named_modules() if name}
 
 

@@ -1,0 +1,282 @@
+"""Pictures of what a network learned: filters, feature maps and low-dimensional embeddings.
+
+::
+
+    from deepscope.introspect.visualize import plot_filters, plot_feature_maps, layer_embedding
+    plot_filters(model, "filters.png")                      # first conv layer, one tile per filter
+    plot_feature_maps(model, X[0], "Conv2D", "maps.png")    # what each channel sees in one image
+    layer_embedding(model, X, "FullyConnected", Y, "pca.png")  # samples as points, colored by class
+
+Figures are built on ``matplotlib.figure.Figure`` (no pyplot global state) and written atomically.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._checks import Text, check_choice, check_int, fail
+from .._io import atomic_write_bytes
+from .recording import activations, layer_modules, resolve_layers
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Render ``fig`` as PNG and write it atomically to ``path``; returns the path."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def as_array(x, where: str, min_rank: int = 1) -> np.ndarray:
+    """A numpy float64 copy of an array, list or tensor, with a clear error for a bad rank or NaNs."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().double().numpy()
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        fail(where, "a numeric array", Text(type(x).__name__), error=TypeError)
+    if x.ndim < min_rank:
+        fail(where, f"an array of rank >= {min_rank}", Text(f"shape {x.shape}"))
+    if not np.isfinite(x).all():
+        fail(where, "finite values", Text("NaN or inf values"), "Check the data or the layer for divergence.")
+    return x
+
+
+def _conv_weight(model, layer: str | None) -> tuple[str, torch.Tensor]:
+    """The name and 4-D weight (out, in, kh, kw) of a 2-D conv layer (default: the first one)."""
+    modules = layer_modules(model)
+    convs = [n for n, m in modules.items() if isinstance(getattr(m, "weight", None), torch.Tensor)
+             and m.weight.dim() == 4]
+    if layer is None:
+        if not convs:
+            fail("filters", "a network with a 2-D convolution layer", Text("none"), error=TypeError)
+        layer = convs[0]
+    resolve_layers(model, layer)  # unknown names -> clear error
+    if layer not in convs:
+        fail(f"filters layer {layer!r}", "a 2-D convolution layer (" + (", ".join(convs) or "none") + ")",
+             Text(type(modules[layer]).__name__), error=TypeError)
+    return layer, modules[layer].weight
+
+
+def filters(model, layer: str | None = None) -> np.ndarray:
+    """A conv layer's filters as images.
+
+    Args:
+        model: a ``DNN`` or ``nn.Module``.
+        layer: name of a 2-D convolution layer (default: the first one).
+
+    Returns:
+        Array ``(n_filters, kh, kw, in_channels)`` (a copy of the weights).
+    """
+    _, w = _conv_weight(model, layer)  # (out, in, kh, kw)
+    return w.detach().cpu().float().permute(0, 2, 3, 1).numpy().copy()  # (out, kh, kw, in)
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    """Scaled to [0, 1] (a constant array -> 0.5)."""
+    lo, hi = a.min(), a.max()
+    return np.full_like(a, 0.5) if hi - lo < 1e-12 else (a - lo) / (hi - lo)
+
+
+def _grid(n: int, cols: int | None = None):
+    cols = cols or min(8, max(1, math.ceil(math.sqrt(n))))
+    return math.ceil(n / cols), cols
+
+
+def plot_filters(model, path, layer: str | None = None, max_filters: int = 64) -> Path:
+    """Draw a conv layer's filters as a grid of tiles, each filter scaled to [0, 1] on its own.
+
+    Three input channels are drawn as RGB; otherwise each filter's channels (the first 16) are
+    drawn in grey side by side (one numbered tile per filter).
+
+    Args:
+        model: a ``DNN`` or ``nn.Module``.
+        path: the PNG file to write.
+        layer: a 2-D conv layer name (default: the first).
+        max_filters: draw at most this many (the first ones).
+
+    Returns:
+        The path written.
+    """
+    from matplotlib.figure import Figure
+
+    max_filters = check_int(max_filters, "plot_filters max_filters", minimum=1)
+    name, _ = _conv_weight(model, layer)
+    w = filters(model, name)[:max_filters]  # (n, kh, kw, in)
+    w = w if w.shape[-1] == 3 else w[..., :16]
+    n, kh, kw, c = w.shape
+    rows, cols = _grid(n)
+    tile_w = 0.9 if c == 3 else 0.3 + 0.4 * c
+    fig = Figure(figsize=(cols * tile_w + 0.2, rows * 0.9 + 0.5), layout="constrained")
+    for i, ax in enumerate(fig.subplots(rows, cols, squeeze=False).flat):
+        ax.set_axis_off()
+        if i >= n:
+            continue
+        f = _unit(w[i])
+        if c == 3:
+            ax.imshow(f, interpolation="nearest")
+        else:  # channels side by side, separated by a blank (NaN) column
+            gap = np.full((kh, 1, c), np.nan)
+            tiled = np.concatenate([f, gap], axis=1).transpose(0, 2, 1).reshape(kh, -1)[:, :-1]
+            ax.imshow(tiled, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_title(str(i), fontsize=6)
+    fig.suptitle(f"{name}: {n} filters {kh}x{kw}x{w.shape[-1]}", fontsize=9)
+    return save_figure(fig, path)
+
+
+def feature_maps(model, X, layer: str, batch_size: int = 256) -> np.ndarray:
+    """The feature maps of a layer on inputs ``X``.
+
+    Args:
+        model: a ``DNN`` or ``nn.Module``.
+        X: inputs as for ``predict``, ``(N, H, W, C)``.
+        layer: name of a layer with 2-D feature maps (conv, pooling, ...).
+        batch_size: samples per forward pass.
+
+    Returns:
+        Array ``(N, H', W', C')`` (the user's NHWC layout).
+    """
+    if not isinstance(layer, str):
+        fail("feature_maps layer", "a layer name (str)", layer, error=TypeError)
+    maps = activations(model, X, [layer], batch_size)[layer]
+    if maps.ndim != 4:
+        fail(f"feature_maps layer {layer!r}", "a layer with 2-D feature maps (N, H, W, C)",
+             Text(f"output shape {maps.shape}"), "Use a conv or pooling layer, or activations() for others.")
+    return maps
+
+
+def plot_feature_maps(model, x, layer: str, path, max_maps: int = 32) -> Path:
+    """Draw the feature maps of one input image, with the image itself in the first tile.
+
+    Args:
+        model: a ``DNN`` or ``nn.Module``.
+        x: one image ``(H, W, C)`` (or a batch of one ``(1, H, W, C)``).
+        layer: a layer with 2-D feature maps.
+        path: the PNG file to write.
+        max_maps: draw at most this many channels.
+
+    Returns:
+        The path written.
+    """
+    from matplotlib.figure import Figure
+
+    max_maps = check_int(max_maps, "plot_feature_maps max_maps", minimum=1)
+    x = as_array(x, "plot_feature_maps x", min_rank=3)
+    if x.ndim == 4 and x.shape[0] == 1:
+        x = x[0]
+    if x.ndim != 3:
+        fail("plot_feature_maps x", "one image (H, W, C)", Text(f"shape {x.shape}"), "Pass X[i], not X.")
+    maps = feature_maps(model, x[None].astype(np.float32), layer)[0][..., :max_maps]  # (H', W', C')
+    n = maps.shape[-1]
+    rows, cols = _grid(n + 1)
+    fig = Figure(figsize=(cols * 1.3, rows * 1.4 + 0.4), layout="constrained")
+    for i, ax in enumerate(fig.subplots(rows, cols, squeeze=False).flat):
+        ax.set_axis_off()
+        if i == 0:
+            img = _unit(x)
+            ax.imshow(img if img.shape[-1] == 3 else img[..., 0], cmap=None if img.shape[-1] == 3 else "gray")
+            ax.set_title("input", fontsize=7)
+        elif i <= n:
+            ax.imshow(maps[..., i - 1], cmap="viridis", interpolation="nearest")
+            ax.set_title(f"channel {i - 1}", fontsize=7)
+    fig.suptitle(f"{layer}: feature maps {maps.shape[0]}x{maps.shape[1]}", fontsize=9)
+    return save_figure(fig, path)
+
+
+def embed(features, method: str = "pca", n_components: int = 2, metric: str = "euclidean") -> np.ndarray:
+    """Points in a few dimensions that keep the structure of high-dimensional features.
+
+    Args:
+        features: ``(N, ...)``, flattened per sample.
+        method: ``'pca'`` (centered SVD; each axis signed so its largest loading is positive)
+            or ``'mds'`` (classical MDS of the ``rdm(features, metric)`` distances).
+        n_components: output dimensions.
+        metric: distance for ``'mds'`` (``'euclidean'``, ``'correlation'``, ``'cosine'``).
+
+    Returns:
+        Array ``(N, n_components)``; for PCA, ordered by explained variance.
+    """
+    check_choice(method, "embed method", ["pca", "mds"])
+    x = as_array(features, "embed features", min_rank=1)
+    x = x.reshape(len(x), -1)  # (N, F)
+    n_components = check_int(n_components, "embed n_components", minimum=1, maximum=max(1, min(x.shape)))
+    if len(x) < 2:
+        fail("embed features", "at least 2 samples", Text(f"{len(x)}"))
+    if method == "pca":
+        xc = x - x.mean(0)
+        u, s, vt = np.linalg.svd(xc, full_matrices=False)  # xc = u @ diag(s) @ vt
+        signs = np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(1)])
+        signs[signs == 0] = 1
+        return (u[:, :n_components] * s[:n_components]) * signs[:n_components]
+    from .similarity import rdm
+
+    d2 = rdm(x, metric) ** 2  # (N, N) squared distances
+    j = np.eye(len(x)) - 1.0 / len(x)  # centering matrix
+    b = -0.5 * j @ d2 @ j
+    vals, vecs = np.linalg.eigh(b)  # ascending
+    vals, vecs = vals[::-1][:n_components], vecs[:, ::-1][:, :n_components]
+    return vecs * np.sqrt(np.clip(vals, 0, None))
+
+
+def _labels(labels, n: int) -> np.ndarray | None:
+    if labels is None:
+        return None
+    y = np.asarray(labels.detach().cpu() if isinstance(labels, torch.Tensor) else labels)
+    y = y.argmax(1) if y.ndim == 2 else y  # one-hot -> class indices
+    if y.ndim != 1 or len(y) != n:
+        fail("embedding labels", f"{n} labels (one per point) or one-hot (N, classes)", Text(f"shape {y.shape}"))
+    return y
+
+
+def plot_embedding(points, labels, path, class_names=None, title: str | None = None) -> Path:
+    """Scatter plot of 2-D points colored by label (``labels`` None: one color).
+
+    Args:
+        points: ``(N, 2)`` (more columns: the first two are drawn).
+        labels: ``(N,)`` class indices / names, or one-hot ``(N, classes)``, or None.
+        path: the PNG file to write.
+        class_names: names for integer labels, in the legend.
+        title: figure title.
+
+    Returns:
+        The path written.
+    """
+    from matplotlib.figure import Figure
+
+    p = as_array(points, "plot_embedding points", min_rank=2)
+    if p.ndim != 2 or p.shape[1] < 2:
+        fail("plot_embedding points", "an array (N, 2)", Text(f"shape {p.shape}"))
+    y = _labels(labels, len(p))
+    fig = Figure(figsize=(5.5, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    classes = [None] if y is None else list(np.unique(y))
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if len(classes) <= 10 else "tab20" if len(classes) <= 20 else "viridis"]
+    for k, c in enumerate(classes):
+        sel = slice(None) if c is None else (y == c)
+        name = None if c is None else (class_names[int(c)] if class_names is not None else str(c))
+        ax.scatter(p[sel, 0], p[sel, 1], s=10, alpha=0.75, label=name,
+                   color=cmap(k if len(classes) <= 20 else k / max(1, len(classes) - 1)))
+    if y is not None and len(classes) <= 20:
+        ax.legend(fontsize=7, markerscale=1.5, loc="best")
+    ax.set_xlabel("component 1")
+    ax.set_ylabel("component 2")
+    ax.set_title(title or "embedding", fontsize=9)
+    return save_figure(fig, path)
+
+
+def layer_embedding(model, X, layer: str, labels, path, method: str = "pca", class_names=None) -> np.ndarray:
+    """Record a layer on ``X``, flatten per sample, embed in 2-D and plot colored by ``labels``.
+
+    Returns:
+        The points ``(N, 2)``.
+    """
+    acts = activations(model, X, [layer])[layer]  # (N, ...)
+    points = embed(acts, method)
+    plot_embedding(points, labels, path, class_names, title=f"{layer}: {method.upper()} of {len(points)} samples")
+    return points
