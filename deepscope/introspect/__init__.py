@@ -1,7 +1,25 @@
 """Open the black box: what the layers compute, how healthy the units are, what they respond to.
 
-``recording``: forward hooks in context managers (``Recorder``, ``activations``).
+- ``recording``: forward hooks in context managers (``Recorder``, ``activations``).
+- ``health``: dead and saturated units (``unit_health``, the ``HealthMonitor`` callback).
+- ``visualize``: filters, feature maps, embeddings of a layer's representations.
+- ``similarity``: representational similarity (RDMs, RSA) and linear CKA between layers or models.
+- ``attribution``: saliency, gradient x input, integrated gradients, occlusion.
+- ``synthesis``: activation maximization and DeepDream.
+- ``lesions``: silence units and measure what the network loses.
+- ``tuning``: tuning curves of units to a stimulus parameter (e.g. oriented gratings).
 """
+from .health import HealthMonitor, LayerHealth, format_health, unit_health
+from .lesions import LesionStudy, lesion, lesion_study, lesion_top_k
 from .recording import Recorder, activations, layer_modules
+from .similarity import LayerSimilarity, cka_matrix, compare_rdms, linear_cka, plot_similarity_matrix, rdm, rsa_matrix
+from .tuning import oriented_gratings, plot_tuning_curves, tuning_curves
+from .visualize import (embed, feature_maps, filters, layer_embedding, plot_embedding, plot_feature_maps,
+                        plot_filters)
 
-__all__ = ["Recorder", "activations", "layer_modules"]
+__all__ = ["HealthMonitor", "LayerHealth", "format_health", "unit_health",
+           "LesionStudy", "lesion", "lesion_study", "lesion_top_k",
+           "Recorder", "activations", "layer_modules",
+           "LayerSimilarity", "cka_matrix", "compare_rdms", "linear_cka", "plot_similarity_matrix", "rdm", "rsa_matrix",
+           "oriented_gratings", "plot_tuning_curves", "tuning_curves",
+           "embed", "feature_maps", "filters", "layer_embedding", "plot_embedding", "plot_feature_maps", "plot_filters"]

@@ -267,7 +267,7 @@ class DNN:
         return xs, y, validation
 
     def _fit_callbacks(self, callbacks, run_id, show_metric, state, run_config, continue_epoch=None) -> CallbackList:
-        """The run logger (creates the run folder), the user's callbacks, then the progress display."""
+        """The user's callbacks, the run logger (it creates the run folder now), the progress display."""
         from ..callbacks.progress import ProgressCallback
         from ..callbacks.run_logger import RunLogger
 
@@ -277,7 +277,8 @@ class DNN:
                 fail("fit callbacks", "deepscope.callbacks.Callback instances", type(cb).__name__, error=TypeError)
         run_logger = RunLogger(self, run_id, run_config, continue_epoch=continue_epoch)
         state.run = self.last_run = run_logger.run
-        return CallbackList([run_logger, *user_callbacks, ProgressCallback(show_metric=show_metric, metric=self.metric)])
+        # the user's callbacks first: what they add to the epoch logs (e.g. HealthMonitor) is logged too
+        return CallbackList([*user_callbacks, run_logger, ProgressCallback(show_metric=show_metric, metric=self.metric)])
 
     def _train(self, make_trainer, epochs_left, resume_position, state, loop_info, n_epoch, rollback, checkpoint_dir):
         """Run the trainer; on a NaN/Inf with ``rollback``, go back to the last good checkpoint with
