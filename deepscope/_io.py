@@ -4,6 +4,7 @@ A crash or kill during a write leaves the previous file intact, never a truncate
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -49,6 +50,32 @@ def atomic_write_text(path: str | os.PathLike, text: str, durable: bool = True) 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any, durable: bool = True) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", durable)
+
+
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100, where: str = "path") -> Path:
+    """Write a matplotlib ``Figure`` atomically, in the format its suffix names (png, svg, pdf).
+
+    Args:
+        fig: the figure (``matplotlib.figure.Figure``; no pyplot state involved).
+        path: the destination file.
+        dpi: resolution of raster formats.
+        where: the argument, for the error message.
+
+    Returns:
+        The destination path.
+    """
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    if fmt not in FIGURE_FORMATS:
+        from ._checks import fail
+
+        fail(where, "a .png, .svg or .pdf file name", str(path))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=dpi)
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def _umask() -> int:

@@ -15,14 +15,13 @@ parameters never receive ``.grad``, and the network's train/eval mode is restore
 """
 from __future__ import annotations
 
-import io
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 
 from .._checks import Text, check_int, fail
-from .._io import atomic_write_bytes
+from .._io import save_figure
 from .recording import network_of
 
 
@@ -260,14 +259,6 @@ def _display(image: np.ndarray) -> np.ndarray:
         fail("plot image", "an image (H, W) or (H, W, C)", Text(f"shape {img.shape}"))
     lo, hi = np.nanmin(img), np.nanmax(img)
     return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
-
-
-def save_figure(fig, path) -> str:
-    """Write a matplotlib ``Figure`` to ``path`` atomically (format from the suffix)."""
-    buf = io.BytesIO()
-    suffix = str(path).rsplit(".", 1)[-1].lower() if "." in str(path) else "png"
-    fig.savefig(buf, format=suffix, dpi=100, bbox_inches="tight")
-    return str(atomic_write_bytes(path, buf.getvalue()))
 
 
 def plot_attribution(image, attribution, path, title: str | None = None) -> str:

@@ -8,14 +8,13 @@
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from .._checks import Text, check_float, check_int, fail
-from .._io import atomic_write_bytes
+from .._io import save_figure
 from .recording import activations, resolve_layers
 
 
@@ -127,6 +126,4 @@ def plot_tuning_curves(curves: np.ndarray, values: Sequence, path, units=None, l
         ax.set_xlabel(xlabel, fontsize=7)
     for ax in list(axes.flat)[len(units):]:
         ax.axis("off")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, dpi=100)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return save_figure(fig, path)

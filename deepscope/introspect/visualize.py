@@ -11,24 +11,15 @@ Figures are built on ``matplotlib.figure.Figure`` (no pyplot global state) and w
 """
 from __future__ import annotations
 
-import io
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .._checks import Text, check_choice, check_int, fail
-from .._io import atomic_write_bytes
+from .._io import save_figure
 from .recording import activations, layer_modules, resolve_layers
-
-
-def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
-    """Render ``fig`` as PNG and write it atomically to ``path``; returns the path."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def as_array(x, where: str, min_rank: int = 1) -> np.ndarray:

@@ -4,13 +4,12 @@ Training curves are solid and validation curves dashed, in the same colour per r
 """
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 from typing import Sequence
 
 from .._checks import check_choice, fail
-from .._io import atomic_write_bytes
+from .._io import save_figure
 from .catalog import read_metrics, resolve_run
 
 FORMATS = ("png", "svg", "pdf")
@@ -68,9 +67,7 @@ def plot_runs(runs: Sequence[str | os.PathLike] | str, path: str | os.PathLike,
             ax.set_xlabel("epoch")
             ax.grid(True, alpha=0.3)
     _legend(axes[0][0], [f.name for f in folders] if layout == "metrics" else [], colors, validation)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, dpi=dpi)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return save_figure(fig, path, dpi)
 
 
 def _curve(ax, rows: list[dict], key: str, color: str, style: str) -> None:

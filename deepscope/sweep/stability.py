@@ -8,15 +8,13 @@ fraction of seeds whose metric is at or below ``collapse``.
 """
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .._checks import fail
-from .._io import atomic_write_bytes
+from .._io import save_figure
 
 
 @dataclass
@@ -155,13 +153,7 @@ def stability_map(study_or_rows, x: str, y: str, metric: str = "val_acc", path: 
         ax.set_ylabel(x)
     if title:
         fig.suptitle(title)
-    path = Path(path)
-    fmt = path.suffix.lstrip(".").lower() or "png"
-    if fmt not in ("png", "svg", "pdf"):
-        fail("stability_map path", "a .png, .svg or .pdf file name", str(path))
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, dpi=120)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_figure(fig, path, dpi=120, where="stability_map path")
     return g
 
 

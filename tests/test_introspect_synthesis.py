@@ -1,0 +1,108 @@
+"""Synthesis: activation maximization, DeepDream (stopping after the target layer), image grids."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import deepscope as tflearn
+from deepscope.introspect import activations
+from deepscope.introspect.synthesis import deep_dream, layer_output, maximize_activation, plot_images
+
+
+def edge_model():
+    """One 3x3 conv filter set by hand to a vertical edge detector, then a classifier."""
+    tflearn.set_seed(0)
+    net = tflearn.input_data(shape=[None, 12, 12, 1])
+    net = tflearn.conv_2d(net, 2, 3, activation="relu")
+    net = tflearn.fully_connected(net, 3, activation="softmax")
+    model = tflearn.DNN(tflearn.regression(net))
+    conv = model.net.layers["Conv2D"]
+    kernel = np.zeros((2, 1, 3, 3), dtype=np.float32)
+    kernel[0, 0] = [[-1, 0, 1]] * 3  # responds to intensity rising from left to right
+    kernel[1, 0] = np.random.default_rng(0).normal(size=(3, 3))
+    model.set_weights(conv.weight, kernel)
+    model.set_weights(conv.bias, np.zeros(2, dtype=np.float32))
+    return model
+
+
+def dream_model():
+    tflearn.set_seed(3)
+    net = tflearn.input_data(shape=[None, 16, 16, 3])
+    net = tflearn.conv_2d(net, 4, 3, activation="relu")
+    net = tflearn.max_pool_2d(net, 2)
+    net = tflearn.conv_2d(net, 6, 3, activation="relu")
+    net = tflearn.fully_connected(net, 8, activation="relu")
+    net = tflearn.fully_connected(net, 5, activation="softmax")
+    return tflearn.DNN(tflearn.regression(net))
+
+
+def unit_mean(model, x, layer, unit):
+    return activations(model, x[None], [layer])[layer][0, ..., unit].mean()
+
+
+def left_as_found(model):
+    return (all(m.training for m in model.net.modules())
+            and all(p.grad is None for p in model.net.parameters())
+            and not any(m._forward_hooks for m in model.net.modules()))
+
+
+def test_maximizing_a_vertical_edge_filter_draws_vertical_structure():
+    model = edge_model()
+    model.net.train()
+    img = maximize_activation(model, "Conv2D", 0, steps=120)
+    assert img.shape == (12, 12, 1) and np.isfinite(img).all()
+    assert left_as_found(model)
+    random = np.random.default_rng(1).random((12, 12, 1)).astype(np.float32)
+    assert unit_mean(model, img, "Conv2D", 0) > 4 * unit_mean(model, random, "Conv2D", 0)
+    horizontal = (np.diff(img[..., 0], axis=1) ** 2).sum()  # changes along the width
+    vertical = (np.diff(img[..., 0], axis=0) ** 2).sum()
+    assert horizontal > 3 * vertical
+
+
+def test_maximizing_a_class_and_a_hidden_unit():
+    model = dream_model()
+    random = np.random.default_rng(2).random((16, 16, 3)).astype(np.float32)
+    img = maximize_activation(model, None, 4, steps=40, jitter=0)  # the classifier is position-specific
+    logits = lambda x: model.net.logits(torch.as_tensor(x[None])).detach().numpy()[0]  # noqa: E731
+    assert np.isfinite(img).all() and logits(img)[4] > logits(random)[4] + 3
+    hidden = maximize_activation(model, "FullyConnected", 1, steps=40, jitter=0, blur_every=0)
+    assert unit_mean(model, hidden, "FullyConnected", 1) > unit_mean(model, random, "FullyConnected", 1) + 1
+    assert all(p.grad is None for p in model.net.parameters())
+
+
+def test_deep_dream_stops_after_the_layer_at_any_size():
+    model = dream_model()
+    image = np.random.default_rng(3).uniform(0.2, 0.8, (16, 16, 3)).astype(np.float32)
+    dream = deep_dream(model, image, "Conv2D_1", steps=8, octaves=3)  # octaves of 8x8, 11x11, 16x16
+    assert dream.shape == image.shape and dream.min() >= 0 and dream.max() <= 1
+    norm = lambda x: np.linalg.norm(activations(model, x[None], ["Conv2D_1"])["Conv2D_1"])  # noqa: E731
+    assert norm(dream) > 1.2 * norm(image)
+    big = np.random.default_rng(4).random((1, 24, 20, 3)).astype(np.float32)
+    with pytest.raises(RuntimeError), torch.no_grad():
+        model.net(torch.as_tensor(big))  # the fully connected layers need 16x16
+    model.net.train()  # (activations, like predict, leaves the network in eval mode)
+    assert deep_dream(model, big, "Conv2D_1", steps=2, octaves=2).shape == big.shape
+    assert layer_output(model.net, torch.as_tensor(big), "Conv2D_1").shape == (1, 12, 10, 6)
+    assert left_as_found(model)
+
+
+def test_clear_errors_and_plot(tmp_path):
+    model = dream_model()
+    with pytest.raises(ValueError, match=r"an integer in \[0, 5\] \(the layer has 6"):
+        maximize_activation(model, "Conv2D_1", 6, steps=1)
+    with pytest.raises(ValueError, match=r"an integer in \[0, 4\]"):
+        maximize_activation(model, None, -1, steps=1)
+    with pytest.raises(ValueError, match="unknown"):
+        maximize_activation(model, "Conv9", 0, steps=1)
+    with pytest.raises(ValueError, match="octaves=1"):
+        deep_dream(model, np.zeros((16, 16, 3)), "FullyConnected", steps=1, octaves=2)
+    with pytest.raises(ValueError, match="one image"):
+        deep_dream(model, np.zeros((2, 16, 16, 3)), "Conv2D", steps=1)
+    assert not any(m._forward_hooks for m in model.net.modules())
+    assert all(p.grad is None for p in model.net.parameters())
+    imgs = [np.random.default_rng(i).random((16, 16, 3)) for i in range(3)] + [np.zeros((16, 16, 1))]
+    path = plot_images(imgs, tmp_path / "grid.png", titles=["a", "b", "c", "blank"], ncols=2)
+    assert open(path, "rb").read(4) == b"\x89PNG"
+    with pytest.raises(ValueError, match="titles"):
+        plot_images(imgs, tmp_path / "x.png", titles=["a"])
