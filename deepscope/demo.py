@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import introspect
+from ._io import save_figure
 from .runs.run import runs_root
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -141,28 +143,6 @@ def small_cnn(image_shape, quick: bool):
 # ---------------------------------------------------------------------------------------------
 # Pictures of what was learned
 # ---------------------------------------------------------------------------------------------
-def save_filters(weights: np.ndarray, path: Path) -> Path:
-    """First-layer filters ``(out, in, kh, kw)`` as a grid of small images (RGB or grey)."""
-    from matplotlib.figure import Figure
-
-    w = weights.transpose(0, 2, 3, 1)  # (filters, kh, kw, channels)
-    n = len(w)
-    cols = 8
-    rows = (n + cols - 1) // cols
-    fig = Figure(figsize=(cols * 0.9, rows * 0.9 + 0.4), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.set_axis_off()
-        if i < n:
-            f = w[i]
-            f = (f - f.min()) / (f.max() - f.min() + 1e-8)  # each filter scaled to [0, 1]
-            ax.imshow(f if f.shape[-1] == 3 else f[..., 0], cmap=None if f.shape[-1] == 3 else "gray",
-                      interpolation="nearest")
-    fig.suptitle("first-layer filters (what each unit looks for)", fontsize=9)
-    fig.savefig(path, dpi=100)
-    return path
-
-
 def save_predictions(images, labels, predictions, class_names, path: Path, n: int = 16) -> Path:
     """A grid of test images titled with the predicted class (green when right, red when wrong)."""
     from matplotlib.figure import Figure
@@ -179,8 +159,25 @@ def save_predictions(images, labels, predictions, class_names, path: Path, n: in
         ax.set_title(f"{class_names[guess]} ({predictions[i, guess]:.0%})", fontsize=9,
                      color="green" if guess == truth else "red")
     fig.suptitle("test images: predicted class (confidence); red = wrong", fontsize=10)
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path)
+
+
+def look_inside(model, images, out: Path) -> dict:
+    """Open the black box: unit health, feature maps, a saliency map and layer similarity (CKA)."""
+    print("\nInside the network (on test images):")
+    print(introspect.format_health(introspect.unit_health(model, images)))
+    cka = introspect.cka_matrix(model, images, layers_a=["conv1", "conv2", "FullyConnected", "FullyConnected_1"])
+    print("Representational similarity of the layers (linear CKA, 1 = same geometry):")
+    for name, row in zip(cka.rows, cka.matrix):
+        print(f"  {name:>17} " + " ".join(f"{v:5.2f}" for v in row))
+    saliency = introspect.saliency(model, images[:1])
+    return {
+        "feature maps": introspect.plot_feature_maps(model, images[0], "conv1", out / "feature_maps.png", max_maps=16),
+        "saliency": introspect.plot_attribution(images[0], saliency[0], out / "saliency.png",
+                                                title="where the prediction looks (saliency)"),
+        "similarity": introspect.plot_similarity_matrix(cka, None, out / "layer_similarity.png",
+                                                        title="linear CKA between layers"),
+    }
 
 
 def save_curves(run_path, path: Path) -> Path:
@@ -242,13 +239,14 @@ def main(quick: bool = False, out: str | os.PathLike | None = None) -> dict:
         print(f"  {class_names[c]:>11} {per_class[c]:5.0%} " + "#" * int(round(20 * per_class[c])))
 
     files = {
-        "filters": save_filters(model.get_weights(conv1.W), out / "filters.png"),
+        "filters": introspect.plot_filters(model, out / "filters.png", layer="conv1"),
         "curves": save_curves(model.last_run.path, out / "learning_curves.png"),
         "predictions": save_predictions(tX, tY, predictions, class_names, out / "predictions.png"),
+        **look_inside(model, tX[:200], out),
     }
     print("\nWhat it learned, as pictures:")
     for label, path in files.items():
-        print(f"  {label:<12} {path}")
+        print(f"  {label:<13} {path}")
     print("\nRun folders (config.json, metrics.csv, TensorBoard events):")
     for path in runs:
         print(f"  {path}")
