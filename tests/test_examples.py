@@ -90,18 +90,6 @@ def test_logic_gates(monkeypatch, capsys, tmp_path):
     assert all(abs(p - 0.5) < 0.1 for p in single)  # a single unit can only answer ~0.5 for XOR
 
 
-def test_l2_stability_quick(shared_datasets, monkeypatch, capsys, tmp_path):
-    monkeypatch.setenv("DEEPSCOPE_DATA", str(shared_datasets))
-    out = run_script(SEEDS / "l2_stability.py", "--quick", monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
-    rows = re.findall(r"^[0-9.e-]+\s+([0-9.]+)%\s+([0-9.]+)%$", out, flags=re.MULTILINE)
-    assert len(rows) == 2, out  # the 2x2 accuracy table
-    assert all(0 <= float(v) <= 100 for row in rows for v in row)
-
-
-@pytest.mark.parametrize("experiment", [
-    "layers",
-    pytest.param("all", marks=pytest.mark.skipif(not SLOW, reason="slow: set DEEPSCOPE_SLOW=1")),
-])
 def test_cifar10_experiments_quick(experiment, shared_datasets, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("DEEPSCOPE_DATA", str(shared_datasets))
     out_dir = tmp_path / "out"

@@ -7,7 +7,7 @@ map (mean ± std, and the fraction of seeds that collapsed to chance) shows wher
 The study is crash-safe: kill it and run the same command again; it trains only what is missing.
 
     python examples/seeds/l2_stability_study.py                # 4x4 factors x 3 seeds, MNIST
-    python examples/seeds/l2_stability_study.py --seeds 5 --epochs 5
+    python examples/seeds/l2_stability_study.py --seeds 5 --epochs 5 --dataset notmnist
     python examples/seeds/l2_stability_study.py --quick        # 2x2 factors, 1 seed, 2,000 images, 1 epoch
 """
 # %%
@@ -15,11 +15,13 @@ import argparse
 import time
 
 import deepscope as tflearn
-from deepscope.datasets import mnist
+from deepscope.datasets import mnist, notmnist
 from deepscope.sweep import Study, stability_map, stability_table
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--quick", action="store_true", help="2x2 factors, 1 seed, 2,000 images, 1 epoch (CI)")
+parser.add_argument("--dataset", choices=("mnist", "notmnist"), default="mnist",
+                    help="the seed used notMNIST (Udacity's class); MNIST by default")
 parser.add_argument("--seeds", type=int, default=3, help="training seeds per pair of factors")
 parser.add_argument("--epochs", type=int, default=3)
 parser.add_argument("--learning-rate", type=float, default=0.1, help="plain SGD as in the Udacity notebooks")
@@ -28,11 +30,12 @@ args, _ = parser.parse_known_args()  # parse_known_args: also works inside Jupyt
 
 
 # %% Data
-X, Y, testX, testY = mnist.load_data(one_hot=True, limit=2000 if args.quick else None)
+loader = notmnist if args.dataset == "notmnist" else mnist
+X, Y, testX, testY = loader.load_data(one_hot=True, limit=2000 if args.quick else None)
 factors = [1e-4, 5e-3] if args.quick else [1e-4, 5e-4, 1e-3, 5e-3]
 seeds = [0] if args.quick else list(range(args.seeds))
 n_epoch = 1 if args.quick else args.epochs
-print(f"MNIST: {len(X)} training / {len(testX)} test images; L2 factors {factors}; seeds {seeds}; {n_epoch} epochs")
+print(f"{args.dataset}: {len(X)} training / {len(testX)} test images; L2 factors {factors}; seeds {seeds}; {n_epoch} epochs")
 
 
 # %% The seed's network: 784 -> 50 ReLU -> 25 ReLU -> 10 softmax, an L2 factor per hidden layer
