@@ -90,6 +90,10 @@ def test_logic_gates(monkeypatch, capsys, tmp_path):
     assert all(abs(p - 0.5) < 0.1 for p in single)  # a single unit can only answer ~0.5 for XOR
 
 
+@pytest.mark.parametrize("experiment", [
+    "layers",
+    pytest.param("all", marks=pytest.mark.skipif(not SLOW, reason="slow: set DEEPSCOPE_SLOW=1")),
+])
 def test_cifar10_experiments_quick(experiment, shared_datasets, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("DEEPSCOPE_DATA", str(shared_datasets))
     out_dir = tmp_path / "out"
