@@ -22,6 +22,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .._io import fsync_dir
+
 TERMINAL = ("finished", "failed")
 
 
@@ -93,7 +95,7 @@ class Journal:
             f.flush()
             os.fsync(f.fileno())
         if new:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         return record
 
     def _ends_with_newline(self) -> bool:
@@ -116,15 +118,3 @@ class Journal:
             states[tid] = {**event, "attempts": attempts}
         return states
 
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
