@@ -114,7 +114,8 @@ def datasets(args) -> int:
         rows = []
         for name in ds.list_datasets():
             about = ds.info(name, args.data_dir)
-            rows.append([name, about["title"], "yes" if about["cached"] else "no", about["folder"]])
+            state = "yes" if about["cached"] else ("local copy" if about["local_copy"] else "no")
+            rows.append([name, about["title"], state, about["folder"]])
         print_table(["name", "title", "cached", "folder"], rows, title="Datasets")
         return 0
     if args.name not in ds.list_datasets():

@@ -129,9 +129,9 @@ def info(name: str, data_dir: str | os.PathLike | None = None) -> dict:
         data_dir: cache folder to inspect.
 
     Returns:
-        ``{'name', 'title', 'folder', 'cached', 'files': [{'filename', 'urls', 'sha256', 'md5',
+        ``{'name', 'title', 'folder', 'cached', 'local_copy', 'files': [{'filename', 'urls', 'sha256', 'md5',
         'size', 'checksum', 'cached', 'path'}, ...]}``; ``local`` files (project copies) are
-        listed with ``'local_only': True``.
+        listed with ``'local_only': True``; ``local_copy`` says one of them is there (the loaders use it).
     """
     spec = get_spec(name)
     files = []
@@ -146,7 +146,8 @@ def info(name: str, data_dir: str | os.PathLike | None = None) -> dict:
     main = files[:len(spec.files)]
     return {"name": spec.name, "title": spec.title,
             "folder": str(data_root(data_dir) / spec.subdir),
-            "cached": all(f["cached"] for f in main), "files": files}
+            "cached": all(f["cached"] for f in main),
+            "local_copy": any(f["cached"] for f in files[len(spec.files):]), "files": files}
 
 
 def download(name: str, data_dir: str | os.PathLike | None = None, verbose: bool = True
