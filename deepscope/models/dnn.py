@@ -16,6 +16,7 @@ from . import data as datamod
 from . import checkpoint as checkpointmod
 from . import guard as guardmod
 from . import serialization
+from .distributed import DataParallel
 from .dry_run import dry_run
 from .summary import summary_table
 from .trainer import Trainer, steps_per_epoch
@@ -64,6 +65,7 @@ class DNN:
         self.best_checkpoint_path = best_checkpoint_path
         self.max_checkpoints = None if max_checkpoints is None else check_int(max_checkpoints, "DNN max_checkpoints")
         self.best_val_accuracy = float(best_val_accuracy)
+        self.parallel = DataParallel.from_env()  # a torchrun job (before the device: it picks the GPU)
         self.device = _device(device) if device is not None else default_device()
         self.autocast_dtype = _autocast_dtype(mixed_precision, self.device)
         if isinstance(network, Node):
@@ -183,16 +185,19 @@ class DNN:
             print(f"deepscope: no checkpoint to resume from in {resume_dir}; starting from the beginning.")
         state = TrainingState(model=self, n_epoch=n_epoch, steps_per_epoch=steps_per_epoch(n, batch_size),
                               batch_size=min(batch_size, n), n_samples=n, epoch=self.epoch, step=self.step)
+        data_seed = int(torch.randint(0, 2 ** 31 - 1, (1,)))
+        if self.parallel is not None:  # every process starts from rank 0's weights and data order
+            self.parallel.broadcast_state(self.net)
+            data_seed = self.parallel.broadcast_int(data_seed, self.device)
         loop_info = {"fit_start_epoch": self.epoch, "n_epoch": n_epoch, "batch_size": batch_size, "n_samples": n,
-                     "prior_history": list(self.history),
-                     "data_seed": int(torch.randint(0, 2 ** 31 - 1, (1,)))}
+                     "prior_history": list(self.history), "data_seed": data_seed}
         epochs_left, trainer_resume = n_epoch, None
         if ckpt is not None:
             epochs_left, trainer_resume = checkpointmod.restore_training(self, ckpt, state, loop_info, n_epoch)
         callbacks = self._fit_callbacks(callbacks, run_id, show_metric, state,
                                         self.run_config(n_epoch, batch_size, shuffle, validation_set, n),
                                         continue_epoch=None if ckpt is None else checkpointmod.epochs_done(ckpt))
-        if checkpoint_dir is None and (checkpoint_every is not None or ckpt is not None):
+        if checkpoint_dir is None and (checkpoint_every is not None or ckpt is not None) and state.run is not None:
             checkpoint_dir = state.run.checkpoint_dir
         temporary = None
         if nan_guard == "rollback" and checkpoint_dir is None:  # rollback needs somewhere to go back to
@@ -207,8 +212,10 @@ class DNN:
                               snapshot_epoch=snapshot_epoch, snapshot_step=snapshot_step)
             trainer.data_seed = loop_info["data_seed"]
             trainer.resume = resume_position
+            trainer.parallel = self.parallel
             trainer.guard = guardmod.NaNGuard(self, trainer.params, self.device) if nan_guard else None
-            if checkpoint_every is not None or (resume and checkpoint_dir is not None):
+            writes = self.parallel is None or self.parallel.is_main  # one process writes checkpoints
+            if writes and (checkpoint_every is not None or (resume and checkpoint_dir is not None)):
                 trainer.checkpointer = checkpointmod.Checkpointer(self, checkpoint_dir, checkpoint_every,
                                                                   keep_checkpoints, loop_info, trainer.guard)
             return trainer
@@ -275,6 +282,9 @@ class DNN:
         for cb in user_callbacks:
             if not isinstance(cb, Callback):
                 fail("fit callbacks", "deepscope.callbacks.Callback instances", type(cb).__name__, error=TypeError)
+        if self.parallel is not None and not self.parallel.is_main:  # torchrun: rank 0 logs and reports
+            state.run = self.last_run = None
+            return CallbackList(user_callbacks)
         run_logger = RunLogger(self, run_id, run_config, continue_epoch=continue_epoch)
         state.run = self.last_run = run_logger.run
         # the user's callbacks first: what they add to the epoch logs (e.g. HealthMonitor) is logged too

@@ -45,8 +45,9 @@ class Trainer:
         self.show_metric = show_metric
         self.snapshot_epoch = snapshot_epoch
         self.snapshot_step = snapshot_step
-        # set by DNN.fit: NaN guard, checkpoint writer, the position to resume from, the data-order seed
-        self.guard = self.checkpointer = self.resume = None
+        # set by DNN.fit: NaN guard, checkpoint writer, the position to resume from, the data-order seed,
+        # the torchrun process group (models/distributed.py)
+        self.guard = self.checkpointer = self.resume = self.parallel = None
         self.data_seed = 0
         self.params = [p for p in dnn.net.parameters() if p.requires_grad]
         self.optimizer_step = unhooked_step(dnn.optimizer)
@@ -71,6 +72,8 @@ class Trainer:
             for p in self.params:  # zero_grad(set_to_none=True) without its dispatch overhead
                 p.grad = None
             loss.backward()
+        if self.parallel is not None:  # torchrun: the whole batch's gradient
+            self.parallel.average_gradients(self.params)
         grad_norm = None
         if dnn.clip_gradients:
             grad_norm = clip_grad_norm(self.params, dnn.clip_gradients, dnn.optimizer if self.fold_clip else None)
@@ -109,6 +112,8 @@ class Trainer:
                     state.batch_index = index
                     if batch_events:
                         fire("on_batch_begin", state)
+                    if self.parallel is not None:  # torchrun: this process's rows of the batch
+                        xs, y = self.parallel.share(xs, y)
                     loss, output = self.train_step(xs, y)
                     loss_sum = loss if loss_sum is None else loss_sum + loss
                     steps += 1
@@ -127,6 +132,8 @@ class Trainer:
                         break
                 if self.guard is not None:
                     self.guard.check_now(state.step)
+                if self.parallel is not None and loss_sum is not None:
+                    loss_sum = self.parallel.mean(loss_sum)
                 logs = {"loss": float(loss_sum) / steps} if steps else {}
                 if metric is not None:
                     logs[metric.name] = metric.compute()

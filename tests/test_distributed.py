@@ -1,0 +1,42 @@
+"""Data-parallel training under torchrun's environment: 2 CPU processes (Gloo) end with the same
+weights as 1 process training on whole batches."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+WORKER = Path(__file__).with_name("_distributed_worker.py")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_train_like_one(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env.update(PYTHONPATH=str(REPO_ROOT), OMP_NUM_THREADS="1")
+    single = subprocess.run([sys.executable, str(WORKER), str(tmp_path / "one.npz"), str(tmp_path / "runs1")],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert single.returncode == 0, single.stderr[-2000:]
+    port = str(free_port())
+    jobs = [subprocess.Popen([sys.executable, str(WORKER), str(tmp_path / f"rank{r}.npz"), str(tmp_path / "runs2")],
+                             env={**env, "WORLD_SIZE": "2", "RANK": str(r), "LOCAL_RANK": str(r),
+                                  "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in range(2)]
+    for job in jobs:
+        _, err = job.communicate(timeout=120)
+        assert job.returncode == 0, err[-2000:]
+    one = np.load(tmp_path / "one.npz")
+    for r in range(2):
+        ranked = np.load(tmp_path / f"rank{r}.npz")
+        for key in one.files:
+            np.testing.assert_allclose(ranked[key], one[key], rtol=1e-4, atol=1e-6)
+    assert [p.name for p in (tmp_path / "runs2").iterdir()] == ["job"]  # only rank 0 wrote a run folder
