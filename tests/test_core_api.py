@@ -310,3 +310,17 @@ def test_save_and_load_with_fitted_preprocessing_and_augmentation(tmp_path):
     loaded = tflearn.load(tmp_path / "m.safetensors")
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     assert loaded.net.inputs[0].module.preprocessing.is_fitted
+
+
+def test_every_run_folder_holds_the_trained_model(tmp_path):
+    X, Y, _ = classification_data()
+    model = tflearn.DNN(mlp(), tensorboard_dir=tmp_path)
+    model.fit(X, Y, n_epoch=2, run_id="kept", snapshot_epoch=False)
+    again = tflearn.load(tmp_path / "kept" / "model.safetensors")
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    net = tflearn.input_data(shape=[None, 8])
+    net = tflearn.fully_connected(net, 3, activation=lambda x: x.clamp(min=0))  # not JSON: the fit still works
+    plain = tflearn.DNN(tflearn.regression(net), tensorboard_dir=tmp_path)
+    with pytest.warns(RuntimeWarning, match="model file was not written"):
+        plain.fit(X, Y, n_epoch=1, run_id="lambda", snapshot_epoch=False)
+    assert not (tmp_path / "lambda" / "model.safetensors").exists()

@@ -7,10 +7,13 @@ writes the fit's hyperparameters and final metrics for TensorBoard's HParams das
 from __future__ import annotations
 
 import time
+import warnings
 
 from ..runs.run import Run
 from ..runs.tb_writer import EventWriter
 from .base import Callback, TrainingState
+
+MODEL_FILE = "model.safetensors"
 
 
 class RunLogger(Callback):
@@ -65,6 +68,14 @@ class RunLogger(Callback):
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+        self.save_model()
+
+    def save_model(self) -> None:
+        """The trained model as ``model.safetensors`` in the run folder (``deepscope.load`` reads it)."""
+        try:
+            self.dnn.save(self.run.path / MODEL_FILE)
+        except ValueError as error:  # an argument that JSON cannot hold (a Python function, say)
+            warnings.warn(f"the run's model file was not written: {error}", RuntimeWarning, stacklevel=2)
 
     def flush(self) -> None:
         self.run.flush()

@@ -115,9 +115,10 @@ def read_file(path, expected_format: str = FORMAT) -> tuple[dict, dict]:
         what = "a training checkpoint" if expected_format != FORMAT else "deepscope's save"
         raise ModelFileError(f"model file {str(path)!r} was not written by {what} "
                              f"(format {meta.get('format')!r}, expected {expected_format!r}).")
-    if "sha256" in meta and tensor_digest(tensors, meta) != meta["sha256"]:
+    if meta.get("sha256") != tensor_digest(tensors, meta):  # every file deepscope writes has one
         raise ModelFileError(f"model file {str(path)!r} is corrupt: its content does not match the sha256 "
-                             f"recorded when it was saved (a changed byte or a tampered header).")
+                             f"recorded when it was saved, or the sha256 is missing (a changed byte or a "
+                             f"tampered header).")
     return tensors, meta
 
 

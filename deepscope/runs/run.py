@@ -3,6 +3,7 @@
 ```
 <runs root>/<run_id>/
     config.json        the network, training settings and hyperparameters
+    model.safetensors  the trained model at the end of the fit (``deepscope.load`` rebuilds it)
     metrics.csv        one row per epoch: epoch, step, loss, metric, val_loss, val_metric, time
     events.out.tfevents.*   TensorBoard (scalars; histograms by verbose level)
     checkpoints/       model checkpoints (safetensors)
