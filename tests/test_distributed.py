@@ -21,7 +21,8 @@ def free_port() -> int:
 
 
 def test_two_processes_train_like_one(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "DEEPSCOPE_RESUME", "DEEPSCOPE_RUNS")}
     env.update(PYTHONPATH=str(REPO_ROOT), OMP_NUM_THREADS="1")
     single = subprocess.run([sys.executable, str(WORKER), str(tmp_path / "one.npz"), str(tmp_path / "runs_single")],
                             env=env, capture_output=True, text=True, timeout=120)
@@ -36,11 +37,12 @@ def test_two_processes_train_like_one(tmp_path):
         errors = [job.communicate(timeout=120)[1] for job in jobs]
         if all(job.returncode == 0 for job in jobs) or not any("ddress already in use" in e for e in errors):
             break
-    for job, err in zip(jobs, errors):
-        assert job.returncode == 0, err[-3000:]
+    report = "\n".join(f"rank {r} (exit {job.returncode}): {err[-1500:]}" for r, (job, err) in enumerate(zip(jobs, errors)))
+    assert all(job.returncode == 0 for job in jobs), report
     one = np.load(tmp_path / "one.npz")
     for r in range(2):
         ranked = np.load(tmp_path / f"rank{r}.npz")
         for key in one.files:
-            np.testing.assert_allclose(ranked[key], one[key], rtol=1e-4, atol=1e-6, err_msg=f"rank {r}, {key}")
-    assert [p.name for p in (tmp_path / f"runs{attempt}").iterdir()] == ["job"]  # only rank 0 wrote a run folder
+            np.testing.assert_allclose(ranked[key], one[key], rtol=1e-4, atol=1e-6, err_msg=f"rank {r}, {key}\n{report}")
+    written = sorted(p.name for p in (tmp_path / f"runs{attempt}").iterdir())
+    assert written == ["job"], (written, report)  # only rank 0 wrote a run folder

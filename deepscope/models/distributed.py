@@ -13,6 +13,7 @@ With ``WORLD_SIZE`` > 1 in the environment (torchrun sets it), ``DNN.fit``:
 """
 from __future__ import annotations
 
+import atexit
 import os
 
 import torch
@@ -40,6 +41,9 @@ class DataParallel:
             if torch.cuda.is_available():
                 torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
             dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+            # leave the group before the interpreter exits: an undestroyed Gloo group can abort the
+            # process at exit ("terminate called without an active exception")
+            atexit.register(_leave_group)
         return cls(dist.get_rank(), dist.get_world_size())
 
     @property
@@ -79,3 +83,9 @@ class DataParallel:
         t = torch.tensor([value], dtype=torch.long, device=device)
         dist.broadcast(t, src=0)
         return int(t.item())
+
+
+def _leave_group() -> None:
+    if dist.is_initialized():
+        dist.barrier()  # no process leaves while another still talks to it
+        dist.destroy_process_group()
