@@ -131,6 +131,13 @@ def pad_sequences(sequences: Sequence, maxlen: int | None = None, dtype: Any = "
 
 
 # ----------------------------------------------------------------------------- normalization
+def _float_samples(X: Any) -> tuple[np.ndarray, tuple[int, ...]]:
+    """``X`` as a float array (float64 kept, else float32) and the axes of one sample."""
+    X = np.asarray(X)
+    X = X.astype(np.float64 if X.dtype == np.float64 else np.float32, copy=False)
+    return X, tuple(range(1, X.ndim))
+
+
 def samplewise_zero_center(X: Any) -> np.ndarray:
     """Subtract from each sample its own mean (over all its values).
 
@@ -143,8 +150,7 @@ def samplewise_zero_center(X: Any) -> np.ndarray:
     Returns:
         float array of the same shape.
     """
-    X = np.asarray(X, dtype=np.float64 if np.asarray(X).dtype == np.float64 else np.float32)
-    axes = tuple(range(1, X.ndim))
+    X, axes = _float_samples(X)
     return X - X.mean(axis=axes, keepdims=True)
 
 
@@ -157,8 +163,7 @@ def samplewise_std_normalization(X: Any) -> np.ndarray:
     Returns:
         float array of the same shape.
     """
-    X = np.asarray(X, dtype=np.float64 if np.asarray(X).dtype == np.float64 else np.float32)
-    axes = tuple(range(1, X.ndim))
+    X, axes = _float_samples(X)
     return X / (X.std(axis=axes, keepdims=True) + _EPSILON)
 
 
