@@ -23,7 +23,7 @@ GROUPS = {
                         "data_utils", "data_preprocessing", "data_augmentation", "datasets", "_registry",
                         "_checks", "_io", "utils"},
     "graph and layers": {"graph", "network", "layers"},
-    "models and callbacks": {"models", "callbacks"},
+    "models and callbacks": {"models", "callbacks", "diagnostics"},
     "runs": {"runs"},
     "sweep and introspect": {"sweep", "introspect"},
 }

@@ -255,14 +255,28 @@ def test_stability_map_writes_a_png_and_returns_the_means(tmp_path):
 
 # -- the seed example --------------------------------------------------------------------------
 def test_l2_stability_study_example_quick(shared_datasets, monkeypatch, capsys, tmp_path):
+    """Seed 000's recipe, quick: the course setup collapses, and its diagnosis names the layer that
+    died in the first steps, the constant prediction and the penalty-only loss decrease."""
     monkeypatch.setenv("DEEPSCOPE_DATA", str(shared_datasets))
     monkeypatch.chdir(tmp_path)
     path = REPO_ROOT / "examples" / "seeds" / "l2_stability_study.py"
     monkeypatch.setattr(sys, "argv", [str(path), "--quick"])
     runpy.run_path(str(path), run_name="__main__")
     out = capsys.readouterr().out
-    assert "L1\\L2" in out and out.count("%") >= 4
-    png = tmp_path / "runs" / "l2_stability_quick" / "stability.png"
-    assert png.read_bytes()[:4] == b"\x89PNG"
-    journal = (tmp_path / "runs" / "l2_stability_quick" / "journal.jsonl").read_text().splitlines()
-    assert sum('"finished"' in line for line in journal) == 4
+    assert "L1\\L2" in out and out.count("%") >= 8 and "Reading:" in out
+    for setup in ("course", "defaults"):
+        folder = tmp_path / "runs" / f"seed000_{setup}_quick"
+        assert (folder / "stability.png").read_bytes()[:4] == b"\x89PNG"
+        events = [json.loads(line) for line in (folder / "journal.jsonl").read_text().splitlines()]
+        finished = [e for e in events if e["event"] == "finished"]
+        assert len(finished) == 8 and all(e["record"]["diagnoses"] is not None for e in finished)
+        collapsed = [e for e in finished if e["metrics"]["val_acc"] <= 0.11]
+        if setup == "defaults":
+            assert not collapsed
+            continue
+        assert collapsed
+        for e in collapsed:
+            codes = {d["code"]: d for d in e["record"]["diagnoses"]}
+            assert "constant_prediction" in codes and codes["dead_layer"]["step"] <= 10
+            assert codes["dead_layer"]["layer"] == "FullyConnected_1"
+        assert any("penalty_dominates" in [d["code"] for d in e["record"]["diagnoses"]] for e in collapsed)

@@ -21,6 +21,8 @@ class TrainingState:
         batch_size: samples per batch.
         n_samples: training samples.
         batch_loss: the last batch's loss as a device tensor (no synchronisation).
+        grad_norm: the last step's global gradient norm before clipping (device tensor; None
+            when clipping is off).
         epoch_logs: after each epoch: ``loss``, the metric, ``val_loss``, ``val_<metric>``.
         history: one ``epoch_logs`` dict per finished epoch of this fit.
         run: the run folder (``deepscope.runs.Run``) or None.
@@ -36,6 +38,7 @@ class TrainingState:
     step: int = 0
     batch_index: int = 0
     batch_loss: torch.Tensor | None = None
+    grad_norm: torch.Tensor | None = None
     epoch_logs: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
     run: Any = None

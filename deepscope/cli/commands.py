@@ -169,6 +169,8 @@ def runs(args) -> int:
             layer_names = [k[len("net."):] + f" ({v})" for k, v in layers.items() if k.count(".") == 1]
             if layer_names:
                 print(f"network: {' -> '.join(layer_names)}")
+            if about["diagnosis"] is not None:
+                print(about["diagnosis"])
             return 0
         table = R.compare_runs(args.runs, metric=args.metric, root=args.root)
         table.print(title="Comparison")

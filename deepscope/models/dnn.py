@@ -1,6 +1,7 @@
 """``DNN``: TFlearn's model class (fit / predict / evaluate / save / load) on a plain nn.Module."""
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -8,6 +9,7 @@ import torch
 from torch import nn
 
 from .._checks import Text, check_float, check_int, fail
+from .. import diagnostics as diagnosticsmod
 from ..callbacks.base import Callback, CallbackList, TrainingState
 from ..graph import Node
 from ..layers.estimator import TrainingConfig
@@ -96,6 +98,7 @@ class DNN:
         self.epoch = 0
         self.history: list[dict] = []
         self.last_run = None
+        self.diagnosis = None  # the last fit's findings (deepscope.diagnostics.Diagnosis)
 
     # -- loss -------------------------------------------------------------------------------
     def compute_loss(self, xs, y):
@@ -127,7 +130,8 @@ class DNN:
     def fit(self, X_inputs, Y_targets, n_epoch=10, validation_set=None, show_metric=False, batch_size=None,
             shuffle=None, snapshot_epoch=True, snapshot_step=None, excl_trainops=None,
             validation_batch_size=None, run_id=None, callbacks=None, seed=None, resume=False,
-            checkpoint_every=None, checkpoint_dir=None, keep_checkpoints=2, nan_guard="stop"):
+            checkpoint_every=None, checkpoint_dir=None, keep_checkpoints=2, nan_guard="stop", max_steps=None,
+            drop_last=False, diagnostics=True):
         """Train the model (TFlearn's arguments).
 
         Args:
@@ -157,6 +161,19 @@ class DNN:
             nan_guard: ``'stop'`` (default): stop at the first NaN/Inf loss or gradient with an error
                 naming the step and the tensor; ``'rollback'``: go back to the last checkpoint with
                 half the learning rate (at most 3 times); False: off.
+            max_steps: stop after this many optimizer steps (an extension: TFlearn has none); when
+                given, it decides the length of the fit and ``n_epoch`` is ignored.
+            drop_last: end every epoch at the last full batch (the remaining ``n % batch_size``
+                samples sit out that epoch; with shuffling they change every epoch).
+            diagnostics: step-level training diagnostics (default on; ``False``: off; or
+                ``deepscope.Diagnostics(every=..., first_steps=..., probe_size=..., layers=...)``).
+                Their findings are printed at the end, kept in ``model.diagnosis``, and written to the
+                run folder (``diagnosis.json``, ``steps.csv``) and TensorBoard.
+
+        Note on gradient clipping: ``DNN(clip_gradients=5.0)`` (TFlearn's default) clips every step's
+        global gradient norm at 5. It changes results: large early steps (a large initialization,
+        a large learning rate) are tamed, so some classic failures never appear. Give
+        ``DNN(clip_gradients=None)`` to train without clipping, as plain TensorFlow or PyTorch would.
 
         Returns:
             The model (so calls can be chained).
@@ -164,6 +181,10 @@ class DNN:
         n_epoch = check_int(n_epoch, "fit n_epoch", minimum=1)
         batch_size = check_int(batch_size if batch_size is not None else self.config.batch_size,
                                "fit batch_size", minimum=1)
+        if max_steps is not None:
+            max_steps = check_int(max_steps, "fit max_steps", minimum=1)
+        drop_last = bool(drop_last)
+        diagnostics = diagnosticsmod.settings_from(diagnostics)
         shuffle = self.config.shuffle_batches if shuffle is None else bool(shuffle)
         if snapshot_step is not None:
             snapshot_step = check_int(snapshot_step, "fit snapshot_step", minimum=1)
@@ -179,24 +200,37 @@ class DNN:
             set_seed(seed)
         xs, y, validation = self._fit_data(X_inputs, Y_targets, validation_set)
         n = y.shape[0]
-        self.ensure_optimizer(steps_per_epoch(n, batch_size) * n_epoch)
+        epoch_steps = steps_per_epoch(n, batch_size, drop_last)
+        if max_steps is not None:  # the fit's length in steps (the last epoch may end early)
+            n_epoch = math.ceil(max_steps / epoch_steps)
+        total_steps = max_steps or epoch_steps * n_epoch
+        self.ensure_optimizer(total_steps)
         ckpt = checkpointmod.resolve(resume, resume_dir) if resume else None
         if resume and ckpt is None:
             print(f"deepscope: no checkpoint to resume from in {resume_dir}; starting from the beginning.")
-        state = TrainingState(model=self, n_epoch=n_epoch, steps_per_epoch=steps_per_epoch(n, batch_size),
+        state = TrainingState(model=self, n_epoch=n_epoch, steps_per_epoch=epoch_steps,
                               batch_size=min(batch_size, n), n_samples=n, epoch=self.epoch, step=self.step)
         data_seed = int(torch.randint(0, 2 ** 31 - 1, (1,)))
         if self.parallel is not None:  # every process starts from rank 0's weights and data order
             self.parallel.broadcast_state(self.net)
             data_seed = self.parallel.broadcast_int(data_seed, self.device)
+        fit_start_step = self.step
         loop_info = {"fit_start_epoch": self.epoch, "n_epoch": n_epoch, "batch_size": batch_size, "n_samples": n,
                      "prior_history": list(self.history), "data_seed": data_seed}
         epochs_left, trainer_resume = n_epoch, None
         if ckpt is not None:
             epochs_left, trainer_resume = checkpointmod.restore_training(self, ckpt, state, loop_info, n_epoch)
+        recorder = None
+        if diagnostics is not None:
+            probe = [x.index_select(0, diagnosticsmod.probe_indices(n, diagnostics.probe_size).to(x.device)) for x in xs]
+            recorder = diagnosticsmod.FitDiagnostics(diagnostics, self, probe, total_steps, n, min(batch_size, n),
+                                                     drop_last)
+        self.diagnosis = None
         callbacks = self._fit_callbacks(callbacks, run_id, show_metric, state,
-                                        self.run_config(n_epoch, batch_size, shuffle, validation_set, n),
-                                        continue_epoch=None if ckpt is None else checkpointmod.epochs_done(ckpt))
+                                        self.run_config(n_epoch, batch_size, shuffle, validation_set, n,
+                                                        max_steps=max_steps, drop_last=drop_last),
+                                        continue_epoch=None if ckpt is None else checkpointmod.epochs_done(ckpt),
+                                        recorder=recorder)
         if checkpoint_dir is None and (checkpoint_every is not None or ckpt is not None) and state.run is not None:
             checkpoint_dir = state.run.checkpoint_dir
         temporary = None
@@ -209,7 +243,8 @@ class DNN:
         def make_trainer(resume_position):
             trainer = Trainer(self, xs, y, batch_size, shuffle, callbacks, state, validation,
                               show_metric=show_metric and self.metric is not None,
-                              snapshot_epoch=snapshot_epoch, snapshot_step=snapshot_step)
+                              snapshot_epoch=snapshot_epoch, snapshot_step=snapshot_step, drop_last=drop_last,
+                              stop_at_step=None if max_steps is None else fit_start_step + max_steps)
             trainer.data_seed = loop_info["data_seed"]
             trainer.resume = resume_position
             trainer.parallel = self.parallel
@@ -223,6 +258,13 @@ class DNN:
         try:
             self._train(make_trainer, epochs_left, trainer_resume, state, loop_info, n_epoch,
                         nan_guard == "rollback", checkpoint_dir)
+        except guardmod.NonFiniteError as error:
+            if recorder is not None:
+                recorder.add_nonfinite(error, state)
+            raise
+        else:
+            if recorder is not None and recorder.diagnosis is not None and recorder.diagnosis.findings:
+                print(recorder.diagnosis, flush=True)
         finally:
             self.step, self.epoch = state.step, state.epoch
             self.history = list(loop_info["prior_history"]) + list(state.history)
@@ -273,8 +315,10 @@ class DNN:
             dry_run(self.net, xs, y)
         return xs, y, validation
 
-    def _fit_callbacks(self, callbacks, run_id, show_metric, state, run_config, continue_epoch=None) -> CallbackList:
-        """The user's callbacks, the run logger (it creates the run folder now), the progress display."""
+    def _fit_callbacks(self, callbacks, run_id, show_metric, state, run_config, continue_epoch=None,
+                       recorder=None) -> CallbackList:
+        """The user's callbacks, the step diagnostics, the run logger (it creates the run folder now),
+        the progress display."""
         from ..callbacks.progress import ProgressCallback
         from ..callbacks.run_logger import RunLogger
 
@@ -287,8 +331,12 @@ class DNN:
             return CallbackList(user_callbacks)
         run_logger = RunLogger(self, run_id, run_config, continue_epoch=continue_epoch)
         state.run = self.last_run = run_logger.run
+        if recorder is not None:
+            recorder.writer_fn = run_logger.get_writer
+        diagnostics = [] if recorder is None else [recorder]
         # the user's callbacks first: what they add to the epoch logs (e.g. HealthMonitor) is logged too
-        return CallbackList([*user_callbacks, run_logger, ProgressCallback(show_metric=show_metric, metric=self.metric)])
+        return CallbackList([*user_callbacks, *diagnostics, run_logger,
+                             ProgressCallback(show_metric=show_metric, metric=self.metric)])
 
     def _train(self, make_trainer, epochs_left, resume_position, state, loop_info, n_epoch, rollback, checkpoint_dir):
         """Run the trainer; on a NaN/Inf with ``rollback``, go back to the last good checkpoint with
@@ -461,12 +509,13 @@ class DNN:
             print_fn(text)
         return text
 
-    def run_config(self, n_epoch, batch_size, shuffle, validation_set, n) -> dict:
+    def run_config(self, n_epoch, batch_size, shuffle, validation_set, n, max_steps=None, drop_last=False) -> dict:
         """What the run folder's config.json records."""
         return {
             "network": serialization.describe_network(self) if isinstance(self.net, Network) else repr(self.net),
             "training": self.config.describe(),
             "fit": {"n_epoch": n_epoch, "batch_size": batch_size, "shuffle": shuffle, "n_samples": n,
+                    "max_steps": max_steps, "drop_last": drop_last,
                     "validation": validation_set if isinstance(validation_set, float) else (
                         None if validation_set is None else "given")},
             "clip_gradients": self.clip_gradients,

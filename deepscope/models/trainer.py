@@ -32,12 +32,16 @@ class Trainer:
     """
 
     def __init__(self, dnn, xs, y, batch_size, shuffle, callbacks: CallbackList, state: TrainingState,
-                 validation=None, show_metric=False, snapshot_epoch=True, snapshot_step=None):
+                 validation=None, show_metric=False, snapshot_epoch=True, snapshot_step=None, drop_last=False,
+                 stop_at_step=None):
         self.dnn = dnn
         self.xs, self.y = xs, y
         self.n = y.shape[0]
         self.batch_size = min(batch_size, self.n)
         self.full_batch = self.batch_size >= self.n
+        # drop_last: every epoch ends at the last full batch (the rest of the samples is not used that epoch)
+        self.end = self.n - self.n % self.batch_size if drop_last else self.n
+        self.stop_at_step = stop_at_step  # fit(max_steps=...): the global step to stop after
         self.shuffle = shuffle and not self.full_batch  # one full batch: order does not matter
         self.callbacks = callbacks
         self.state = state
@@ -77,6 +81,7 @@ class Trainer:
         grad_norm = None
         if dnn.clip_gradients:
             grad_norm = clip_grad_norm(self.params, dnn.clip_gradients, dnn.optimizer if self.fold_clip else None)
+        self.state.grad_norm = grad_norm
         if self.guard is not None:  # NaN/Inf guard: before the step, so bad values never reach the weights
             self.guard.check_step(loss, grad_norm, self.state.step + 1)
         self.optimizer_step()
@@ -128,6 +133,8 @@ class Trainer:
                         fire("on_batch_end", state, snapshot=snapshot)
                     if self.checkpointer is not None and self.checkpointer.due(state.step):
                         self.checkpointer.save(state, order, index + 1, loss_sum)
+                    if self.stop_at_step is not None and state.step >= self.stop_at_step:
+                        state.stop_training = True
                     if state.stop_training:
                         break
                 if self.guard is not None:
@@ -167,7 +174,7 @@ class Trainer:
             if start == 0:
                 yield self.xs, self.y
             return
-        n, bs = self.n, self.batch_size
+        n, bs = self.end, self.batch_size
         if order is not None:
             for begin in range(start * bs, n, bs):
                 idx = order[begin:begin + bs]
@@ -177,8 +184,10 @@ class Trainer:
                 yield [x[begin:begin + bs] for x in self.xs], self.y[begin:begin + bs]
 
 
-def steps_per_epoch(n: int, batch_size: int) -> int:
-    return math.ceil(n / min(batch_size, n))
+def steps_per_epoch(n: int, batch_size: int, drop_last: bool = False) -> int:
+    """Optimizer steps in one epoch of ``n`` samples (``drop_last``: full batches only)."""
+    batch_size = min(batch_size, n)
+    return n // batch_size if drop_last else math.ceil(n / batch_size)
 
 
 def unhooked_step(optimizer: torch.optim.Optimizer):

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .._checks import Text, fail
+from ..diagnostics import DIAGNOSIS_FILE, STEPS_FILE, read_diagnosis
 from .run import runs_root
 
 
@@ -152,17 +153,21 @@ def show_run(run: str | os.PathLike, root: str | os.PathLike | None = None) -> d
         root: the runs folder.
 
     Returns:
-        :func:`run_summary` plus ``'config'`` (config.json) and ``'files'``: ``config``,
-        ``metrics`` (paths or None), ``events`` (TensorBoard files), ``checkpoints``.
+        :func:`run_summary` plus ``'config'`` (config.json), ``'diagnosis'`` (the fit's
+        ``deepscope.diagnostics.Diagnosis`` or None) and ``'files'``: ``config``, ``metrics``,
+        ``steps``, ``diagnosis`` (paths or None), ``events`` (TensorBoard files), ``checkpoints``.
     """
     path = resolve_run(run, root)
     info = run_summary(path)
     info["config"] = read_config(path)
+    info["diagnosis"] = read_diagnosis(path)
     checkpoints = path / "checkpoints"
     info["files"] = {
         "folder": str(path),
         "config": str(path / "config.json") if (path / "config.json").is_file() else None,
         "metrics": str(path / "metrics.csv") if (path / "metrics.csv").is_file() else None,
+        "steps": str(path / STEPS_FILE) if (path / STEPS_FILE).is_file() else None,
+        "diagnosis": str(path / DIAGNOSIS_FILE) if (path / DIAGNOSIS_FILE).is_file() else None,
         "events": sorted(str(p) for p in path.glob("events.out.tfevents.*")),
         "checkpoints": sorted(str(p) for p in checkpoints.iterdir()) if checkpoints.is_dir() else [],
     }

@@ -13,8 +13,9 @@ every seed in a single vectorized run (``torch.func``), 8.5x faster than 32 fits
 from .ensemble import EnsembleResult, train_ensemble
 from .journal import Journal, trial_id
 from .space import Choice, Distribution, IntRange, LogUniform, Uniform, grid, sample
-from .stability import StabilityGrid, stability_grid, stability_map, stability_table
+from .stability import StabilityGrid, stability_grid, stability_map, stability_table, study_summary
 from .study import Study, aggregate
 
 __all__ = ["EnsembleResult", "train_ensemble", "Choice", "Distribution", "IntRange", "Journal", "LogUniform", "StabilityGrid", "Study", "Uniform",
-           "aggregate", "grid", "sample", "stability_grid", "stability_map", "stability_table", "trial_id"]
+           "aggregate", "grid", "sample", "stability_grid", "stability_map", "stability_table", "study_summary",
+           "trial_id"]

@@ -9,18 +9,32 @@ fraction of seeds whose metric is at or below ``collapse``.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._checks import fail
 from .._io import save_figure
+from .study import metric_value
 
 
 @dataclass
 class StabilityGrid:
-    """Arrays of shape ``(len(x_values), len(y_values))``; NaN (``mean``, ``std``, ``collapsed``)
-    where no seed finished. ``collapsed`` is the fraction of finished seeds at or below the threshold."""
+    """Arrays of shape ``(len(x_values), len(y_values))`` over the seeds of each cell (NaN where no
+    seed finished with a finite value).
+
+    Attributes:
+        mean, median, std: of the finite values of ``metric`` over seeds.
+        collapsed: fraction of finished seeds at or below the threshold, a non-finite metric counting
+            as collapsed (a diverged seed is the instability the map is about).
+        n: finished seeds (finite or not); n_failed: trials that raised; n_nonfinite: NaN/Inf metrics.
+        seeds: the seeds, in order; per_seed: ``(len(seeds), len(x_values), len(y_values))`` values
+            (NaN: missing, failed or non-finite; see ``status``).
+        status: same shape as ``per_seed``: ``'ok'``, ``'collapsed'``, ``'nonfinite'``, ``'failed'`` or ``''``.
+        diagnosis: the most frequent error finding of the cell's trials (``''`` when none), from the
+            trials' diagnoses (``deepscope.diagnostics``); diagnosis_count: in how many of its trials.
+    """
     x: str
     y: str
     metric: str
@@ -31,6 +45,13 @@ class StabilityGrid:
     collapsed: np.ndarray
     n: np.ndarray
     n_failed: np.ndarray
+    median: np.ndarray = None
+    n_nonfinite: np.ndarray = None
+    seeds: list = None
+    per_seed: np.ndarray = None
+    status: np.ndarray = None
+    diagnosis: np.ndarray = None
+    diagnosis_count: np.ndarray = None
 
 
 def _rows(study_or_rows) -> list[dict]:
@@ -49,6 +70,12 @@ def _sorted(values: list) -> list:
         return values
 
 
+def error_codes(row: dict) -> list[str]:
+    """The error findings of a trial's diagnosis (``row['record']['diagnoses']``), in order."""
+    record = row.get("record") or {}
+    return [d.get("code") for d in record.get("diagnoses", []) if d.get("severity") == "error" and d.get("code")]
+
+
 def stability_grid(study_or_rows, x: str, y: str, metric: str = "val_acc", collapse: float | None = 0.11
                    ) -> StabilityGrid:
     """The numbers behind :func:`stability_map` (no plotting). Other parameters, if any, are pooled."""
@@ -59,30 +86,46 @@ def stability_grid(study_or_rows, x: str, y: str, metric: str = "val_acc", colla
             fail(f"stability_map {'x' if name == x else 'y'}", f"a parameter of the study, one of {names}", name)
     xs = _sorted(list(dict.fromkeys(r["params"][x] for r in rows if x in r["params"])))
     ys = _sorted(list(dict.fromkeys(r["params"][y] for r in rows if y in r["params"])))
+    seeds = _sorted(list(dict.fromkeys(r.get("seed") for r in rows if x in r.get("params", {}))))
+    shape = (len(xs), len(ys))
     values = [[[] for _ in ys] for _ in xs]
-    failed = np.zeros((len(xs), len(ys)), dtype=int)
+    codes = [[Counter() for _ in ys] for _ in xs]
+    failed = np.zeros(shape, dtype=int)
+    per_seed = np.full((len(seeds), *shape), np.nan)
+    status = np.full((len(seeds), *shape), "", dtype=object)
     for r in rows:
         p = r.get("params", {})
         if x not in p or y not in p:
             continue
-        i, j = xs.index(p[x]), ys.index(p[y])
-        v = r.get("metrics", {}).get(metric) if r.get("status") == "finished" else None
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            values[i][j].append(float(v))
+        i, j, k = xs.index(p[x]), ys.index(p[y]), seeds.index(r.get("seed"))
+        v = metric_value(r, metric)
+        codes[i][j].update(dict.fromkeys(error_codes(r), 1))
+        if v is not None:
+            values[i][j].append(v)
+            finite = bool(np.isfinite(v))
+            per_seed[k, i, j] = v if finite else np.nan
+            status[k, i, j] = ("nonfinite" if not finite else
+                               "collapsed" if collapse is not None and v <= collapse else "ok")
         elif r.get("status") == "failed":
             failed[i, j] += 1
-    shape = (len(xs), len(ys))
-    mean, std, coll = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
-    n = np.zeros(shape, dtype=int)
+            status[k, i, j] = "failed"
+    mean, median, std, coll = (np.full(shape, np.nan) for _ in range(4))
+    n, nonfinite = np.zeros(shape, dtype=int), np.zeros(shape, dtype=int)
+    diagnosis = np.full(shape, "", dtype=object)
+    diagnosis_count = np.zeros(shape, dtype=int)
     for i in range(len(xs)):
         for j in range(len(ys)):
-            v = np.asarray(values[i][j])
-            n[i, j] = v.size
-            if v.size:
-                mean[i, j], std[i, j] = v.mean(), v.std()
-                if collapse is not None:
-                    coll[i, j] = float(np.mean(v <= collapse))
-    return StabilityGrid(x, y, metric, xs, ys, mean, std, coll, n, failed)
+            v = np.asarray(values[i][j], dtype=float)
+            ok = v[np.isfinite(v)]
+            n[i, j], nonfinite[i, j] = v.size, v.size - ok.size
+            if ok.size:
+                mean[i, j], median[i, j], std[i, j] = ok.mean(), np.median(ok), ok.std()
+            if collapse is not None and v.size:
+                coll[i, j] = float(np.mean(~np.isfinite(v) | (v <= collapse)))
+            if codes[i][j]:
+                diagnosis[i, j], diagnosis_count[i, j] = codes[i][j].most_common(1)[0]
+    return StabilityGrid(x, y, metric, xs, ys, mean, std, coll, n, failed, median, nonfinite, seeds, per_seed,
+                         status, diagnosis, diagnosis_count)
 
 
 def _label(v) -> str:
@@ -95,10 +138,15 @@ def _fmt(value: float, percent: bool, digits: int = 1) -> str:
     return f"{100 * value:.{digits}f}%" if percent else f"{value:.3g}"
 
 
+STATUS_MARKS = {"collapsed": "C", "nonfinite": "NaN", "failed": "F", "": "-"}
+
+
 def stability_map(study_or_rows, x: str, y: str, metric: str = "val_acc", path: str | os.PathLike | None = None,
                   collapse: float | None = 0.11, percent: bool | None = None, title: str | None = None
                   ) -> StabilityGrid:
-    """Heat map of the mean ``metric`` over seeds on an ``x`` by ``y`` grid, and the collapse fraction.
+    """Heat maps of a study over an ``x`` by ``y`` grid: the mean (and median) ``metric`` over seeds,
+    every seed on its own (seed x cell), and how often training collapsed, with each cell's most
+    frequent diagnosis.
 
     Args:
         study_or_rows: a :class:`~deepscope.sweep.Study` or the rows of ``study.results()``.
@@ -107,7 +155,7 @@ def stability_map(study_or_rows, x: str, y: str, metric: str = "val_acc", path: 
         metric: the metric to show.
         path: where to write the figure (``.png``, ``.svg`` or ``.pdf``, written atomically); None: no figure.
         collapse: a seed "collapsed" when its metric is at or below this value (0.11: chance for
-            ten classes plus 1%); None: no second panel.
+            ten classes plus 1%) or not finite; None: no collapse panel.
         percent: show values as percentages (default: when every mean lies in [0, 1]).
         title: the figure's title.
 
@@ -121,40 +169,116 @@ def stability_map(study_or_rows, x: str, y: str, metric: str = "val_acc", path: 
     finite = g.mean[np.isfinite(g.mean)]
     if percent is None:
         percent = bool(finite.size) and bool(np.all((finite >= 0) & (finite <= 1)))
-    panels = 2 if collapse is not None else 1
-    w, h = max(4.0, 1.1 * len(g.y_values) + 2.5), max(3.0, 0.8 * len(g.x_values) + 1.8)
-    fig = Figure(figsize=(w * panels, h), layout="constrained")
-    axes = fig.subplots(1, panels, squeeze=False)[0]
+    panels = 3 if collapse is not None else 2
+    nx, ny = len(g.x_values), len(g.y_values)
+    w, h = max(4.5, 1.2 * ny + 2.5), max(3.2, 0.85 * nx + 2.0)
+    w_seeds = max(5.0, 0.55 * nx * ny + 2.5)
+    fig = Figure(figsize=(w * (panels - 1) + w_seeds, max(h, 0.45 * len(g.seeds) + 2.2)), layout="constrained")
+    axes = fig.subplots(1, panels, squeeze=False, width_ratios=[w] + [w_seeds] + [w] * (panels - 2))[0]
     vmin, vmax = (0.0, 1.0) if percent else (None, None)
     image = axes[0].imshow(g.mean, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
-    fig.colorbar(image, ax=axes[0], label=f"mean {metric}")
-    for i in range(len(g.x_values)):
-        for j in range(len(g.y_values)):
+    fig.colorbar(image, ax=axes[0], label=f"mean {metric} over seeds")
+    for i in range(nx):
+        for j in range(ny):
             text = _fmt(g.mean[i, j], percent)
             if g.n[i, j] > 1:
-                text += f"\n± {_fmt(g.std[i, j], percent)}"
-            red, green, blue, _ = image.cmap(image.norm(g.mean[i, j]))  # the cell's colour
-            dark = not np.isfinite(g.mean[i, j]) or 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
-            axes[0].text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
-    axes[0].set_title(f"mean {metric} over seeds (n = {int(g.n.max()) if g.n.size else 0})")
+                text += f"\n± {_fmt(g.std[i, j], percent)}\nmed {_fmt(g.median[i, j], percent)}"
+            if g.n_failed[i, j] or g.n_nonfinite[i, j]:
+                text += f"\n{g.n_failed[i, j]} failed, {g.n_nonfinite[i, j]} NaN"
+            axes[0].text(j, i, text, ha="center", va="center", fontsize=7, color=_text_colour(image, g.mean[i, j]))
+    axes[0].set_title(f"mean ± std, median {metric} (n = {int(g.n.max()) if g.n.size else 0} seeds)")
+    # every seed on its own: rows = seeds, columns = cells (x, y)
+    cells = [(i, j) for i in range(nx) for j in range(ny)]
+    seed_values = np.stack([g.per_seed[:, i, j] for i, j in cells], axis=1) if cells else np.zeros((len(g.seeds), 0))
+    image = axes[1].imshow(seed_values, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
+    fig.colorbar(image, ax=axes[1], label=f"{metric} of the seed")
+    for k in range(len(g.seeds)):
+        for c, (i, j) in enumerate(cells):
+            state = g.status[k, i, j]
+            if state != "ok":
+                axes[1].text(c, k, STATUS_MARKS.get(state, state), ha="center", va="center", fontsize=7,
+                             color="red" if state in ("failed", "nonfinite") else _text_colour(image, seed_values[k, c]),
+                             fontweight="bold")
+    axes[1].set_xticks(range(len(cells)), [f"{_label(g.x_values[i])}\n{_label(g.y_values[j])}" for i, j in cells],
+                       fontsize=6)
+    axes[1].set_yticks(range(len(g.seeds)), [str(s) for s in g.seeds])
+    axes[1].set_xlabel(f"cell ({x} over {y})")
+    axes[1].set_ylabel("seed")
+    marks = "C = collapsed" if collapse is not None else ""
+    axes[1].set_title(f"every seed: {marks}{', ' if marks else ''}NaN = non-finite, F = failed (red), - = missing")
     if collapse is not None:
-        image = axes[1].imshow(g.collapsed, cmap="Reds", vmin=0.0, vmax=1.0, aspect="auto")
-        fig.colorbar(image, ax=axes[1], label="fraction of seeds collapsed")
-        for i in range(len(g.x_values)):
-            for j in range(len(g.y_values)):
+        image = axes[2].imshow(g.collapsed, cmap="Reds", vmin=0.0, vmax=1.0, aspect="auto")
+        fig.colorbar(image, ax=axes[2], label="fraction of seeds collapsed")
+        for i in range(nx):
+            for j in range(ny):
                 k = int(round((g.collapsed[i, j] if np.isfinite(g.collapsed[i, j]) else 0) * g.n[i, j]))
-                axes[1].text(j, i, f"{k}/{g.n[i, j]}", ha="center", va="center", fontsize=8,
+                text = f"{k}/{g.n[i, j]}"
+                if g.diagnosis[i, j]:
+                    text += f"\n{g.diagnosis[i, j]} ({g.diagnosis_count[i, j]})"
+                axes[2].text(j, i, text, ha="center", va="center", fontsize=7,
                              color="white" if g.collapsed[i, j] > 0.5 else "black")
-        axes[1].set_title(f"collapsed: {metric} <= {collapse:g}")
-    for ax in axes:
-        ax.set_xticks(range(len(g.y_values)), [_label(v) for v in g.y_values])
-        ax.set_yticks(range(len(g.x_values)), [_label(v) for v in g.x_values])
+        axes[2].set_title(f"collapsed ({metric} <= {collapse:g} or NaN), most frequent diagnosis")
+    for ax in (axes[0], *axes[2:]):
+        ax.set_xticks(range(ny), [_label(v) for v in g.y_values])
+        ax.set_yticks(range(nx), [_label(v) for v in g.x_values])
         ax.set_xlabel(y)
         ax.set_ylabel(x)
     if title:
         fig.suptitle(title)
     save_figure(fig, path, dpi=120, where="stability_map path")
     return g
+
+
+def _text_colour(image, value: float) -> str:
+    """White on dark cells, black on light ones (from the cell's luminance)."""
+    if not np.isfinite(value):
+        return "black"
+    red, green, blue, _ = image.cmap(image.norm(value))
+    return "white" if 0.299 * red + 0.587 * green + 0.114 * blue < 0.5 else "black"
+
+
+def _labels(row: dict) -> dict:
+    """A trial's findings as ``{'code in layer': (step, severity)}`` (and ``'failed: ...'`` for a failed trial)."""
+    labels = {}
+    for d in (row.get("record") or {}).get("diagnoses", []):
+        labels[d["code"] + (f" in {d['layer']}" if d.get("layer") else "")] = (d.get("step"), d.get("severity"))
+    if row.get("status") == "failed":
+        labels[f"failed: {str(row.get('error'))[:60]}"] = (None, "error")
+    return labels
+
+
+def study_summary(study_or_rows, x: str, y: str, metric: str = "val_acc", collapse: float | None = 0.11) -> str:
+    """Which cells collapsed, for which seeds, and why (the trials' diagnoses), in plain text."""
+    rows = _rows(study_or_rows)
+    g = stability_grid(rows, x, y, metric, collapse)
+    lines = [f"{int(g.n.sum())} finished trials, {int(g.n_failed.sum())} failed, {int(g.n_nonfinite.sum())} with a "
+             f"non-finite {metric}, over {len(g.x_values)} x {len(g.y_values)} cells and seeds {g.seeds}."]
+    bad = [(i, j) for i in range(len(g.x_values)) for j in range(len(g.y_values))
+           if np.nan_to_num(g.collapsed[i, j]) > 0 or g.n_failed[i, j]]
+    if not bad:
+        lines.append(f"No cell collapsed ({metric} <= {collapse:g}) and no trial failed." if collapse is not None
+                     else "No trial failed.")
+        return "\n".join(lines)
+    lines.append(f"Cells where some seed collapsed ({metric} <= {collapse:g} or non-finite) or failed:")
+    for i, j in bad:
+        xv, yv = g.x_values[i], g.y_values[j]
+        seeds = [g.seeds[k] for k in range(len(g.seeds)) if g.status[k, i, j] in ("collapsed", "nonfinite", "failed")]
+        why, steps, errors = Counter(), {}, set()
+        for r in rows:
+            if r.get("params", {}).get(x) == xv and r.get("params", {}).get(y) == yv and r.get("seed") in seeds:
+                for label, (step, severity) in _labels(r).items():
+                    why[label] += 1
+                    if severity == "error":
+                        errors.add(label)
+                    if step is not None:
+                        steps.setdefault(label, []).append(step)
+        ranked = sorted(why, key=lambda label: (label not in errors, -why[label]))[:5]  # errors first
+        reasons = ", ".join(f"{label} ({why[label]}/{len(seeds)}" + (f", step {min(steps[label])}-{max(steps[label])}"
+                                                                      if steps.get(label) else "") + ")"
+                            for label in ranked) or "no diagnosis recorded"
+        lines.append(f"  {x}={_label(xv)}, {y}={_label(yv)}: seeds {seeds} "
+                     f"(mean {_fmt(g.mean[i, j], True)}); why: {reasons}")
+    return "\n".join(lines)
 
 
 def stability_table(study_or_rows, x: str, y: str, metric: str = "val_acc", percent: bool | None = None,

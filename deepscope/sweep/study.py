@@ -29,6 +29,7 @@ import numpy as np
 
 from .._checks import check_choice, check_int, fail
 from .._io import atomic_write_json
+from ..diagnostics import read_diagnosis
 from .journal import TERMINAL, Journal, plain_metrics, trial_id
 from .space import check_space, grid, sample
 
@@ -147,14 +148,18 @@ class Study:
         except Exception as error:  # noqa: BLE001 - the study goes on; the message is kept
             message = f"{type(error).__name__}: {error}"
             record = self.journal.append("failed", trial=tid, params=params, seed=seed, run_id=run_id, error=message,
-                                         traceback=traceback.format_exc()[-4000:], seconds=_since(start))
+                                         traceback=traceback.format_exc()[-4000:], seconds=_since(start),
+                                         record=trial_record(self.root, run_id))
             self._say(label, params, seed, f"FAILED {message}")
         else:
+            found = trial_record(self.root, run_id)
             record = self.journal.append("finished", trial=tid, params=params, seed=seed, run_id=run_id,
-                                         metrics=metrics, seconds=_since(start))
+                                         metrics=metrics, seconds=_since(start), record=found)
             value = metrics.get(self.metric)
             shown = f"{self.metric}={value:.4g}" if isinstance(value, float) else f"{self.metric}={value}"
-            self._say(label, params, seed, f"{shown} ({_since(start):.1f} s{', resumed' if resume else ''})")
+            codes = [d["code"] for d in (found or {}).get("diagnoses", []) if d.get("severity") == "error"]
+            self._say(label, params, seed, f"{shown} ({_since(start):.1f} s{', resumed' if resume else ''})"
+                      + (f" diagnosis: {', '.join(codes)}" if codes else ""))
         self.counts["run"] += 1
         return {**record, "attempts": attempt}
 
@@ -172,32 +177,74 @@ class Study:
             status = s["event"] if s["event"] in TERMINAL else "interrupted"
             rows.append({"trial": tid, "run_id": s.get("run_id"), "params": s.get("params", {}),
                          "seed": s.get("seed"), "status": status, "metrics": s.get("metrics", {}),
-                         "error": s.get("error"), "attempts": s["attempts"]})
+                         "error": s.get("error"), "attempts": s["attempts"], "record": s.get("record") or {}})
         return rows
 
     def table(self, metric: str | None = None) -> list[dict]:
         """Aggregate per point over seeds: see :func:`aggregate`."""
         return aggregate(self.results(), metric or self.metric)
 
+    def summary(self, x: str, y: str, collapse: float | None = 0.11) -> str:
+        """Which cells of the ``x`` by ``y`` grid collapsed, for which seeds, and why (the trials'
+        diagnoses): see :func:`deepscope.sweep.study_summary`."""
+        from .stability import study_summary  # (stability imports this module)
+        return study_summary(self, x, y, self.metric, collapse)
+
+
+def metric_value(row: dict, metric: str) -> float | None:
+    """A finished trial's ``metric`` as a float (NaN/Inf kept: the journal stores them as text);
+    None when the trial did not finish or did not report it."""
+    if row.get("status") != "finished":
+        return None
+    value = row.get("metrics", {}).get(metric)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and value.strip().lower() in ("nan", "inf", "-inf", "infinity", "-infinity"):
+        return float(value)
+    return None
+
 
 def aggregate(rows: list[dict], metric: str) -> list[dict]:
-    """Per point (params): ``params, mean, std, min, max, n`` of ``metric`` over finished seeds
-    (``std`` with ddof=0; NaN where no seed finished) and ``n_failed``; points in first-seen order."""
+    """Per point (params), over its seeds: ``mean, median, std, min, max`` of the finite values of
+    ``metric`` (``std`` with ddof=0; NaN where none), ``n`` (finished seeds that reported it, finite
+    or not), ``n_nonfinite`` (of those, NaN/Inf: a diverged seed is counted, never dropped) and
+    ``n_failed`` (trials that raised). Points in first-seen order."""
     groups: dict[str, dict] = {}
     for row in rows:
         g = groups.setdefault(_key(row["params"]), {"params": row["params"], "values": [], "n_failed": 0})
-        value = row.get("metrics", {}).get(metric) if row["status"] == "finished" else None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            g["values"].append(float(value))
+        value = metric_value(row, metric)
+        if value is not None:
+            g["values"].append(value)
         elif row["status"] == "failed":
             g["n_failed"] += 1
     table = []
     for g in groups.values():
         v = np.asarray(g["values"], dtype=float)
-        stats = (v.mean(), v.std(), v.min(), v.max()) if v.size else (float("nan"),) * 4
-        table.append({"params": g["params"], **dict(zip(("mean", "std", "min", "max"), map(float, stats))),
-                      "n": int(v.size), "n_failed": g["n_failed"]})
+        finite = v[np.isfinite(v)]
+        stats = ((finite.mean(), np.median(finite), finite.std(), finite.min(), finite.max()) if finite.size
+                 else (float("nan"),) * 5)
+        table.append({"params": g["params"], **dict(zip(("mean", "median", "std", "min", "max"), map(float, stats))),
+                      "n": int(v.size), "n_nonfinite": int(v.size - finite.size), "n_failed": g["n_failed"]})
     return table
+
+
+def trial_record(root: Path, run_id: str) -> dict | None:
+    """What happened in a trial, read from its run folder (the newest fit under ``run_id``): final
+    metrics, distinct predicted classes, dead/saturated fraction per layer, and the diagnoses."""
+    base = root / run_id
+    folders = [base] + sorted(base.parent.glob(base.name + "_*")) if base.parent.is_dir() else []
+    found = [(f, d) for f in folders if (d := read_diagnosis(f)) is not None]
+    if not found:
+        return None
+    folder, diagnosis = max(found, key=lambda fd: (fd[0] / "diagnosis.json").stat().st_mtime)
+    final = diagnosis.final
+    return {"run_folder": folder.name, "final_metrics": final.get("metrics", {}),
+            "n_predicted_classes": final.get("n_predicted_classes"), "majority_fraction": final.get("majority_fraction"),
+            "dead": final.get("dead", {}), "saturated": final.get("saturated", {}),
+            "diagnoses": [{"code": f.code, "severity": f.severity, "step": f.step, "layer": f.layer,
+                           "message": f.message} for f in diagnosis.findings]}
 
 
 def _has_checkpoints(folder: Path) -> bool:

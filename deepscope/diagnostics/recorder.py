@@ -1,0 +1,390 @@
+"""Step-resolution training diagnostics: a callback that records, on a schedule of steps, what
+each layer is doing (on by default in ``DNN.fit``; ``fit(diagnostics=False)`` turns it off).
+
+At every diagnostic step it records, per layer: the norm of the layer's parameters, the norm of
+their gradient (before clipping), the update-to-weight ratio ``||W_after - W_before|| / ||W_before||``,
+and the fraction of dead (ReLU-like: never active) or saturated (sigmoid/tanh) units on a small
+fixed probe batch of training samples; and the loss split into the data loss and each layer's
+L1/L2 penalty. Steps: every step of the first ``first_steps``, then every ``every`` steps (by
+default chosen so a fit has about 100 records), and the last step.
+
+Cost: nothing on the other steps but two Python calls; on a diagnostic step one copy of the
+parameters, a few foreach norms, one forward pass of the probe without gradients, and one host
+synchronisation (BENCHMARKS.md measures it).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .._checks import Text, check_int, fail
+from .._io import atomic_write_json, atomic_write_text
+from ..callbacks.base import Callback, TrainingState
+from . import rules
+from .findings import DIAGNOSIS_FILE, STEPS_FILE, Diagnosis, Finding
+
+BOUNDED = ("sigmoid", "tanh")  # activations that saturate
+NOT_MONITORED = (None, "linear", "softmax")  # no dead/saturated statistic (inputs, pools, outputs)
+SATURATION = 0.99  # sigmoid above 0.99 or below 0.01, tanh beyond +-0.99
+MOST = 0.95  # a unit is saturated when saturated on more than this fraction of probe samples
+TARGET_RECORDS = 100  # about this many records per fit after the first steps
+
+
+@dataclass
+class Diagnostics:
+    """Settings of the step diagnostics (``fit(diagnostics=Diagnostics(...))``).
+
+    Args:
+        every: record every this many steps after the first ones (None: about 100 records per fit).
+        first_steps: record every one of the first this many steps of a fit (where collapses happen).
+        probe_size: training samples (evenly spaced over the training set) in the probe batch.
+        layers: layer names to monitor (None: every layer with parameters or an activation).
+    """
+
+    every: int | None = None
+    first_steps: int = 20
+    probe_size: int = 64
+    layers: list | None = None
+
+    def checked(self) -> "Diagnostics":
+        every = None if self.every is None else check_int(self.every, "Diagnostics every", minimum=1)
+        first = check_int(self.first_steps, "Diagnostics first_steps", minimum=0)
+        probe = check_int(self.probe_size, "Diagnostics probe_size", minimum=1)
+        layers = self.layers
+        if layers is not None:
+            layers = [layers] if isinstance(layers, str) else list(layers)
+            if not layers or not all(isinstance(n, str) for n in layers):
+                fail("Diagnostics layers", "a list of layer names (see model.summary())", self.layers, error=TypeError)
+        return Diagnostics(every, first, probe, layers)
+
+
+def settings_from(value) -> Diagnostics | None:
+    """``fit``'s ``diagnostics`` argument: True (defaults), False/None (off) or ``Diagnostics``."""
+    if value is True:
+        return Diagnostics()
+    if value is False or value is None:
+        return None
+    if isinstance(value, Diagnostics):
+        return value.checked()
+    fail("fit diagnostics", "True, False or deepscope.Diagnostics(every=..., probe_size=...)", value, error=TypeError)
+
+
+@dataclass
+class MonitoredLayer:
+    """One layer the recorder watches."""
+    name: str
+    module: nn.Module
+    params: list  # the layer's own trainable parameters (may be empty: a pooling layer)
+    kind: str | None  # 'dead' (ReLU-like), 'saturated' (sigmoid/tanh) or None (no unit statistic)
+    penalties: list  # (param name, regularizer, weight decay) of this layer's L1/L2 terms
+
+
+def monitored_layers(net: nn.Module, names: list | None) -> list[MonitoredLayer]:
+    """The layers to watch: a deepscope ``Network``'s named layers (or a plain module's children
+    that own parameters), with a clear error for unknown names."""
+    table = getattr(net, "layers", None)
+    if isinstance(table, nn.ModuleDict):
+        available = {n: m for n, m in table.items() if not getattr(m, "is_noop", False)}
+    else:
+        available = {n: m for n, m in net.named_modules() if n and any(True for _ in m.parameters(recurse=False))}
+    if names is not None:
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            fail("Diagnostics layers", "names of the network's layers (" + ", ".join(available) + ")",
+                 Text(f"unknown {unknown}"), "See model.summary() for the names.")
+        available = {n: available[n] for n in names}
+    layers = []
+    for name, module in available.items():
+        params = [p for p in module.parameters() if p.requires_grad]
+        activation = getattr(module, "activation_name", None)
+        kind = None if activation in NOT_MONITORED else ("saturated" if activation in BOUNDED else "dead")
+        if not params and kind is None:
+            continue
+        layers.append(MonitoredLayer(name, module, params, kind, list(getattr(module, "regularizers", ()))))
+    return layers
+
+
+class _UnitStats:
+    """Forward hook: per-unit maximum (dead units) or saturated-sample count of one layer's output.
+    Units are dim 1 inside the network (features, or channels of NCHW maps) or the last dim of (N, T, F)."""
+
+    def __init__(self, kind: str, activation: str | None):
+        self.kind, self.activation = kind, activation
+        self.value = None
+
+    def __call__(self, module, inputs, output):
+        if not isinstance(output, torch.Tensor) or output.dim() < 2:
+            return
+        y = output.detach().float()
+        y = y.movedim(1, -1) if y.dim() == 4 else y  # (..., units)
+        y = y.reshape(-1, y.shape[-1])  # (samples * positions, units)
+        if self.kind == "dead":
+            self.value = y.amax(0)  # (units,)
+        else:
+            near = (y > SATURATION) | (y < 1 - SATURATION) if self.activation == "sigmoid" else y.abs() > SATURATION
+            self.value = near.float().mean(0)  # (units,) fraction of samples saturated
+
+    def fraction(self) -> torch.Tensor | None:
+        if self.value is None:
+            return None
+        bad = self.value <= 0 if self.kind == "dead" else self.value > MOST
+        return bad.float().mean()
+
+
+class StepRecorder(Callback):
+    """Records :class:`Diagnostics` at the diagnostic steps of one fit (created by ``DNN.fit``).
+
+    Args:
+        settings: the checked ``Diagnostics``.
+        net: the network.
+        probe: one tensor per input: the probe batch, on the model's device.
+        total_steps: the steps this fit will run (for the schedule).
+        clip: the model's gradient-clipping norm (0: off).
+
+    Attributes:
+        records: one dict per diagnostic step: ``step``, ``epoch``, ``loss``, ``data_loss``,
+            ``penalty`` (sum), ``grad_norm`` (global, before clipping), and per layer
+            ``<layer>/penalty``, ``<layer>/weight_norm``, ``<layer>/grad_norm``, ``<layer>/update_ratio``,
+            ``<layer>/dead`` or ``<layer>/saturated``.
+        probe_outputs: the network's outputs on the probe at the last record (for the diagnosis).
+    """
+
+    def __init__(self, settings: Diagnostics, net: nn.Module, probe: list, total_steps: int, clip: float):
+        self.settings, self.net, self.probe, self.clip = settings, net, probe, clip
+        self.layers = monitored_layers(net, settings.layers)
+        self.total_steps = max(1, total_steps)
+        self.every = settings.every or max(1, math.ceil(self.total_steps / TARGET_RECORDS))
+        self.records: list[dict] = []
+        self.probe_outputs: torch.Tensor | None = None
+        self.skipped: list[str] = []  # layers whose statistics could not be computed, with why
+        self.first_step = 0
+        self._before = None
+        self._penalties = None
+
+    def due(self, fit_step: int) -> bool:
+        """Whether the ``fit_step``-th step of this fit (1-based) is a diagnostic step."""
+        return fit_step <= self.settings.first_steps or fit_step % self.every == 0 or fit_step == self.total_steps
+
+    def on_train_begin(self, state: TrainingState) -> None:
+        self.first_step = state.step
+
+    def on_batch_begin(self, state: TrainingState) -> None:
+        if not self.due(state.step + 1 - self.first_step):
+            self._before = None
+            return
+        with torch.no_grad():
+            self._before = [[p.detach().clone() for p in layer.params] for layer in self.layers]
+            # the penalties that enter this step's loss (the weights before the step)
+            self._penalties = [[reg(getattr(layer.module, name), wd) for name, reg, wd in layer.penalties]
+                               for layer in self.layers]
+
+    def on_batch_end(self, state: TrainingState, snapshot: bool = False) -> None:
+        if self._before is None:
+            return
+        values: dict[str, torch.Tensor] = {"loss": state.batch_loss.float()}
+        grad_sq = []
+        with torch.no_grad():
+            penalty_total = None
+            for layer, before, penalties in zip(self.layers, self._before, self._penalties):
+                if penalties:
+                    term = torch.stack([t.float() for t in penalties]).sum()
+                    values[f"{layer.name}/penalty"] = term
+                    penalty_total = term if penalty_total is None else penalty_total + term
+                if not layer.params:
+                    continue
+                grads = [p.grad for p in layer.params if p.grad is not None]
+                w_norm = _norm(before)
+                values[f"{layer.name}/weight_norm"] = _norm([p.detach() for p in layer.params])
+                if grads:
+                    g = _norm(grads)
+                    values[f"{layer.name}/grad_norm"] = g
+                    grad_sq.append(g * g)
+                delta = _norm(torch._foreach_sub([p.detach() for p in layer.params], before))
+                values[f"{layer.name}/update_ratio"] = delta / w_norm.clamp_min(1e-12)
+            if penalty_total is not None:
+                values["penalty"] = penalty_total
+                values["data_loss"] = values["loss"] - penalty_total
+            if grad_sq:
+                values["grad_norm"] = torch.stack(grad_sq).sum().sqrt()
+            self._safe_probe(values)
+        names = list(values)
+        numbers = torch.stack([v.reshape(()).float() for v in values.values()]).tolist()  # one sync
+        record = {"step": state.step, "epoch": state.epoch, **dict(zip(names, numbers))}
+        if "grad_norm" in record and state.grad_norm is not None and self.clip:
+            # gradients on the parameters may already be clipped (scaled by one factor): undo it
+            scale = float(state.grad_norm) / record["grad_norm"] if record["grad_norm"] > 0 else 1.0
+            for key in [k for k in record if k.endswith("grad_norm")]:
+                record[key] *= scale
+        self.records.append(record)
+        self._before = self._penalties = None
+
+    def _safe_probe(self, values: dict) -> None:
+        """:meth:`_probe_statistics`, switched off with a note if the network cannot run the probe."""
+        if self.probe is None:
+            return
+        try:
+            self._probe_statistics(values)
+        except Exception as error:  # noqa: BLE001 - diagnostics never break a fit
+            self.skipped.append(f"probe pass failed, unit statistics off: {type(error).__name__}: {error}")
+            self.probe = None
+
+    def _probe_statistics(self, values: dict) -> None:
+        """Dead/saturated fractions of the monitored layers on the probe (evaluation mode, no grad)."""
+        hooks, stats = [], {}
+        for layer in self.layers:
+            if layer.kind is not None:
+                stats[layer.name] = _UnitStats(layer.kind, getattr(layer.module, "activation_name", None))
+                hooks.append(layer.module.register_forward_hook(stats[layer.name]))
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            self.probe_outputs = self.net(*self.probe).detach()
+        finally:
+            self.net.train(was_training)
+            for h in hooks:
+                h.remove()
+        for layer in self.layers:
+            st = stats.get(layer.name)
+            if st is None:
+                continue
+            fraction = st.fraction()
+            if fraction is None:
+                if layer.name not in self.skipped:
+                    self.skipped.append(layer.name)
+                continue
+            values[f"{layer.name}/{layer.kind}"] = fraction
+
+
+def _norm(tensors: list) -> torch.Tensor:
+    """The L2 norm of a list of tensors taken together (0-dim tensor, no sync)."""
+    norms = torch._foreach_norm([t.float() for t in tensors])
+    return torch.linalg.vector_norm(torch.stack(norms)) if len(norms) > 1 else norms[0]
+
+
+def probe_indices(n: int, size: int) -> torch.Tensor:
+    """``size`` sample indices spread evenly over ``n`` training samples (sorted data gets every class)."""
+    size = min(size, n)
+    return torch.linspace(0, n - 1, size).round().long()
+
+
+class FitDiagnostics(StepRecorder):
+    """The step recorder plus the end of a fit: the final state, the findings, and the files.
+
+    At ``on_train_end`` it builds the :class:`~deepscope.diagnostics.findings.Diagnosis`
+    (``dnn.diagnosis``), writes ``steps.csv`` and ``diagnosis.json`` into the run folder, and the
+    records as TensorBoard scalars (``diagnostics/<layer>/<quantity>``) through ``writer_fn``.
+
+    Args:
+        dnn: the model (loss, output layer, learning rate).
+        facts: ``n_samples``, ``batch_size``, ``drop_last`` of the fit.
+        writer_fn: returns the run's TensorBoard writer (None: no TensorBoard).
+        (others as :class:`StepRecorder`)
+    """
+
+    def __init__(self, settings, dnn, probe, total_steps, n_samples, batch_size, drop_last, writer_fn=None):
+        super().__init__(settings, dnn.net, probe, total_steps, dnn.clip_gradients)
+        self.dnn, self.writer_fn = dnn, writer_fn
+        self.n_samples, self.batch_size, self.drop_last = n_samples, batch_size, drop_last
+        self.diagnosis: Diagnosis | None = None
+
+    def on_train_end(self, state: TrainingState) -> None:
+        self.diagnosis = self.finish(state)
+        self.dnn.diagnosis = self.diagnosis
+        if state.run is not None:
+            self.write(state.run.path)
+
+    def finish(self, state: TrainingState, extra: list | None = None) -> Diagnosis:
+        """Judge the fit: one last probe pass, then every rule of :mod:`.rules`."""
+        with torch.no_grad():
+            values: dict = {}
+            self._safe_probe(values)
+            final_units = {k: float(v) for k, v in values.items()}
+        facts = self._facts(final_units)
+        findings = rules.diagnose(self.records, facts) + list(extra or [])
+        final = {"metrics": dict(state.epoch_logs), "step": state.step, "epoch": state.epoch,
+                 "n_predicted_classes": facts.n_predicted_classes, "majority_fraction": facts.majority_fraction,
+                 "dead": facts.final_dead, "saturated": facts.final_saturated}
+        notes = [f"no unit statistics for layer {name!r} (its output is not a tensor of rank >= 2)"
+                 if not name.startswith("probe") else name for name in self.skipped]
+        notes += [f"no unit statistics for layer {layer.name!r} (no output recorded on the probe)"
+                  for layer in self.layers if layer.kind is not None and f"{layer.name}/{layer.kind}" not in final_units
+                  and self.probe is not None and layer.name not in self.skipped]
+        return Diagnosis(findings, final, notes)
+
+    def add_nonfinite(self, error, state: TrainingState) -> None:
+        """A NaN/Inf stopped the fit: add it to the diagnosis (and the run folder)."""
+        finding = Finding("non_finite", "error", f"Training stopped at step {error.step}: {error}",
+                          ["a lower learning rate", "gradient clipping (DNN(clip_gradients=5.0))",
+                           "fit(nan_guard='rollback')"], step=error.step, layer=getattr(error, "tensor", None))
+        if self.diagnosis is None:
+            self.diagnosis = Diagnosis()
+        self.diagnosis.findings.insert(0, finding)
+        self.dnn.diagnosis = self.diagnosis
+        if state.run is not None:
+            self.write(state.run.path)
+
+    def _facts(self, final_units: dict) -> rules.FitFacts:
+        out = self.probe_outputs
+        dnn = self.dnn
+        classifier = (getattr(dnn.loss, "fused_activation", None) == "softmax"
+                      or getattr(dnn.net, "output_activation", None) == "softmax")
+        n_outputs = int(out.shape[1]) if out is not None and out.dim() == 2 else None
+        n_classes = majority = majority_fraction = spread = None
+        if out is not None and out.numel() and out.dim() >= 2 and out.shape[0] > 1:
+            flat = out.float().reshape(out.shape[0], -1)
+            spread = float(flat.std(0).mean()) if torch.isfinite(flat).all() else None
+            if classifier and n_outputs and n_outputs > 1:
+                predicted = flat.argmax(1)
+                counts = torch.bincount(predicted, minlength=n_outputs)
+                n_classes = int((counts > 0).sum())
+                majority = int(counts.argmax())
+                majority_fraction = float(counts.max()) / out.shape[0]
+        lr = getattr(dnn.config, "learning_rate", None)
+        return rules.FitFacts(
+            n_samples=self.n_samples, batch_size=self.batch_size, drop_last=self.drop_last,
+            learning_rate=lr if isinstance(lr, (int, float)) else None, clip_gradients=dnn.clip_gradients,
+            n_outputs=n_outputs, classifier=classifier, n_predicted_classes=n_classes, majority_class=majority,
+            majority_fraction=majority_fraction, output_spread=spread,
+            final_dead={k[:-5]: v for k, v in final_units.items() if k.endswith("/dead")},
+            final_saturated={k[:-10]: v for k, v in final_units.items() if k.endswith("/saturated")})
+
+    def write(self, folder) -> None:
+        """``steps.csv`` (one row per record), ``diagnosis.json`` and TensorBoard scalars."""
+        folder = Path(folder)
+        if self.records:
+            atomic_write_text(folder / STEPS_FILE, records_csv(self.records), durable=False)
+        atomic_write_json(folder / DIAGNOSIS_FILE, self.diagnosis.to_json(), durable=False)
+        writer = self.writer_fn() if self.writer_fn is not None and self.records else None
+        if writer is not None:
+            for record in self.records:
+                writer.add_scalars(record["step"], {f"diagnostics/{k}": v for k, v in record.items()
+                                                    if k not in ("step", "epoch") and math.isfinite(v)})
+            writer.flush()
+
+
+def records_csv(records: list[dict]) -> str:
+    """The records as CSV text (columns: the union of keys, in first-seen order)."""
+    columns: list[str] = []
+    for row in records:
+        columns.extend(k for k in row if k not in columns)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(records)
+    return buffer.getvalue()
+
+
+def read_steps(run_folder) -> list[dict]:
+    """The step records of a run folder's ``steps.csv`` ([] when it has none)."""
+    path = Path(run_folder) / STEPS_FILE
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        return [{k: (int(v) if k in ("step", "epoch") else float(v)) for k, v in row.items() if v not in ("", None)}
+                for row in csv.DictReader(f)]
