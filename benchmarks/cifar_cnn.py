@@ -13,7 +13,7 @@ from .common import count_flops, interleave, keras_available, quiet, timed
 BATCH = 128
 
 
-def deepscope_epoch(X, Y) -> float:
+def deepscope_epoch(X, Y, diagnostics=True) -> float:
     import deepscope as tflearn
 
     net = tflearn.input_data(shape=[None, 32, 32, 3])
@@ -28,7 +28,8 @@ def deepscope_epoch(X, Y) -> float:
     net = tflearn.regression(net, optimizer="adam", loss="categorical_crossentropy", learning_rate=0.001)
     model = tflearn.DNN(net)
     with quiet():
-        return timed(lambda: model.fit(X, Y, n_epoch=1, batch_size=BATCH, shuffle=True, snapshot_epoch=False))
+        return timed(lambda: model.fit(X, Y, n_epoch=1, batch_size=BATCH, shuffle=True, snapshot_epoch=False,
+                                         diagnostics=diagnostics))
 
 
 def torch_model() -> nn.Module:
@@ -94,6 +95,7 @@ def run(quick: bool, repeats: int):
     Y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)]
     contenders = {
         "deepscope": lambda: deepscope_epoch(X, Y),
+        "deepscope diagnostics off": lambda: deepscope_epoch(X, Y, diagnostics=False),
         "torch best (chlast)": lambda: torch_best(X, Y),
         "torch DataLoader": lambda: torch_dataloader(X, Y),
     }

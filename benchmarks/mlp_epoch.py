@@ -14,7 +14,7 @@ def _torch_model():
                                torch.nn.Linear(25, 10))
 
 
-def deepscope_epoch(X, Y, batch_size) -> float:
+def deepscope_epoch(X, Y, batch_size, diagnostics=True) -> float:
     import deepscope as tflearn
 
     net = tflearn.input_data(shape=[None, 784])
@@ -24,7 +24,8 @@ def deepscope_epoch(X, Y, batch_size) -> float:
     net = tflearn.regression(net, optimizer="adam", learning_rate=0.001, loss="categorical_crossentropy")
     model = tflearn.DNN(net)
     with quiet():
-        return timed(lambda: model.fit(X, Y, n_epoch=1, batch_size=batch_size, shuffle=True, snapshot_epoch=False))
+        return timed(lambda: model.fit(X, Y, n_epoch=1, batch_size=batch_size, shuffle=True, snapshot_epoch=False,
+                                         diagnostics=diagnostics))
 
 
 def _plain(X, Y, batch_size) -> float:
@@ -86,6 +87,7 @@ def run(quick: bool, repeats: int, batch_size: int):
     contenders = {
         "deepscope": lambda: deepscope_epoch(X, Y, batch_size),
         "deepscope no fast path": lambda: _plain(X, Y, batch_size),
+        "deepscope diagnostics off": lambda: deepscope_epoch(X, Y, batch_size, diagnostics=False),
         "torch best": lambda: torch_best(X, Y, batch_size),
         "torch DataLoader": lambda: torch_dataloader(X, Y, batch_size),
     }

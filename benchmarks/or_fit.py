@@ -10,7 +10,7 @@ X = [[0., 0.], [0., 1.], [1., 0.], [1., 1.]]
 Y = [[0.], [1.], [1.], [1.]]
 
 
-def deepscope_fit(epochs: int, clip=5.0) -> float:
+def deepscope_fit(epochs: int, clip=5.0, diagnostics=True) -> float:
     import deepscope as tflearn
 
     tflearn.init_graph()
@@ -19,7 +19,7 @@ def deepscope_fit(epochs: int, clip=5.0) -> float:
     net = tflearn.regression(net, optimizer="sgd", learning_rate=2, loss="mean_square")
     model = tflearn.DNN(net, clip_gradients=clip)  # TFlearn's default clip_gradients=5.0
     with quiet():
-        return timed(lambda: model.fit(X, Y, n_epoch=epochs, snapshot_epoch=False))
+        return timed(lambda: model.fit(X, Y, n_epoch=epochs, snapshot_epoch=False, diagnostics=diagnostics))
 
 
 def _plain(epochs: int) -> float:
@@ -76,6 +76,7 @@ def run(quick: bool, repeats: int):
     contenders = {
         "deepscope": lambda: deepscope_fit(epochs),
         "deepscope clip=None": lambda: deepscope_fit(epochs, clip=None),
+        "deepscope diagnostics off": lambda: deepscope_fit(epochs, diagnostics=False),
         "deepscope no fast path": lambda: _plain(epochs),
         "torch best": lambda: torch_best(epochs),
         "torch DataLoader": lambda: torch_dataloader(epochs),

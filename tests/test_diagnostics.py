@@ -75,19 +75,30 @@ def test_step_record_equals_a_hand_computation(clip):
     assert r["FullyConnected_1/grad_norm"] == pytest.approx(float(g2.norm()), rel=1e-4)
     assert r["grad_norm"] == pytest.approx(float(total), rel=1e-4)
     assert r["FullyConnected/weight_norm"] == pytest.approx(float((w1 - 0.5 * scale * g1).norm()), rel=1e-4)
-    assert r["FullyConnected/update_ratio"] == pytest.approx(0.5 * scale * float(g1.norm()) / float(w1.norm()), rel=1e-3)
-    # the dead fraction is measured after the step, on the updated weights (the probe: all 20 samples)
-    W1n, b1n = layer.weight.detach(), layer.bias.detach()
-    after = torch.relu(torch.tensor(X[:20]) @ W1n.t() + b1n)
+    w1_after = w1 - 0.5 * scale * g1
+    assert r["FullyConnected/update_ratio"] == pytest.approx(0.5 * scale * float(g1.norm()) / float(w1_after.norm()),
+                                                             rel=1e-3)
+    # the dead fraction: on the step's own batch (the layers ran it), with the weights before the step
+    assert r["FullyConnected/dead"] == pytest.approx(float((h.amax(0) <= 0).float().mean()))
+
+
+def test_the_small_network_path_takes_unit_statistics_from_the_probe():
+    """Tiny dense chains train without calling their layers: the fixed probe gives the statistics."""
+    model = tflearn.DNN(mlp(hidden=3, lr=0.5))
+    model.fit(X[:20], Y1[:20], n_epoch=1, batch_size=20, diagnostics=Diagnostics(probe_size=5))
+    layer = hidden(model)
+    probe = torch.tensor(X[:20])[torch.linspace(0, 19, 5).round().long()]  # evenly spaced samples
+    after = torch.relu(probe @ layer.weight.detach().t() + layer.bias.detach())
+    r = read_steps(model.last_run.path)[0]
     assert r["FullyConnected/dead"] == pytest.approx(float((after.amax(0) <= 0).float().mean()))
 
 
-def test_schedule_every_first_step_then_about_a_hundred_records_and_the_last():
+def test_schedule_every_first_step_then_about_32_more_records_and_the_last():
     model = tflearn.DNN(mlp())
     model.fit(X, Y1, n_epoch=25, batch_size=16)  # 400 steps
     steps = [r["step"] for r in read_steps(model.last_run.path)]
     assert steps[:20] == list(range(1, 21)) and steps[-1] == 400
-    assert 100 <= len(steps) <= 125 and steps == sorted(set(steps))
+    assert 50 <= len(steps) <= 60 and steps == sorted(set(steps))
     model.fit(X, Y1, n_epoch=2, batch_size=16, diagnostics=Diagnostics(every=5, first_steps=2))
     steps = [r["step"] for r in read_steps(model.last_run.path)]
     assert steps == [401, 402] + list(range(405, 433, 5)) + [432]
@@ -121,7 +132,7 @@ def test_a_layer_killed_at_step_k_is_dead_since_k_and_the_network_collapses(caps
     assert "constant_prediction" in d.codes and d.final["n_predicted_classes"] == 1
     assert d.final["dead"]["FullyConnected"] == 1.0
     out = capsys.readouterr().out
-    assert "100% dead since step 7" in out and "try:" in out
+    assert "died at step 7: from then on 100% of its units are dead" in out and "try:" in out
     assert read_diagnosis(model.last_run.path).codes == d.codes
 
 

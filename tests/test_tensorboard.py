@@ -148,3 +148,18 @@ def test_explicit_probe_batch(tmp_path):
     model.fit(X, Y, n_epoch=2, batch_size=16, callbacks=[details])
     acc = read(model.last_run.path)
     assert [e.histogram_value.num for e in acc.Histograms("Activations/FullyConnected")] == [24, 24]
+
+
+def test_the_fast_record_writer_writes_the_same_bytes_as_tensorboards(tmp_path):
+    """The C CRC-32C (google-crc32c) frames records exactly as tensorboard's pure-Python writer."""
+    import io
+
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    from deepscope.runs.tb_writer import FastRecordWriter
+
+    for data in (b"", b"x", bytes(range(256)) * 7, b"event" * 999):
+        fast, slow = io.BytesIO(), io.BytesIO()
+        FastRecordWriter(fast).write(data)
+        RecordWriter(slow).write(data)
+        assert fast.getvalue() == slow.getvalue()

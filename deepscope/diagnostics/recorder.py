@@ -2,15 +2,17 @@
 each layer is doing (on by default in ``DNN.fit``; ``fit(diagnostics=False)`` turns it off).
 
 At every diagnostic step it records, per layer: the norm of the layer's parameters, the norm of
-their gradient (before clipping), the update-to-weight ratio ``||W_after - W_before|| / ||W_before||``,
-and the fraction of dead (ReLU-like: never active) or saturated (sigmoid/tanh) units on a small
-fixed probe batch of training samples; and the loss split into the data loss and each layer's
-L1/L2 penalty. Steps: every step of the first ``first_steps``, then every ``every`` steps (by
-default chosen so a fit has about 100 records), and the last step.
+their gradient (before clipping), the update-to-weight ratio ``||W_after - W_before|| / ||W_after||``
+(for a parameter of more than 65,536 entries, ``||W_after - W_before||`` is estimated from a fixed
+random subset of 65,536 of them, which avoids copying the whole tensor),
+and the fraction of dead (ReLU-like: never active) or saturated (sigmoid/tanh) units on that step's
+batch (or on a small fixed probe batch of training samples, see :class:`StepRecorder`); and the loss
+split into the data loss and each layer's L1/L2 penalty. Steps: every step of the first ``first_steps``, then every ``every`` steps (by
+default chosen so a fit has about 32 more records), and the last step.
 
 Cost: nothing on the other steps but two Python calls; on a diagnostic step one copy of the
-parameters, a few foreach norms, one forward pass of the probe without gradients, and one host
-synchronisation (BENCHMARKS.md measures it).
+parameters, one foreach norm over parameters, gradients and updates, a reduction per monitored
+layer, and one host synchronisation (BENCHMARKS.md measures it).
 """
 from __future__ import annotations
 
@@ -33,7 +35,9 @@ BOUNDED = ("sigmoid", "tanh")  # activations that saturate
 NOT_MONITORED = (None, "linear", "softmax")  # no dead/saturated statistic (inputs, pools, outputs)
 SATURATION = 0.99  # sigmoid above 0.99 or below 0.01, tanh beyond +-0.99
 MOST = 0.95  # a unit is saturated when saturated on more than this fraction of probe samples
-TARGET_RECORDS = 100  # about this many records per fit after the first steps
+SAMPLED = 65536  # larger parameters: the update ratio from a fixed random subset of this many entries
+MAP_SAMPLES = 32  # feature maps: unit statistics from the first 32 samples of the batch (x positions)
+TARGET_RECORDS = 32  # about this many more records per fit after the first steps (>= 50 in all)
 
 
 @dataclass
@@ -41,7 +45,7 @@ class Diagnostics:
     """Settings of the step diagnostics (``fit(diagnostics=Diagnostics(...))``).
 
     Args:
-        every: record every this many steps after the first ones (None: about 100 records per fit).
+        every: record every this many steps after the first ones (None: about 32 more records per fit).
         first_steps: record every one of the first this many steps of a fit (where collapses happen).
         probe_size: training samples (evenly spaced over the training set) in the probe batch.
         layers: layer names to monitor (None: every layer with parameters or an activation).
@@ -111,34 +115,36 @@ def monitored_layers(net: nn.Module, names: list | None) -> list[MonitoredLayer]
 
 
 class _UnitStats:
-    """Forward hook: per-unit maximum (dead units) or saturated-sample count of one layer's output.
-    Units are dim 1 inside the network (features, or channels of NCHW maps) or the last dim of (N, T, F)."""
+    """Forward hook: per-unit maximum (dead units) or saturated-sample fraction of one layer's output.
+    Units are dim 1 inside the network (features, or channels of NCHW maps), the last dim of (N, T, F)."""
 
     def __init__(self, kind: str, activation: str | None):
         self.kind, self.activation = kind, activation
         self.value = None
 
     def __call__(self, module, inputs, output):
-        if not isinstance(output, torch.Tensor) or output.dim() < 2:
+        if not isinstance(output, torch.Tensor) or output.dim() < 2 or not output.is_floating_point():
             return
-        y = output.detach().float()
-        y = y.movedim(1, -1) if y.dim() == 4 else y  # (..., units)
-        y = y.reshape(-1, y.shape[-1])  # (samples * positions, units)
+        y = output.detach()
+        if y.dim() == 4:
+            y = y[:MAP_SAMPLES]  # a channel never active at any position of 32 images is dead
+        unit_dim = y.dim() - 1 if y.dim() == 3 else 1
+        others = [d for d in range(y.dim()) if d != unit_dim]
         if self.kind == "dead":
-            self.value = y.amax(0)  # (units,)
+            self.value = y.amax(dim=others).float()  # (units,)
         else:
             near = (y > SATURATION) | (y < 1 - SATURATION) if self.activation == "sigmoid" else y.abs() > SATURATION
-            self.value = near.float().mean(0)  # (units,) fraction of samples saturated
-
-    def fraction(self) -> torch.Tensor | None:
-        if self.value is None:
-            return None
-        bad = self.value <= 0 if self.kind == "dead" else self.value > MOST
-        return bad.float().mean()
+            self.value = near.float().mean(dim=others)  # (units,) fraction of samples (and positions) saturated
 
 
 class StepRecorder(Callback):
     """Records :class:`Diagnostics` at the diagnostic steps of one fit (created by ``DNN.fit``).
+
+    Unit statistics come from the training batch itself on a diagnostic step (forward hooks on the
+    monitored layers during that step only: no extra forward pass), and from the probe batch when the
+    step did not run the layers (the small-network path computes tiny dense chains without calling
+    them) and at the end of the fit. A fixed probe pass every record cost 20-30% of the fit time on
+    the benchmarks (BENCHMARKS.md); the batch's own forward costs only the reductions.
 
     Args:
         settings: the checked ``Diagnostics``.
@@ -152,7 +158,7 @@ class StepRecorder(Callback):
             ``penalty`` (sum), ``grad_norm`` (global, before clipping), and per layer
             ``<layer>/penalty``, ``<layer>/weight_norm``, ``<layer>/grad_norm``, ``<layer>/update_ratio``,
             ``<layer>/dead`` or ``<layer>/saturated``.
-        probe_outputs: the network's outputs on the probe at the last record (for the diagnosis).
+        probe_outputs: the network's outputs on the probe at the last probe pass (for the diagnosis).
     """
 
     def __init__(self, settings: Diagnostics, net: nn.Module, probe: list, total_steps: int, clip: float):
@@ -164,8 +170,15 @@ class StepRecorder(Callback):
         self.probe_outputs: torch.Tensor | None = None
         self.skipped: list[str] = []  # layers whose statistics could not be computed, with why
         self.first_step = 0
-        self._before = None
-        self._penalties = None
+        self._before = self._penalties = None
+        self._stats: dict[str, _UnitStats] = {}
+        self._hooks: list = []
+        self._params = [p for layer in self.layers for p in layer.params]
+        generator = torch.Generator().manual_seed(0)
+        self._subsets = [torch.randperm(p.numel(), generator=generator)[:SAMPLED].to(p.device)
+                         if p.numel() > SAMPLED and p.is_contiguous() else None for p in self._params]
+        # squared update norms of a subset scale by (entries / subset size)
+        self._update_scale = [1.0 if idx is None else p.numel() / SAMPLED for p, idx in zip(self._params, self._subsets)]
 
     def due(self, fit_step: int) -> bool:
         """Whether the ``fit_step``-th step of this fit (1-based) is a diagnostic step."""
@@ -179,92 +192,139 @@ class StepRecorder(Callback):
             self._before = None
             return
         with torch.no_grad():
-            self._before = [[p.detach().clone() for p in layer.params] for layer in self.layers]
+            self._before = [w.clone() if idx is None else w for w, idx in zip(self._watched(), self._subsets)]
             # the penalties that enter this step's loss (the weights before the step)
             self._penalties = [[reg(getattr(layer.module, name), wd) for name, reg, wd in layer.penalties]
                                for layer in self.layers]
+        self._stats = self._attach()
 
     def on_batch_end(self, state: TrainingState, snapshot: bool = False) -> None:
         if self._before is None:
             return
-        values: dict[str, torch.Tensor] = {"loss": state.batch_loss.float()}
-        grad_sq = []
+        self._detach()
         with torch.no_grad():
-            penalty_total = None
-            for layer, before, penalties in zip(self.layers, self._before, self._penalties):
+            now = [p.detach() for p in self._params]
+            grads = [p.grad for p in self._params if p.grad is not None]
+            # every norm in one foreach call: weights, updates, gradients (the host does the rest)
+            norms = torch._foreach_norm([*now, *torch._foreach_sub(self._watched(), self._before), *grads]) if now else []
+            scalars = [state.batch_loss.reshape(()).float()]
+            penalty_keys = []
+            for layer, penalties in zip(self.layers, self._penalties):
                 if penalties:
-                    term = torch.stack([t.float() for t in penalties]).sum()
-                    values[f"{layer.name}/penalty"] = term
-                    penalty_total = term if penalty_total is None else penalty_total + term
-                if not layer.params:
-                    continue
-                grads = [p.grad for p in layer.params if p.grad is not None]
-                w_norm = _norm(before)
-                values[f"{layer.name}/weight_norm"] = _norm([p.detach() for p in layer.params])
-                if grads:
-                    g = _norm(grads)
-                    values[f"{layer.name}/grad_norm"] = g
-                    grad_sq.append(g * g)
-                delta = _norm(torch._foreach_sub([p.detach() for p in layer.params], before))
-                values[f"{layer.name}/update_ratio"] = delta / w_norm.clamp_min(1e-12)
-            if penalty_total is not None:
-                values["penalty"] = penalty_total
-                values["data_loss"] = values["loss"] - penalty_total
-            if grad_sq:
-                values["grad_norm"] = torch.stack(grad_sq).sum().sqrt()
-            self._safe_probe(values)
-        names = list(values)
-        numbers = torch.stack([v.reshape(()).float() for v in values.values()]).tolist()  # one sync
-        record = {"step": state.step, "epoch": state.epoch, **dict(zip(names, numbers))}
-        if "grad_norm" in record and state.grad_norm is not None and self.clip:
-            # gradients on the parameters may already be clipped (scaled by one factor): undo it
-            scale = float(state.grad_norm) / record["grad_norm"] if record["grad_norm"] > 0 else 1.0
-            for key in [k for k in record if k.endswith("grad_norm")]:
+                    penalty_keys.append(f"{layer.name}/penalty")
+                    scalars.append(torch.stack([t.reshape(()).float() for t in penalties]).sum())
+            stats = self._stats
+            if any(st.value is None for st in stats.values()):
+                stats = self._safe_probe()  # the layers did not run on the batch (small-network path)
+            units = [st.value for st in stats.values() if st.value is not None]
+            flat = torch.cat([torch.stack([n.float() for n in norms]) if norms else torch.zeros(0),
+                              torch.stack(scalars), *units]) if units or norms else torch.stack(scalars)
+        numbers = flat.tolist()  # the one synchronisation
+        record = {"step": state.step, "epoch": state.epoch}
+        k = len(now)
+        weight_sq = [n * n for n in numbers[:k]]
+        update_sq = [n * n * scale for n, scale in zip(numbers[k:2 * k], self._update_scale)]
+        grad_sq = [n * n for n in numbers[2 * k:2 * k + len(grads)]]
+        rest = numbers[2 * k + len(grads):]
+        record["loss"] = rest[0]
+        for key, value in zip(penalty_keys, rest[1:]):
+            record[key] = value
+        if penalty_keys:
+            record["penalty"] = sum(rest[1:1 + len(penalty_keys)])
+            record["data_loss"] = record["loss"] - record["penalty"]
+        self._layer_norms(record, weight_sq, update_sq, grad_sq)
+        self._unit_fractions(stats, rest[1 + len(penalty_keys):], record)
+        if state.grad_norm is not None and self.clip and record.get("grad_norm"):
+            # the gradients on the parameters may already be clipped (scaled by one factor): undo it
+            scale = float(state.grad_norm) / record["grad_norm"]
+            for key in [key for key in record if key.endswith("grad_norm")]:
                 record[key] *= scale
         self.records.append(record)
         self._before = self._penalties = None
 
-    def _safe_probe(self, values: dict) -> None:
-        """:meth:`_probe_statistics`, switched off with a note if the network cannot run the probe."""
-        if self.probe is None:
-            return
-        try:
-            self._probe_statistics(values)
-        except Exception as error:  # noqa: BLE001 - diagnostics never break a fit
-            self.skipped.append(f"probe pass failed, unit statistics off: {type(error).__name__}: {error}")
-            self.probe = None
+    def _watched(self) -> list:
+        """The parameters as the update ratio sees them: whole, or the fixed subset of a large one (a copy)."""
+        return [p.detach() if idx is None else p.detach().view(-1).index_select(0, idx)
+                for p, idx in zip(self._params, self._subsets)]
 
-    def _probe_statistics(self, values: dict) -> None:
-        """Dead/saturated fractions of the monitored layers on the probe (evaluation mode, no grad)."""
-        hooks, stats = [], {}
+    def _layer_norms(self, record: dict, weight_sq, update_sq, grad_sq) -> None:
+        """Per layer: weight norm, update ratio and gradient norm from the squared norms of its tensors."""
+        i = g = 0
+        total = 0.0
+        for layer in self.layers:
+            n = len(layer.params)
+            if not n:
+                continue
+            has_grad = [p.grad is not None for p in layer.params]
+            weight_norm = math.sqrt(sum(weight_sq[i:i + n]))
+            record[f"{layer.name}/weight_norm"] = weight_norm
+            record[f"{layer.name}/update_ratio"] = math.sqrt(sum(update_sq[i:i + n])) / max(weight_norm, 1e-12)
+            if any(has_grad):
+                square = sum(grad_sq[g:g + sum(has_grad)])
+                record[f"{layer.name}/grad_norm"] = math.sqrt(square)
+                total += square
+                g += sum(has_grad)
+            i += n
+        if grad_sq:
+            record["grad_norm"] = math.sqrt(total)
+
+    def on_train_end(self, state: TrainingState) -> None:
+        self._detach()
+
+    def _attach(self) -> dict:
+        """Forward hooks collecting unit statistics of the monitored layers (removed by ``_detach``)."""
+        stats = {}
         for layer in self.layers:
             if layer.kind is not None:
                 stats[layer.name] = _UnitStats(layer.kind, getattr(layer.module, "activation_name", None))
-                hooks.append(layer.module.register_forward_hook(stats[layer.name]))
-        was_training = self.net.training
-        self.net.eval()
-        try:
-            self.probe_outputs = self.net(*self.probe).detach()
-        finally:
-            self.net.train(was_training)
-            for h in hooks:
-                h.remove()
+                self._hooks.append(layer.module.register_forward_hook(stats[layer.name]))
+        return stats
+
+    def _detach(self) -> None:
+        for h in self._hooks:
+            h.remove()
+        self._hooks = []
+
+    def _unit_fractions(self, stats: dict, numbers: list, record: dict) -> None:
+        """Dead/saturated fraction per layer from the per-unit values (host numbers, in ``stats`` order)."""
+        i = 0
         for layer in self.layers:
             st = stats.get(layer.name)
             if st is None:
                 continue
-            fraction = st.fraction()
-            if fraction is None:
+            if st.value is None:
                 if layer.name not in self.skipped:
                     self.skipped.append(layer.name)
                 continue
-            values[f"{layer.name}/{layer.kind}"] = fraction
+            n = st.value.numel()
+            values = numbers[i:i + n]
+            i += n
+            bad = sum(v <= 0 for v in values) if layer.kind == "dead" else sum(v > MOST for v in values)
+            record[f"{layer.name}/{layer.kind}"] = bad / max(n, 1)
 
+    def _safe_probe(self) -> dict:
+        """The unit statistics of a probe pass; none (and a note) if the network cannot run the probe."""
+        if self.probe is None:
+            return {}
+        try:
+            return self._probe_statistics()
+        except Exception as error:  # noqa: BLE001 - diagnostics never break a fit
+            self.skipped.append(f"probe pass failed, unit statistics off: {type(error).__name__}: {error}")
+            self.probe = None
+            return {}
 
-def _norm(tensors: list) -> torch.Tensor:
-    """The L2 norm of a list of tensors taken together (0-dim tensor, no sync)."""
-    norms = torch._foreach_norm([t.float() for t in tensors])
-    return torch.linalg.vector_norm(torch.stack(norms)) if len(norms) > 1 else norms[0]
+    def _probe_statistics(self) -> dict:
+        """Run the probe (evaluation mode, no grad) with the unit-statistics hooks attached."""
+        stats = self._attach()
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            with torch.no_grad():
+                self.probe_outputs = self.net(*self.probe).detach()
+        finally:
+            self.net.train(was_training)
+            self._detach()
+        return stats
 
 
 def probe_indices(n: int, size: int) -> torch.Tensor:
@@ -294,6 +354,7 @@ class FitDiagnostics(StepRecorder):
         self.diagnosis: Diagnosis | None = None
 
     def on_train_end(self, state: TrainingState) -> None:
+        self._detach()
         self.diagnosis = self.finish(state)
         self.dnn.diagnosis = self.diagnosis
         if state.run is not None:
@@ -301,10 +362,11 @@ class FitDiagnostics(StepRecorder):
 
     def finish(self, state: TrainingState, extra: list | None = None) -> Diagnosis:
         """Judge the fit: one last probe pass, then every rule of :mod:`.rules`."""
-        with torch.no_grad():
-            values: dict = {}
-            self._safe_probe(values)
-            final_units = {k: float(v) for k, v in values.items()}
+        stats = self._safe_probe()
+        final_units: dict = {}
+        if stats:
+            units = [st.value for st in stats.values() if st.value is not None]
+            self._unit_fractions(stats, torch.cat(units).tolist() if units else [], final_units)
         facts = self._facts(final_units)
         findings = rules.diagnose(self.records, facts) + list(extra or [])
         final = {"metrics": dict(state.epoch_logs), "step": state.step, "epoch": state.epoch,
