@@ -11,11 +11,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "deepscope"
 
 # module group -> the groups it must never import
 FORBIDDEN = {
-    "building blocks": {"graph", "network", "layers", "models", "callbacks", "runs", "sweep", "introspect", "cli",
-                        "demo"},
-    "graph and layers": {"models", "callbacks", "runs", "sweep", "introspect", "cli", "demo"},
-    "models and callbacks": {"sweep", "introspect", "cli", "demo"},
-    "runs": {"sweep", "introspect", "cli", "demo"},
+    "building blocks": {"graph", "network", "layers", "models", "callbacks", "diagnostics", "runs", "sweep",
+                        "introspect", "brain", "cli", "demo"},
+    "graph and layers": {"models", "callbacks", "diagnostics", "runs", "sweep", "introspect", "brain", "cli", "demo"},
+    "models and callbacks": {"sweep", "introspect", "brain", "cli", "demo"},
+    "runs": {"sweep", "introspect", "brain", "cli", "demo"},
     "sweep and introspect": {"cli", "demo"},
 }
 GROUPS = {
@@ -25,7 +25,7 @@ GROUPS = {
     "graph and layers": {"graph", "network", "layers"},
     "models and callbacks": {"models", "callbacks", "diagnostics"},
     "runs": {"runs"},
-    "sweep and introspect": {"sweep", "introspect"},
+    "sweep and introspect": {"sweep", "introspect", "brain"},
 }
 
 

@@ -122,3 +122,17 @@ def test_demo_quick(tmp_path, capsys):
         assert path.is_file() and path.stat().st_size > 1000
     for run in result["runs"]:
         assert (run / "metrics.csv").is_file() or (run / "config.json").is_file()
+
+
+def test_brain_tutorial_quick(shared_datasets, monkeypatch, capsys, tmp_path):
+    """Tutorial 6: RSA of a CIFAR-trained CNN with human and monkey IT (noise ceiling, bootstrap),
+    encoding of a simulated V1 population, the trajectory over training, receptive fields."""
+    if not (shared_datasets / "kriegeskorte92").is_dir():
+        pytest.skip("kriegeskorte92 not in the shared datasets")
+    monkeypatch.setenv("DEEPSCOPE_DATA", str(shared_datasets))
+    out = run_script(TUTORIALS / "06_brain.py", "--quick", "--out", str(tmp_path / "figures"), monkeypatch=monkeypatch,
+                     capsys=capsys, cwd=tmp_path)
+    assert "human IT (fMRI): noise ceiling 0.372-0.666" in out and "monkey IT (cells)" in out
+    assert "simulated V1" in out and "encoding: median over units" in out
+    for name in ("rsa.png", "trajectory.png", "encoding.png", "receptive_fields.png"):
+        assert (tmp_path / "figures" / name).stat().st_size > 5000

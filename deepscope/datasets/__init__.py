@@ -6,7 +6,7 @@ else ``~/.deepscope/datasets``; a folder already holding the files is used witho
 """
 from __future__ import annotations
 
-from . import cifar10, cifar100, fashion_mnist, mnist, notmnist, toy
+from . import cifar10, cifar100, fashion_mnist, kriegeskorte92, mnist, notmnist, toy
 from ._download import ChecksumError, DownloadError, data_root
 from ._formats import DatasetFormatError, read_idx
 from .registry import download, info, list_datasets
@@ -14,7 +14,7 @@ from .toy import (blobs, checkerboard, circles, logic_gate, moons, noisy_line, s
                   xor_quadrants)
 
 __all__ = [
-    "mnist", "fashion_mnist", "notmnist", "cifar10", "cifar100", "toy",
+    "mnist", "fashion_mnist", "notmnist", "cifar10", "cifar100", "kriegeskorte92", "toy",
     "list_datasets", "info", "download", "data_root", "read_idx",
     "DownloadError", "ChecksumError", "DatasetFormatError",
     "logic_gate", "spirals", "circles", "moons", "blobs", "xor_quadrants", "checkerboard",

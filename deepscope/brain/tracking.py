@@ -1,0 +1,178 @@
+"""Representations over training: when did a layer become brain-like, and do seeds agree?
+
+::
+
+    tracker = RepresentationTracker(probe_images, brain_rdm=human_it)   # a callback
+    model.fit(X, Y, n_epoch=10, callbacks=tracker)     # -> representations.npz in the run folder
+    plot_trajectory(load_trajectory(model.last_run.path), "trajectory.png")
+    seed_agreement([run_a, run_b, run_c])              # per layer: do seeds end with the same RDMs?
+
+Every ``every`` epochs the tracker records each chosen layer's RDM of a fixed probe set (the
+upper triangle), its RSA with the brain RDM when one is given, and its linear CKA with the same
+layer at the previous record. At the end of the fit it writes ``representations.npz`` into the
+run folder (atomically), so it works inside a ``Study``: each trial's folder has its trajectory.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._checks import Text, check_choice, check_int, fail
+from .._io import atomic_write_bytes, save_figure
+from ..callbacks.base import Callback
+from ..introspect.recording import activations, resolve_layers
+from ..introspect.similarity import linear_cka, rdm
+from .data import as_rdms
+from .rsa import METHODS, correlate, upper_vectors
+
+FILE = "representations.npz"
+
+
+@dataclass
+class Trajectory:
+    """``epochs`` ``(E,)``; ``layers``; ``rdms`` ``(E, L, P)`` upper triangles; ``brain_rsa`` ``(E, L)``
+    (NaN without a brain RDM); ``cka_previous`` ``(E, L)`` (CKA with the previous record; NaN first)."""
+    epochs: np.ndarray
+    layers: list
+    rdms: np.ndarray
+    brain_rsa: np.ndarray
+    cka_previous: np.ndarray
+    method: str = "spearman"
+
+
+class RepresentationTracker(Callback):
+    """Records layer RDMs (and RSA with a brain RDM) every ``every`` epochs (see the module doc).
+
+    Args:
+        X_probe: the probe stimuli (the same every epoch), e.g. the 92 images at the network's size.
+        layers: layer names (default: every layer with parameters or an activation).
+        brain_rdm: ``(N, N)`` or ``(subjects, N, N)`` RDMs of the probe stimuli, or None.
+        every: record every this many epochs (and before training: epoch 0).
+        method: the RDM comparison (``'spearman'``, ``'pearson'``, ``'kendall_tau_a'``).
+    """
+
+    def __init__(self, X_probe, layers=None, brain_rdm=None, every: int = 1, method: str = "spearman"):
+        if X_probe is None or len(X_probe) < 3:
+            fail("RepresentationTracker X_probe", "at least 3 probe stimuli", Text("fewer"))
+        self.X_probe, self.layers = X_probe, layers
+        self.every = check_int(every, "RepresentationTracker every", minimum=1)
+        check_choice(method, "RepresentationTracker method", list(METHODS))
+        self.method = METHODS[method]
+        self.brain = None if brain_rdm is None else upper_vectors(
+            as_rdms(brain_rdm, "RepresentationTracker brain_rdm", len(X_probe)))
+        self.epochs, self.records, self.features = [], [], {}
+        self.cka_previous = []
+
+    def on_train_begin(self, state) -> None:
+        if self.layers is None:
+            self.layers = [name for name, m in resolve_layers(state.model, None).items()
+                           if any(True for _ in m.parameters()) or getattr(m, "activation_name", None)]
+        else:
+            self.layers = list(resolve_layers(state.model, self.layers))
+        if not self.epochs:
+            self._record(state.model, state.epoch)
+
+    def on_epoch_end(self, state) -> None:
+        if state.epoch % self.every == 0:
+            self._record(state.model, state.epoch)
+
+    def on_train_end(self, state) -> None:
+        if state.run is not None and self.epochs:
+            self.save(Path(state.run.path) / FILE)
+
+    def _record(self, model, epoch: int) -> None:
+        net = getattr(model, "net", model)
+        was_training = net.training
+        try:
+            acts = activations(model, self.X_probe, self.layers)
+        finally:
+            net.train(was_training)
+        flat = {name: a.reshape(len(a), -1).astype(np.float64) for name, a in acts.items()}
+        vectors = upper_vectors(np.stack([rdm(flat[name]) for name in self.layers]))  # (L, P)
+        cka = [linear_cka(self.features[name], flat[name]) if name in self.features else np.nan for name in self.layers]
+        self.features = flat
+        self.epochs.append(epoch)
+        self.records.append(vectors)
+        self.cka_previous.append(cka)
+
+    def trajectory(self) -> Trajectory:
+        rdms = np.stack(self.records)  # (E, L, P)
+        if self.brain is not None:
+            brain_rsa = np.stack([correlate(v, self.brain, self.method).mean(1) for v in rdms])
+        else:
+            brain_rsa = np.full(rdms.shape[:2], np.nan)
+        return Trajectory(np.asarray(self.epochs), list(self.layers), rdms, brain_rsa,
+                          np.asarray(self.cka_previous, dtype=float), self.method)
+
+    def save(self, path) -> Path:
+        t = self.trajectory()
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, epochs=t.epochs, layers=np.array(t.layers), rdms=t.rdms.astype(np.float32),
+                            brain_rsa=t.brain_rsa, cka_previous=t.cka_previous, method=np.array(t.method))
+        return atomic_write_bytes(path, buffer.getvalue(), durable=False)
+
+
+def load_trajectory(run_folder) -> Trajectory:
+    """The trajectory a :class:`RepresentationTracker` wrote into a run folder."""
+    path = Path(run_folder) / FILE if Path(run_folder).is_dir() else Path(run_folder)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return Trajectory(data["epochs"], [str(n) for n in data["layers"]], data["rdms"].astype(np.float64),
+                              data["brain_rsa"], data["cka_previous"], str(data["method"]))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"load_trajectory: no {FILE} in {str(run_folder)!r} (was the fit given a "
+                                "RepresentationTracker callback?)") from None
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(f"load_trajectory: {str(path)!r} is not a trajectory file ({error}).") from None
+
+
+def seed_agreement(run_folders, method: str = "spearman") -> dict:
+    """Do seeds converge to the same representation? Per layer, the mean RDM correlation between
+    every pair of runs at their last record (and at every common epoch).
+
+    Returns:
+        ``{'layers': [...], 'epochs': (E,), 'final': (L,), 'over_epochs': (E, L)}``.
+    """
+    check_choice(method, "seed_agreement method", list(METHODS))
+    runs = [load_trajectory(f) for f in run_folders]
+    if len(runs) < 2:
+        fail("seed_agreement run_folders", "at least 2 runs", Text(f"{len(runs)}"))
+    layers = runs[0].layers
+    if any(r.layers != layers for r in runs):
+        fail("seed_agreement", "runs that tracked the same layers", Text("different layer lists"))
+    epochs = sorted(set.intersection(*(set(r.epochs.tolist()) for r in runs)))
+    over = np.zeros((len(epochs), len(layers)))
+    for e, epoch in enumerate(epochs):
+        at = [r.rdms[list(r.epochs).index(epoch)] for r in runs]  # each (L, P)
+        for i in range(len(layers)):
+            pairs = [correlate(at[a][i:i + 1], at[b][i:i + 1], METHODS[method])[0, 0]
+                     for a in range(len(runs)) for b in range(a + 1, len(runs))]
+            over[e, i] = np.mean(pairs)
+    return {"layers": layers, "epochs": np.asarray(epochs), "final": over[-1], "over_epochs": over}
+
+
+def plot_trajectory(trajectory: Trajectory, path, title: str | None = None):
+    """Heat maps, layers x epochs: RSA with the brain RDM (when tracked) and CKA with the previous record."""
+    from matplotlib.figure import Figure
+
+    panels = [("brain_rsa", f"RSA with the brain RDM ({trajectory.method})", "viridis")] if np.isfinite(
+        trajectory.brain_rsa).any() else []
+    panels.append(("cka_previous", "linear CKA with the previous record (1 = no change)", "magma"))
+    fig = Figure(figsize=(max(5.0, 0.5 * len(trajectory.epochs) + 3), (0.45 * len(trajectory.layers) + 1.6)
+                          * len(panels)), layout="constrained")
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    for ax, (key, label, cmap) in zip(axes, panels):
+        values = getattr(trajectory, key).T  # (L, E)
+        image = ax.imshow(values, cmap=cmap, aspect="auto")
+        fig.colorbar(image, ax=ax, label=label)
+        ax.set_yticks(range(len(trajectory.layers)), trajectory.layers)
+        ax.set_xticks(range(len(trajectory.epochs)), [str(e) for e in trajectory.epochs])
+        ax.set_xlabel("epoch (0 = before training)")
+        ax.set_ylabel("layer")
+        ax.set_title(label)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path, where="plot_trajectory path")
