@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import http.server
 import io
+import os
 import socket
 import struct
 import tarfile
@@ -130,7 +131,7 @@ def test_idx_roundtrip_and_errors(tmp_path):
         read_idx(tmp_path / "bad.gz")
 
 
-def test_mnist_loader_on_local_raw_files(tmp_path):
+def test_mnist_loader_on_local_raw_files(tmp_path, trust_synthetic_copies):
     _write_mnist(tmp_path / "mnist", compress=False)  # uncompressed IDX names are accepted
     X, Y, tX, tY = mnist.load_data(data_dir=tmp_path)
     assert X.shape == (6, 784) and Y.tolist() == [0, 1, 2, 3, 4, 5] and tY.tolist() == [3, 4, 5, 6]
@@ -138,6 +139,34 @@ def test_mnist_loader_on_local_raw_files(tmp_path):
     assert X4.shape == (2, 28, 28, 1) and Y4.shape == (2, 10) and np.allclose(X4.reshape(2, -1), X[:2])
     with pytest.raises(TypeError, match="one_hot"):
         mnist.load_data(one_hot="yes", data_dir=tmp_path)
+
+
+@pytest.fixture
+def trust_synthetic_copies(monkeypatch):
+    """Parsing tests use small synthetic files, which no checksum on record matches."""
+    from deepscope.datasets import registry
+    monkeypatch.setattr(registry, "_verified_once", lambda path, file: True)
+
+
+def test_a_changed_byte_in_a_cached_file_is_detected_on_load(tmp_path, monkeypatch):
+    """A cached MNIST file with one pixel byte changed (still valid gzip and IDX) is refused by its
+    checksum before parsing: in a read-only folder with an error naming it, else moved aside."""
+    good = _write_mnist(tmp_path / "mnist")
+    files = tuple(FileSpec(n, ("http://127.0.0.1:9/none",), hashlib.sha256(d).hexdigest()) for n, d in good.items())
+    monkeypatch.setitem(_sources.DATASETS, "mnist", DatasetSpec("mnist", "MNIST", "mnist", files))
+    X, _, _, _ = mnist.load_data(data_dir=tmp_path, verbose=False)
+    name = files[0].filename
+    raw = bytearray(gzip.decompress((tmp_path / "mnist" / name).read_bytes()))
+    raw[-1] ^= 0x10  # one pixel of the last image
+    (tmp_path / "mnist" / name).write_bytes(gzip.compress(bytes(raw)))
+    from deepscope.datasets import registry
+    with monkeypatch.context() as m:  # a folder the file cannot be moved out of (root ignores chmod)
+        m.setattr(registry.os, "replace", lambda *a: (_ for _ in ()).throw(PermissionError("read-only")))
+        with pytest.raises(ds.ChecksumError, match=name):
+            mnist.load_data(data_dir=tmp_path, verbose=False)
+    with pytest.warns(RuntimeWarning, match="moved it to"), pytest.raises(ds.DownloadError):
+        mnist.load_data(data_dir=tmp_path, verbose=False)  # moved aside; the (unreachable) download fails
+    assert (tmp_path / "mnist" / (name + ".corrupt")).is_file()
 
 
 def _cifar_bytes(labels: list[tuple[int, ...]], seed: int) -> tuple[bytes, np.ndarray]:
@@ -154,7 +183,7 @@ def _tar(path: Path, members: dict[str, bytes]) -> None:
             tar.addfile(info, io.BytesIO(data))
 
 
-def test_cifar10_binary_archive_and_extracted(tmp_path):
+def test_cifar10_binary_archive_and_extracted(tmp_path, trust_synthetic_copies):
     members, first = {}, None
     for i in range(1, 6):
         data, pixels = _cifar_bytes([(i,), (i + 1,)], seed=i)
@@ -176,7 +205,7 @@ def test_cifar10_binary_archive_and_extracted(tmp_path):
     assert np.array_equal(X2, X[:4])
 
 
-def test_cifar100_labels_and_corrupt_batch(tmp_path):
+def test_cifar100_labels_and_corrupt_batch(tmp_path, trust_synthetic_copies):
     train, _ = _cifar_bytes([(1, 10), (2, 20), (3, 99)], 0)
     test, _ = _cifar_bytes([(19, 5)], 1)
     _tar(tmp_path / "cifar-100-binary.tar.gz", {"cifar-100-binary/train.bin": train,
@@ -238,7 +267,7 @@ def test_png_decoder_all_filters():
         decode_png_gray(bytes(broken))
 
 
-def test_notmnist_from_archive(tmp_path):
+def test_notmnist_from_archive(tmp_path, trust_synthetic_copies):
     rng = np.random.default_rng(1)
     members = {}
     for letter in "ABCDEFGHIJ":
@@ -436,7 +465,7 @@ def test_corrupt_cached_file_is_reverified_and_downloaded_again(server, tmp_path
     cache = tmp_path / "cache" / "mnist"
     cache.mkdir(parents=True)
     (cache / files[1].filename).write_bytes(gzip.compress(b"\x00\x00\x08\x01garbage"))
-    with pytest.warns(UserWarning, match="corrupt"):
+    with pytest.warns(RuntimeWarning, match="does not match the checksums on record.*corrupt"):
         X, Y, _, _ = mnist.load_data(data_dir=tmp_path / "cache", verbose=False)
     assert Y.tolist() == [0, 1, 2, 3, 4, 5] and (cache / (files[1].filename + ".corrupt")).exists()
     assert len(ds.download("mnist", tmp_path / "cache", verbose=False)) == 4

@@ -33,6 +33,7 @@ class RunLogger(Callback):
     def __init__(self, dnn, run_id, config, flush_interval=5.0, continue_epoch=None):
         self.dnn = dnn
         self.run = Run(dnn.tensorboard_dir, run_id, config, continue_epoch)
+        self.run.flush_hooks.append(self.write_events)
         self.flush_interval = flush_interval
         self.pending: list[tuple[int, dict]] = []
         self.writer = None
@@ -78,7 +79,10 @@ class RunLogger(Callback):
             warnings.warn(f"the run's model file was not written: {error}", RuntimeWarning, stacklevel=2)
 
     def flush(self) -> None:
-        self.run.flush()
+        self.run.flush()  # (calls write_events: a checkpoint's run.flush() writes the events too)
+
+    def write_events(self) -> None:
+        """The buffered epochs as TensorBoard scalars, flushed to the file."""
         if not self.pending:
             return
         writer = self.get_writer()

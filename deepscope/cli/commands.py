@@ -217,4 +217,25 @@ def resume(args) -> int:
         raise UsageError(f"no script {str(script)!r}: give the training script that was killed")
     command = [sys.executable, str(script), *args.script_args]
     print(f"resuming: DEEPSCOPE_RESUME=1 {shlex.join(command)}", flush=True)
-    return subprocess.call(command, env={**os.environ, "DEEPSCOPE_RESUME": "1"})
+    return run_forwarding_signals(command, {**os.environ, "DEEPSCOPE_RESUME": "1"})
+
+
+def run_forwarding_signals(command: list[str], env: dict) -> int:
+    """Run ``command`` and pass SIGTERM, SIGHUP and SIGINT on to it (what ``kill`` and ``timeout`` send
+    reach the training process, which is never left running on its own); return its exit code."""
+    import signal
+
+    child = subprocess.Popen(command, env=env)
+    forwarded = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+    previous = {sig: signal.signal(sig, lambda number, frame: child.send_signal(number)) for sig in forwarded}
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:  # (a Ctrl-C also reaches the child through the terminal)
+                continue
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:
+            child.kill()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from .._checks import check_choice
-from ._download import DownloadError, data_root, fetch, verify_file, where_to_put
+from ._download import ChecksumError, DownloadError, data_root, fetch, verify_file, where_to_put
 from ._formats import DatasetFormatError
 from ._sources import DATASETS, DatasetSpec, FileSpec
 
@@ -35,17 +35,47 @@ def search_dirs(spec: DatasetSpec, data_dir: str | os.PathLike | None = None) ->
     return [root / spec.subdir] + [root / extra for extra in spec.extra_subdirs] + [root]
 
 
+_VERIFIED: dict[tuple, bool] = {}  # (path, size, mtime) -> verified in this process
+
+
 def find_local(spec: DatasetSpec, file: FileSpec, data_dir: str | os.PathLike | None = None
                ) -> Path | None:
-    """The local copy of ``file`` if present (``.gz`` IDX files may also be stored uncompressed)."""
+    """The verified local copy of ``file`` if present (``.gz`` IDX files may also be stored uncompressed).
+
+    Every copy is checked against the checksums on record once per process (and again if it
+    changes): a damaged file never loads silently. A damaged file in a writable folder is moved
+    aside (``NAME.corrupt``, with a warning) and treated as missing, so it is downloaded again; in
+    a read-only folder it is an error that names it.
+    """
     names = [file.filename]
     if file.content_md5 and file.filename.endswith(".gz"):
         names.append(file.filename[:-3])
     for folder in search_dirs(spec, data_dir):
         for name in names:
-            if (folder / name).is_file():
-                return folder / name
+            path = folder / name
+            if path.is_file() and _verified_once(path, file):
+                return path
     return None
+
+
+def _verified_once(path: Path, file: FileSpec) -> bool:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if _VERIFIED.get(key):
+        return True
+    ok, sha = verify_file(path, file)
+    if ok:
+        _VERIFIED[key] = True
+        return True
+    try:
+        os.replace(path, path.with_name(path.name + ".corrupt"))
+    except OSError:
+        raise ChecksumError(f"{path} does not match the checksums on record for {file.filename} (its sha256 is "
+                            f"{sha}): the file is damaged. Replace it with a good copy, or delete it so it is "
+                            "downloaded again.") from None
+    warnings.warn(f"{path} does not match the checksums on record (sha256 {sha}); moved it to "
+                  f"{path.name}.corrupt and it will be downloaded again.", RuntimeWarning, stacklevel=3)
+    return False
 
 
 def fetch_files(name: str, data_dir: str | os.PathLike | None = None, verbose: bool = True

@@ -1,8 +1,11 @@
 """``DNN``: TFlearn's model class (fit / predict / evaluate / save / load) on a plain nn.Module."""
 from __future__ import annotations
 
+import json
 import math
 import os
+import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,6 +24,7 @@ from . import serialization
 from .distributed import DataParallel
 from .dry_run import dry_run
 from .summary import summary_table
+from ..runs.run import find_run_to_resume, runs_root
 from .trainer import Trainer, steps_per_epoch
 
 
@@ -205,9 +209,20 @@ class DNN:
             n_epoch = math.ceil(max_steps / epoch_steps)
         total_steps = max_steps or epoch_steps * n_epoch
         self.ensure_optimizer(total_steps)
-        ckpt = checkpointmod.resolve(resume, resume_dir) if resume else None
+        run_config = self.run_config(n_epoch, batch_size, shuffle, validation_set, n, max_steps=max_steps,
+                                     drop_last=drop_last)
+        resume_folder = None  # a named run resumes in its own folder: the newest of that name and configuration
+        if resume is True and checkpoint_dir is None and run_id is not None:
+            resume_folder = find_run_to_resume(self.tensorboard_dir, run_id, run_config)
+            resume_dir = None if resume_folder is None else resume_folder / "checkpoints"
+        ckpt = checkpointmod.resolve(resume, resume_dir) if resume and (
+            resume is not True or resume_dir is not None) else None
         if resume and ckpt is None:
-            print(f"deepscope: no checkpoint to resume from in {resume_dir}; starting from the beginning.")
+            where = resume if resume is not True else resume_dir if resume_dir is not None else f"a run named {run_id!r}"
+            print(f"deepscope: no checkpoint to resume from in {where}; starting from the beginning"
+                  + (f" in the same run folder ({resume_folder})." if resume_folder is not None else "."))
+        if resume_folder is not None:
+            warn_if_environment_changed(resume_folder, run_config)
         state = TrainingState(model=self, n_epoch=n_epoch, steps_per_epoch=epoch_steps,
                               batch_size=min(batch_size, n), n_samples=n, epoch=self.epoch, step=self.step)
         data_seed = int(torch.randint(0, 2 ** 31 - 1, (1,)))
@@ -226,13 +241,17 @@ class DNN:
             recorder = diagnosticsmod.FitDiagnostics(diagnostics, self, probe, total_steps, n, min(batch_size, n),
                                                      drop_last)
         self.diagnosis = None
-        callbacks = self._fit_callbacks(callbacks, run_id, show_metric, state,
-                                        self.run_config(n_epoch, batch_size, shuffle, validation_set, n,
-                                                        max_steps=max_steps, drop_last=drop_last),
-                                        continue_epoch=None if ckpt is None else checkpointmod.epochs_done(ckpt),
-                                        recorder=recorder)
+        continue_epoch = None if ckpt is None else checkpointmod.epochs_done(ckpt)
+        if resume_folder is not None:  # continue in that folder (from scratch when it has no checkpoint yet)
+            run_id = resume_folder.relative_to(runs_root(self.tensorboard_dir)).as_posix()
+            continue_epoch = continue_epoch or 0
+        callbacks = self._fit_callbacks(callbacks, run_id, show_metric, state, run_config,
+                                        continue_epoch=continue_epoch, recorder=recorder)
+        if state.run is not None and run_id is not None and state.run.path.name != Path(str(run_id)).name:
+            print(f"deepscope: a run named {Path(str(run_id)).name!r} exists already; this fit is a new run in "
+                  f"{state.run.path} (fit(resume=True) continues the newest run of that name and configuration).")
         if checkpoint_dir is None and (checkpoint_every is not None or ckpt is not None) and state.run is not None:
-            checkpoint_dir = state.run.checkpoint_dir
+            checkpoint_dir = state.run.checkpoint_dir  # a run's checkpoints live in its own folder
         temporary = None
         if nan_guard == "rollback" and checkpoint_dir is None:  # rollback needs somewhere to go back to
             import tempfile
@@ -277,7 +296,8 @@ class DNN:
 
         Returns:
             ``(nan_guard, checkpoint_every, resume_dir, keep_checkpoints)``: ``resume_dir`` is where a
-            resumed run finds its checkpoints: ``checkpoint_dir``, else the named run's own folder.
+            resumed run finds its checkpoints when ``checkpoint_dir`` is given (a named run's folder
+            is found by ``fit``: the newest run of that name with the same configuration).
         """
         if nan_guard not in (False, None) and nan_guard not in guardmod.MODES and nan_guard is not True:
             fail("fit nan_guard", "'stop', 'rollback' or False", nan_guard)
@@ -287,10 +307,7 @@ class DNN:
         keep_checkpoints = check_int(keep_checkpoints, "fit keep_checkpoints", minimum=1)
         if resume is not None and not isinstance(resume, (bool, str, os.PathLike)):
             fail("fit resume", "True, False, or a checkpoint folder or file", resume, error=TypeError)
-        if checkpoint_dir is None and run_id is not None:
-            from ..runs.run import runs_root
-            checkpoint_dir = runs_root(self.tensorboard_dir) / str(run_id) / "checkpoints"
-        if resume is True and checkpoint_dir is None:
+        if resume is True and checkpoint_dir is None and run_id is None:
             fail("fit resume=True", "a place to find checkpoints", None,
                  "Give run_id='...' (the killed run's) or checkpoint_dir='...', or resume='path/to/checkpoints'.")
         return nan_guard, checkpoint_every, checkpoint_dir, keep_checkpoints
@@ -523,7 +540,33 @@ class DNN:
             "device": str(self.device),
             "mixed_precision": str(self.autocast_dtype).replace("torch.", "") if self.autocast_dtype else "float32",
             "torch": torch.__version__,
+            "environment": environment(),
         }
+
+
+def environment() -> dict:
+    """What changes numerics between a run and its resume: torch's thread count and library versions."""
+    import platform
+
+    from .. import __version__
+    return {"threads": torch.get_num_threads(), "torch": torch.__version__, "numpy": np.__version__,
+            "deepscope": __version__, "python": platform.python_version()}
+
+
+def warn_if_environment_changed(folder: Path, run_config: dict) -> None:
+    """Warn when a run resumes under another thread count or library versions (results then differ
+    from an uninterrupted run from the next step on, though training is still correct)."""
+    try:
+        before = json.loads((folder / "config.json").read_text()).get("environment") or {}
+    except (OSError, ValueError, AttributeError):
+        return
+    now = run_config.get("environment", {})
+    changed = [f"{k} {before[k]} -> {now.get(k)}" for k in before if before[k] != now.get(k)]
+    if changed:
+        warnings.warn(f"resuming run {folder.name!r} under a different environment ({', '.join(changed)}): the "
+                      "training continues correctly, but not bit for bit as an uninterrupted run would (float "
+                      "sums depend on the thread count). Set torch.set_num_threads to the run's to match.",
+                      RuntimeWarning, stacklevel=3)
 
 
 def _device(device) -> torch.device:

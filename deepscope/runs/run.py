@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import time
 from datetime import datetime
@@ -26,6 +27,99 @@ DEFAULT_ROOT = "runs"
 def runs_root(root: str | os.PathLike | None = None) -> Path:
     """The folder holding all runs: ``root``, else ``$DEEPSCOPE_RUNS``, else ``./runs``."""
     return Path(root or os.environ.get("DEEPSCOPE_RUNS") or DEFAULT_ROOT)
+
+
+IDENTITY_FIT_KEYS = ("batch_size", "shuffle", "n_samples", "max_steps", "drop_last")
+
+
+def run_identity(config: dict) -> dict:
+    """What makes two fits the same experiment (for resuming): the network, the training settings,
+    the data size and batching. Not the number of epochs (a resume may ask for more), the device or
+    the library versions."""
+    fit = config.get("fit") or {}
+    return {"network": _canonical_network(config.get("network")), "training": config.get("training"),
+            "clip_gradients": config.get("clip_gradients"), "mixed_precision": config.get("mixed_precision"),
+            "fit": {k: fit.get(k) for k in IDENTITY_FIT_KEYS}}
+
+
+def _canonical_network(network):
+    """A network description with its node ids (creation counters, which differ between processes
+    that built other networks first) replaced by positions."""
+    if not isinstance(network, dict) or not isinstance(network.get("nodes"), list):
+        return network
+    ids = {node.get("id"): i for i, node in enumerate(network["nodes"]) if isinstance(node, dict)}
+    renumber = lambda v: ids.get(v, v) if isinstance(v, int) else v  # noqa: E731
+    nodes = []
+    for node in network["nodes"]:
+        if isinstance(node, dict):
+            node = {**node, "id": renumber(node.get("id"))}
+            for key in ("inputs", "parents", "incoming"):
+                if isinstance(node.get(key), list):
+                    node[key] = [renumber(v) for v in node[key]]
+        nodes.append(node)
+    return {**network, "nodes": nodes, "output": renumber(network.get("output"))}
+
+
+def identity_differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """The dotted keys where two identities differ, with both values (at most a few)."""
+    out = []
+    for key in sorted(set(a) | set(b), key=str):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, list) and isinstance(vb, list) and len(va) == len(vb):
+            va, vb = dict(enumerate(va)), dict(enumerate(vb))
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += identity_differences(va, vb, f"{prefix}{key}.")
+        elif va != vb:
+            out.append(f"{prefix}{key}: {_short(va)} there, {_short(vb)} now")
+    return out
+
+
+def _short(value) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def run_folders_of(root: Path, run_id: str) -> list[Path]:
+    """``root/run_id`` and its numbered siblings ``run_id_1``, ``run_id_2`` ... that exist, oldest first."""
+    found = []
+    base = root / run_id
+    if base.is_dir():
+        found.append((0, base))
+    for path in base.parent.glob(base.name + "_*") if base.parent.is_dir() else []:
+        suffix = path.name[len(base.name) + 1:]
+        if suffix.isdigit() and path.is_dir():
+            found.append((int(suffix), path))
+    return [p for _, p in sorted(found)]
+
+
+def find_run_to_resume(root, run_id: str, config: dict) -> Path | None:
+    """The folder a resumed fit continues: the newest run named ``run_id`` (or ``run_id_N``) that was
+    started with the same experiment (:func:`run_identity`); None when no run of that name exists.
+
+    Raises:
+        ValueError: runs of that name exist, but all with another configuration (resuming one of
+            them would silently continue a different experiment).
+    """
+    identity = run_identity(config)
+    folders = run_folders_of(runs_root(root), str(run_id))
+    others = []
+    for folder in reversed(folders):
+        try:
+            theirs = json.loads((folder / "config.json").read_text())
+        except (OSError, ValueError):
+            continue  # killed before its config was written, or not a run folder: not this experiment
+        if not isinstance(theirs, dict):
+            continue
+        if run_identity(theirs) == identity:
+            return folder
+        others.append((folder, run_identity(theirs)))
+    if not others:
+        return None
+    folder, theirs = others[0]
+    differences = "; ".join(identity_differences(theirs, identity)[:4])
+    raise ValueError(f"fit resume: run {str(run_id)!r} exists ({folder}) but was started with another "
+                     f"configuration ({differences}); resuming it would continue a different experiment. "
+                     f"Give another run_id, or resume=False to start this one as a new run.")
 
 
 def new_run_id(prefix: str = "run") -> str:
@@ -51,6 +145,7 @@ class Run:
         run_id = run_id or new_run_id()
         path = root / run_id
         self.rows: list[tuple] = []  # (epoch, step, logs, seconds since start)
+        self.flush_hooks: list = []  # called after each flush (the run logger's TensorBoard writer)
         if continue_epoch is not None and path.is_dir():  # a resumed run goes on in its own folder
             self.rows = [row for row in read_rows(path / "metrics.csv") if row[0] <= continue_epoch]
         else:
@@ -79,7 +174,13 @@ class Run:
         self.rows.append((epoch, step, logs, time.time() - self.started))
 
     def flush(self) -> None:
-        """Rewrite metrics.csv atomically with every row so far."""
+        """Rewrite metrics.csv atomically with every row so far, then run the flush hooks (the
+        TensorBoard writer's), so a checkpoint never gets ahead of the logs."""
+        self._write_metrics()
+        for hook in self.flush_hooks:
+            hook()
+
+    def _write_metrics(self) -> None:
         if not self.rows:
             return
         rows = [{"epoch": e, "step": s, **logs, "time": round(t, 4)} for e, s, logs, t in self.rows]

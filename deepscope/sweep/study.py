@@ -102,6 +102,10 @@ class Study:
     def run(self) -> list[dict]:
         """Train every (point, seed) not yet finished or failed in the journal; return :meth:`results`."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        with study_lock(self.folder):
+            return self._run()
+
+    def _run(self) -> list[dict]:
         atomic_write_json(self.folder / "study.json", {
             "name": self.name, "method": self.method, "seeds": self.seeds, "n_trials": self.n_trials,
             "metric": self.metric, "mode": self.mode, "search_seed": self.search_seed,
@@ -245,6 +249,37 @@ def trial_record(root: Path, run_id: str) -> dict | None:
             "dead": final.get("dead", {}), "saturated": final.get("saturated", {}),
             "diagnoses": [{"code": f.code, "severity": f.severity, "step": f.step, "layer": f.layer,
                            "message": f.message} for f in diagnosis.findings]}
+
+
+@contextmanager
+def study_lock(folder: Path):
+    """Hold ``<folder>/study.lock`` (an exclusive ``flock``) while a driver runs the study.
+
+    A second driver of the same study gets a clear error instead of racing the first one (both
+    would take the other's running trial for an interrupted one). The kernel drops the lock when
+    its process dies, even by ``kill -9``, so a killed driver never leaves the study locked.
+    """
+    import fcntl
+    import socket
+
+    path = folder / "study.lock"
+    handle = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RuntimeError(f"Study {folder.name!r} is being run by {holder} (lock {path}). Two drivers of one "
+                               "study would each take the other's running trial for an interrupted one; wait for "
+                               "it to finish, or stop it and run the study again (it continues where it stopped).") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # (closing releases the lock)
 
 
 def _has_checkpoints(folder: Path) -> bool:
