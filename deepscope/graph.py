@@ -19,6 +19,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from ._checks import fail
 from ._registry import Registry
 
 LAYERS = Registry("layer")  # layer function name -> function, used to rebuild saved networks
@@ -208,6 +209,9 @@ def add_layer(incoming: Node | list[Node], module: nn.Module | None, shape, name
         The new node.
     """
     parents = incoming if isinstance(incoming, (list, tuple)) else [incoming]
+    if not isinstance(name, str) or not name or any(c in name for c in "./\\"):
+        fail("layer name", "a plain name without '.', '/' or '\\', such as 'conv1'", name,
+             "Names become the keys of the built module's layers (and of saved weights).")
     graph = parents[0].graph
     unique = graph.unique_name(name)
     if module is not None:

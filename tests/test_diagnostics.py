@@ -268,7 +268,7 @@ def test_a_study_records_what_happened_without_train_fn_help(tmp_path):
         assert (record["n_predicted_classes"] == 1) == killed
         assert ("dead_layer" in [d["code"] for d in record["diagnoses"]]) == killed
     g = stability_grid(study, "kill", "lr", collapse=0.6)
-    assert list(g.diagnosis[:, 0]) == ["", "constant_prediction"] and g.diagnosis_count[1, 0] == 2
+    assert list(g.diagnosis[:, 0]) == ["", "dead_layer"] and g.diagnosis_count[1, 0] == 2
     summary = study.summary("kill", "lr", collapse=0.6)
     assert "kill=True" in summary and "dead_layer in FullyConnected" in summary and "kill=False" not in summary
     stability_map(study, "kill", "lr", path=tmp_path / "map.png", collapse=0.6)

@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (ValueError, OSError, LookupError) as err:  # a bad file, folder or argument: one line, no traceback
+        print(f"deepscope {args.command}: error: {err}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # output piped into `head` and closed early
         if sys.stdout is sys.__stdout__:
             devnull = os.open(os.devnull, os.O_WRONLY)

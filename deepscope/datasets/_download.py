@@ -65,7 +65,11 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
     """
     if data_dir is None:
         data_dir = os.environ.get("DEEPSCOPE_DATA") or Path.home() / ".deepscope" / "datasets"
-    return Path(data_dir).expanduser().absolute()
+    root = Path(data_dir).expanduser().absolute()
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"data_dir {str(root)!r} is a file; expected the folder that holds (or will "
+                                 "hold) the datasets.")
+    return root
 
 
 @contextlib.contextmanager

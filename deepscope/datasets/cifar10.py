@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     try:
         with np.load(path, allow_pickle=False) as data:
             return data["x_train"], data["y_train"], data["x_test"], data["y_test"]
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
         raise DatasetFormatError(f"{path}: cannot read the npz ({err})") from err
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+import zipfile
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -87,7 +88,7 @@ def load_all(data_dir=None, verbose: bool = True) -> tuple[np.ndarray, np.ndarra
                 x, y, names = data["x_test"], data["y_test"], data["names_test"]
             order = np.argsort(names, kind="stable")
             return x[order], y[order]
-        except (OSError, ValueError, KeyError) as err:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
             if find_local(spec, spec.files[0], data_dir) is None:
                 raise DatasetFormatError(f"{npz}: cannot read the npz ({err})") from err
             warnings.warn(f"{npz} is unreadable ({err}); decoding the archive again", stacklevel=2)

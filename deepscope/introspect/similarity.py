@@ -151,6 +151,8 @@ def linear_cka(x, y, debiased: bool = False) -> float:
     x, y = _flat(x, "linear_cka x"), _flat(y, "linear_cka y")
     if len(x) != len(y):
         fail("linear_cka", "two representations of the same samples", Text(f"{len(x)} and {len(y)} samples"))
+    if len(x) < 2:
+        fail("linear_cka", "at least 2 samples", Text(f"{len(x)} sample"))
     if debiased:
         if len(x) < 4:
             fail("linear_cka debiased", "at least 4 samples", Text(f"{len(x)}"))
@@ -200,6 +202,10 @@ def cka_matrix(model_a, X, layers_a=None, model_b=None, layers_b=None, batch_siz
         ``LayerSimilarity(matrix (rows, cols), rows, cols)``; unpacks as a tuple.
     """
     acts_a, acts_b = _layer_pairs(model_a, X, layers_a, model_b, layers_b, batch_size)
+    n = len(next(iter(acts_a.values()))) if acts_a else 0
+    if n < (4 if debiased else 2):
+        fail("cka_matrix X", f"at least {4 if debiased else 2} samples (CKA compares samples' similarities)",
+             Text(f"{n} sample(s)"))
     if debiased:
         return _matrix(acts_a, acts_b, lambda a: a @ a.T, _debiased_cka_from_grams)
     return _matrix(acts_a, acts_b, _gram, _cka_from_grams)

@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save as st_save
 
 from .._checks import fail
 from .._io import atomic_write_bytes
-from .serialization import ModelFileError, read_file, tensor_digest
+from .serialization import ModelFileError, read_file, safetensors_bytes, tensor_digest
 
 FORMAT = "deepscope-checkpoint"
 VERSION = "1"
@@ -115,7 +114,7 @@ def save_checkpoint(dnn, folder, loop: dict, order: torch.Tensor | None = None,
             "rng": json.dumps(rng_meta), "loop": json.dumps(_jsonable(loop)), "metric": json.dumps(metric_meta)}
     meta["sha256"] = tensor_digest(tensors, meta)
     path = checkpoint_file(folder, int(loop["step"]))
-    atomic_write_bytes(path, st_save(tensors, metadata=meta))
+    atomic_write_bytes(path, safetensors_bytes(tensors, meta))
     keep = max(1, int(keep))
     for stale in list_checkpoints(folder)[:-keep]:
         stale.unlink(missing_ok=True)
@@ -151,8 +150,9 @@ def load_checkpoint(path) -> dict:
                              "or its header was changed.")
     try:
         parsed = {key: json.loads(meta[key]) for key in ("optimizer", "scheduler", "rng", "loop", "metric")}
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"checkpoint {str(path)!r} has damaged metadata ({exc}).") from None
+    except (KeyError, json.JSONDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"checkpoint {str(path)!r} has damaged metadata ({type(exc).__name__}: "
+                             f"{str(exc)[:200]}).") from None
     loop = parsed["loop"]
     if not isinstance(loop, dict) or not all(k in loop for k in ("epoch", "step", "batches_done")):
         raise ModelFileError(f"checkpoint {str(path)!r} has no training position (epoch, step, batches_done).")

@@ -281,6 +281,11 @@ class DNN:
             if recorder is not None:
                 recorder.add_nonfinite(error, state)
             raise
+        except KeyboardInterrupt as interrupt:
+            if isinstance(interrupt, TrainingInterrupted):
+                raise
+            install_interrupt_hook()
+            raise TrainingInterrupted(interrupted_message(state, checkpoint_dir, run_id)) from None
         else:
             if recorder is not None and recorder.diagnosis is not None and recorder.diagnosis.findings:
                 print(recorder.diagnosis, flush=True)
@@ -396,6 +401,16 @@ class DNN:
             prep = getattr(node.module, "preprocessing", None)
             if prep is not None and not getattr(prep, "is_fitted", True):
                 prep.fit(x)
+            if prep is not None:  # statistics given by hand must fit the data: try one sample now
+                try:
+                    with torch.no_grad():
+                        prep(x[:1])
+                except RuntimeError as exc:
+                    fail(f"input_data {node.name!r} data_preprocessing",
+                         f"statistics that fit inputs of shape {tuple(x.shape[1:])}",
+                         Text(f"an error applying them: {str(exc).splitlines()[0][:160]}"),
+                         "Check the shape of a mean/std given to add_featurewise_zero_center/_stdnorm "
+                         "(one value, or one per channel / feature).")
 
     def prepare_data(self, X, Y, x_argument: str, y_argument: str):
         """Check and convert ``X`` (and ``Y``) to tensors on the model's device."""
@@ -492,6 +507,9 @@ class DNN:
         """The metric on ``(X, Y)``, as a one-element list (TFlearn returns a list)."""
         if self.metric is None:
             fail("evaluate", "a model with a metric", None, "Give regression(..., metric='accuracy').")
+        if Y is None:
+            fail("evaluate Y", "the targets of X (one-hot rows, class indices or values)", None,
+                 "For outputs without targets use model.predict(X).", error=TypeError)
         self.validation_batch_size = check_int(batch_size, "evaluate batch_size")
         _, score = self._validate(self.prepare_data(X, Y, "evaluate X", "evaluate Y"))
         return [score]
@@ -504,7 +522,11 @@ class DNN:
     def set_weights(self, tensor, weights) -> None:
         """Assign a value to a parameter (e.g. ``net.W``)."""
         param = _parameter(tensor, "set_weights")
-        value = torch.as_tensor(np.asarray(weights), dtype=param.dtype)
+        try:
+            value = torch.as_tensor(np.asarray(weights, dtype=np.float64), dtype=param.dtype)
+        except (TypeError, ValueError):
+            fail("set_weights weights", f"numbers (an array of shape {tuple(param.shape)})",
+                 weights if isinstance(weights, (str, int, float)) else type(weights).__name__, error=TypeError)
         if value.shape != param.shape:
             fail("set_weights weights", f"shape {tuple(param.shape)}", f"shape {tuple(value.shape)}")
         with torch.no_grad():
@@ -542,6 +564,44 @@ class DNN:
             "torch": torch.__version__,
             "environment": environment(),
         }
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``fit``: the message says where the last checkpoint is and how to resume. A
+    script that does not catch it ends with that one line instead of a traceback."""
+
+
+def interrupted_message(state, checkpoint_dir, run_id) -> str:
+    import sys
+
+    from .checkpoint import list_checkpoints
+    saved = list_checkpoints(checkpoint_dir) if checkpoint_dir is not None else []
+    where = f"deepscope: training stopped (Ctrl-C) at step {state.step}, epoch {state.epoch}."
+    if not saved:
+        return (where + " No training checkpoint was written, so it cannot be resumed; give fit(run_id=..., "
+                "checkpoint_every=N) to make a run resumable. The model keeps its current weights.")
+    script = sys.argv[0] if sys.argv and sys.argv[0].endswith(".py") else None
+    how = f"`deepscope resume {' '.join([script, *sys.argv[1:]])}`, or " if script else ""
+    target = f"run_id={run_id!r}" if run_id is not None else f"checkpoint_dir={str(checkpoint_dir)!r}"
+    return (where + f" The last checkpoint is {saved[-1]}; continue with {how}the same fit with resume=True "
+            f"({target}).")
+
+
+def _quiet_interrupt_hook(previous):
+    def hook(kind, value, traceback):
+        if isinstance(value, TrainingInterrupted):
+            print(value, file=__import__("sys").stderr)
+        else:
+            previous(kind, value, traceback)
+    hook.deepscope = True
+    return hook
+
+
+def install_interrupt_hook() -> None:
+    """Print a ``TrainingInterrupted`` that reaches the top of a script as its one line (once)."""
+    import sys
+    if not getattr(sys.excepthook, "deepscope", False):
+        sys.excepthook = _quiet_interrupt_hook(sys.excepthook)
 
 
 def environment() -> dict:

@@ -14,7 +14,6 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 
 from .._io import atomic_write_bytes
 from ..graph import LAYERS, NotSerializable, to_json_value
@@ -43,15 +42,49 @@ def tensor_digest(tensors: dict, metadata: dict) -> str:
     return digest.hexdigest()
 
 
+SAFETENSORS_DTYPES = {torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
+                      torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
+                      torch.uint8: "U8", torch.bool: "BOOL"}
+
+
+def safetensors_bytes(tensors: dict, metadata: dict) -> bytes:
+    """The safetensors file of ``tensors`` and ``metadata``, byte for byte the same for the same content.
+
+    ``safetensors.torch.save`` orders the metadata by a Rust hash map (a different order in every
+    process), so identical saves had different bytes and a model file's sha256 was not
+    reproducible. This writes the same format (8-byte header length, JSON header padded with spaces
+    to 8 bytes, little-endian tensor data) with keys sorted; ``safetensors`` reads it as usual.
+    """
+    header: dict = {"__metadata__": {k: metadata[k] for k in sorted(metadata)}} if metadata else {}
+    chunks, offset = [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        if t.dtype not in SAFETENSORS_DTYPES:
+            raise ValueError(f"save: tensor {name!r} has dtype {t.dtype}, which safetensors cannot store.")
+        data = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        header[name] = {"dtype": SAFETENSORS_DTYPES[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + b"".join(chunks)
+
+
 def describe_network(dnn) -> dict:
-    """The JSON description of a network: its layer calls, in order, and the output node."""
+    """The JSON description of a network: its layer calls, in order, and the output node.
+
+    Nodes are numbered by position (not by the process-wide creation counter), so the same network
+    has the same description, and its file the same bytes, whatever was built before it."""
+    position = {node.id: i for i, node in enumerate(dnn.net.nodes)}
     nodes = []
     for node in dnn.net.nodes:
         call = node.call or {}
-        nodes.append({"id": node.id, "name": node.name, "fn": call.get("fn"), "inputs": call.get("inputs", []),
+        nodes.append({"id": position[node.id], "name": node.name, "fn": call.get("fn"),
+                      "inputs": [position.get(i, i) for i in call.get("inputs", [])],
                       "list_input": call.get("list_input", False),
                       "args": {k: to_json_value(v, k) for k, v in call.get("args", {}).items()}})
-    return {"nodes": nodes, "output": dnn.output_node.id}
+    return {"nodes": nodes, "output": position[dnn.output_node.id]}
 
 
 def _check_serializable(value, where: str) -> None:
@@ -85,7 +118,7 @@ def save_model(dnn, path) -> str:
             "training": json.dumps({"step": dnn.step, "epoch": dnn.epoch})}
     tensors = {k: v.detach().cpu().contiguous() for k, v in dnn.net.state_dict().items()}
     meta["sha256"] = tensor_digest(tensors, meta)
-    atomic_write_bytes(path, st_save(tensors, metadata=meta))
+    atomic_write_bytes(path, safetensors_bytes(tensors, meta))
     return str(path)
 
 
@@ -136,8 +169,12 @@ def load_weights(dnn, path) -> None:
         dnn.net.load_state_dict({k: v.to(dnn.device) for k, v in tensors.items()})
     except RuntimeError as exc:  # shape mismatches
         raise ModelFileError(f"model file {str(path)!r} does not fit this network: {exc}") from None
-    training = json.loads(meta.get("training", "{}"))
-    dnn.step, dnn.epoch = int(training.get("step", 0)), int(training.get("epoch", 0))
+    try:
+        training = json.loads(meta.get("training", "{}"))
+        dnn.step, dnn.epoch = int(training.get("step", 0)), int(training.get("epoch", 0))
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+        raise ModelFileError(f"model file {str(path)!r} has damaged training metadata "
+                             f"({type(exc).__name__}: {str(exc)[:200]}).") from None
 
 
 def load_model(path, device=None, **dnn_kwargs):
@@ -156,14 +193,22 @@ def load_model(path, device=None, **dnn_kwargs):
     tensors, meta = read_file(path)
     try:
         description = json.loads(meta["network"])
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"model file {str(path)!r} has a damaged network description: {exc}") from None
+    except (KeyError, json.JSONDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"model file {str(path)!r} has a damaged network description "
+                             f"({type(exc).__name__}: {str(exc)[:200]}).") from None
     if description is None:
         raise ModelFileError(f"model file {str(path)!r} holds a custom nn.Module's weights: build the module "
                              f"yourself, wrap it in DNN and call model.load(path).")
+    if not isinstance(description, dict):
+        raise ModelFileError(f"model file {str(path)!r}: the network description is not an object.")
     _check_shapes_before_building(description, tensors, str(path))
-    output = rebuild_network(description, str(path))
-    dnn = DNN(output, device=device, **dnn_kwargs)
+    try:
+        output = rebuild_network(description, str(path))
+        dnn = DNN(output, device=device, **dnn_kwargs)
+    except (RuntimeError, MemoryError, OverflowError, KeyError, RecursionError) as exc:
+        raise ModelFileError(f"model file {str(path)!r}: the network it describes cannot be built "
+                             f"({type(exc).__name__}: {str(exc)[:200]}); the file is damaged or was changed "
+                             "after saving. Nothing was loaded.") from None
     load_weights(dnn, path)
     return dnn
 
@@ -200,6 +245,10 @@ def rebuild_network(description: dict, source: str):
                 raise ModelFileError(f"model file {source!r} names an unknown layer function {fn_name!r}.")
             fn = LAYERS.get(fn_name)
             args = {k: from_json_value(v) for k, v in entry["args"].items()}
+            name = args.get("name")
+            if name is not None and (not isinstance(name, str) or not name or any(c in name for c in "./\\")):
+                raise ModelFileError(f"model file {source!r} names a layer {str(name)[:80]!r}: layer names are "
+                                     "plain words (no '.', '/' or '\\'); the file was changed after saving.")
             parents = [built[i] for i in entry["inputs"]]
             if not parents:
                 node = fn(**args)
@@ -209,8 +258,9 @@ def rebuild_network(description: dict, source: str):
         return built[output_id]
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"model file {source!r}: the network description is invalid ({exc}).") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
+        raise ModelFileError(f"model file {source!r}: the network description is invalid "
+                             f"({type(exc).__name__}: {str(exc)[:200]}).") from None
 
 
 def save_snapshot(dnn, checkpoint_path, step: int, max_checkpoints) -> str:

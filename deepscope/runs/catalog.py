@@ -78,8 +78,15 @@ def read_config(run: str | os.PathLike, root=None) -> dict:
     path = resolve_run(run, root) / "config.json"
     if not path.is_file():
         return {}
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = json.load(f)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"{path}: not a readable config.json ({type(exc).__name__}: {str(exc)[:120]}). "
+                         "The run's other files may still be fine; restore or delete this one.") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(config).__name__}.")
+    return config
 
 
 def read_metrics(run: str | os.PathLike, root=None) -> list[dict]:
@@ -97,14 +104,17 @@ def read_metrics(run: str | os.PathLike, root=None) -> list[dict]:
     if not path.is_file():
         return []
     rows = []
-    with open(path, newline="", encoding="utf-8") as f:
-        for raw in csv.DictReader(f):
-            row = {}
-            for key, value in raw.items():
-                if key is None or value in (None, ""):
-                    continue
-                row[key] = _number(value, integer=key in ("epoch", "step"))
-            rows.append(row)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for raw in csv.DictReader(f):
+                row = {}
+                for key, value in raw.items():
+                    if key is None or value in (None, ""):
+                        continue
+                    row[key] = _number(value, integer=key in ("epoch", "step"))
+                rows.append(row)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path}: not a readable metrics table ({type(exc).__name__}: {str(exc)[:120]}).") from None
     return rows
 
 
@@ -142,7 +152,14 @@ def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
     Returns:
         One :func:`run_summary` dict per run.
     """
-    return [run_summary(p) for p in run_folders(root)]
+    summaries = []
+    for folder in run_folders(root):
+        try:
+            summaries.append(run_summary(folder))
+        except ValueError as exc:  # one damaged run does not hide the others
+            summaries.append({"id": folder.name, "path": str(folder), "date": "-", "epochs": "-", "steps": "-",
+                              "seconds": None, "final": {}, "error": str(exc)})
+    return summaries
 
 
 def show_run(run: str | os.PathLike, root: str | os.PathLike | None = None) -> dict:

@@ -139,6 +139,10 @@ def train_ensemble(build, X, Y, seeds, n_epoch=10, batch_size=None, validation_s
     if clip_gradients is not None:
         clip_gradients = check_float(clip_gradients, "train_ensemble clip_gradients", minimum=0.0,
                                      min_inclusive=False)
+    if not callable(build):
+        fail("train_ensemble build", "a function build() -> the output of regression(...), called once per seed",
+             type(build).__name__, "Wrap the network in a function: train_ensemble(lambda: my_network(), X, Y, seeds)"
+             if type(build).__name__ == "Node" else "", error=TypeError)
     dnns = _build_models(build, seeds, device)
     first = dnns[0]
     batch_size = check_int(batch_size if batch_size is not None else first.config.batch_size,

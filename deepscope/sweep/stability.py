@@ -32,8 +32,9 @@ class StabilityGrid:
         seeds: the seeds, in order; per_seed: ``(len(seeds), len(x_values), len(y_values))`` values
             (NaN: missing, failed or non-finite; see ``status``).
         status: same shape as ``per_seed``: ``'ok'``, ``'collapsed'``, ``'nonfinite'``, ``'failed'`` or ``''``.
-        diagnosis: the most frequent error finding of the cell's trials (``''`` when none), from the
-            trials' diagnoses (``deepscope.diagnostics``); diagnosis_count: in how many of its trials.
+        diagnosis: the most frequent error finding of the cell's collapsed or failed trials (``''``
+            when none; among equally frequent ones the cause, e.g. ``dead_layer``, before the symptom,
+            ``constant_prediction``), from the trials' diagnoses; diagnosis_count: in how many of them.
     """
     x: str
     y: str
@@ -70,6 +71,22 @@ def _sorted(values: list) -> list:
         return values
 
 
+CAUSES = ("non_finite", "dead_layer", "exploding_gradients", "saturated_layer", "loss_spike", "vanishing_gradients",
+          "constant_prediction")  # for the dominant diagnosis: causes before symptoms
+
+
+def _cause_rank(code: str) -> int:
+    return CAUSES.index(code) if code in CAUSES else len(CAUSES)
+
+
+def _is_bad(row: dict, metric: str, collapse: float | None) -> bool:
+    """A trial that failed, or whose metric is non-finite or at/below the collapse threshold."""
+    if row.get("status") == "failed":
+        return True
+    v = metric_value(row, metric)
+    return v is not None and (not np.isfinite(v) or (collapse is not None and v <= collapse))
+
+
 def error_codes(row: dict) -> list[str]:
     """The error findings of a trial's diagnosis (``row['record']['diagnoses']``), in order."""
     record = row.get("record") or {}
@@ -99,7 +116,8 @@ def stability_grid(study_or_rows, x: str, y: str, metric: str = "val_acc", colla
             continue
         i, j, k = xs.index(p[x]), ys.index(p[y]), seeds.index(r.get("seed"))
         v = metric_value(r, metric)
-        codes[i][j].update(dict.fromkeys(error_codes(r), 1))
+        if _is_bad(r, metric, collapse):  # why the collapsed / failed seeds of the cell went wrong
+            codes[i][j].update(dict.fromkeys(error_codes(r), 1))
         if v is not None:
             values[i][j].append(v)
             finite = bool(np.isfinite(v))
@@ -122,8 +140,9 @@ def stability_grid(study_or_rows, x: str, y: str, metric: str = "val_acc", colla
                 mean[i, j], median[i, j], std[i, j] = ok.mean(), np.median(ok), ok.std()
             if collapse is not None and v.size:
                 coll[i, j] = float(np.mean(~np.isfinite(v) | (v <= collapse)))
-            if codes[i][j]:
-                diagnosis[i, j], diagnosis_count[i, j] = codes[i][j].most_common(1)[0]
+            if codes[i][j]:  # the most frequent; among equals, the cause before the symptom
+                best = max(codes[i][j].items(), key=lambda kv: (kv[1], -_cause_rank(kv[0])))
+                diagnosis[i, j], diagnosis_count[i, j] = best
     return StabilityGrid(x, y, metric, xs, ys, mean, std, coll, n, failed, median, nonfinite, seeds, per_seed,
                          status, diagnosis, diagnosis_count)
 
@@ -214,7 +233,7 @@ def stability_map(study_or_rows, x: str, y: str, metric: str = "val_acc", path: 
                 k = int(round((g.collapsed[i, j] if np.isfinite(g.collapsed[i, j]) else 0) * g.n[i, j]))
                 text = f"{k}/{g.n[i, j]}"
                 if g.diagnosis[i, j]:
-                    text += f"\n{g.diagnosis[i, j]} ({g.diagnosis_count[i, j]})"
+                    text += f"\n{g.diagnosis[i, j]} ({g.diagnosis_count[i, j]}/{k})"
                 axes[2].text(j, i, text, ha="center", va="center", fontsize=7,
                              color="white" if g.collapsed[i, j] > 0.5 else "black")
         axes[2].set_title(f"collapsed ({metric} <= {collapse:g} or NaN), most frequent diagnosis")
