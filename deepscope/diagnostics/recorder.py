@@ -217,8 +217,10 @@ class StepRecorder(Callback):
             if any(st.value is None for st in stats.values()):
                 stats = self._safe_probe()  # the layers did not run on the batch (small-network path)
             units = [st.value for st in stats.values() if st.value is not None]
-            flat = torch.cat([torch.stack([n.float() for n in norms]) if norms else torch.zeros(0),
-                              torch.stack(scalars), *units]) if units or norms else torch.stack(scalars)
+            same = all(n.dtype == torch.float32 for n in norms)
+            parts = ([torch.stack(norms if same else [n.float() for n in norms])] if norms else []) + [
+                torch.stack(scalars)] + units
+            flat = torch.cat(parts) if len(parts) > 1 else parts[0]
         numbers = flat.tolist()  # the one synchronisation
         record = {"step": state.step, "epoch": state.epoch}
         k = len(now)
