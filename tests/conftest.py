@@ -19,6 +19,18 @@ def shared_datasets() -> Path:
     return SHARED_DATASETS
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _runs_never_in_the_checkout(tmp_path_factory):
+    """Session-wide default for runs (module-scoped fixtures fit before the per-test redirect)."""
+    previous = os.environ.get("DEEPSCOPE_RUNS")
+    os.environ["DEEPSCOPE_RUNS"] = str(tmp_path_factory.mktemp("session_runs"))
+    yield
+    if previous is None:
+        os.environ.pop("DEEPSCOPE_RUNS", None)
+    else:
+        os.environ["DEEPSCOPE_RUNS"] = previous
+
+
 @pytest.fixture(autouse=True)
 def _seed_and_tmp_runs(tmp_path, monkeypatch):
     """Every test starts from the same seed and writes runs into its own temporary folder."""

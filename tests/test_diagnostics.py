@@ -284,3 +284,17 @@ def test_stability_grid_keeps_failed_and_nonfinite_seeds():
     assert g.mean[0, 0] == pytest.approx(0.85) and g.median[0, 0] == pytest.approx(0.85)
     assert g.collapsed[0, 0] == pytest.approx(1 / 3)
     assert list(g.status[:, 0, 0]) == ["ok", "nonfinite", "ok", "failed"] and g.seeds == [0, 1, 2, 3]
+
+
+def test_vanishing_gradients_in_a_saturated_tanh_layer():
+    """A tanh layer pushed deep into saturation passes (almost) no gradient to its weights."""
+    tflearn.set_seed(0)
+    model = tflearn.DNN(mlp(activation="tanh", lr=0.01))
+    with torch.no_grad():
+        hidden(model).weight.mul_(1e4)
+        hidden(model).bias.fill_(50.0)
+    model.fit(X, Y1, n_epoch=4, batch_size=32)
+    codes = model.diagnosis.codes
+    assert "vanishing_gradients" in codes and "saturated_layer" in codes
+    f = next(f for f in model.diagnosis.findings if f.code == "vanishing_gradients")
+    assert f.layer == "FullyConnected" and f.evidence["grad_to_weight"] < 1e-7

@@ -104,6 +104,17 @@ class DNN:
         self.last_run = None
         self.diagnosis = None  # the last fit's findings (deepscope.diagnostics.Diagnosis)
 
+    def __repr__(self) -> str:
+        """What the model is: its layers, parameter count, and how far it has been trained."""
+        n = sum(p.numel() for p in self.net.parameters())
+        if isinstance(self.net, Network):
+            layers = " -> ".join(f"{node.name} {list(node.shape[1:])}" for node in self.net.nodes)
+        else:
+            layers = type(self.net).__name__
+        trained = (f"trained {self.epoch} epoch(s), {self.step} steps" if self.step else "not trained yet")
+        run = f", last run {self.last_run.path}" if self.last_run is not None else ""
+        return f"<deepscope DNN: {layers}; {n:,} parameters; {trained}{run}>"
+
     # -- loss -------------------------------------------------------------------------------
     def compute_loss(self, xs, y):
         """Forward pass and loss (+ L1/L2 penalties) on one batch.

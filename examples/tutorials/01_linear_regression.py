@@ -11,6 +11,7 @@ A port of Newmu's Theano tutorial 1 in TFlearn style, running on deepscope (PyTo
 
 # %%
 import argparse
+import os
 import time
 
 import deepscope as tflearn
@@ -19,6 +20,7 @@ from deepscope.datasets import toy
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--quick", action="store_true", help="fewer epochs (for CI)")
 args, _ = parser.parse_known_args()  # parse_known_args: also works inside Jupyter
+args.quick = args.quick or os.environ.get("DEEPSCOPE_QUICK") == "1"  # in a notebook: quick without sys.argv
 tflearn.set_seed(0)
 
 # %% Data: y = 2 x + 1 + N(0, 0.1^2); a separate draw (another seed) for testing

@@ -9,6 +9,7 @@ Data: $DEEPSCOPE_DATA (`make` sets it to ../shared/datasets when present), else 
 """
 # %%
 import argparse
+import os
 import time
 
 import deepscope as tflearn
@@ -17,6 +18,7 @@ from deepscope.datasets import mnist
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--quick", action="store_true", help="2,000 images and 1 epoch (for CI)")
 args, _ = parser.parse_known_args()  # parse_known_args: also works inside Jupyter
+args.quick = args.quick or os.environ.get("DEEPSCOPE_QUICK") == "1"  # in a notebook: quick without sys.argv
 tflearn.set_seed(0)
 
 

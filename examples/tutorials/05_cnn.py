@@ -9,6 +9,7 @@ Data: $DEEPSCOPE_DATA (`make` sets it to ../shared/datasets when present), else 
 """
 # %%
 import argparse
+import os
 import time
 
 import deepscope as tflearn
@@ -18,6 +19,7 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--quick", action="store_true", help="2,000 images and 1 epoch (for CI)")
 parser.add_argument("--epochs", type=int, default=6, help="epochs of the full run")
 args, _ = parser.parse_known_args()  # parse_known_args: also works inside Jupyter
+args.quick = args.quick or os.environ.get("DEEPSCOPE_QUICK") == "1"  # in a notebook: quick without sys.argv
 tflearn.set_seed(0)
 
 

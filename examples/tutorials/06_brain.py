@@ -14,6 +14,7 @@ Data: $DEEPSCOPE_DATA (`make` sets it to ../shared/datasets): cifar10_subset and
 """
 # %%
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ parser.add_argument("--quick", action="store_true", help="1,000 images, 1 epoch,
 parser.add_argument("--epochs", type=int, default=8)
 parser.add_argument("--out", default="brain_tutorial", help="folder for the figures")
 args, _ = parser.parse_known_args()  # parse_known_args: also works inside Jupyter
+args.quick = args.quick or os.environ.get("DEEPSCOPE_QUICK") == "1"  # in a notebook: quick without sys.argv
 out = Path(args.out)
 out.mkdir(parents=True, exist_ok=True)
 tflearn.set_seed(0)
