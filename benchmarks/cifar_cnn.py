@@ -13,7 +13,8 @@ from .common import count_flops, interleave, keras_available, quiet, timed
 BATCH = 128
 
 
-def deepscope_epoch(X, Y, diagnostics=True) -> float:
+def deepscope_model():
+    """Seed 004's CIFAR CNN as a deepscope DNN."""
     import deepscope as tflearn
 
     net = tflearn.input_data(shape=[None, 32, 32, 3])
@@ -26,7 +27,11 @@ def deepscope_epoch(X, Y, diagnostics=True) -> float:
     net = tflearn.dropout(net, 0.5)
     net = tflearn.fully_connected(net, 10, activation="softmax")
     net = tflearn.regression(net, optimizer="adam", loss="categorical_crossentropy", learning_rate=0.001)
-    model = tflearn.DNN(net)
+    return tflearn.DNN(net)
+
+
+def deepscope_epoch(X, Y, diagnostics=True) -> float:
+    model = deepscope_model()
     with quiet():
         return timed(lambda: model.fit(X, Y, n_epoch=1, batch_size=BATCH, shuffle=True, snapshot_epoch=False,
                                          diagnostics=diagnostics))

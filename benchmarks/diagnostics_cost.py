@@ -23,6 +23,7 @@ if __package__ in (None, ""):
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks import cifar_cnn, mlp_epoch  # noqa: E402
 from benchmarks.common import mnist, quiet  # noqa: E402
 
 
@@ -54,35 +55,12 @@ class SelfTime:
             setattr(cls, name, original)
 
 
-def mlp(X, Y):
-    import deepscope as tflearn
-    net = tflearn.input_data(shape=[None, 784])
-    net = tflearn.fully_connected(net, 50, activation="relu")
-    net = tflearn.fully_connected(net, 25, activation="relu")
-    net = tflearn.fully_connected(net, 10, activation="softmax")
-    return tflearn.DNN(tflearn.regression(net, optimizer="adam", learning_rate=0.001))
-
-
-def cifar_cnn(X, Y):
-    import deepscope as tflearn
-    net = tflearn.input_data(shape=[None, 32, 32, 3])
-    net = tflearn.conv_2d(net, 32, 3, activation="relu")
-    net = tflearn.max_pool_2d(net, 2)
-    net = tflearn.conv_2d(net, 64, 3, activation="relu")
-    net = tflearn.conv_2d(net, 64, 3, activation="relu")
-    net = tflearn.max_pool_2d(net, 2)
-    net = tflearn.fully_connected(net, 512, activation="relu")
-    net = tflearn.dropout(net, 0.5)
-    net = tflearn.fully_connected(net, 10, activation="softmax")
-    return tflearn.DNN(tflearn.regression(net, optimizer="adam", learning_rate=0.001))
-
-
 def measure(build, X, Y, repeats: int) -> dict:
     times = {True: [], False: []}
     self_times = []
     for r in range(repeats + 1):  # the first round warms up
         for on in ((True, False) if r % 2 else (False, True)):
-            model = build(X, Y)
+            model = build()
             timer = SelfTime() if on else None
             try:
                 with quiet():
@@ -114,8 +92,8 @@ def main(argv=None) -> int:
     Yc = np.eye(10, dtype=np.float32)[rng.integers(0, 10, len(Xc))]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.repeats} interleaved repeats, medians")
     print(f"{'workload':44s} {'off s':>7s} {'on s':>7s} {'on/off':>7s} {'self time':>9s}")
-    for name, build, x, y in (("MLP 784-50-25-10 epoch, 60,000 MNIST, b=128", mlp, X, Y),
-                              ("seed 004 CIFAR CNN, 2,560 samples, b=128", cifar_cnn, Xc, Yc)):
+    for name, build, x, y in (("MLP 784-50-25-10 epoch, 60,000 MNIST, b=128", mlp_epoch.deepscope_model, X, Y),
+                              ("seed 004 CIFAR CNN, 2,560 samples, b=128", cifar_cnn.deepscope_model, Xc, Yc)):
         m = measure(build, x, y, args.repeats)
         print(f"{name:44s} {m['off']:7.3f} {m['on']:7.3f} {m['ratio']:6.3f}x {100 * m['self']:8.1f}%", flush=True)
     return 0

@@ -14,7 +14,8 @@ def _torch_model():
                                torch.nn.Linear(25, 10))
 
 
-def deepscope_epoch(X, Y, batch_size, diagnostics=True) -> float:
+def deepscope_model():
+    """The 784-50-25-10 MLP as a deepscope DNN."""
     import deepscope as tflearn
 
     net = tflearn.input_data(shape=[None, 784])
@@ -22,7 +23,11 @@ def deepscope_epoch(X, Y, batch_size, diagnostics=True) -> float:
     net = tflearn.fully_connected(net, 25, activation="relu")
     net = tflearn.fully_connected(net, 10, activation="softmax")
     net = tflearn.regression(net, optimizer="adam", learning_rate=0.001, loss="categorical_crossentropy")
-    model = tflearn.DNN(net)
+    return tflearn.DNN(net)
+
+
+def deepscope_epoch(X, Y, batch_size, diagnostics=True) -> float:
+    model = deepscope_model()
     with quiet():
         return timed(lambda: model.fit(X, Y, n_epoch=1, batch_size=batch_size, shuffle=True, snapshot_epoch=False,
                                          diagnostics=diagnostics))

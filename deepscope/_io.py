@@ -76,6 +76,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def csv_text(rows: list[dict]) -> str:
+    """Rows of dicts as CSV text; the columns are the union of their keys, in first-seen order."""
+    import csv
+
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
 def atomic_write_text(path: str | os.PathLike, text: str, durable: bool = True) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"), durable)
 

@@ -100,7 +100,9 @@ class Optimizer:
             "learning_rate": self.learning_rate, **hyper,
             "lr_decay": self.lr_decay, "decay_step": self.decay_step, "staircase": self.staircase,
             "name": self.name,
-            "schedule": getattr(schedule, "__name__", repr(schedule)) if callable(schedule) else schedule,
+            # a function stays itself: a clone gets the same schedule, and saving the model refuses it
+            # with a clear error (JSON cannot hold code) instead of writing a file that cannot load
+            "schedule": schedule,
             "schedule_args": self.schedule_args,
         }
 

@@ -269,3 +269,38 @@ def test_bf16_autocast_trains_close_to_float32():
     assert half.predict(X).dtype == np.float32
     with pytest.raises(ValueError, match="mixed_precision"):
         model("fp8")
+
+
+def test_a_subclass_overriding_compute_loss_is_never_bypassed_by_the_small_network_path():
+    """The hand-written backward pass of tiny dense chains must not skip a user's compute_loss."""
+    import deepscope as tflearn
+
+    class Counting(tflearn.DNN):
+        calls = 0
+
+        def compute_loss(self, xs, y):
+            Counting.calls += 1
+            output, loss = super().compute_loss(xs, y)
+            return output, loss * 2.0
+
+    net = tflearn.input_data(shape=[None, 2])
+    net = tflearn.fully_connected(net, 1, activation="sigmoid")
+    model = Counting(tflearn.regression(net, optimizer="sgd", learning_rate=1.0, loss="mean_square"))
+    model.fit([[0., 0.], [0., 1.], [1., 0.], [1., 1.]], [[0.], [1.], [1.], [1.]], n_epoch=5, diagnostics=False)
+    assert Counting.calls == 5
+
+
+def test_a_function_schedule_is_refused_at_save_time_not_at_load_time(tmp_path):
+    import deepscope as tflearn
+
+    sgd = tflearn.optimizers.SGD(learning_rate=0.1, schedule=lambda step: 0.5 ** step)
+    net = tflearn.regression(tflearn.fully_connected(tflearn.input_data([None, 2]), 1), optimizer=sgd,
+                             loss="mean_square")
+    model = tflearn.DNN(net)
+    with pytest.warns(RuntimeWarning, match="model file was not written"):
+        model.fit([[0., 1.]] * 4, [[1.]] * 4, n_epoch=1)  # the run folder's model file: refused, said
+    with pytest.raises(ValueError, match="cannot be written to JSON"):
+        model.save(tmp_path / "m.safetensors")
+    assert not (tmp_path / "m.safetensors").exists()
+    clone = type(sgd)(**sgd.config)
+    assert clone.schedule is sgd.schedule

@@ -17,7 +17,6 @@ layer, and one host synchronisation (BENCHMARKS.md measures it).
 from __future__ import annotations
 
 import csv
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ import torch
 from torch import nn
 
 from .._checks import Text, check_int, fail
-from .._io import atomic_write_json, atomic_write_text
+from .._io import atomic_write_json, atomic_write_text, csv_text
 from ..callbacks.base import Callback, TrainingState
 from . import rules
 from .findings import DIAGNOSIS_FILE, STEPS_FILE, Diagnosis, Finding
@@ -422,7 +421,7 @@ class FitDiagnostics(StepRecorder):
         """``steps.csv`` (one row per record), ``diagnosis.json`` and TensorBoard scalars."""
         folder = Path(folder)
         if self.records:
-            atomic_write_text(folder / STEPS_FILE, records_csv(self.records), durable=False)
+            atomic_write_text(folder / STEPS_FILE, csv_text(self.records), durable=False)
         atomic_write_json(folder / DIAGNOSIS_FILE, self.diagnosis.to_json(), durable=False)
         writer = self.writer_fn() if self.writer_fn is not None and self.records else None
         if writer is not None:
@@ -430,18 +429,6 @@ class FitDiagnostics(StepRecorder):
                 writer.add_scalars(record["step"], {f"diagnostics/{k}": v for k, v in record.items()
                                                     if k not in ("step", "epoch") and math.isfinite(v)})
             writer.flush()
-
-
-def records_csv(records: list[dict]) -> str:
-    """The records as CSV text (columns: the union of keys, in first-seen order)."""
-    columns: list[str] = []
-    for row in records:
-        columns.extend(k for k in row if k not in columns)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(records)
-    return buffer.getvalue()
 
 
 def read_steps(run_folder) -> list[dict]:

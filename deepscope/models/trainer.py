@@ -289,6 +289,8 @@ class DenseChain:
             return None
         if type(dnn.loss).__call__ is not _loss_call(loss_name):
             return None  # a subclass with its own formula
+        if any(getattr(type(dnn), name).__qualname__ != f"DNN.{name}" for name in ("compute_loss", "activate")):
+            return None  # a DNN subclass with its own loss: only the general path honours it
         if _has_hooks(net):
             return None
         for m in layers:

@@ -12,14 +12,13 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import time
 from datetime import datetime
 from pathlib import Path
 
-from .._io import atomic_write_json, atomic_write_text
+from .._io import atomic_write_json, atomic_write_text, csv_text
 
 DEFAULT_ROOT = "runs"
 
@@ -184,14 +183,7 @@ class Run:
         if not self.rows:
             return
         rows = [{"epoch": e, "step": s, **logs, "time": round(t, 4)} for e, s, logs, t in self.rows]
-        columns: list[str] = []
-        for row in rows:
-            columns.extend(k for k in row if k not in columns)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-        atomic_write_text(self.path / "metrics.csv", buffer.getvalue(), durable=False)
+        atomic_write_text(self.path / "metrics.csv", csv_text(rows), durable=False)
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
