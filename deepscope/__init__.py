@@ -21,12 +21,13 @@ from .layers import (activation, avg_pool_1d, avg_pool_2d, batch_normalization, 
                      single_unit, upsample_2d)
 from .metrics import R2, Accuracy, Top_k
 from .optimizers import SGD, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
+from .diagnostics import Diagnostics
 from .models import DNN, ModelFileError
 from .models import load_model as load
 from .utils import init_graph, set_seed
 
 __version__ = "0.1.0"
-__all__ = ["DNN", "ImageAugmentation", "ImagePreprocessing", "ModelFileError", "load", "init_graph", "set_seed",
+__all__ = ["DNN", "Diagnostics", "ImageAugmentation", "ImagePreprocessing", "ModelFileError", "load", "init_graph", "set_seed",
            "activations", "callbacks", "data_augmentation", "data_preprocessing", "data_utils", "datasets",
            "initializations", "layers", "losses", "metrics", "optimizers", "regularizers", "sweep",
            "SGD", "AdaDelta", "AdaGrad", "Adam", "AdamW", "Momentum", "Nesterov", "RMSProp",

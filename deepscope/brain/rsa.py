@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import Text, check_choice, check_int, fail
+from .._checks import Text, check_choice, check_float, check_int, fail
 from ..introspect.recording import activations
 from ..introspect.similarity import rdm
 from .data import as_rdms
@@ -271,6 +271,7 @@ def layer_rsa(model, stimuli, brain: dict, layers=None, method: str = "spearman"
     n_bootstrap = check_int(n_bootstrap, "layer_rsa n_bootstrap", minimum=0)
     check_choice(bootstrap, "layer_rsa bootstrap", ["stimuli", "subjects", "both"])
     check_choice(pooling, "layer_rsa pooling", list(POOLING))
+    confidence = check_float(confidence, "layer_rsa confidence", 0.0, 1.0, min_inclusive=False, max_inclusive=False)
     if not isinstance(brain, dict) or not brain:
         fail("layer_rsa brain", "a dict {region name: RDMs (N, N) or (subjects, N, N)}", Text(type(brain).__name__),
              error=TypeError)
