@@ -93,12 +93,15 @@ def test_resolve_run_uses_environment_root(root, monkeypatch):
 def test_compare_runs_shows_metrics_and_differing_config(root):
     table = compare_runs(["alpha", "beta"], root=root)
     assert table.columns[:5] == ["run", "loss", "acc", "val_loss", "val_acc"]
-    assert "training.learning_rate" in table.differing and "fit.n_epoch" in table.differing
-    assert "net.FullyConnected.n_units" in table.differing
-    assert "device" not in table.differing and "training.optimizer" not in table.differing
+    assert "lr" in table.differing and "epochs" in table.differing and "layers" in table.differing
+    assert "optimizer" not in table.differing and "batch" not in table.differing
+    full = compare_runs(["alpha", "beta"], root=root, all_settings=True)
+    assert "training.learning_rate" in full.differing and "fit.n_epoch" in full.differing
+    assert "net.FullyConnected.n_units" in full.differing
+    assert "device" not in full.differing and "training.optimizer" not in full.differing
     rows = table.to_dicts()
-    assert [r["training.learning_rate"] for r in rows] == [1.0, 0.1]
-    assert "alpha" in str(table) and "training.learning_rate" in str(table)
+    assert [r["lr"] for r in rows] == [1.0, 0.1]
+    assert "alpha" in str(table) and "fc4 > fc1" in str(table) and max(map(len, str(table).splitlines())) < 100
 
 
 def test_compare_runs_sorts_by_one_metric(root):

@@ -172,7 +172,7 @@ def runs(args) -> int:
             if about["diagnosis"] is not None:
                 print(about["diagnosis"])
             return 0
-        table = R.compare_runs(args.runs, metric=args.metric, root=args.root)
+        table = R.compare_runs(args.runs, metric=args.metric, root=args.root, all_settings=args.all_settings)
         table.print(title="Comparison")
         if args.plot:
             metrics = [m for m in (args.metric or ["loss", "acc"]) if not m.startswith("val_")] or ["loss"]

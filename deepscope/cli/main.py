@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Compare runs: final metrics and the config keys that differ.")
     r.add_argument("runs", nargs="+", help="run ids (or unique parts of them) or folders")
     r.add_argument("--metric", action="append", help="metric column to show (repeatable); one sorts the rows")
+    r.add_argument("--all", action="store_true", dest="all_settings",
+                   help="every differing setting by its full name, not only the hyperparameters")
     r.add_argument("--plot", metavar="FILE", help="also save learning curves to FILE (.png, .svg or .pdf)")
     r.add_argument("--layout", choices=("runs", "metrics"), default="runs",
                    help="plot: one column per run (runs) or runs overlaid per metric (metrics)")

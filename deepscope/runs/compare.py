@@ -43,7 +43,7 @@ class RunTable:
 
 
 def compare_runs(runs: Sequence[str | os.PathLike], metric: str | Sequence[str] | None = None,
-                 root: str | os.PathLike | None = None, sort: bool = True) -> RunTable:
+                 root: str | os.PathLike | None = None, sort: bool = True, all_settings: bool = False) -> RunTable:
     """Final metrics of several runs, with the config keys that differ between them.
 
     Args:
@@ -53,6 +53,9 @@ def compare_runs(runs: Sequence[str | os.PathLike], metric: str | Sequence[str] 
             for losses, highest otherwise).
         root: the runs folder.
         sort: sort by ``metric`` when one is given.
+        all_settings: compare every recorded setting under its full dotted name
+            (``net.FullyConnected.n_units``) instead of the user-facing hyperparameters with short
+            names (layers, activations, optimizer, lr, batch, epochs, L1/L2, dropout, augmentation, clip).
 
     Returns:
         A :class:`RunTable` (``print(table)`` gives plain text; ``table.print()`` a rich table).
@@ -63,7 +66,7 @@ def compare_runs(runs: Sequence[str | os.PathLike], metric: str | Sequence[str] 
         fail("compare_runs runs", "at least one run id", list(runs))
     paths = [resolve_run(r, root) for r in runs]
     finals = [final_metrics(read_metrics(p)) for p in paths]
-    configs = [flatten_config(read_config(p)) for p in paths]
+    configs = [(flatten_config if all_settings else hyperparameters)(read_config(p)) for p in paths]
     available = _ordered_union(f.keys() for f in finals)
     if metric is None:
         metrics = available
@@ -83,6 +86,45 @@ def compare_runs(runs: Sequence[str | os.PathLike], metric: str | Sequence[str] 
     rows = [[paths[i].name] + [finals[i].get(m, MISSING) for m in metrics]
             + [configs[i].get(k, MISSING) for k in differing] for i in order]
     return RunTable(["run", *metrics, *differing], rows, list(metrics), differing, [str(paths[i]) for i in order])
+
+
+ABBREVIATIONS = {"fully_connected": "fc", "conv_2d": "conv", "conv_1d": "conv1d", "max_pool_2d": "maxpool",
+                 "avg_pool_2d": "avgpool", "dropout": "drop", "batch_normalization": "bn", "lstm": "lstm",
+                 "gru": "gru", "simple_rnn": "rnn", "embedding": "emb", "flatten": "flat",
+                 "global_avg_pool": "gap", "merge": "merge", "conv_2d_transpose": "deconv"}
+SIZE_ARGS = ("n_units", "nb_filter", "keep_prob", "output_dim")
+
+
+def hyperparameters(config: dict) -> dict[str, Any]:
+    """The settings a person compares runs by, with short names: ``layers`` (e.g.
+    ``conv32 > maxpool > fc512 > drop0.5 > fc10``), ``activations``, ``optimizer``, ``lr``,
+    ``batch``, ``epochs``, ``steps``, ``L1/L2`` (the factors per layer), ``augment``, ``clip``."""
+    out: dict[str, Any] = {}
+    network = config.get("network")
+    if isinstance(network, dict) and isinstance(network.get("nodes"), list):
+        layers, activations, penalties, augment = [], [], [], False
+        for node in network["nodes"]:
+            fn, args = node.get("fn"), node.get("args") or {}
+            if fn in ("input_data", "regression"):
+                augment = augment or bool(args.get("data_augmentation"))
+                continue
+            size = next((args[k] for k in SIZE_ARGS if isinstance(args.get(k), (int, float))), "")
+            layers.append(f"{ABBREVIATIONS.get(fn, fn)}{size:g}" if size != "" else ABBREVIATIONS.get(fn, str(fn)))
+            if isinstance(args.get("activation"), str) and args["activation"] != "linear":
+                activations.append(args["activation"])
+            if args.get("regularizer"):
+                penalties.append(f"{args['regularizer']} {args.get('weight_decay', 0):g}")
+        out["layers"] = " > ".join(layers)
+        out["activations"] = "/".join(dict.fromkeys(activations))
+        out["L1/L2"] = ", ".join(penalties) or "-"
+        out["augment"] = "yes" if augment else "no"
+    elif network is not None:
+        out["layers"] = str(network)[:60]
+    training, fit = config.get("training") or {}, config.get("fit") or {}
+    out.update({"optimizer": str(training.get("optimizer", "")).lower(), "lr": training.get("learning_rate"),
+                "batch": fit.get("batch_size"), "epochs": fit.get("n_epoch"), "steps": fit.get("max_steps"),
+                "clip": config.get("clip_gradients")})
+    return out
 
 
 def flatten_config(config: dict) -> dict[str, Any]:
