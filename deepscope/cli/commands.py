@@ -220,6 +220,21 @@ def resume(args) -> int:
     return run_forwarding_signals(command, {**os.environ, "DEEPSCOPE_RESUME": "1"})
 
 
+def report(args) -> int:
+    """``deepscope report RUN_OR_STUDY [-o report.html]``."""
+    from ..runs.report import run_report
+    from ..runs.run import runs_root
+    from ..sweep.report import study_report
+
+    target = Path(args.target)
+    if not target.is_dir():
+        target = runs_root(args.root) / args.target
+    written = (study_report(target, args.output) if (target / "journal.jsonl").is_file()
+               else run_report(args.target if not target.is_dir() else target, args.output, root=args.root))
+    print(f"report: {written}")
+    return 0
+
+
 def run_forwarding_signals(command: list[str], env: dict) -> int:
     """Run ``command`` and pass SIGTERM, SIGHUP and SIGINT on to it (what ``kill`` and ``timeout`` send
     reach the training process, which is never left running on its own); return its exit code."""

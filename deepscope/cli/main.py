@@ -6,6 +6,7 @@
     deepscope runs list | show ID | compare ID ID ... [--metric M] [--plot out.png]
     deepscope tensorboard [--logdir DIR] [--port N] [--dry-run]
     deepscope resume SCRIPT [ARGS ...]
+    deepscope report RUN_OR_STUDY [-o report.html]
 
 Also ``python -m deepscope ...``. Exit codes: 0 success, 1 failure, 2 bad usage.
 """
@@ -93,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("script", help="the Python script that trains (as killed)")
     p.add_argument("script_args", nargs=argparse.REMAINDER, help="its arguments")
     p.set_defaults(handler=commands.resume)
+
+    p = sub.add_parser("report", help="a self-contained HTML report of a run or a study",
+                       description="Write one HTML file (images embedded, no network access) for a run folder "
+                                   "(curves, diagnosis, step diagnostics, settings) or a study folder (table, "
+                                   "stability map, parallel coordinates, importance, what happened).")
+    p.add_argument("target", help="a run id, a run folder or a study folder")
+    p.add_argument("-o", "--output", help="the HTML file (default: report.html in the folder)")
+    p.add_argument("--root", help="the runs folder (default $DEEPSCOPE_RUNS or ./runs)")
+    p.set_defaults(handler=commands.report)
     return parser
 
 

@@ -552,6 +552,19 @@ class DNN:
         serialization.load_weights(self, model_file)
         return self
 
+    def report(self, path=None):
+        """An HTML report of this model's last run (curves, diagnosis, step diagnostics, settings):
+        written to ``path`` (default ``<run>/report.html``) and shown inline in a notebook.
+
+        Returns:
+            A ``Report`` (its ``path``; displays itself in Jupyter).
+        """
+        from ..runs.report import Report, run_report
+        if self.last_run is None:
+            fail("report", "a model that has been fitted (the report reads its run folder)", None,
+                 "Call model.fit(...) first.")
+        return Report(run_report(self.last_run.path, path))
+
     def summary(self, print_fn=print) -> str:
         """A table of layers with output shapes and parameter counts."""
         text = summary_table(self.net)

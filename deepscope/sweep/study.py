@@ -188,6 +188,12 @@ class Study:
         """Aggregate per point over seeds: see :func:`aggregate`."""
         return aggregate(self.results(), metric or self.metric)
 
+    def report(self, path=None, collapse: float | None = 0.11):
+        """An HTML report of the study (see :mod:`deepscope.sweep.report`), shown inline in notebooks."""
+        from ..runs.report import Report
+        from .report import study_report  # (report imports this module)
+        return Report(study_report(self, path, collapse=collapse))
+
     def summary(self, x: str, y: str, collapse: float | None = 0.11) -> str:
         """Which cells of the ``x`` by ``y`` grid collapsed, for which seeds, and why (the trials'
         diagnoses): see :func:`deepscope.sweep.study_summary`."""

@@ -1,0 +1,211 @@
+"""A self-contained HTML report of a run: one file, images embedded, no scripts, no network access.
+
+::
+
+    run_report("runs/cifar", "report.html")     # or: deepscope report runs/cifar -o report.html
+    model.report()                             # the model's last run (inline in a notebook)
+
+Sections (each a ``<section id=...>``): ``summary``, ``metrics`` (final values), ``curves``
+(training and validation overlaid per metric), ``diagnosis`` (the fit's findings in plain words),
+``steps`` (the step-level diagnostics: loss split, gradient norms, update ratios, dead or
+saturated units over steps), ``hyperparameters``, ``network``. The study report
+(:mod:`deepscope.sweep.report`) uses the same page helpers.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_write_text
+from ..diagnostics import read_diagnosis, read_steps
+from .catalog import read_config, read_metrics, resolve_run
+from .compare import hyperparameters
+
+STYLE = """
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px;
+       color: #1d2330; line-height: 1.45; padding: 0 1em; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #d0d4dc; padding-bottom: 0.2em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }
+th, td { border: 1px solid #d0d4dc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f1f3f7; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+img { max-width: 100%; border: 1px solid #e3e6ec; } pre { white-space: pre-wrap; font-size: 0.85em; }
+.muted { color: #6b7280; } .finding { border-left: 4px solid #9ca3af; padding: 0.3em 0.8em; margin: 0.6em 0;
+  background: #f9fafb; } .finding.error { border-color: #dc2626; background: #fef2f2; }
+.finding.warning { border-color: #d97706; background: #fffbeb; } .ok { border-left: 4px solid #16a34a;
+  padding: 0.3em 0.8em; background: #f0fdf4; }
+"""
+
+
+def figure_img(fig, alt: str) -> str:
+    """An ``<img>`` holding a matplotlib figure as an embedded PNG."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def table_html(columns: list[str] | None, rows: list[list], numeric: bool = True) -> str:
+    """A table (``columns`` None: no header row, e.g. a list of facts)."""
+    head = "" if columns is None else "<thead><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in columns) \
+        + "</tr></thead>"
+    body = "".join("<tr>" + "".join(_cell(v, numeric) for v in row) + "</tr>" for row in rows)
+    return f"<table>{head}<tbody>{body}</tbody></table>"
+
+
+def _cell(value, numeric: bool) -> str:
+    if isinstance(value, float):
+        text = f"{value:.4g}" if np.isfinite(value) else str(value)
+        return f'<td class="num">{text}</td>' if numeric else f"<td>{text}</td>"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f'<td class="num">{value}</td>'
+    return f"<td>{html.escape('-' if value is None else str(value))}</td>"
+
+
+def section(section_id: str, title: str, body: str) -> str:
+    return f'<section id="{section_id}"><h2>{html.escape(title)}</h2>{body}</section>'
+
+
+def page(title: str, sections: list[str], subtitle: str = "") -> str:
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+            f'<p class="muted">{html.escape(subtitle)}</p>{"".join(sections)}'
+            f'<p class="muted">Written by deepscope on {datetime.now():%Y-%m-%d %H:%M}.</p></body></html>')
+
+
+def findings_html(diagnosis) -> str:
+    if diagnosis is None:
+        return '<p class="muted">No diagnosis stored (the fit ran with diagnostics=False or an older deepscope).</p>'
+    if not diagnosis.findings:
+        return '<p class="ok">Nothing wrong found by the step diagnostics.</p>'
+    parts = []
+    for f in diagnosis.findings:
+        fixes = "".join(f"<li>{html.escape(x)}</li>" for x in f.fixes)
+        parts.append(f'<div class="finding {html.escape(f.severity)}"><b>{html.escape(f.code)}</b> '
+                     f'({html.escape(f.severity)}): {html.escape(f.message)}'
+                     + (f"<br>Likely fixes:<ul>{fixes}</ul>" if fixes else "") + "</div>")
+    return "".join(parts)
+
+
+def curves_figure(rows: list[dict]):
+    """Training and validation curves overlaid, one panel per metric, labelled axes."""
+    from matplotlib.figure import Figure
+
+    metrics = [k for k in dict.fromkeys(k for r in rows for k in r)
+               if k not in ("epoch", "step", "time") and not k.startswith("val_") and "/" not in k]
+    if not metrics:
+        return None
+    fig = Figure(figsize=(4.6 * len(metrics), 3.3), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(metrics), squeeze=False)[0])
+    epochs = [r.get("epoch") for r in rows]
+    for ax, metric in zip(axes, metrics):
+        for key, label, style in ((metric, "training", "-"), ("val_" + metric, "validation", "--")):
+            points = [(e, r[key]) for e, r in zip(epochs, rows) if key in r]
+            if points:
+                ax.plot(*zip(*points), style, marker="o" if len(points) < 30 else None, markersize=3, label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.set_title(f"{metric}: training vs validation")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def steps_figure(records: list[dict]):
+    """The step diagnostics over steps: loss split, gradient norms, update ratios, dead/saturated units."""
+    from matplotlib.figure import Figure
+
+    if not records:
+        return None
+    steps = np.array([r["step"] for r in records])
+    layers = list(dict.fromkeys(k.rsplit("/", 1)[0] for r in records for k in r if "/" in k))
+    fig = Figure(figsize=(11, 6.4), layout="constrained")
+    axes = fig.subplots(2, 2)
+
+    def series(key):
+        return np.array([r.get(key, np.nan) for r in records], dtype=float)
+
+    ax = axes[0, 0]
+    for key, label in (("loss", "loss"), ("data_loss", "data loss"), ("penalty", "L1/L2 penalty")):
+        if any(key in r for r in records):
+            ax.plot(steps, series(key), label=label)
+    ax.set_yscale("log")
+    ax.set_title("loss and its parts")
+    for (ax, suffix, title, log) in ((axes[0, 1], "grad_norm", "gradient norm (before clipping)", True),
+                                     (axes[1, 0], "update_ratio", "update / weight norm per step", True),
+                                     (axes[1, 1], None, "dead (ReLU) or saturated (sigmoid/tanh) units", False)):
+        for layer in layers:
+            keys = [f"{layer}/dead", f"{layer}/saturated"] if suffix is None else [f"{layer}/{suffix}"]
+            for key in keys:
+                if any(key in r for r in records):
+                    ax.plot(steps, series(key), label=key if suffix is None else layer)
+        if log:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(-0.02, 1.02)
+        ax.set_title(title)
+    for ax, ylabel in zip(axes.ravel(), ("loss", "L2 norm", "ratio", "fraction of the layer's units")):
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    return fig
+
+
+class Report:
+    """A written report: ``path``; in a notebook it shows itself inline (an iframe of the page)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def _repr_html_(self) -> str:
+        page_html = self.path.read_text(encoding="utf-8")
+        return (f'<iframe srcdoc="{html.escape(page_html, quote=True)}" style="width: 100%; height: 800px; '
+                f'border: 1px solid #ddd"></iframe>')
+
+    def __repr__(self) -> str:
+        return f"Report({str(self.path)!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+
+def run_report(run: str | os.PathLike, path: str | os.PathLike | None = None, root=None) -> Path:
+    """Write the HTML report of a run folder (default ``<run>/report.html``); returns its path."""
+    folder = resolve_run(run, root)
+    config = read_config(folder)
+    rows = read_metrics(folder)
+    diagnosis = read_diagnosis(folder)
+    records = read_steps(folder)
+    final = rows[-1] if rows else {}
+    sections = []
+    facts = [["run", folder.name], ["folder", str(folder)], ["epochs", final.get("epoch", 0)],
+             ["steps", final.get("step", 0)], ["seconds", final.get("time")], ["device", config.get("device")]]
+    sections.append(section("summary", "Summary", table_html(None, facts)))
+    metrics = [[k, v] for k, v in final.items() if k not in ("epoch", "step", "time")]
+    sections.append(section("metrics", "Final metrics", table_html(["metric", "value"], metrics) if metrics else
+                            '<p class="muted">No epoch finished.</p>'))
+    fig = curves_figure(rows)
+    sections.append(section("curves", "Learning curves", figure_img(fig, "learning curves") if fig is not None else
+                            '<p class="muted">No metrics recorded.</p>'))
+    sections.append(section("diagnosis", "Diagnosis", findings_html(diagnosis)))
+    fig = steps_figure(records)
+    sections.append(section("steps", "Step diagnostics", (figure_img(fig, "step diagnostics") + (
+        f'<p class="muted">{len(records)} records from steps.csv.</p>')) if fig is not None else
+        '<p class="muted">No step records (diagnostics off).</p>'))
+    settings = [[k, v] for k, v in hyperparameters(config).items()]
+    sections.append(section("hyperparameters", "Hyperparameters", table_html(["setting", "value"], settings, False)))
+    network = config.get("network")
+    layers = [[n.get("name"), n.get("fn"), ", ".join(f"{k}={v}" for k, v in (n.get("args") or {}).items()
+                                                   if k != "name" and v is not None)]
+              for n in network.get("nodes", [])] if isinstance(network, dict) else [["(module)", str(network), ""]]
+    sections.append(section("network", "Network", table_html(["layer", "function", "arguments"], layers, False)))
+    target = Path(path) if path is not None else folder / "report.html"
+    atomic_write_text(target, page(f"Run {folder.name}", sections, "deepscope run report"), durable=False)
+    return target

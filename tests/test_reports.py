@@ -1,0 +1,92 @@
+"""HTML reports of a run and of a study: one offline file with every section, rendered in a real
+headless Chromium (installed by .ci/run): not blank, no console messages, sections in the DOM."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import deepscope as tflearn
+from deepscope.cli.main import main
+from deepscope.datasets import toy
+from deepscope.sweep import Study
+
+RUN_SECTIONS = ("summary", "metrics", "curves", "diagnosis", "steps", "hyperparameters", "network")
+STUDY_SECTIONS = ("summary", "table", "stability", "diagnoses", "parallel", "importance")
+X, Y = toy.moons(128, seed=0)
+Y1 = np.eye(2, dtype=np.float32)[Y]
+
+
+def net(units=8, lr=0.1):
+    n = tflearn.input_data([None, 2])
+    n = tflearn.fully_connected(n, units, activation="relu")
+    n = tflearn.fully_connected(n, 2, activation="softmax")
+    return tflearn.regression(n, learning_rate=lr)
+
+
+def chromium() -> str | None:
+    return next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+
+
+def render(page: Path, tmp_path: Path) -> tuple[str, Path, str]:
+    """(DOM after loading, screenshot path, Chromium's log) of ``page`` in headless Chromium."""
+    browser = chromium()
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]
+    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    shot = tmp_path / f"{page.stem}.png"
+    subprocess.run([*flags, "--window-size=1200,2400", f"--screenshot={shot}", page.as_uri()],
+                   capture_output=True, text=True, timeout=120)
+    return dom.stdout, shot, dom.stderr
+
+
+def check_page(page: Path, sections, tmp_path: Path) -> None:
+    text = page.read_text()
+    assert not re.search(r'(src|href)="(https?:)?//', text), "the report must work offline"
+    assert "<script" not in text
+    for name in sections:
+        assert f'<section id="{name}">' in text
+    if chromium() is None:
+        pytest.skip("no Chromium here (.ci/run installs Debian's chromium)")
+    dom, shot, log = render(page, tmp_path)
+    for name in sections:
+        assert f'id="{name}"' in dom, name
+    assert ":CONSOLE(" not in log  # no console message at all (the page has no scripts)
+    from matplotlib.image import imread
+    pixels = imread(shot)
+    assert pixels.shape[0] > 1000 and pixels[..., :3].std() > 0.05  # not blank
+
+
+def test_run_report_in_a_browser(tmp_path):
+    model = tflearn.DNN(net())
+    model.fit(X, Y1, n_epoch=5, validation_set=0.25, show_metric=True, run_id="reported")
+    report = model.report(tmp_path / "run.html")
+    assert report.path == tmp_path / "run.html" and "<iframe" in report._repr_html_()
+    assert "Nothing wrong found" in report.path.read_text() or "finding" in report.path.read_text()
+    check_page(report.path, RUN_SECTIONS, tmp_path)
+
+
+def test_study_report_in_a_browser_and_from_the_cli(tmp_path, capsys):
+    def train_fn(params, seed, run_id):
+        model = tflearn.DNN(net(params["units"], params["lr"]))
+        model.fit(X, Y1, n_epoch=2, validation_set=0.25, run_id=run_id)
+        return {"val_acc": model.evaluate(X, Y1)[0]}
+
+    study = Study("reported", train_fn, {"units": [2, 8], "lr": [0.01, 1.0]}, seeds=(0, 1), root=tmp_path / "runs",
+                  verbose=False)
+    study.run()
+    path = tmp_path / "study.html"
+    assert main(["report", str(study.folder), "-o", str(path)]) == 0
+    text = path.read_text()
+    assert "Optuna" in text and "stability map" in text and "units" in text
+    check_page(path, STUDY_SECTIONS, tmp_path)
+
+
+def test_report_needs_a_fitted_model():
+    with pytest.raises(ValueError, match="fitted"):
+        tflearn.DNN(net()).report()
