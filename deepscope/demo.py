@@ -156,25 +156,34 @@ def save_predictions(images, labels, predictions, class_names, path: Path, n: in
         img = images[i]
         ax.imshow(img if img.shape[-1] == 3 else img[..., 0], cmap=None if img.shape[-1] == 3 else "gray")
         guess, truth = int(predictions[i].argmax()), int(labels[i].argmax())
-        ax.set_title(f"{class_names[guess]} ({predictions[i, guess]:.0%})", fontsize=9,
-                     color="green" if guess == truth else "red")
-    fig.suptitle("test images: predicted class (confidence); red = wrong", fontsize=10)
+        title = f"{class_names[guess]} ({predictions[i, guess]:.0%})"
+        if guess != truth:
+            title += f"\ntrue: {class_names[truth]}"
+        ax.set_title(title, fontsize=9, color="green" if guess == truth else "red")
+    fig.suptitle("test images: predicted class (confidence); red = wrong, with the true class", fontsize=10)
     return save_figure(fig, path)
 
 
-def look_inside(model, images, out: Path) -> dict:
+def look_inside(model, images, out: Path, labels=None, class_names=None) -> dict:
     """Open the black box: unit health, feature maps, a saliency map and layer similarity (CKA)."""
     print("\nInside the network (on test images):")
     print(introspect.format_health(introspect.unit_health(model, images)))
     cka = introspect.cka_matrix(model, images, layers_a=["conv1", "conv2", "FullyConnected", "FullyConnected_1"])
     print("Representational similarity of the layers (linear CKA, 1 = same geometry):")
+    print(f"  {'':>17} " + " ".join(f"{name[:8]:>8}" for name in cka.cols))
     for name, row in zip(cka.rows, cka.matrix):
-        print(f"  {name:>17} " + " ".join(f"{v:5.2f}" for v in row))
+        print(f"  {name:>17} " + " ".join(f"{v:8.2f}" for v in row))
     saliency = introspect.saliency(model, images[:1])
+    probabilities = model.predict(images[:1])[0]
+    guess = int(probabilities.argmax())
+    names = list(class_names) if class_names is not None else [str(i) for i in range(len(probabilities))]
+    truth = None if labels is None else int(np.asarray(labels)[0].argmax())
+    verdict = "" if truth is None else (f", true {names[truth]}" + (" (misclassified)" if truth != guess else ""))
     return {
         "feature maps": introspect.plot_feature_maps(model, images[0], "conv1", out / "feature_maps.png", max_maps=16),
         "saliency": introspect.plot_attribution(images[0], saliency[0], out / "saliency.png",
-                                                title="where the prediction looks (saliency)"),
+                                                title=f"saliency for the predicted class {names[guess]} "
+                                                      f"({probabilities[guess]:.0%}){verdict}"),
         "similarity": introspect.plot_similarity_matrix(cka, None, out / "layer_similarity.png",
                                                         title="linear CKA between layers"),
     }
@@ -242,7 +251,7 @@ def main(quick: bool = False, out: str | os.PathLike | None = None) -> dict:
         "filters": introspect.plot_filters(model, out / "filters.png", layer="conv1"),
         "curves": save_curves(model.last_run.path, out / "learning_curves.png"),
         "predictions": save_predictions(tX, tY, predictions, class_names, out / "predictions.png"),
-        **look_inside(model, tX[:200], out),
+        **look_inside(model, tX[:200], out, labels=tY[:200], class_names=class_names),
     }
     print("\nWhat it learned, as pictures:")
     for label, path in files.items():

@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--all", action="store_true", dest="all_settings",
                    help="every differing setting by its full name, not only the hyperparameters")
     r.add_argument("--plot", metavar="FILE", help="also save learning curves to FILE (.png, .svg or .pdf)")
-    r.add_argument("--layout", choices=("runs", "metrics"), default="runs",
+    r.add_argument("--layout", choices=("runs", "metrics"), default="metrics",
                    help="plot: one column per run (runs) or runs overlaid per metric (metrics)")
     r.add_argument("--root", help="the runs folder")
     p.set_defaults(handler=commands.runs, parser=p)

@@ -289,7 +289,8 @@ def plot_attribution(image, attribution, path, title: str | None = None) -> str:
     vmax = np.abs(heat).max() or 1.0
     im = right.imshow(heat, cmap="RdBu_r" if signed else "inferno",
                       vmin=-vmax if signed else 0, vmax=vmax)
-    fig.colorbar(im, ax=right, fraction=0.046)
+    fig.colorbar(im, ax=right, fraction=0.046,
+                 label="attribution (summed over channels)" + (": red +, blue -" if signed else ""))
     for ax, name in ((left, "input"), (right, "attribution")):
         ax.set_title(name, fontsize=9)
         ax.axis("off")

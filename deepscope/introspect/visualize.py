@@ -115,7 +115,12 @@ def plot_filters(model, path, layer: str | None = None, max_filters: int = 64) -
             tiled = np.concatenate([f, gap], axis=1).transpose(0, 2, 1).reshape(kh, -1)[:, :-1]
             ax.imshow(tiled, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_title(str(i), fontsize=6)
-    fig.suptitle(f"{name}: {n} filters {kh}x{kw}x{w.shape[-1]}", fontsize=9)
+    total = filters(model, name).shape
+    shown = f"{n} of {total[0]} filters" if n < total[0] else f"{n} filters"
+    channels = f", {w.shape[-1]} of {total[-1]} input channels side by side" if w.shape[-1] < total[-1] else (
+        ", input channels side by side" if c != 3 else "")
+    fig.suptitle(f"{name}: {shown}, {kh}x{kw}x{total[-1]}{channels}\n(each filter scaled to its own min-max: "
+                 "compare shapes, not strengths)", fontsize=9)
     return save_figure(fig, path)
 
 
@@ -161,7 +166,8 @@ def plot_feature_maps(model, x, layer: str, path, max_maps: int = 32) -> Path:
         x = x[0]
     if x.ndim != 3:
         fail("plot_feature_maps x", "one image (H, W, C)", Text(f"shape {x.shape}"), "Pass X[i], not X.")
-    maps = feature_maps(model, x[None].astype(np.float32), layer)[0][..., :max_maps]  # (H', W', C')
+    every = feature_maps(model, x[None].astype(np.float32), layer)[0]  # (H', W', C')
+    maps = every[..., :max_maps]
     n = maps.shape[-1]
     rows, cols = _grid(n + 1)
     fig = Figure(figsize=(cols * 1.3, rows * 1.4 + 0.4), layout="constrained")
@@ -174,7 +180,9 @@ def plot_feature_maps(model, x, layer: str, path, max_maps: int = 32) -> Path:
         elif i <= n:
             ax.imshow(maps[..., i - 1], cmap="viridis", interpolation="nearest")
             ax.set_title(f"channel {i - 1}", fontsize=7)
-    fig.suptitle(f"{layer}: feature maps {maps.shape[0]}x{maps.shape[1]}", fontsize=9)
+    shown = f"{n} of {every.shape[-1]} channels" if n < every.shape[-1] else f"all {n} channels"
+    fig.suptitle(f"{layer}: feature maps {maps.shape[0]}x{maps.shape[1]}, {shown}\n(each map coloured from its own "
+                 "minimum (dark) to maximum (yellow))", fontsize=9)
     return save_figure(fig, path)
 
 

@@ -17,7 +17,7 @@ FORMATS = ("png", "svg", "pdf")
 
 def plot_runs(runs: Sequence[str | os.PathLike] | str, path: str | os.PathLike,
               metrics: Sequence[str] | str = ("loss", "acc"), validation: bool = True,
-              root: str | os.PathLike | None = None, layout: str = "runs", dpi: int = 120) -> Path:
+              root: str | os.PathLike | None = None, layout: str = "metrics", dpi: int = 120) -> Path:
     """Save one figure with the learning curves of several runs.
 
     Args:
@@ -27,8 +27,9 @@ def plot_runs(runs: Sequence[str | os.PathLike] | str, path: str | os.PathLike,
             run has are left out.
         validation: also draw ``val_<metric>`` (dashed).
         root: the runs folder.
-        layout: ``'runs'``: one column per run (side by side), one row per metric, shared
-            y axis per row; ``'metrics'``: one panel per metric, runs overlaid in colours.
+        layout: ``'metrics'`` (default): one panel per metric, runs overlaid in colours (a run
+            without that metric is simply absent from the panel); ``'runs'``: one column per run,
+            one row per metric, shared y axis per row.
         dpi: resolution of PNG output.
 
     Returns:
@@ -65,6 +66,7 @@ def plot_runs(runs: Sequence[str | os.PathLike] | str, path: str | os.PathLike,
                 _curve(ax, rows, f"val_{metric}", colors[r], "--")
             ax.set_title(metric if layout == "metrics" else f"{folder.name}\n{metric}", fontsize=9)
             ax.set_xlabel("epoch")
+            ax.set_ylabel(metric)
             ax.grid(True, alpha=0.3)
     _legend(axes[0][0], [f.name for f in folders] if layout == "metrics" else [], colors, validation)
     return save_figure(fig, path, dpi)
