@@ -163,3 +163,15 @@ def test_the_fast_record_writer_writes_the_same_bytes_as_tensorboards(tmp_path):
         FastRecordWriter(fast).write(data)
         RecordWriter(slow).write(data)
         assert fast.getvalue() == slow.getvalue()
+
+
+def test_validation_curves_are_a_sibling_run_with_the_training_tags(tmp_path):
+    """Keras' layout: <run>/validation holds Loss and Accuracy, so TensorBoard overlays them."""
+    model = or_model(tmp_path, verbose=0)
+    model.fit(X, Y, n_epoch=3, batch_size=8, validation_set=(X, Y), show_metric=True)
+    train = read(model.last_run.path)
+    validation = read(model.last_run.path / "validation")
+    assert {"Loss", "Accuracy"} <= set(validation.Tags()["scalars"])
+    assert len(validation.Scalars("Loss")) == len(train.Scalars("Loss")) == 3
+    assert [e.value for e in validation.Scalars("Loss")] == pytest.approx(
+        [e.value for e in train.Scalars("Loss/Validation")])

@@ -1,8 +1,11 @@
 """Writes each fit's run folder: config.json, metrics.csv and TensorBoard event files.
 
-With ``tensorboard_verbose >= 1`` the logger also drives a ``TensorBoardDetails`` (gradient,
-weight and activation histograms) that shares its event file; at the end of training it
-writes the fit's hyperparameters and final metrics for TensorBoard's HParams dashboard.
+Validation values are also written to ``<run>/validation/`` under the training tags (``Loss``,
+``Accuracy``), so TensorBoard draws training and validation on one chart (Keras' convention); the
+run folder keeps ``Loss/Validation`` too, for the HParams dashboard. With ``tensorboard_verbose >= 1``
+the logger also drives a ``TensorBoardDetails`` (gradient, weight and activation histograms) that
+shares its event file; at the end of training it writes the fit's hyperparameters and final
+metrics for TensorBoard's HParams dashboard.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from ..runs.tb_writer import EventWriter
 from .base import Callback, TrainingState
 
 MODEL_FILE = "model.safetensors"
+VALIDATION_DIR = "validation"  # <run>/validation: the validation curves under the training tags (Keras' layout)
 
 
 class RunLogger(Callback):
@@ -37,6 +41,7 @@ class RunLogger(Callback):
         self.flush_interval = flush_interval
         self.pending: list[tuple[int, dict]] = []
         self.writer = None
+        self.validation_writer = None
         self.details = None
         if getattr(dnn, "tensorboard_verbose", 0) >= 1:
             from .tensorboard import TensorBoardDetails
@@ -66,9 +71,10 @@ class RunLogger(Callback):
             from .tensorboard import write_hparams
             final = state.history[-1]
             write_hparams(self.get_writer(), self.run.config, {_tag(k): v for k, v in final.items()}, state.step)
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        for writer in (self.writer, self.validation_writer):
+            if writer is not None:
+                writer.close()
+        self.writer = self.validation_writer = None
         self.save_model()
 
     def save_model(self) -> None:
@@ -88,8 +94,15 @@ class RunLogger(Callback):
         writer = self.get_writer()
         for step, logs in self.pending:
             writer.add_scalars(step, {_tag(key): value for key, value in logs.items()})
+            validation = {_tag(key[4:]): value for key, value in logs.items() if key.startswith("val_")}
+            if validation:  # a sibling run with the training tags: TensorBoard overlays the two curves
+                if self.validation_writer is None:
+                    self.validation_writer = EventWriter(self.run.path / VALIDATION_DIR)
+                self.validation_writer.add_scalars(step, validation)
         self.pending.clear()
         writer.flush()
+        if self.validation_writer is not None:
+            self.validation_writer.flush()
 
     def get_writer(self) -> EventWriter:
         """The run's TensorBoard ``EventWriter`` (created on first use, closed at train end)."""

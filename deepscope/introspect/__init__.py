@@ -12,6 +12,7 @@
 from .attribution import completeness_gap, gradient_x_input, integrated_gradients, occlusion, plot_attribution, saliency
 from .health import HealthMonitor, LayerHealth, format_health, unit_health
 from .lesions import LesionStudy, lesion, lesion_study, lesion_top_k
+from .playground import Playground, plot_playground
 from .receptive_fields import plot_receptive_fields, receptive_field, receptive_fields
 from .recording import Recorder, activations, layer_modules
 from .synthesis import deep_dream, maximize_activation, plot_images
@@ -20,7 +21,7 @@ from .tuning import oriented_gratings, plot_tuning_curves, tuning_curves
 from .visualize import (embed, feature_maps, filters, layer_embedding, plot_embedding, plot_feature_maps,
                         plot_filters)
 
-__all__ = ["plot_receptive_fields", "receptive_field", "receptive_fields", "completeness_gap", "gradient_x_input", "integrated_gradients", "occlusion", "plot_attribution", "saliency",
+__all__ = ["Playground", "plot_playground", "plot_receptive_fields", "receptive_field", "receptive_fields", "completeness_gap", "gradient_x_input", "integrated_gradients", "occlusion", "plot_attribution", "saliency",
            "deep_dream", "maximize_activation", "plot_images",
            "HealthMonitor", "LayerHealth", "format_health", "unit_health",
            "LesionStudy", "lesion", "lesion_study", "lesion_top_k",

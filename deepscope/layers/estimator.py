@@ -53,6 +53,8 @@ class TrainingConfig:
             value = out[key]
             if not isinstance(value, (str, type(None))):
                 out[key] = getattr(value, "name", type(value).__name__)
+            if isinstance(out[key], str):
+                out[key] = out[key].lower()  # 'Adam' (an object) and 'adam' (a name) are the same optimizer
         return out
 
 
