@@ -152,3 +152,24 @@ def test_tables_plain_and_rich():
     plain = io.StringIO()
     print_table(["run", "loss"], [["a", 0.5]], file=plain)
     assert plain.getvalue().startswith("run")
+
+
+def test_a_wide_comparison_fits_in_100_columns(tmp_path):
+    """The demo's three runs (OR, XOR, a CNN): metrics, then the differing settings wrapped per run."""
+    X = np.random.rand(32, 8, 8, 1).astype(np.float32)
+    Y = np.eye(2, dtype=np.float32)[np.arange(32) % 2]
+    for run_id, layers in (("or", 0), ("xor", 1), ("cnn", 2)):
+        net = tflearn.input_data([None, 8, 8, 1])
+        if layers == 2:
+            for width in (16, 32):
+                net = tflearn.conv_2d(net, width, 3, activation="relu")
+                net = tflearn.batch_normalization(net)
+                net = tflearn.max_pool_2d(net, 2)
+            net = tflearn.fully_connected(net, 128, activation="relu")
+            net = tflearn.dropout(net, 0.5)
+        elif layers == 1:
+            net = tflearn.fully_connected(net, 4, activation="tanh")
+        net = tflearn.fully_connected(net, 2, activation="softmax")
+        tflearn.DNN(tflearn.regression(net), tensorboard_dir=tmp_path).fit(X, Y, n_epoch=1, run_id=run_id)
+    text = str(compare_runs(["or", "xor", "cnn"], root=tmp_path))
+    assert max(map(len, text.splitlines())) <= 100 and "conv16" in text and "tanh" in text

@@ -213,10 +213,13 @@ def probe_activations(net: torch.nn.Module, inputs: list[torch.Tensor]) -> dict[
 
 
 def write_hparams(writer, config: dict, metrics: dict[str, float], step: int = 0) -> dict:
-    """Write the HParams plugin's three summaries (experiment, session start, session end).
+    """Write the HParams plugin's session summaries (session start with the hyperparameters, session end).
 
-    The metrics are the tags of scalars already in the same run folder (``Loss``,
-    ``Accuracy/Validation`` ...), so TensorBoard's HParams dashboard shows their final values.
+    No experiment summary is written: TensorBoard takes the *first* run's experiment summary as the
+    whole experiment's (its hyperparameters listed without the other runs' values, so none looked
+    as if it differed, and only that run's metrics, e.g. only Loss). Without one, TensorBoard
+    computes the experiment from every run: each hyperparameter's values across runs, and every
+    scalar tag (training and the ``validation`` sibling run) as a metric.
 
     Args:
         writer: the run's ``EventWriter``.
@@ -230,7 +233,8 @@ def write_hparams(writer, config: dict, metrics: dict[str, float], step: int = 0
     from torch.utils.tensorboard.summary import hparams
 
     hp = hyperparameters(config)
-    for summary in hparams(hp, dict(metrics)):
+    _experiment, session_start, session_end = hparams(hp, dict(metrics))
+    for summary in (session_start, session_end):
         writer.add_summary(summary, step)
     writer.flush()
     return hp

@@ -35,11 +35,51 @@ class RunTable:
         return [dict(zip(self.columns, row)) for row in self.rows]
 
     def print(self, file=None, title: str | None = "Runs") -> None:
-        """Print the table (rich on a terminal, plain text otherwise)."""
-        print_table(self.columns, self.rows, title, file)
+        """Print the table (rich on a terminal, plain text otherwise); when it would be wider than
+        the terminal, the metrics as one table and the differing settings as a second one, one
+        column per run, long values wrapped."""
+        text = plain_table(self.columns, self.rows)
+        if max(map(len, text.splitlines())) <= _width():
+            print_table(self.columns, self.rows, title, file)
+            return
+        split = 1 + len(self.metrics)
+        print_table(self.columns[:split], [row[:split] for row in self.rows], title, file)
+        print("\nSettings that differ:\n" + settings_table(self), file=file)
 
     def __str__(self) -> str:
-        return plain_table(self.columns, self.rows)
+        text = plain_table(self.columns, self.rows)
+        if max(map(len, text.splitlines())) <= _width():
+            return text
+        split = 1 + len(self.metrics)
+        return (plain_table(self.columns[:split], [row[:split] for row in self.rows])
+                + "\n\nSettings that differ:\n" + settings_table(self))
+
+
+def _width() -> int:
+    import shutil
+    return min(shutil.get_terminal_size((100, 24)).columns, 100)
+
+
+def settings_table(table: RunTable, width: int | None = None) -> str:
+    """The differing settings, one row per setting and one column per run, cells wrapped to fit ``width``."""
+    import textwrap
+
+    from .render import format_value
+    width = width or _width()
+    split = 1 + len(table.metrics)
+    names = table.differing
+    runs = [row[0] for row in table.rows]
+    first = max([len("setting")] + [len(n) for n in names])
+    cell = max(12, (width - first - 2 * len(runs)) // max(1, len(runs)))
+    lines = ["  ".join([("setting").ljust(first)] + [str(r)[:cell].ljust(cell) for r in runs]).rstrip()]
+    lines.append("  ".join(["-" * first] + ["-" * cell] * len(runs)))
+    for i, name in enumerate(names):
+        cells = [textwrap.wrap("-" if row[split + i] is None else format_value(row[split + i]), cell) or ["-"]
+                 for row in table.rows]
+        for k in range(max(len(c) for c in cells)):
+            lines.append("  ".join([(name if k == 0 else "").ljust(first)]
+                                   + [(c[k] if k < len(c) else "").ljust(cell) for c in cells]).rstrip())
+    return "\n".join(lines)
 
 
 def compare_runs(runs: Sequence[str | os.PathLike], metric: str | Sequence[str] | None = None,
