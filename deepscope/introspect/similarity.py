@@ -262,7 +262,7 @@ def plot_similarity_matrix(matrix, labels, path, title: str = "") -> Path:
     fig = Figure(figsize=(side + 1.5, side), layout="constrained")
     ax = fig.add_subplot()
     finite = m[np.isfinite(m)]
-    unit = finite.size == 0 or (finite.min() >= 0 and finite.max() <= 1)
+    unit = finite.size == 0 or (finite.min() >= -1e-6 and finite.max() <= 1 + 1e-6)  # (CKA, RSA in [0, 1])
     image = ax.imshow(m, cmap="viridis", vmin=0 if unit else None, vmax=1 if unit else None)
     fig.colorbar(image, ax=ax, shrink=0.8, label=(title or "similarity") + (" (0 to 1)" if unit else ""))
     ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=7)
