@@ -20,7 +20,9 @@ from ..graph import LAYERS, NotSerializable, to_json_value
 from ..network import Network
 
 FORMAT = "deepscope"
-VERSION = "1"
+VERSION = "1"  # the model-file format: bump it when a layer function's recorded arguments change meaning
+READABLE_VERSIONS = ("1",)  # older versions stay readable: add a migration of their description then
+# (tests/golden/ holds a file of every layer kind per version; tests/test_golden.py loads them all)
 MAX_HEADER_BYTES = 64 * 1024 * 1024  # a larger header is refused (huge-allocation attack)
 
 
@@ -148,6 +150,9 @@ def read_file(path, expected_format: str = FORMAT) -> tuple[dict, dict]:
         what = "a training checkpoint" if expected_format != FORMAT else "deepscope's save"
         raise ModelFileError(f"model file {str(path)!r} was not written by {what} "
                              f"(format {meta.get('format')!r}, expected {expected_format!r}).")
+    if expected_format == FORMAT and meta.get("version") not in READABLE_VERSIONS:
+        raise ModelFileError(f"model file {str(path)!r} has format version {meta.get('version')!r}; this deepscope "
+                             f"reads versions {', '.join(READABLE_VERSIONS)}. Upgrade deepscope to load it.")
     if meta.get("sha256") != tensor_digest(tensors, meta):  # every file deepscope writes has one
         raise ModelFileError(f"model file {str(path)!r} is corrupt: its content does not match the sha256 "
                              f"recorded when it was saved, or the sha256 is missing (a changed byte or a "
