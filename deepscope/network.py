@@ -68,14 +68,22 @@ class Network(nn.Module):
         modules = [n.module for n in order if n.module is not None]
         # the chain skips input layers that do nothing (no preprocessing, augmentation or layout change)
         self._chain = [m for m in modules if not getattr(m, "is_noop", False)]
-        last = modules[-1] if modules else None
-        self._has_output_layer = isinstance(last, Layer) and self._is_chain and last is self._chain[-1]
+        # the node computing the output (the regression node passes its parent's value through)
+        producer = output
+        while producer.module is None and len(producer.parents) == 1:
+            producer = producer.parents[0]
+        last = producer.module
+        self._output_node = producer.name if isinstance(last, Layer) else None
+        # fused losses (softmax + cross-entropy from logits) for chains and graphs (merge, several inputs)
+        self._has_output_layer = self._output_node is not None and (not self._is_chain or last is self._chain[-1])
+        self._output_ref = (last if self._has_output_layer else None,)  # (a tuple: not a second submodule)
         self._penalties = [(m, *entry) for m in modules for entry in getattr(m, "regularizers", ())]
 
     @property
     def _output_layer(self) -> Layer | None:
-        """The last layer when it has an activation (a plain list entry, not a second registration)."""
-        return self._chain[-1] if self._has_output_layer else None
+        """The layer computing the output when it has an activation (a plain attribute, not a second
+        registration of the module)."""
+        return self._output_ref[0]
 
     @property
     def output_activation(self) -> str | None:
@@ -96,13 +104,17 @@ class Network(nn.Module):
         """The output layer's pre-activation (falls back to ``forward`` when there is none)."""
         if self._output_layer is None:
             return self.forward(*inputs)
-        x = inputs[0]
-        for module in self._chain[:-1]:
-            x = module(x)
-        x = self._output_layer.pre_activation(x)
+        if self._is_chain:
+            x = inputs[0]
+            for module in self._chain[:-1]:
+                x = module(x)
+            x = self._output_layer.pre_activation(x)
+        else:
+            x = self._run_graph(inputs, logits_of=self._output_node)
         return x.permute(0, 2, 3, 1) if self._image_output else x
 
-    def _run_graph(self, inputs) -> torch.Tensor:
+    def _run_graph(self, inputs, logits_of: str | None = None) -> torch.Tensor:
+        """Run the plan; the node named ``logits_of`` (the output layer) gives its pre-activation."""
         if len(inputs) != len(self.inputs):
             raise ValueError(
                 f"the network has {len(self.inputs)} input_data layers "
@@ -116,6 +128,8 @@ class Network(nn.Module):
             args = [values[p] for p in parent_names]
             if module is None:
                 values[name] = args[0]
+            elif name == logits_of:
+                values[name] = module.pre_activation(args if list_input else args[0])
             else:
                 values[name] = module(args) if list_input else module(*args)
         return values[self.output_name]

@@ -304,3 +304,23 @@ def test_a_function_schedule_is_refused_at_save_time_not_at_load_time(tmp_path):
     assert not (tmp_path / "m.safetensors").exists()
     clone = type(sgd)(**sgd.config)
     assert clone.schedule is sgd.schedule
+
+
+def test_graph_networks_use_the_fused_softmax_cross_entropy():
+    """A merge of two inputs ending in softmax: the loss comes from the logits (not log of clamped
+    probabilities), and it equals cross-entropy of the activated output."""
+    import deepscope as tflearn
+
+    a, b = tflearn.input_data([None, 3], name="a"), tflearn.input_data([None, 2], name="b")
+    net = tflearn.merge([tflearn.fully_connected(a, 4, activation="relu"), tflearn.fully_connected(b, 4)], "concat")
+    net = tflearn.regression(tflearn.fully_connected(net, 3, activation="softmax"))
+    model = tflearn.DNN(net)
+    assert model.fused and model.net.output_activation == "softmax"
+    rng = np.random.default_rng(0)
+    xa, xb = torch.tensor(rng.random((8, 3)), dtype=torch.float32), torch.tensor(rng.random((8, 2)), dtype=torch.float32)
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    logits, loss = model.compute_loss([xa, xb], y)
+    probabilities = model.net(xa, xb)
+    assert torch.allclose(torch.softmax(logits, 1), probabilities, atol=1e-6)
+    assert torch.allclose(loss, torch.nn.functional.nll_loss(probabilities.log(), y), atol=1e-5)
+    model.fit({"a": xa.numpy(), "b": xb.numpy()}, np.eye(3)[y.numpy()], n_epoch=2, diagnostics=False)
