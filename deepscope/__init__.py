@@ -26,9 +26,39 @@ from .models import DNN, ModelFileError
 from .models import load_model as load
 from .utils import init_graph, set_seed
 
+from . import objectives
+from .activations import elu, leaky_relu, linear, prelu, relu, sigmoid, softmax, tanh
+from .objectives import (binary_crossentropy, categorical_crossentropy, hinge_loss, mean_square,
+                         softmax_categorical_crossentropy, weighted_crossentropy)
+
 __version__ = "0.1.0"
+
+# TFlearn names deepscope does not provide (yet), with what to use instead
+NOT_PROVIDED = {
+    "residual_block": "not built yet (a planned issue): write the block with conv_2d, batch_normalization and merge",
+    "residual_bottleneck": "not built yet: write it with conv_2d, batch_normalization and merge",
+    "resnext_block": "not built yet: write it with conv_2d and merge",
+    "densenet_block": "not built yet: write it with conv_2d and merge(..., 'concat')",
+    "highway": "not built yet", "highway_conv_2d": "not built yet",
+    "bidirectional_rnn": "not built yet: run lstm on the sequence and on its reverse, then merge",
+    "BasicLSTMCell": "not built yet: use lstm(...)", "GRUCell": "not built yet: use gru(...)",
+    "custom_layer": "not built yet (a saved model could not rebuild a Python function): use a registered layer",
+    "SequenceGenerator": "not built yet", "variables": "not built yet: DNN.get_weights / set_weights read and set a "
+    "layer's W and b", "image_preloader": "not built yet: load images with numpy / PIL into an array",
+    "build_hdf5_image_dataset": "not built yet", "time_distributed": "not built yet",
+}
+
+
+def __getattr__(name: str):
+    """A TFlearn name that deepscope does not provide gets an error saying so and what to use instead."""
+    if name in NOT_PROVIDED:
+        raise AttributeError(f"deepscope does not provide TFlearn's {name!r}: {NOT_PROVIDED[name]}.")
+    raise AttributeError(f"module 'deepscope' has no attribute {name!r} (not one of the TFlearn names deepscope "
+                         "provides; README 'What is inside' lists them).")
 __all__ = ["DNN", "Diagnostics", "ImageAugmentation", "ImagePreprocessing", "ModelFileError", "load", "init_graph", "set_seed",
            "activations", "callbacks", "data_augmentation", "data_preprocessing", "data_utils", "datasets",
            "initializations", "layers", "losses", "metrics", "optimizers", "regularizers", "sweep",
            "SGD", "AdaDelta", "AdaGrad", "Adam", "AdamW", "Momentum", "Nesterov", "RMSProp",
-           "Accuracy", "R2", "Top_k", *layers.__all__]
+           "Accuracy", "R2", "Top_k", "objectives", "elu", "leaky_relu", "linear", "prelu", "relu", "sigmoid",
+           "softmax", "tanh", "binary_crossentropy", "categorical_crossentropy", "hinge_loss", "mean_square",
+           "softmax_categorical_crossentropy", "weighted_crossentropy", *layers.__all__]

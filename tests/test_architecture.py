@@ -19,7 +19,7 @@ FORBIDDEN = {
     "sweep and introspect": {"cli", "demo"},
 }
 GROUPS = {
-    "building blocks": {"activations", "initializations", "losses", "metrics", "optimizers", "regularizers",
+    "building blocks": {"activations", "initializations", "losses", "objectives", "metrics", "optimizers", "regularizers",
                         "data_utils", "data_preprocessing", "data_augmentation", "datasets", "_registry",
                         "_checks", "_io", "utils"},
     "graph and layers": {"graph", "network", "layers"},

@@ -59,7 +59,6 @@ CASES = [
     ('regression lr str', 'learning_rate', lambda: tflearn.regression(tflearn.fully_connected(tflearn.input_data(shape=[None,4]),2),learning_rate="fast")),
     ('regression batch_size 0', 'batch_size', lambda: tflearn.regression(tflearn.fully_connected(tflearn.input_data(shape=[None,4]),2),batch_size=0)),
     ('DNN network str', 'DNN network', lambda: tflearn.DNN("net")),
-    ('DNN session', 'DNN session', lambda: tflearn.DNN(net(), session=object())),
     ('DNN tb verbose 7', 'tensorboard_verbose', lambda: tflearn.DNN(net(), tensorboard_verbose=7)),
     ('DNN clip neg', 'clip_gradients', lambda: tflearn.DNN(net(), clip_gradients=-1.)),
     ('DNN device bogus', 'DNN device', lambda: tflearn.DNN(net(), device='gpu9000')),

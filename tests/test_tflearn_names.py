@@ -1,0 +1,28 @@
+"""TFlearn's top-level names: activations and objectives, a session argument, and a clear error
+(with the alternative) for a TFlearn name deepscope does not provide."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import deepscope as tflearn
+
+
+def test_top_level_activations_and_objectives():
+    x = torch.tensor([-1.0, 0.0, 2.0])
+    assert torch.equal(tflearn.relu(x), torch.tensor([0.0, 0.0, 2.0]))
+    assert torch.allclose(tflearn.tanh(x), torch.tanh(x)) and torch.equal(tflearn.linear(x), x)
+    assert tflearn.objectives.mean_square(torch.ones(4), torch.zeros(4)).item() == pytest.approx(1.0)
+    assert tflearn.mean_square is tflearn.objectives.mean_square
+
+
+def test_a_session_is_accepted_and_given_back():
+    net = tflearn.regression(tflearn.fully_connected(tflearn.input_data([None, 2]), 1))
+    assert tflearn.DNN(net, session="tf-session").session == "tf-session"
+
+
+def test_a_tflearn_name_deepscope_lacks_says_so_and_what_to_use():
+    with pytest.raises(AttributeError, match="does not provide TFlearn's 'residual_block'.*conv_2d"):
+        tflearn.residual_block  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        tflearn.nope  # noqa: B018
