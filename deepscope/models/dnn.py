@@ -552,6 +552,16 @@ class DNN:
         serialization.load_weights(self, model_file)
         return self
 
+    def lr_find(self, X, Y, start_lr=1e-7, end_lr=10.0, num_steps=100, batch_size=None, **kwargs):
+        """The learning-rate range test: a few steps with an exponentially growing learning rate;
+        the model is restored afterwards (see :func:`deepscope.models.lr_find.lr_find`).
+
+        Returns:
+            ``LRFinderResult`` (``suggestion``, ``lrs``, ``losses``, ``plot(path)``).
+        """
+        from .lr_find import lr_find
+        return lr_find(self, X, Y, start_lr, end_lr, num_steps, batch_size, **kwargs)
+
     def report(self, path=None):
         """An HTML report of this model's last run (curves, diagnosis, step diagnostics, settings):
         written to ``path`` (default ``<run>/report.html``) and shown inline in a notebook.
