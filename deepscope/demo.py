@@ -259,7 +259,7 @@ def main(quick: bool = False, out: str | os.PathLike | None = None) -> dict:
     print("\nRun folders (config.json, metrics.csv, TensorBoard events):")
     for path in runs:
         print(f"  {path}")
-    print(f"\nNext, from a new shell in this folder: `source .venv/bin/activate` (the environment `make` made),")
+    print("\nNext, from a new shell in this folder: `source .venv/bin/activate` (the environment `make` made),")
     print(f"then  tensorboard --logdir {root}   (or: deepscope tensorboard),  deepscope runs compare demo_or demo_xor "
           "demo_cnn,  deepscope report runs/demo_cnn -o report.html")
     print(f"Demo done in {time.perf_counter() - start:.0f} s.")

@@ -8,7 +8,6 @@ import gzip
 import hashlib
 import http.server
 import io
-import os
 import socket
 import struct
 import tarfile
