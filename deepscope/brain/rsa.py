@@ -31,7 +31,7 @@ import numpy as np
 
 from .._checks import Text, check_choice, check_float, check_int, fail
 from ..introspect.recording import activations
-from ..introspect.similarity import rdm
+from ..introspect.similarity import rank_rows, rdm
 from .data import as_rdms
 
 METHODS = {"spearman": "spearman", "pearson": "pearson", "corr": "pearson",
@@ -44,24 +44,6 @@ def upper_vectors(rdms: np.ndarray) -> np.ndarray:
     n = rdms.shape[-1]
     i, j = np.triu_indices(n, k=1)
     return rdms[..., i, j]
-
-
-def rank_rows(v: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based, ties share their mean rank) of each row of ``v`` ``(k, P)``, vectorized."""
-    v = np.atleast_2d(v)
-    k, p = v.shape
-    order = np.argsort(v, axis=1, kind="stable")
-    s = np.take_along_axis(v, order, axis=1)
-    idx = np.broadcast_to(np.arange(p), (k, p))
-    starts = np.ones((k, p), dtype=bool)
-    starts[:, 1:] = s[:, 1:] != s[:, :-1]
-    ends = np.ones((k, p), dtype=bool)
-    ends[:, :-1] = s[:, :-1] != s[:, 1:]
-    first = np.maximum.accumulate(np.where(starts, idx, 0), axis=1)
-    last = np.minimum.accumulate(np.where(ends, idx, p - 1)[:, ::-1], axis=1)[:, ::-1]
-    ranks = np.empty((k, p))
-    np.put_along_axis(ranks, order, (first + last) / 2.0 + 1.0, axis=1)
-    return ranks
 
 
 def _zscore_rows(v: np.ndarray) -> np.ndarray:

@@ -64,11 +64,22 @@ def rdm(features, metric: str = "correlation") -> np.ndarray:
     return d
 
 
-def _ranks(v: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties sharing their average rank."""
-    _, inverse, counts = np.unique(v, return_inverse=True, return_counts=True)
-    average = np.cumsum(counts) - (counts - 1) / 2
-    return average[inverse.reshape(-1)]
+def rank_rows(v: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based, ties share their mean rank) of each row of ``v`` ``(k, P)``, vectorized."""
+    v = np.atleast_2d(v)
+    k, p = v.shape
+    order = np.argsort(v, axis=1, kind="stable")
+    s = np.take_along_axis(v, order, axis=1)
+    idx = np.broadcast_to(np.arange(p), (k, p))
+    starts = np.ones((k, p), dtype=bool)
+    starts[:, 1:] = s[:, 1:] != s[:, :-1]
+    ends = np.ones((k, p), dtype=bool)
+    ends[:, :-1] = s[:, :-1] != s[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, idx, 0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, idx, p - 1)[:, ::-1], axis=1)[:, ::-1]
+    ranks = np.empty((k, p))
+    np.put_along_axis(ranks, order, (first + last) / 2.0 + 1.0, axis=1)
+    return ranks
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -99,7 +110,7 @@ def compare_rdms(a, b, method: str = "spearman") -> float:
     if ua.shape != ub.shape:
         fail("compare_rdms", "two RDMs of the same samples", Text(f"{len(a)} and {len(b)} samples"))
     if method == "spearman":
-        ua, ub = _ranks(ua), _ranks(ub)
+        ua, ub = rank_rows(ua)[0], rank_rows(ub)[0]
     return _pearson(ua, ub)
 
 
@@ -228,7 +239,7 @@ def rsa_matrix(model_a, X, layers_a=None, model_b=None, layers_b=None, metric: s
 
     def prepare(a):  # upper triangle of the RDM, ranked once for Spearman
         u = _upper(rdm(a, metric), "rsa_matrix RDM")
-        return _ranks(u) if method == "spearman" else u
+        return rank_rows(u)[0] if method == "spearman" else u
     return _matrix(acts_a, acts_b, prepare, _pearson)
 
 

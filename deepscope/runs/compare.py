@@ -106,7 +106,7 @@ def compare_runs(runs: Sequence[str | os.PathLike], metric: str | Sequence[str] 
         fail("compare_runs runs", "at least one run id", list(runs))
     paths = [resolve_run(r, root) for r in runs]
     finals = [final_metrics(read_metrics(p)) for p in paths]
-    configs = [(flatten_config if all_settings else hyperparameters)(read_config(p)) for p in paths]
+    configs = [(flatten_config if all_settings else key_settings)(read_config(p)) for p in paths]
     available = _ordered_union(f.keys() for f in finals)
     if metric is None:
         metrics = available
@@ -135,7 +135,7 @@ ABBREVIATIONS = {"fully_connected": "fc", "conv_2d": "conv", "conv_1d": "conv1d"
 SIZE_ARGS = ("n_units", "nb_filter", "keep_prob", "output_dim")
 
 
-def hyperparameters(config: dict) -> dict[str, Any]:
+def key_settings(config: dict) -> dict[str, Any]:
     """The settings a person compares runs by, with short names: ``layers`` (e.g.
     ``conv32 > maxpool > fc512 > drop0.5 > fc10``), ``activations``, ``optimizer``, ``lr``,
     ``batch``, ``epochs``, ``steps``, ``L1/L2`` (the factors per layer), ``augment``, ``clip``."""

@@ -25,7 +25,7 @@ import numpy as np
 from .._io import atomic_write_text
 from ..diagnostics import read_diagnosis, read_steps
 from .catalog import read_config, read_metrics, resolve_run
-from .compare import hyperparameters
+from .compare import key_settings
 
 STYLE = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px;
@@ -199,7 +199,7 @@ def run_report(run: str | os.PathLike, path: str | os.PathLike | None = None, ro
     sections.append(section("steps", "Step diagnostics", (figure_img(fig, "step diagnostics") + (
         f'<p class="muted">{len(records)} records from steps.csv.</p>')) if fig is not None else
         '<p class="muted">No step records (diagnostics off).</p>'))
-    settings = [[k, v] for k, v in hyperparameters(config).items()]
+    settings = [[k, v] for k, v in key_settings(config).items()]
     sections.append(section("hyperparameters", "Hyperparameters", table_html(["setting", "value"], settings, False)))
     network = config.get("network")
     layers = [[n.get("name"), n.get("fn"), ", ".join(f"{k}={v}" for k, v in (n.get("args") or {}).items()
