@@ -24,6 +24,7 @@ from .optimizers import SGD, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov,
 from .diagnostics import Diagnostics
 from .models import DNN, ModelFileError
 from .models import load_model as load
+from .runs.report import report
 from .utils import init_graph, set_seed
 
 from . import objectives
@@ -31,7 +32,7 @@ from .activations import elu, leaky_relu, linear, prelu, relu, sigmoid, softmax,
 from .objectives import (binary_crossentropy, categorical_crossentropy, hinge_loss, mean_square,
                          softmax_categorical_crossentropy, weighted_crossentropy)
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # TFlearn names deepscope does not provide (yet), with what to use instead
 NOT_PROVIDED = {

@@ -10,6 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+from ._checks import fail
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, durable: bool = True) -> Path:
@@ -116,8 +117,6 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 100, where: str = "path
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower() or "png"
     if fmt not in FIGURE_FORMATS:
-        from ._checks import fail
-
         fail(where, "a .png, .svg or .pdf file name", str(path))
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=dpi)

@@ -20,7 +20,8 @@ import numpy as np
 
 from . import introspect
 from ._io import save_figure
-from .runs.run import runs_root
+from .callbacks.run_folder import runs_root
+from .runs import plot_runs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -191,8 +192,6 @@ def look_inside(model, images, out: Path, labels=None, class_names=None) -> dict
 
 def save_curves(run_path, path: Path) -> Path:
     """Learning curves of the run (``deepscope.runs.plot_runs``)."""
-    from .runs import plot_runs
-
     return plot_runs([run_path], path, metrics=("loss", "acc"), layout="metrics")
 
 

@@ -1,7 +1,9 @@
-"""Reproducibility helpers."""
+"""Reproducibility helpers, and the one way to run a network for evaluation."""
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -31,3 +33,33 @@ def init_graph(seed=None, log_device=False, num_cores=0, gpu_memory_fraction=0, 
         set_seed(seed)
     if num_cores:
         torch.set_num_threads(check_int(num_cores, "init_graph num_cores"))
+
+
+# Samples per forward pass (they change memory use and speed, never results):
+INFERENCE_BATCH_SIZE = 1024  # predict, ensemble evaluation: outputs only
+RECORDING_BATCH_SIZE = 256  # introspection: every recorded layer's activations are kept
+GRADIENT_BATCH_SIZE = 64  # attribution: a backward pass per batch, with the input gradients
+
+
+@contextmanager
+def evaluation_pass(net: torch.nn.Module, hooks: Iterable = ()):
+    """Run ``net`` for evaluation: eval mode (no dropout, batch-norm running statistics) and no
+    autograd; afterwards, even on an error, the hook handles in ``hooks`` are removed and the
+    network's train/eval mode is restored.
+
+    Args:
+        net: the module.
+        hooks: handles returned by ``register_forward_hook`` / ``register_forward_pre_hook``.
+
+    Yields:
+        ``net``.
+    """
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            yield net
+    finally:
+        for handle in hooks:
+            handle.remove()
+        net.train(was_training)

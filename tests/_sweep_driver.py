@@ -11,6 +11,7 @@ import sys
 import numpy as np
 
 import deepscope as tflearn
+from deepscope.models.fit_state import resuming_named_runs
 from deepscope.datasets import toy
 from deepscope.sweep import Study
 
@@ -30,7 +31,7 @@ class KillInATrial(tflearn.callbacks.Callback):
 def train_fn(params, seed, run_id):
     calls.append(run_id)
     with open(log, "a") as f:
-        f.write(f"{mode} {run_id} {os.environ.get('DEEPSCOPE_RESUME', '-')}\n")
+        f.write(f"{mode} {run_id} {'1' if resuming_named_runs() else '-'}\n")
     net = tflearn.input_data(shape=[None, 2])
     net = tflearn.fully_connected(net, params["units"], activation="tanh")
     net = tflearn.fully_connected(net, 2, activation="softmax")

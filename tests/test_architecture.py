@@ -9,24 +9,22 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "deepscope"
 
-# module group -> the groups it must never import
-FORBIDDEN = {
-    "building blocks": {"graph", "network", "layers", "models", "callbacks", "diagnostics", "runs", "sweep",
-                        "introspect", "brain", "cli", "demo"},
-    "graph and layers": {"models", "callbacks", "diagnostics", "runs", "sweep", "introspect", "brain", "cli", "demo"},
-    "models and callbacks": {"sweep", "introspect", "brain", "cli", "demo"},
-    "runs": {"sweep", "introspect", "brain", "cli", "demo"},
-    "sweep and introspect": {"cli", "demo"},
-}
-GROUPS = {
-    "building blocks": {"activations", "initializations", "losses", "objectives", "metrics", "optimizers", "regularizers",
-                        "data_utils", "data_preprocessing", "data_augmentation", "datasets", "_registry",
-                        "_checks", "_io", "utils"},
-    "graph and layers": {"graph", "network", "layers"},
-    "models and callbacks": {"models", "callbacks", "diagnostics"},
-    "runs": {"runs"},
-    "sweep and introspect": {"sweep", "introspect", "brain"},
-}
+# The layers of docs/ARCHITECTURE.md, lowest first. A module may import its own layer and the ones
+# below it, never one above: building blocks -> graph and layers -> models and callbacks (training,
+# and writing the run folder) -> runs (reading, comparing, plotting, reporting run folders) -> sweep,
+# introspect, brain -> the package's front (``__init__``, the CLI, the demo).
+LAYERS = [
+    ("building blocks", {"activations", "initializations", "losses", "objectives", "metrics", "optimizers",
+                         "regularizers", "data_utils", "data_preprocessing", "data_augmentation", "datasets",
+                         "_registry", "_checks", "_io", "_version", "utils"}),
+    ("graph and layers", {"graph", "network", "layers"}),
+    ("models and callbacks", {"models", "callbacks", "diagnostics"}),
+    ("runs", {"runs"}),
+    ("sweep and introspect", {"sweep", "introspect", "brain"}),
+    ("front", {"__init__", "__main__", "cli", "demo"}),
+]
+GROUPS = dict(LAYERS)
+FORBIDDEN = {name: set().union(*(members for _, members in LAYERS[i + 1:])) for i, (name, _) in enumerate(LAYERS)}
 
 
 def deepscope_imports(path: Path) -> set[str]:
@@ -60,14 +58,24 @@ def group_of(path: Path) -> str | None:
     return next((g for g, members in GROUPS.items() if top in members), None)
 
 
+def test_every_module_is_in_a_layer():
+    homeless = [str(p.relative_to(PACKAGE)) for p in SOURCES if group_of(p) is None]
+    assert not homeless, f"modules in no layer of docs/ARCHITECTURE.md: {homeless}"
+
+
+def test_nothing_reads_the_environment_to_decide_a_fit_or_a_study():
+    for folder in ("models", "sweep"):
+        for path in (PACKAGE / folder).rglob("*.py"):
+            text = path.read_text()
+            assert "os.environ[" not in text and "DEEPSCOPE_RESUME" not in text, path
+
+
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_imports_flow_one_way(path):
     group = group_of(path)
-    if group is None:
-        return
     own = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
     bad = (deepscope_imports(path) - {own}) & FORBIDDEN[group]
     assert not bad, f"{path.relative_to(PACKAGE)} ({group}) imports {sorted(bad)}"

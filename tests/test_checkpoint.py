@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import deepscope as tflearn
+from deepscope.models import FitRecord
 from deepscope.models import checkpoint as ck
 from deepscope.models.serialization import ModelFileError
 
@@ -50,7 +51,7 @@ def test_checkpoint_round_trip_restores_everything(trained):
     assert [f.name for f in files] == ["ckpt-000000012.safetensors", "ckpt-000000015.safetensors"][-len(files):] or \
         len(files) == 3
     latest = ck.latest_good_checkpoint(folder)
-    assert latest["loop"]["step"] == 15 and latest["loop"]["epoch_finished"]
+    assert latest.step == 15 and latest.loop["epoch_finished"]
     fresh = _model(seed=99)
     fresh.ensure_optimizer(15)
     random.seed(5); np.random.seed(5); torch.manual_seed(5)
@@ -100,11 +101,11 @@ def test_killed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert [p.name for p in ck.list_checkpoints(tmp_path)] == [first.name]
     assert first.read_bytes() == before
-    assert ck.latest_good_checkpoint(tmp_path)["loop"]["step"] == 1
+    assert ck.latest_good_checkpoint(tmp_path).step == 1
     # a temporary file left by a real kill -9 is ignored, then cleaned by the next writer
     (tmp_path / ".ckpt-000000003.safetensors.abc.tmp").write_bytes(b"half a file")
-    assert ck.latest_good_checkpoint(tmp_path)["loop"]["step"] == 1
-    ck.Checkpointer(model, tmp_path, 1, 2, {})
+    assert ck.latest_good_checkpoint(tmp_path).step == 1
+    ck.Checkpointer(model, tmp_path, 1, 2, FitRecord(0, 1, 1, 1, 0))
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -132,7 +133,7 @@ def test_corrupt_checkpoint_is_named_and_skipped(trained, damage):
         ck.load_checkpoint(newest)
     with pytest.warns(RuntimeWarning, match="skipping a bad checkpoint"):
         good = ck.latest_good_checkpoint(folder)
-    assert good["path"] == str(files[-2])
+    assert good.path == str(files[-2])
 
 
 def test_no_good_checkpoint_returns_none(tmp_path):

@@ -154,10 +154,11 @@ import os, sys
 import numpy as np
 import deepscope as tflearn
 from deepscope.callbacks import Callback
+from deepscope.models.fit_state import resuming_named_runs
 
 class CrashAfter(Callback):  # the "kill": the first run dies at the end of epoch 3
     def on_epoch_end(self, state):
-        if state.epoch == 3 and os.environ.get("DEEPSCOPE_RESUME") != "1":
+        if state.epoch == 3 and not resuming_named_runs():
             os._exit(9)
 
 tflearn.set_seed(0)
@@ -180,7 +181,7 @@ def test_resume_command_continues_a_killed_script(tmp_path, capsys):
     assert not (tmp_path / "final.safetensors").exists()
     code = main(["resume", str(script), str(tmp_path)])
     assert code == 0
-    assert "resuming: DEEPSCOPE_RESUME=1" in capsys.readouterr().out
+    assert "deepscope.cli.resume_script" in capsys.readouterr().out
     rows = (tmp_path / "killed" / "metrics.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4", "5", "6"]  # one folder, no repeats
     model = tflearn.load(tmp_path / "final.safetensors")

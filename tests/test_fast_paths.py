@@ -32,9 +32,11 @@ def _trainer(model, X, Y, batch_size=None):
     xs, y = model.prepare_data(X, Y, "X", "Y")
     model.ensure_optimizer(10)
     from deepscope.callbacks.base import CallbackList, TrainingState
+    from deepscope.models import FitSettings
 
     state = TrainingState(model=model, n_epoch=1, steps_per_epoch=1, batch_size=len(y), n_samples=len(y))
-    return Trainer(model, xs, y, batch_size or len(y), False, CallbackList([]), state), xs, y
+    settings = FitSettings.check(len(y), 1, batch_size or len(y), False)
+    return Trainer(model, xs, y, settings, CallbackList([]), state), xs, y
 
 
 def _plain_steps(model, xs, y, steps):
@@ -288,6 +290,82 @@ def test_a_subclass_overriding_compute_loss_is_never_bypassed_by_the_small_netwo
     model = Counting(tflearn.regression(net, optimizer="sgd", learning_rate=1.0, loss="mean_square"))
     model.fit([[0., 0.], [0., 1.], [1., 0.], [1., 1.]], [[0.], [1.], [1.], [1.]], n_epoch=5, diagnostics=False)
     assert Counting.calls == 5
+
+
+def _small_or_model(seed=0):
+    import deepscope as tflearn
+
+    tflearn.set_seed(seed)
+    net = tflearn.input_data(shape=[None, 2])
+    net = tflearn.fully_connected(net, 4, activation="tanh")
+    net = tflearn.fully_connected(net, 1, activation="sigmoid")
+    return tflearn.DNN(tflearn.regression(net, optimizer="sgd", learning_rate=1.0, loss="mean_square"))
+
+
+OR_X, OR_Y = [[0., 0.], [0., 1.], [1., 0.], [1., 1.]], [[0.], [1.], [1.], [1.]]
+
+
+def test_a_trainer_subclass_with_its_own_train_step_trains():
+    """The extension point: a Trainer subclass's train_step runs every step (the fast path never
+    replaces it) and trains with the helpers zero_grad / apply_gradients."""
+    from deepscope.models import Trainer
+
+    class HalfLoss(Trainer):
+        calls = 0
+
+        def train_step(self, xs, y):
+            HalfLoss.calls += 1
+            output, loss = self.dnn.compute_loss(xs, y)
+            self.zero_grad()
+            (0.5 * loss).backward()
+            self.apply_gradients(loss)
+            return loss.detach(), output
+
+    model = _small_or_model()
+    before = model.evaluate(OR_X, OR_Y)[0]
+    model.fit(OR_X, OR_Y, n_epoch=200, diagnostics=False, trainer=HalfLoss)
+    assert HalfLoss.calls == 200 and model.step == 200
+    assert model.evaluate(OR_X, OR_Y)[0] == 1.0 and before < 1.0
+    plain = _small_or_model()  # the same start without the halving ends elsewhere: the override really ran
+    plain.fit(OR_X, OR_Y, n_epoch=200, diagnostics=False)
+    assert not all(torch.equal(a, b) for a, b in zip(plain.net.parameters(), model.net.parameters()))
+
+
+def test_a_trainer_subclass_calling_super_never_takes_the_fast_path():
+    """A subclass may change anything around the step: the hand-written backward pass is off for it,
+    and its results equal the plain autograd path's exactly."""
+    from deepscope.models import Trainer
+
+    class Logged(Trainer):
+        losses = []
+
+        def train_step(self, xs, y):
+            loss, output = super().train_step(xs, y)
+            Logged.losses.append(loss)
+            return loss, output
+
+    model = _small_or_model()
+    model.fit(OR_X, OR_Y, n_epoch=3, diagnostics=False, trainer=Logged)
+    assert len(Logged.losses) == 3
+    fast = _small_or_model()
+    fast.fit(OR_X, OR_Y, n_epoch=3, diagnostics=False)
+    assert fast.step == 3
+    xs, y = model.prepare_data(OR_X, OR_Y, "X", "Y")
+    from deepscope.callbacks.base import CallbackList
+    from deepscope.models import FitSettings
+    settings = FitSettings.check(4, 1, 4, False)
+    assert Logged(model, xs, y, settings, CallbackList([])).dense_chain is None
+    assert Trainer(model, xs, y, settings, CallbackList([])).dense_chain is not None
+
+
+def test_fit_refuses_a_trainer_that_is_not_a_trainer_class():
+    from deepscope.models import Trainer
+
+    model = _small_or_model()
+    with pytest.raises(TypeError, match="subclass of deepscope.models.Trainer"):
+        model.fit(OR_X, OR_Y, n_epoch=1, trainer=object)
+    with pytest.raises(TypeError, match="the class, not an instance"):
+        model.fit(OR_X, OR_Y, n_epoch=1, trainer=Trainer.__new__(Trainer))
 
 
 def test_a_function_schedule_is_refused_at_save_time_not_at_load_time(tmp_path):

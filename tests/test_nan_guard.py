@@ -65,7 +65,7 @@ def test_stops_at_the_step_of_the_nan(tmp_path, k, value):
     assert f"step {k}" in message and "layer 'out' parameter 'weight'" in message and "learning rate" in message
     assert _digests(tmp_path) == before  # the last good checkpoints are untouched
     for path in ck.list_checkpoints(tmp_path):
-        t = ck.load_checkpoint(path)["tensors"]
+        t = ck.load_checkpoint(path).tensors
         assert all(torch.isfinite(v).all() for key, v in t.items() if key.startswith("model/"))
 
 

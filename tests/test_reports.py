@@ -65,7 +65,7 @@ def check_page(page: Path, sections, tmp_path: Path) -> None:
 def test_run_report_in_a_browser(tmp_path):
     model = tflearn.DNN(net())
     model.fit(X, Y1, n_epoch=5, validation_set=0.25, show_metric=True, run_id="reported")
-    report = model.report(tmp_path / "run.html")
+    report = tflearn.report(model, tmp_path / "run.html")
     assert report.path == tmp_path / "run.html" and "<iframe" in report._repr_html_()
     assert "Nothing wrong found" in report.path.read_text() or "finding" in report.path.read_text()
     check_page(report.path, RUN_SECTIONS, tmp_path)
@@ -89,4 +89,6 @@ def test_study_report_in_a_browser_and_from_the_cli(tmp_path, capsys):
 
 def test_report_needs_a_fitted_model():
     with pytest.raises(ValueError, match="fitted"):
-        tflearn.DNN(net()).report()
+        tflearn.report(tflearn.DNN(net()))
+    with pytest.raises(TypeError, match="study.report"):
+        tflearn.report(3)

@@ -1,6 +1,7 @@
 """Exact resume: a killed run continued with ``fit(resume=True)`` equals an uninterrupted run bit for bit."""
 from __future__ import annotations
 
+import os
 import random
 import sys
 from pathlib import Path
@@ -78,9 +79,9 @@ def test_every_sample_once_per_epoch_across_a_resume(tmp_path):
     X, Y = _data(47)
     model = _model()
     model.fit(X, Y, n_epoch=2, batch_size=10, checkpoint_every=2, checkpoint_dir=tmp_path)
-    from deepscope.models.trainer import Trainer
-    trainer = Trainer(model, [torch.arange(47.0).reshape(-1, 1)], torch.arange(47), 10, True, None, None)
-    trainer.data_seed = 5
+    from deepscope.models import FitSettings, Trainer
+    trainer = Trainer(model, [torch.arange(47.0).reshape(-1, 1)], torch.arange(47), FitSettings.check(47, 1, 10, True),
+                      data_seed=5)
     order = trainer.epoch_order(3)
     assert torch.equal(order, trainer.epoch_order(3)) and not torch.equal(order, trainer.epoch_order(4))
     for start in range(6):
@@ -105,7 +106,7 @@ def test_resume_finished_run_does_nothing_more(tmp_path):
     X, Y = _data()
     model = _model()
     model.fit(X, Y, checkpoint_every=3, run_id="exp1", **FIT)
-    assert ck.list_checkpoints(Path(tflearn.models.dnn.os.environ["DEEPSCOPE_RUNS"]) / "exp1" / "checkpoints")
+    assert ck.list_checkpoints(Path(os.environ["DEEPSCOPE_RUNS"]) / "exp1" / "checkpoints")
     again = _model(seed=5)
     again.fit(X, Y, resume=True, run_id="exp1", **FIT)
     assert again.step == model.step and again.history == model.history

@@ -179,7 +179,7 @@ def test_links_in_a_dataset_archive_are_skipped(tmp_path):
 
 
 def test_allowlist_excludes_private_helpers_and_function_wrappers():
-    from deepscope.config_objects import _allowlist, from_json_value
+    from deepscope.models.config_objects import _allowlist, from_json_value
 
     allowed = _allowlist()
     assert "Adam" in allowed and "ImagePreprocessing" in allowed

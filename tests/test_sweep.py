@@ -184,7 +184,7 @@ def test_killed_driver_restarted_completes_every_trial_exactly_once(tmp_path):
     calls = log.read_text().splitlines()
     resumed = [c.split() for c in calls if c.startswith("resume")]
     assert len(resumed) == 6  # ... the two finished ones did not
-    assert resumed[0] == ["resume", f"killed/{interrupted}", "1"]  # with DEEPSCOPE_RESUME=1 only for it
+    assert resumed[0] == ["resume", f"killed/{interrupted}", "1"]  # resuming (resume_named_runs) only for it
     assert all(c[2] == "-" for c in resumed[1:])
     assert sorted(p.name for p in (root / "killed").iterdir() if p.is_dir()) == sorted(set(finished))
     import csv

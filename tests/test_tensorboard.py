@@ -156,7 +156,7 @@ def test_the_fast_record_writer_writes_the_same_bytes_as_tensorboards(tmp_path):
 
     from tensorboard.summary.writer.record_writer import RecordWriter
 
-    from deepscope.runs.tb_writer import FastRecordWriter
+    from deepscope.callbacks.tb_writer import FastRecordWriter
 
     for data in (b"", b"x", bytes(range(256)) * 7, b"event" * 999):
         fast, slow = io.BytesIO(), io.BytesIO()

@@ -24,6 +24,8 @@ import numpy as np
 from .._checks import Text, check_int, fail
 from ..introspect.recording import activations
 from .data import as_responses
+from .._io import save_figure
+from ..utils import RECORDING_BATCH_SIZE
 
 ALPHAS = np.logspace(-2, 7, 19)
 
@@ -140,7 +142,7 @@ class EncodingMap:
 
 
 def layer_encoding(model, stimuli, regions: dict, layers=None, n_folds: int = 5, alphas=ALPHAS,
-                   n_components: int | None = None, seed: int = 0, batch_size: int = 256) -> EncodingMap:
+                   n_components: int | None = None, seed: int = 0, batch_size: int = RECORDING_BATCH_SIZE) -> EncodingMap:
     """:func:`encoding_scores` of every layer for every region's responses.
 
     Args:
@@ -162,8 +164,6 @@ def layer_encoding(model, stimuli, regions: dict, layers=None, n_folds: int = 5,
 def plot_encoding(result: EncodingMap, path, title: str | None = None):
     """Heat map of the median normalized encoding score, regions x layers."""
     from matplotlib.figure import Figure
-
-    from .._io import save_figure
 
     fig = Figure(figsize=(max(5.0, 0.8 * len(result.layers) + 2.5), 1.0 * len(result.regions) + 2.2),
                  layout="constrained")

@@ -33,6 +33,8 @@ from .._checks import Text, check_choice, check_float, check_int, fail
 from ..introspect.recording import activations
 from ..introspect.similarity import rank_rows, rdm
 from .data import as_rdms
+from .._io import save_figure
+from ..utils import RECORDING_BATCH_SIZE
 
 METHODS = {"spearman": "spearman", "pearson": "pearson", "corr": "pearson",
            "kendall_tau_a": "kendall_tau_a", "tau-a": "kendall_tau_a"}
@@ -222,7 +224,7 @@ class LayerRSA:
         return self.layers.index(layer)
 
 
-def layer_rdms(model, stimuli, layers=None, metric: str = "correlation", batch_size: int = 256) -> dict:
+def layer_rdms(model, stimuli, layers=None, metric: str = "correlation", batch_size: int = RECORDING_BATCH_SIZE) -> dict:
     """Each layer's RDM of the stimuli (``{layer: (N, N)}``), from the network's activations."""
     acts = activations(model, stimuli, layers, batch_size=batch_size)
     return {name: rdm(a, metric) for name, a in acts.items()}
@@ -230,7 +232,7 @@ def layer_rdms(model, stimuli, layers=None, metric: str = "correlation", batch_s
 
 def layer_rsa(model, stimuli, brain: dict, layers=None, method: str = "spearman", metric: str = "correlation",
               n_bootstrap: int = 1000, bootstrap: str = "both", confidence: float = 0.95, seed: int = 0,
-              batch_size: int = 256, pooling: str = "rsatoolbox") -> LayerRSA:
+              batch_size: int = RECORDING_BATCH_SIZE, pooling: str = "rsatoolbox") -> LayerRSA:
     """Compare every layer of ``model`` with brain RDMs of the same stimuli.
 
     Args:
@@ -307,8 +309,6 @@ def resampled_pairs(drawn: np.ndarray, n: int) -> np.ndarray:
 def plot_layer_rsa(result: LayerRSA, path, title: str | None = None):
     """Bars of each layer's score per region, with bootstrap intervals and the noise ceiling (grey band)."""
     from matplotlib.figure import Figure
-
-    from .._io import save_figure
 
     regions = len(result.regions)
     fig = Figure(figsize=(max(5.0, 0.7 * len(result.layers) + 2.5), 3.2 * regions), layout="constrained")

@@ -27,6 +27,7 @@ from ..introspect.recording import activations, resolve_layers
 from ..introspect.similarity import linear_cka, rdm
 from .data import as_rdms
 from .rsa import METHODS, correlate, upper_vectors
+from ..utils import evaluation_pass
 
 FILE = "representations.npz"
 
@@ -84,12 +85,8 @@ class RepresentationTracker(Callback):
             self.save(Path(state.run.path) / FILE)
 
     def _record(self, model, epoch: int) -> None:
-        net = getattr(model, "net", model)
-        was_training = net.training
-        try:
+        with evaluation_pass(getattr(model, "net", model)):
             acts = activations(model, self.X_probe, self.layers)
-        finally:
-            net.train(was_training)
         flat = {name: a.reshape(len(a), -1).astype(np.float64) for name, a in acts.items()}
         vectors = upper_vectors(np.stack([rdm(flat[name]) for name in self.layers]))  # (L, P)
         cka = [linear_cka(self.features[name], flat[name]) if name in self.features else np.nan for name in self.layers]

@@ -45,7 +45,7 @@ class ProgressCallback(Callback):
         self.printed_step = None
         # steps this fit still runs (a resumed fit has finished some epochs already)
         self.total = max(1, (state.n_epoch - len(state.history)) * state.steps_per_epoch)
-        if _in_notebook():
+        if in_notebook():
             try:
                 from IPython.display import display
                 self.display = display(self._html(state, self.start), display_id=True)
@@ -153,7 +153,7 @@ class ProgressView:
         return self.plain
 
 
-def _in_notebook() -> bool:
+def in_notebook() -> bool:
     """Inside a Jupyter kernel (notebook, JupyterLab, VS Code), where HTML displays render."""
     if "ipykernel" not in sys.modules:
         return False

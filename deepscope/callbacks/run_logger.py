@@ -12,9 +12,10 @@ from __future__ import annotations
 import time
 import warnings
 
-from ..runs.run import Run
-from ..runs.tb_writer import EventWriter
+from .run_folder import Run
+from .tb_writer import EventWriter
 from .base import Callback, TrainingState
+from .tensorboard import TensorBoardDetails, write_hparams
 
 MODEL_FILE = "model.safetensors"
 VALIDATION_DIR = "validation"  # <run>/validation: the validation curves under the training tags (Keras' layout)
@@ -44,7 +45,6 @@ class RunLogger(Callback):
         self.validation_writer = None
         self.details = None
         if getattr(dnn, "tensorboard_verbose", 0) >= 1:
-            from .tensorboard import TensorBoardDetails
             self.details = TensorBoardDetails(self.get_writer, dnn.tensorboard_verbose)
             self.details.attach(dnn)  # (before the trainer is built: see TensorBoardDetails)
 
@@ -68,7 +68,6 @@ class RunLogger(Callback):
         if self.details is not None:
             self.details.on_train_end(state)
         if state.history:
-            from .tensorboard import write_hparams
             final = state.history[-1]
             write_hparams(self.get_writer(), self.run.config, {_tag(k): v for k, v in final.items()}, state.step)
         for writer in (self.writer, self.validation_writer):

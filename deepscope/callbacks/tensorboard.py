@@ -31,6 +31,8 @@ import torch
 
 from .._checks import check_int
 from .base import Callback, TrainingState
+from .tb_writer import EventWriter
+from ..utils import evaluation_pass
 
 MAX_VALUES = 100_000  # values per histogram; larger tensors are subsampled with a stride
 
@@ -80,7 +82,6 @@ class TensorBoardDetails(Callback):
             elif callable(source):
                 self._writer = source()
             elif source is not None:
-                from ..runs.tb_writer import EventWriter
                 self._writer = EventWriter(getattr(source, "path", source))
                 self._own_writer = True
             else:
@@ -200,15 +201,8 @@ def probe_activations(net: torch.nn.Module, inputs: list[torch.Tensor]) -> dict[
 
     handles = [module.register_forward_hook(make_hook(name)) for name, module in _layers(net)
                if id(module) not in skip]
-    was_training = net.training
-    try:
-        net.eval()
-        with torch.no_grad():
-            net(*inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
-        net.train(was_training)
+    with evaluation_pass(net, handles):
+        net(*inputs)
     return outputs
 
 

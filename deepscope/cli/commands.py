@@ -215,15 +215,15 @@ def resume(args) -> int:
     script = Path(args.script)
     if not script.is_file():
         raise UsageError(f"no script {str(script)!r}: give the training script that was killed")
-    command = [sys.executable, str(script), *args.script_args]
-    print(f"resuming: DEEPSCOPE_RESUME=1 {shlex.join(command)}", flush=True)
-    return run_forwarding_signals(command, {**os.environ, "DEEPSCOPE_RESUME": "1"})
+    command = [sys.executable, "-m", "deepscope.cli.resume_script", str(script), *args.script_args]
+    print(f"resuming (named runs continue from their checkpoints): {shlex.join(command)}", flush=True)
+    return run_forwarding_signals(command, dict(os.environ))
 
 
 def report(args) -> int:
     """``deepscope report RUN_OR_STUDY [-o report.html]``."""
+    from ..callbacks.run_folder import runs_root  # (imported when used: `deepscope --help` stays fast)
     from ..runs.report import run_report
-    from ..runs.run import runs_root
     from ..sweep.report import study_report
 
     target = Path(args.target)

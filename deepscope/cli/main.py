@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=commands.tensorboard)
 
     p = sub.add_parser("resume", help="re-run a training script; its named runs continue where they stopped",
-                       description="Run SCRIPT again with DEEPSCOPE_RESUME=1: every fit(..., run_id=...) that "
+                       description="Run SCRIPT again inside deepscope.models.resume_named_runs(): every fit(..., run_id=...) that "
                                    "wrote checkpoints (checkpoint_every=N) continues from its newest good "
                                    "checkpoint instead of starting over.")
     p.add_argument("script", help="the Python script that trains (as killed)")

@@ -1,4 +1,4 @@
-"""Helpers shared by the loaders: one-hot labels, limits, TFlearn argument compatibility."""
+"""Helpers shared by the loaders: labels, limits, TFlearn argument compatibility."""
 from __future__ import annotations
 
 import os
@@ -6,19 +6,13 @@ import os
 import numpy as np
 
 from .._checks import check_int, fail
-
-
-def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Labels ``(N,)`` int -> one-hot ``(N, n_classes)`` float32."""
-    out = np.zeros((len(labels), n_classes), dtype=np.float32)
-    out[np.arange(len(labels)), labels] = 1.0
-    return out
+from ..data_utils import to_categorical
 
 
 def labels_out(labels: np.ndarray, n_classes: int, one_hot_: bool) -> np.ndarray:
     """Labels as int64 ``(N,)``, or one-hot float32 ``(N, n_classes)``."""
     labels = np.asarray(labels, dtype=np.int64)
-    return one_hot(labels, n_classes) if one_hot_ else labels
+    return to_categorical(labels, n_classes) if one_hot_ else labels
 
 
 def images_out(images: np.ndarray, flatten: bool) -> np.ndarray:

@@ -29,6 +29,7 @@ from .._io import atomic_write_json, atomic_write_text, csv_text
 from ..callbacks.base import Callback, TrainingState
 from . import rules
 from .findings import DIAGNOSIS_FILE, STEPS_FILE, Diagnosis, Finding
+from ..utils import evaluation_pass
 
 BOUNDED = ("sigmoid", "tanh")  # activations that saturate
 NOT_MONITORED = (None, "linear", "softmax")  # no dead/saturated statistic (inputs, pools, outputs)
@@ -317,13 +318,10 @@ class StepRecorder(Callback):
     def _probe_statistics(self) -> dict:
         """Run the probe (evaluation mode, no grad) with the unit-statistics hooks attached."""
         stats = self._attach()
-        was_training = self.net.training
-        self.net.eval()
         try:
-            with torch.no_grad():
+            with evaluation_pass(self.net):
                 self.probe_outputs = self.net(*self.probe).detach()
         finally:
-            self.net.train(was_training)
             self._detach()
         return stats
 

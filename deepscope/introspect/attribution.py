@@ -23,6 +23,7 @@ import torch
 from .._checks import Text, check_int, fail
 from .._io import save_figure
 from .recording import network_of
+from ..utils import RECORDING_BATCH_SIZE, GRADIENT_BATCH_SIZE
 
 
 @contextmanager
@@ -102,7 +103,7 @@ def _per_batch(model, x, target, batch_size, where, fn) -> np.ndarray:
     return torch.cat(out).numpy()
 
 
-def saliency(model, X, target=None, max_over_channels: bool = False, batch_size: int = 64) -> np.ndarray:
+def saliency(model, X, target=None, max_over_channels: bool = False, batch_size: int = GRADIENT_BATCH_SIZE) -> np.ndarray:
     """Simonyan et al.'s saliency map: the absolute gradient of the target score.
 
     Args:
@@ -121,7 +122,7 @@ def saliency(model, X, target=None, max_over_channels: bool = False, batch_size:
     return sal.max(axis=-1) if max_over_channels and sal.ndim == 4 else sal
 
 
-def gradient_x_input(model, X, target=None, batch_size: int = 64) -> np.ndarray:
+def gradient_x_input(model, X, target=None, batch_size: int = GRADIENT_BATCH_SIZE) -> np.ndarray:
     """Gradient times input (a first-order Taylor attribution), shaped like ``X``.
 
     Args and returns as for :func:`saliency` (signed values).
@@ -201,7 +202,7 @@ def completeness_gap(model, X, attributions, target=None, baseline=None) -> np.n
 
 
 def occlusion(model, X, target=None, patch: int = 4, stride: int = 4, fill: float = 0.0,
-              batch_size: int = 256) -> np.ndarray:
+              batch_size: int = RECORDING_BATCH_SIZE) -> np.ndarray:
     """Zeiler & Fergus' occlusion map: how much the target score drops when a patch is hidden.
 
     Args:

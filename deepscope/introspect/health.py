@@ -20,6 +20,7 @@ import torch
 from .._checks import Text, check_float, check_int, fail
 from ..callbacks.base import Callback, TrainingState
 from .recording import network_of, resolve_layers, to_user_layout
+from ..utils import RECORDING_BATCH_SIZE, evaluation_pass
 
 BOUNDED = ("sigmoid", "tanh")  # activations that saturate
 SKIPPED = {None, "linear", "softmax"}  # not monitored by default (inputs, pools, outputs)
@@ -85,7 +86,7 @@ def _default_layers(model) -> list[str]:
             if getattr(m, "activation_name", None) not in SKIPPED]
 
 
-def forward_all(model, X, batch_size: int = 256) -> None:
+def forward_all(model, X, batch_size: int = RECORDING_BATCH_SIZE) -> None:
     """Run ``X`` through the network in evaluation mode without gradients (training mode restored).
 
     Args:
@@ -99,18 +100,13 @@ def forward_all(model, X, batch_size: int = 256) -> None:
             else model.prepare_data(X, None, "introspect X", "")[0]
     else:
         xs = [X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X), dtype=torch.float32)]
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.no_grad():
-            for i in range(0, xs[0].shape[0], batch_size):
-                net(*[x[i:i + batch_size] for x in xs])
-    finally:
-        net.train(was_training)
+    with evaluation_pass(net):
+        for i in range(0, xs[0].shape[0], batch_size):
+            net(*[x[i:i + batch_size] for x in xs])
 
 
 def unit_health(model, X, layers=None, dead_threshold: float = 0.0, saturation: float = 0.99,
-                batch_size: int = 256) -> dict[str, LayerHealth]:
+                batch_size: int = RECORDING_BATCH_SIZE) -> dict[str, LayerHealth]:
     """Dead and saturated units of some layers on the inputs ``X``.
 
     Args:

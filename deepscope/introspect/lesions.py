@@ -20,6 +20,10 @@ import torch
 
 from .._checks import Text, check_int, fail
 from .recording import network_of, resolve_layers
+from ..layers.conv import Conv
+from ..layers.core import Dense
+from .recording import Recorder
+from ..utils import evaluation_pass
 
 
 def _unit_dim(output: torch.Tensor) -> int:
@@ -29,9 +33,6 @@ def _unit_dim(output: torch.Tensor) -> int:
 
 def _n_units(module) -> int | None:
     """Units of a Dense / Conv layer (None when only a forward pass can tell)."""
-    from ..layers.conv import Conv
-    from ..layers.core import Dense
-
     activation = getattr(module, "activation", None)
     if isinstance(module, (Dense, Conv)) and getattr(activation, "expansion", 1) == 1:
         return int(module.weight.shape[0])
@@ -80,14 +81,9 @@ def _predict(model, X) -> np.ndarray:
     if hasattr(model, "predict") and hasattr(model, "net"):
         return model.predict(X)
     net = network_of(model)
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.no_grad():
-            x = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X), dtype=torch.float32)
-            return net(x).float().cpu().numpy()
-    finally:
-        net.train(was_training)
+    with evaluation_pass(net):
+        x = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X), dtype=torch.float32)
+        return net(x).float().cpu().numpy()
 
 
 def prediction_accuracy(model, X, Y) -> float:
@@ -140,7 +136,6 @@ def lesion_study(model, X, Y, layer: str, units=None, metric: Callable | None = 
     module = resolve_layers(model, layer)[layer]
     n = _n_units(module)
     if n is None:  # learn the size from one sample
-        from .recording import Recorder
         with Recorder(model, [layer]) as rec:
             _predict(model, X[:1])
         out = rec[layer]  # user layout: units last

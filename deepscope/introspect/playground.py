@@ -21,6 +21,9 @@ from .._checks import Text, check_int, fail
 from .._io import save_figure
 from ..callbacks.base import Callback
 from .recording import activations, resolve_layers
+from .._io import atomic_write_bytes
+from ..callbacks.progress import in_notebook
+from ..utils import evaluation_pass
 
 
 def plane(X, resolution: int = 60, margin: float = 0.15) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -130,17 +133,12 @@ class Playground(Callback):
             self.save(self.path)
 
     def _take(self, state, label: str) -> None:
-        net = state.model.net
-        was_training = net.training
-        try:
+        with evaluation_pass(state.model.net):
             self.snapshots.append((label, snapshot(state.model, self.X, self.resolution, self.max_units)))
-        finally:
-            net.train(was_training)
         self._show()
 
     def _show(self) -> None:
-        from ..callbacks.progress import _in_notebook
-        if not _in_notebook():
+        if not in_notebook():
             return
         import io
 
@@ -170,7 +168,6 @@ class Playground(Callback):
 
         from PIL import Image as PILImage
 
-        from .._io import atomic_write_bytes
         frames = []
         for row in self.snapshots:
             buffer = io.BytesIO()

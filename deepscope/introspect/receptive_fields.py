@@ -17,6 +17,7 @@ import numpy as np
 from .._checks import Text, check_int, fail
 from .._io import save_figure
 from .recording import activations, network_of
+from ..utils import RECORDING_BATCH_SIZE
 
 
 def _input_shape(model, shape):
@@ -29,7 +30,7 @@ def _input_shape(model, shape):
     return tuple(inputs[0].shape[1:])
 
 
-def receptive_fields(model, layer: str, units=None, n_samples: int = 4096, shape=None, batch_size: int = 256,
+def receptive_fields(model, layer: str, units=None, n_samples: int = 4096, shape=None, batch_size: int = RECORDING_BATCH_SIZE,
                      seed: int = 0) -> np.ndarray:
     """Spike-triggered averages of white noise for some units of a layer.
 

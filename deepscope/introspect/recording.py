@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .._checks import Text, fail
+from ..utils import RECORDING_BATCH_SIZE, evaluation_pass
 
 
 def network_of(model) -> nn.Module:
@@ -109,7 +110,7 @@ class Recorder:
             chunks.clear()
 
 
-def activations(model, X, layers=None, batch_size: int = 256) -> dict[str, np.ndarray]:
+def activations(model, X, layers=None, batch_size: int = RECORDING_BATCH_SIZE) -> dict[str, np.ndarray]:
     """Every (or the named) layer's output on ``X``, in evaluation mode.
 
     Args:
@@ -128,10 +129,7 @@ def activations(model, X, layers=None, batch_size: int = 256) -> dict[str, np.nd
         else:
             net = network_of(model)
             x = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X, dtype=torch.float32)
-            was_training = net.training
-            net.eval()
-            with torch.no_grad():
+            with evaluation_pass(net):
                 for i in range(0, x.shape[0], batch_size):
                     net(x[i:i + batch_size])
-            net.train(was_training)
     return {name: rec[name].float().numpy() for name in rec.outputs if rec.outputs[name]}

@@ -22,6 +22,7 @@ import numpy as np
 from .._checks import Text, check_choice, fail
 from .recording import activations, resolve_layers
 from .visualize import as_array, save_figure
+from ..utils import RECORDING_BATCH_SIZE
 
 
 class LayerSimilarity(NamedTuple):
@@ -195,7 +196,7 @@ def _matrix(acts_a, acts_b, prepare, score) -> LayerSimilarity:
     return LayerSimilarity(m, list(prep_a), list(prep_b))
 
 
-def cka_matrix(model_a, X, layers_a=None, model_b=None, layers_b=None, batch_size: int = 256,
+def cka_matrix(model_a, X, layers_a=None, model_b=None, layers_b=None, batch_size: int = RECORDING_BATCH_SIZE,
                debiased: bool = False) -> LayerSimilarity:
     """Linear CKA between every pair of layers, of one model or of two (e.g. two seeds).
 
@@ -223,7 +224,7 @@ def cka_matrix(model_a, X, layers_a=None, model_b=None, layers_b=None, batch_siz
 
 
 def rsa_matrix(model_a, X, layers_a=None, model_b=None, layers_b=None, metric: str = "correlation",
-               method: str = "spearman", batch_size: int = 256) -> LayerSimilarity:
+               method: str = "spearman", batch_size: int = RECORDING_BATCH_SIZE) -> LayerSimilarity:
     """RDM correlation between every pair of layers (arguments as :func:`cka_matrix`).
 
     Args:

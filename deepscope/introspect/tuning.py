@@ -16,6 +16,7 @@ import numpy as np
 from .._checks import Text, check_float, check_int, fail
 from .._io import save_figure
 from .recording import activations, resolve_layers
+from ..utils import RECORDING_BATCH_SIZE
 
 
 def oriented_gratings(angle: float, size: int = 28, frequency: float = 0.125, phases: int = 8,
@@ -44,7 +45,7 @@ def oriented_gratings(angle: float, size: int = 28, frequency: float = 0.125, ph
 
 
 def tuning_curves(model, make_stimulus: Callable, values: Sequence, layer: str, units=None,
-                  batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+                  batch_size: int = RECORDING_BATCH_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """Mean response of a layer's units for each value of a stimulus parameter.
 
     Args:

@@ -20,6 +20,7 @@ import torch
 from .._checks import Text, check_choice, check_int, fail
 from .._io import save_figure
 from .recording import activations, layer_modules, resolve_layers
+from ..utils import RECORDING_BATCH_SIZE
 
 
 def as_array(x, where: str, min_rank: int = 1) -> np.ndarray:
@@ -124,7 +125,7 @@ def plot_filters(model, path, layer: str | None = None, max_filters: int = 64) -
     return save_figure(fig, path)
 
 
-def feature_maps(model, X, layer: str, batch_size: int = 256) -> np.ndarray:
+def feature_maps(model, X, layer: str, batch_size: int = RECORDING_BATCH_SIZE) -> np.ndarray:
     """The feature maps of a layer on inputs ``X``.
 
     Args:

@@ -76,7 +76,7 @@ def regression(incoming, placeholder="default", optimizer="adam", loss="categori
         shuffle_batches: shuffle the training data every epoch.
         to_one_hot: convert integer targets to one-hot with ``n_classes`` classes.
         n_classes: number of classes for ``to_one_hot``.
-        validation_batch_size: batch size for validation (default: ``batch_size``).
+        validation_batch_size: batch size for validation (default: the larger of ``batch_size`` and 256).
         placeholder, dtype, trainable_vars, restore, op_name, validation_monitors, name:
             accepted for TFlearn compatibility.
 

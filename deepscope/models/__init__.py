@@ -1,5 +1,11 @@
-"""Models: ``DNN`` (fit / predict / evaluate / save / load)."""
-from .dnn import DNN
-from .serialization import ModelFileError, load_model
+"""Models: ``DNN`` (fit / predict / evaluate / save / load) and the ``Trainer`` that runs its loop.
 
-__all__ = ["DNN", "ModelFileError", "load_model"]
+To change what one training step does, subclass ``Trainer``, override ``train_step`` and pass the
+class to ``fit(..., trainer=MyTrainer)``.
+"""
+from .dnn import DNN
+from .fit_state import FitRecord, FitSettings, resume_named_runs
+from .serialization import ModelFileError, load_model
+from .trainer import Trainer
+
+__all__ = ["DNN", "FitRecord", "FitSettings", "ModelFileError", "Trainer", "load_model", "resume_named_runs"]

@@ -18,17 +18,22 @@ older ones beyond ``keep`` are removed, so a kill at any moment leaves at least 
 from __future__ import annotations
 
 import json
+import os
 import random
+import tempfile
 import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .._checks import fail
+from .._checks import check_int, fail
 from .._io import atomic_write_bytes
+from .fit_state import EpochPosition, FitRecord, TrainingCheckpoint
 from .serialization import ModelFileError, read_file, safetensors_bytes, tensor_digest
 
+MAX_ROLLBACKS = 3  # nan_guard='rollback' goes back at most this many times in one fit
 FORMAT = "deepscope-checkpoint"
 VERSION = "1"
 PREFIX = "ckpt-"
@@ -135,11 +140,11 @@ def _jsonable(value):
 
 
 # -- reading -------------------------------------------------------------------------------------
-def load_checkpoint(path) -> dict:
+def load_checkpoint(path) -> TrainingCheckpoint:
     """Read and verify a checkpoint file.
 
     Returns:
-        ``{"path", "tensors", "loop", "optimizer", "scheduler", "rng", "metric"}``.
+        The ``TrainingCheckpoint`` (tensors, training position, optimizer/scheduler/RNG/metric states).
 
     Raises:
         ModelFileError: missing, truncated, corrupt (checksum), or not a deepscope checkpoint.
@@ -156,10 +161,10 @@ def load_checkpoint(path) -> dict:
     loop = parsed["loop"]
     if not isinstance(loop, dict) or not all(k in loop for k in ("epoch", "step", "batches_done")):
         raise ModelFileError(f"checkpoint {str(path)!r} has no training position (epoch, step, batches_done).")
-    return {"path": str(path), "tensors": tensors, **parsed}
+    return TrainingCheckpoint(str(path), tensors, **parsed)
 
 
-def latest_good_checkpoint(folder, verbose: bool = True) -> dict | None:
+def latest_good_checkpoint(folder, verbose: bool = True) -> TrainingCheckpoint | None:
     """The newest checkpoint in ``folder`` that reads and verifies; corrupt ones are skipped with a warning.
 
     Returns:
@@ -174,7 +179,7 @@ def latest_good_checkpoint(folder, verbose: bool = True) -> dict | None:
     return None
 
 
-def resolve(resume, folder) -> dict | None:
+def resolve(resume, folder) -> TrainingCheckpoint | None:
     """The checkpoint ``fit(resume=...)`` continues from: ``resume`` may be True (the newest good
     checkpoint of ``folder``), a checkpoint folder or a checkpoint file."""
     if resume is True:
@@ -188,13 +193,13 @@ def resolve(resume, folder) -> dict | None:
 
 
 # -- restoring -----------------------------------------------------------------------------------
-def restore(dnn, ckpt: dict) -> None:
+def restore(dnn, ckpt: TrainingCheckpoint) -> None:
     """Put the model, optimizer, scheduler, metric and RNG states of ``ckpt`` back into ``dnn``.
 
     The optimizer must exist already (``dnn.ensure_optimizer``), built the same way.
     """
-    where = f"checkpoint {ckpt['path']!r}"
-    tensors = ckpt["tensors"]
+    where = f"checkpoint {ckpt.path!r}"
+    tensors = ckpt.tensors
     model = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
     own = dnn.net.state_dict()
     if set(model) != set(own):
@@ -204,7 +209,7 @@ def restore(dnn, ckpt: dict) -> None:
         dnn.net.load_state_dict({k: v.to(dnn.device) for k, v in model.items()})
     except RuntimeError as exc:
         raise ModelFileError(f"{where} does not fit this network: {exc}") from None
-    opt_meta = ckpt["optimizer"]
+    opt_meta = ckpt.optimizer
     if opt_meta is not None and dnn.optimizer is not None:
         if opt_meta.get("class") != type(dnn.optimizer).__name__:
             raise ModelFileError(f"{where} was written with optimizer {opt_meta.get('class')}, "
@@ -222,10 +227,10 @@ def restore(dnn, ckpt: dict) -> None:
             dnn.optimizer.load_state_dict({"state": state, "param_groups": groups})
         except (ValueError, KeyError, RuntimeError) as exc:
             raise ModelFileError(f"{where}: the optimizer state does not fit ({exc}).") from None
-    if ckpt["scheduler"] is not None and dnn.scheduler is not None:
-        dnn.scheduler.load_state_dict(ckpt["scheduler"]["state"])
+    if ckpt.scheduler is not None and dnn.scheduler is not None:
+        dnn.scheduler.load_state_dict(ckpt.scheduler["state"])
     if dnn.metric is not None:
-        for key, value in ckpt["metric"].items():
+        for key, value in ckpt.metric.items():
             setattr(dnn.metric, key, value)
         for key, value in tensors.items():
             if key.startswith("metric/"):
@@ -233,9 +238,9 @@ def restore(dnn, ckpt: dict) -> None:
     restore_rng(ckpt)
 
 
-def restore_rng(ckpt: dict) -> None:
+def restore_rng(ckpt: TrainingCheckpoint) -> None:
     """Set Python's, numpy's and torch's (CPU and CUDA) random generators to the saved states."""
-    tensors, rng = ckpt["tensors"], ckpt["rng"]
+    tensors, rng = ckpt.tensors, ckpt.rng
     torch.set_rng_state(tensors["rng/torch"])
     cuda = sorted((int(k.rsplit("/", 1)[1]), v) for k, v in tensors.items() if k.startswith("rng/cuda/"))
     if cuda and torch.cuda.is_available():
@@ -258,6 +263,64 @@ def scale_learning_rate(dnn, factor: float) -> None:
             dnn.scheduler._last_lr = [g["lr"] for g in dnn.optimizer.param_groups]
 
 
+@dataclass
+class CheckpointSettings:
+    """How one ``fit`` guards against NaN/Inf and writes (or resumes from) training checkpoints.
+
+    Attributes:
+        nan_guard: ``'stop'``, ``'rollback'`` or None (off).
+        every: steps between checkpoints (None: only at the end, when checkpoints are written at all).
+        folder: the checkpoint folder (None: the run folder's ``checkpoints/`` once known).
+        keep: checkpoints kept.
+        resume: False, True, or a checkpoint folder or file.
+    """
+
+    nan_guard: str | None
+    every: int | None
+    folder: Path | None
+    keep: int
+    resume: bool | str | os.PathLike = False
+    _temporary: tempfile.TemporaryDirectory | None = None
+
+    @classmethod
+    def check(cls, nan_guard, every, folder, keep, resume, run_id) -> "CheckpointSettings":
+        """Check ``fit``'s ``nan_guard``, ``checkpoint_every``, ``checkpoint_dir``, ``keep_checkpoints``
+        and ``resume`` arguments (errors name the argument and the fix)."""
+        if nan_guard not in (False, None, True) and nan_guard not in ("stop", "rollback"):
+            fail("fit nan_guard", "'stop', 'rollback' or False", nan_guard)
+        nan_guard = "stop" if nan_guard is True else (nan_guard or None)
+        if every is not None:
+            every = check_int(every, "fit checkpoint_every", minimum=1)
+        keep = check_int(keep, "fit keep_checkpoints", minimum=1)
+        if resume is not None and not isinstance(resume, (bool, str, os.PathLike)):
+            fail("fit resume", "True, False, or a checkpoint folder or file", resume, error=TypeError)
+        if resume is True and folder is None and run_id is None:
+            fail("fit resume=True", "a place to find checkpoints", None,
+                 "Give run_id='...' (the killed run's) or checkpoint_dir='...', or resume='path/to/checkpoints'.")
+        return cls(nan_guard, every, None if folder is None else Path(folder), keep, resume or False)
+
+    def in_run(self, run, resumed: bool, steps_per_epoch: int) -> "CheckpointSettings":
+        """The settings once the run folder exists: a run's checkpoints live in its own folder; a
+        rollback guard without a folder gets a temporary one (checkpoints every epoch)."""
+        folder, every, temporary = self.folder, self.every, None
+        if folder is None and (every is not None or resumed) and run is not None:
+            folder = Path(run.checkpoint_dir)
+        if self.nan_guard == "rollback" and folder is None:  # rollback needs somewhere to go back to
+            temporary = tempfile.TemporaryDirectory(prefix="deepscope-rollback-")
+            folder, every = Path(temporary.name), every or steps_per_epoch
+        return replace(self, folder=folder, every=every, _temporary=temporary)
+
+    @property
+    def writes(self) -> bool:
+        """Whether this fit writes training checkpoints."""
+        return self.every is not None or (bool(self.resume) and self.folder is not None)
+
+    def cleanup(self) -> None:
+        """Remove the temporary rollback folder, if any."""
+        if self._temporary is not None:
+            self._temporary.cleanup()
+
+
 class Checkpointer:
     """Writes training checkpoints every ``every`` steps (and at the end) during one ``fit``.
 
@@ -266,17 +329,16 @@ class Checkpointer:
         folder: where the ``ckpt-<step>.safetensors`` files go.
         every: steps between checkpoints (None: only at the end of training).
         keep: checkpoints kept (older ones are removed once the new one is on disk).
-        loop_info: fixed facts of this fit stored in every checkpoint (``data_seed``,
-            ``fit_start_epoch``, ``n_epoch``, ``batch_size``, ``n_samples``, ``prior_history``).
+        record: the fit's fixed facts (``FitRecord``), stored in every checkpoint.
         guard: the ``NaNGuard`` (its device flag is read before writing), or None.
     """
 
-    def __init__(self, dnn, folder, every: int | None, keep: int, loop_info: dict, guard=None):
+    def __init__(self, dnn, folder, every: int | None, keep: int, record: FitRecord, guard=None):
         self.dnn = dnn
         self.folder = Path(folder)
         self.every = every
         self.keep = keep
-        self.loop_info = dict(loop_info)
+        self.record = record
         self.guard = guard
         self.last_step = None
         for stale in self.folder.glob(f".{PREFIX}*.tmp"):  # left by a write that was killed
@@ -288,7 +350,7 @@ class Checkpointer:
     def save(self, state, order, batches_done: int, loss_sum, epoch_finished: bool = False) -> Path:
         if self.guard is not None:
             self.guard.check_now(state.step)  # never write weights that saw a NaN
-        loop = {**self.loop_info, "epoch": state.epoch, "step": state.step, "batches_done": batches_done,
+        loop = {**self.record.to_json(), "epoch": state.epoch, "step": state.step, "batches_done": batches_done,
                 "epoch_finished": epoch_finished, "history": list(state.history)}
         self.last_step = state.step
         if state.run is not None:  # the metrics so far reach the disk with the checkpoint
@@ -296,43 +358,38 @@ class Checkpointer:
         return save_checkpoint(self.dnn, self.folder, loop, order, loss_sum, self.keep)
 
 
-def restore_training(dnn, ckpt: dict, state, loop_info: dict, n_epoch: int):
+def restore_training(dnn, ckpt: TrainingCheckpoint, state, record: FitRecord,
+                     n_epoch: int) -> tuple[int, EpochPosition | None, FitRecord]:
     """Load a training checkpoint into ``dnn`` and the training ``state`` (``fit(resume=...)``, rollbacks).
 
     Returns:
-        ``(epochs_left, trainer_resume)``: epochs still to run and the position inside the epoch
-        the checkpoint was written in (None when it was written at an epoch's end).
+        ``(epochs_left, position, record)``: epochs still to run, the position inside the epoch the
+        checkpoint was written in (None when it was written at an epoch's end), and the fit's record
+        with the killed fit's start epoch, data seed and earlier history.
     """
-    loop = ckpt["loop"]
-    where = f"fit resume (checkpoint {ckpt['path']!r})"
-    if loop.get("batch_size") != loop_info["batch_size"] or loop.get("n_samples") != loop_info["n_samples"]:
+    loop = ckpt.loop
+    where = f"fit resume (checkpoint {ckpt.path!r})"
+    if loop.get("batch_size") != record.batch_size or loop.get("n_samples") != record.n_samples:
         fail(where, f"the killed run's batch_size={loop.get('batch_size')} and "
                     f"{loop.get('n_samples')} training samples",
-             f"batch_size={loop_info['batch_size']} with {loop_info['n_samples']} samples",
+             f"batch_size={record.batch_size} with {record.n_samples} samples",
              "Resume with the same data and batch_size, or train afresh (resume=False).")
     if loop.get("n_epoch") != n_epoch:
         warnings.warn(f"{where}: the killed run asked for n_epoch={loop.get('n_epoch')}, this fit for "
                       f"{n_epoch}; a learning-rate schedule will differ from an uninterrupted run.",
                       RuntimeWarning, stacklevel=3)
     restore(dnn, ckpt)
-    for key in ("fit_start_epoch", "data_seed", "prior_history"):
-        loop_info[key] = loop[key]
+    record = replace(record, fit_start_epoch=int(loop["fit_start_epoch"]), data_seed=int(loop["data_seed"]),
+                     prior_history=list(loop["prior_history"]))
     state.epoch, state.step = int(loop["epoch"]), int(loop["step"])
     state.history = list(loop.get("history", []))
     state.stop_training = False
     done = state.epoch - loop["fit_start_epoch"] - (0 if loop["epoch_finished"] else 1)
     epochs_left = max(0, n_epoch - done)
     if loop["epoch_finished"]:
-        return epochs_left, None
-    tensors = ckpt["tensors"]
-    order = tensors.get("data/order")
-    loss_sum = tensors.get("loop/loss_sum")
-    return epochs_left, {"order": None if order is None else order.to(dnn.device),
-                         "batches_done": int(loop["batches_done"]),
-                         "loss_sum": None if loss_sum is None else loss_sum.to(dnn.device)}
-
-
-def epochs_done(ckpt: dict) -> int:
-    """The last epoch a training checkpoint had finished (its run's metrics rows up to there stand)."""
-    loop = ckpt["loop"]
-    return int(loop["epoch"]) - (0 if loop["epoch_finished"] else 1)
+        return epochs_left, None, record
+    order = ckpt.tensors.get("data/order")
+    loss_sum = ckpt.tensors.get("loop/loss_sum")
+    position = EpochPosition(None if order is None else order.to(dnn.device), int(loop["batches_done"]),
+                             None if loss_sum is None else loss_sum.to(dnn.device))
+    return epochs_left, position, record

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
-import os
 import warnings
 from pathlib import Path
 
@@ -11,21 +9,27 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import Text, check_float, check_int, fail
 from .. import diagnostics as diagnosticsmod
+from .._checks import Text, check_float, check_int, fail
+from .._version import __version__
 from ..callbacks.base import Callback, CallbackList, TrainingState
+from ..callbacks.progress import ProgressCallback
+from ..callbacks.run_folder import find_run_to_resume, runs_root
+from ..callbacks.run_logger import RunLogger
 from ..graph import Node
 from ..layers.estimator import TrainingConfig
 from ..network import Network
-from . import data as datamod
+from ..utils import INFERENCE_BATCH_SIZE, set_seed
 from . import checkpoint as checkpointmod
+from . import data as datamod
 from . import guard as guardmod
 from . import serialization
 from .distributed import DataParallel
 from .dry_run import dry_run
+from .fit_state import EpochPosition, FitRecord, FitSettings, TrainingCheckpoint, resuming_named_runs
+from .lr_find import lr_find as range_test
 from .summary import summary_table
-from ..runs.run import find_run_to_resume, runs_root
-from .trainer import Trainer, steps_per_epoch
+from .trainer import Trainer
 
 
 def default_device() -> torch.device:
@@ -146,7 +150,7 @@ class DNN:
             shuffle=None, snapshot_epoch=True, snapshot_step=None, excl_trainops=None,
             validation_batch_size=None, run_id=None, callbacks=None, seed=None, resume=False,
             checkpoint_every=None, checkpoint_dir=None, keep_checkpoints=2, nan_guard="stop", max_steps=None,
-            drop_last=False, diagnostics=True):
+            drop_last=False, diagnostics=True, trainer=None):
         """Train the model (TFlearn's arguments).
 
         Args:
@@ -167,6 +171,8 @@ class DNN:
             resume: continue a killed run from its newest good training checkpoint (True: the
                 folder of ``checkpoint_dir`` / ``run_id``; or a checkpoint folder or file). Give the
                 same arguments as the killed ``fit``; with none on disk, training starts afresh.
+                Inside ``deepscope.models.resume_named_runs()`` (what ``deepscope resume`` and a study's
+                re-run trials use) every fit with a ``run_id`` or ``checkpoint_dir`` resumes.
             checkpoint_every: write a training checkpoint (weights, optimizer, scheduler, random
                 generators, data order, position in the epoch) every this many steps, and at the end.
             checkpoint_dir: the folder for training checkpoints (default:
@@ -184,6 +190,8 @@ class DNN:
                 ``deepscope.Diagnostics(every=..., first_steps=..., probe_size=..., layers=...)``).
                 Their findings are printed at the end, kept in ``model.diagnosis``, and written to the
                 run folder (``diagnosis.json``, ``steps.csv``) and TensorBoard.
+            trainer: the ``Trainer`` class that runs the loop (default ``deepscope.models.Trainer``);
+                give a subclass that overrides ``train_step`` to change what one step does.
 
         Note on gradient clipping: ``DNN(clip_gradients=5.0)`` (TFlearn's default) clips every step's
         global gradient norm at 5. It changes results: large early steps (a large initialization,
@@ -193,101 +201,54 @@ class DNN:
         Returns:
             The model (so calls can be chained).
         """
-        n_epoch = check_int(n_epoch, "fit n_epoch", minimum=1)
-        batch_size = check_int(batch_size if batch_size is not None else self.config.batch_size,
-                               "fit batch_size", minimum=1)
-        if max_steps is not None:
-            max_steps = check_int(max_steps, "fit max_steps", minimum=1)
-        drop_last = bool(drop_last)
+        trainer_class = _trainer_class(trainer)
         diagnostics = diagnosticsmod.settings_from(diagnostics)
-        shuffle = self.config.shuffle_batches if shuffle is None else bool(shuffle)
-        if snapshot_step is not None:
-            snapshot_step = check_int(snapshot_step, "fit snapshot_step", minimum=1)
-        self.validation_batch_size = check_int(
-            validation_batch_size or self.config.validation_batch_size or max(batch_size, 256),
-            "fit validation_batch_size")
-        if not resume and os.environ.get("DEEPSCOPE_RESUME") == "1" and (run_id or checkpoint_dir):
-            resume = True  # `deepscope resume script.py`: every named run continues where it stopped
-        nan_guard, checkpoint_every, resume_dir, keep_checkpoints = self._checkpoint_settings(
-            nan_guard, checkpoint_every, checkpoint_dir, keep_checkpoints, resume, run_id)
+        resume = resume or (resuming_named_runs() and bool(run_id or checkpoint_dir))
+        saving = checkpointmod.CheckpointSettings.check(nan_guard, checkpoint_every, checkpoint_dir,
+                                                        keep_checkpoints, resume, run_id)
         if seed is not None:
-            from ..utils import set_seed
             set_seed(seed)
         xs, y, validation = self._fit_data(X_inputs, Y_targets, validation_set)
         n = y.shape[0]
-        epoch_steps = steps_per_epoch(n, batch_size, drop_last)
-        if max_steps is not None:  # the fit's length in steps (the last epoch may end early)
-            n_epoch = math.ceil(max_steps / epoch_steps)
-        total_steps = max_steps or epoch_steps * n_epoch
-        self.ensure_optimizer(total_steps)
-        run_config = self.run_config(n_epoch, batch_size, shuffle, validation_set, n, max_steps=max_steps,
-                                     drop_last=drop_last)
-        resume_folder = None  # a named run resumes in its own folder: the newest of that name and configuration
-        if resume is True and checkpoint_dir is None and run_id is not None:
-            resume_folder = find_run_to_resume(self.tensorboard_dir, run_id, run_config)
-            resume_dir = None if resume_folder is None else resume_folder / "checkpoints"
-        ckpt = checkpointmod.resolve(resume, resume_dir) if resume and (
-            resume is not True or resume_dir is not None) else None
-        if resume and ckpt is None:
-            where = resume if resume is not True else resume_dir if resume_dir is not None else f"a run named {run_id!r}"
-            print(f"deepscope: no checkpoint to resume from in {where}; starting from the beginning"
-                  + (f" in the same run folder ({resume_folder})." if resume_folder is not None else "."))
-        if resume_folder is not None:
-            warn_if_environment_changed(resume_folder, run_config)
-        state = TrainingState(model=self, n_epoch=n_epoch, steps_per_epoch=epoch_steps,
-                              batch_size=min(batch_size, n), n_samples=n, epoch=self.epoch, step=self.step)
-        data_seed = int(torch.randint(0, 2 ** 31 - 1, (1,)))
-        if self.parallel is not None:  # every process starts from rank 0's weights and data order
-            self.parallel.broadcast_state(self.net)
-            data_seed = self.parallel.broadcast_int(data_seed, self.device)
-        fit_start_step = self.step
-        loop_info = {"fit_start_epoch": self.epoch, "n_epoch": n_epoch, "batch_size": batch_size, "n_samples": n,
-                     "prior_history": list(self.history), "data_seed": data_seed}
-        epochs_left, trainer_resume = n_epoch, None
+        settings = FitSettings.check(
+            n, n_epoch, self.config.batch_size if batch_size is None else batch_size,
+            self.config.shuffle_batches if shuffle is None else shuffle, show_metric, snapshot_epoch, snapshot_step,
+            drop_last, max_steps, validation_batch_size or self.config.validation_batch_size)
+        self.fit_preprocessing(xs)
+        self.validation_batch_size = settings.validation_batch_size
+        self.ensure_optimizer(settings.total_steps)
+        run_config = self.run_config(settings, validation_set, n)
+        ckpt, resume_folder = self._resume_point(saving, run_id, run_config)
+        state = TrainingState(model=self, n_epoch=settings.n_epoch, steps_per_epoch=settings.steps_per_epoch,
+                              batch_size=settings.batch_size, n_samples=n, epoch=self.epoch, step=self.step)
+        record = FitRecord(self.epoch, settings.n_epoch, settings.requested_batch_size, n, self._data_seed(),
+                           list(self.history))
+        stop_at_step = None if settings.max_steps is None else self.step + settings.max_steps
+        epochs_left, position = settings.n_epoch, None
         if ckpt is not None:
-            epochs_left, trainer_resume = checkpointmod.restore_training(self, ckpt, state, loop_info, n_epoch)
-        recorder = None
-        if diagnostics is not None:
-            probe = [x.index_select(0, diagnosticsmod.probe_indices(n, diagnostics.probe_size).to(x.device)) for x in xs]
-            recorder = diagnosticsmod.FitDiagnostics(diagnostics, self, probe, total_steps, n, min(batch_size, n),
-                                                     drop_last)
+            epochs_left, position, record = checkpointmod.restore_training(self, ckpt, state, record, settings.n_epoch)
+        recorder = None if diagnostics is None else self._diagnostics_recorder(diagnostics, xs, settings)
         self.diagnosis = None
-        continue_epoch = None if ckpt is None else checkpointmod.epochs_done(ckpt)
+        continue_epoch = None if ckpt is None else ckpt.epochs_done
         if resume_folder is not None:  # continue in that folder (from scratch when it has no checkpoint yet)
             run_id = resume_folder.relative_to(runs_root(self.tensorboard_dir)).as_posix()
             continue_epoch = continue_epoch or 0
-        callbacks = self._fit_callbacks(callbacks, run_id, show_metric, state, run_config,
+        callbacks = self._fit_callbacks(callbacks, run_id, settings.show_metric, state, run_config,
                                         continue_epoch=continue_epoch, recorder=recorder)
-        if state.run is not None and run_id is not None and state.run.path.name != Path(str(run_id)).name:
-            print(f"deepscope: a run named {Path(str(run_id)).name!r} exists already; this fit is a new run in "
-                  f"{state.run.path} (fit(resume=True) continues the newest run of that name and configuration).")
-        if checkpoint_dir is None and (checkpoint_every is not None or ckpt is not None) and state.run is not None:
-            checkpoint_dir = state.run.checkpoint_dir  # a run's checkpoints live in its own folder
-        temporary = None
-        if nan_guard == "rollback" and checkpoint_dir is None:  # rollback needs somewhere to go back to
-            import tempfile
-            temporary = tempfile.TemporaryDirectory(prefix="deepscope-rollback-")
-            checkpoint_dir = temporary.name
-            checkpoint_every = checkpoint_every or state.steps_per_epoch
+        saving = saving.in_run(state.run, ckpt is not None, settings.steps_per_epoch)
 
-        def make_trainer(resume_position):
-            trainer = Trainer(self, xs, y, batch_size, shuffle, callbacks, state, validation,
-                              show_metric=show_metric and self.metric is not None,
-                              snapshot_epoch=snapshot_epoch, snapshot_step=snapshot_step, drop_last=drop_last,
-                              stop_at_step=None if max_steps is None else fit_start_step + max_steps)
-            trainer.data_seed = loop_info["data_seed"]
-            trainer.resume = resume_position
-            trainer.parallel = self.parallel
-            trainer.guard = guardmod.NaNGuard(self, trainer.params, self.device) if nan_guard else None
+        def make_trainer(resume_position: EpochPosition | None) -> Trainer:
+            guard = guardmod.NaNGuard(self, [p for p in self.net.parameters() if p.requires_grad],
+                                      self.device) if saving.nan_guard else None
             writes = self.parallel is None or self.parallel.is_main  # one process writes checkpoints
-            if writes and (checkpoint_every is not None or (resume and checkpoint_dir is not None)):
-                trainer.checkpointer = checkpointmod.Checkpointer(self, checkpoint_dir, checkpoint_every,
-                                                                  keep_checkpoints, loop_info, trainer.guard)
-            return trainer
+            checkpointer = checkpointmod.Checkpointer(self, saving.folder, saving.every, saving.keep, record,
+                                                      guard) if writes and saving.writes else None
+            return trainer_class(self, xs, y, settings, callbacks, state, validation=validation,
+                                 data_seed=record.data_seed, resume=resume_position, guard=guard,
+                                 checkpointer=checkpointer, parallel=self.parallel, stop_at_step=stop_at_step)
 
         try:
-            self._train(make_trainer, epochs_left, trainer_resume, state, loop_info, n_epoch,
-                        nan_guard == "rollback", checkpoint_dir)
+            record = self._train(make_trainer, epochs_left, position, state, record, saving)
         except guardmod.NonFiniteError as error:
             if recorder is not None:
                 recorder.add_nonfinite(error, state)
@@ -296,37 +257,53 @@ class DNN:
             if isinstance(interrupt, TrainingInterrupted):
                 raise
             install_interrupt_hook()
-            raise TrainingInterrupted(interrupted_message(state, checkpoint_dir, run_id)) from None
+            raise TrainingInterrupted(interrupted_message(state, saving.folder, run_id)) from None
         else:
             if recorder is not None and recorder.diagnosis is not None and recorder.diagnosis.findings:
                 print(recorder.diagnosis, flush=True)
         finally:
             self.step, self.epoch = state.step, state.epoch
-            self.history = list(loop_info["prior_history"]) + list(state.history)
-            if temporary is not None:
-                temporary.cleanup()
+            self.history = list(record.prior_history) + list(state.history)
+            saving.cleanup()
         return self
 
-    def _checkpoint_settings(self, nan_guard, checkpoint_every, checkpoint_dir, keep_checkpoints, resume, run_id):
-        """Check fit's guard and checkpoint arguments.
+    def _data_seed(self) -> int:
+        """The seed of this fit's data order (drawn from torch's generator; torchrun: rank 0's)."""
+        data_seed = int(torch.randint(0, 2 ** 31 - 1, (1,)))
+        if self.parallel is not None:  # every process starts from rank 0's weights and data order
+            self.parallel.broadcast_state(self.net)
+            data_seed = self.parallel.broadcast_int(data_seed, self.device)
+        return data_seed
+
+    def _resume_point(self, saving, run_id, run_config) -> tuple[TrainingCheckpoint | None, Path | None]:
+        """The checkpoint a resuming fit continues from, and the run folder it continues in.
+
+        A named run (``run_id`` without ``checkpoint_dir``) resumes in its own folder: the newest run of
+        that name with the same configuration.
 
         Returns:
-            ``(nan_guard, checkpoint_every, resume_dir, keep_checkpoints)``: ``resume_dir`` is where a
-            resumed run finds its checkpoints when ``checkpoint_dir`` is given (a named run's folder
-            is found by ``fit``: the newest run of that name with the same configuration).
+            ``(checkpoint or None, run folder or None)``.
         """
-        if nan_guard not in (False, None) and nan_guard not in guardmod.MODES and nan_guard is not True:
-            fail("fit nan_guard", "'stop', 'rollback' or False", nan_guard)
-        nan_guard = "stop" if nan_guard is True else nan_guard
-        if checkpoint_every is not None:
-            checkpoint_every = check_int(checkpoint_every, "fit checkpoint_every", minimum=1)
-        keep_checkpoints = check_int(keep_checkpoints, "fit keep_checkpoints", minimum=1)
-        if resume is not None and not isinstance(resume, (bool, str, os.PathLike)):
-            fail("fit resume", "True, False, or a checkpoint folder or file", resume, error=TypeError)
-        if resume is True and checkpoint_dir is None and run_id is None:
-            fail("fit resume=True", "a place to find checkpoints", None,
-                 "Give run_id='...' (the killed run's) or checkpoint_dir='...', or resume='path/to/checkpoints'.")
-        return nan_guard, checkpoint_every, checkpoint_dir, keep_checkpoints
+        resume, resume_dir, folder = saving.resume, saving.folder, None
+        if not resume:
+            return None, None
+        if resume is True and resume_dir is None and run_id is not None:
+            folder = find_run_to_resume(self.tensorboard_dir, run_id, run_config)
+            resume_dir = None if folder is None else folder / "checkpoints"
+        ckpt = checkpointmod.resolve(resume, resume_dir) if resume is not True or resume_dir is not None else None
+        if ckpt is None:
+            where = resume if resume is not True else resume_dir if resume_dir is not None else f"a run named {run_id!r}"
+            print(f"deepscope: no checkpoint to resume from in {where}; starting from the beginning"
+                  + (f" in the same run folder ({folder})." if folder is not None else "."))
+        if folder is not None:
+            warn_if_environment_changed(folder, run_config)
+        return ckpt, folder
+
+    def _diagnostics_recorder(self, settings, xs, fit: FitSettings):
+        """The step-diagnostics callback of this fit, with its probe (evenly spaced training samples)."""
+        n = xs[0].shape[0]
+        probe = [x.index_select(0, diagnosticsmod.probe_indices(n, settings.probe_size).to(x.device)) for x in xs]
+        return diagnosticsmod.FitDiagnostics(settings, self, probe, fit.total_steps, n, fit.batch_size, fit.drop_last)
 
     def _fit_data(self, X_inputs, Y_targets, validation_set):
         """Training tensors and the validation set (given, or the trailing fraction held out)."""
@@ -343,7 +320,6 @@ class DNN:
             else:
                 fail("fit validation_set", "(X, Y) or a fraction such as 0.1", type(validation_set).__name__,
                      error=TypeError)
-        self.fit_preprocessing(xs)
         if not isinstance(self.net, Network):  # a deepscope Network checked its shapes when built
             dry_run(self.net, xs, y)
         return xs, y, validation
@@ -352,9 +328,6 @@ class DNN:
                        recorder=None) -> CallbackList:
         """The user's callbacks, the step diagnostics, the run logger (it creates the run folder now),
         the progress display."""
-        from ..callbacks.progress import ProgressCallback
-        from ..callbacks.run_logger import RunLogger
-
         user_callbacks = [] if callbacks is None else (callbacks if isinstance(callbacks, (list, tuple)) else [callbacks])
         for cb in user_callbacks:
             if not isinstance(cb, Callback):
@@ -371,23 +344,30 @@ class DNN:
         return CallbackList([*user_callbacks, *diagnostics, run_logger,
                              ProgressCallback(show_metric=show_metric, metric=self.metric)])
 
-    def _train(self, make_trainer, epochs_left, resume_position, state, loop_info, n_epoch, rollback, checkpoint_dir):
-        """Run the trainer; on a NaN/Inf with ``rollback``, go back to the last good checkpoint with
-        half the learning rate (at most 3 times)."""
+    def _train(self, make_trainer, epochs_left, position, state, record, saving) -> FitRecord:
+        """Run the trainer; on a NaN/Inf with ``nan_guard='rollback'``, go back to the last good
+        checkpoint with half the learning rate (at most 3 times).
+
+        Returns:
+            The fit's record (a rollback restores the one its checkpoint stored).
+        """
         rollbacks = 0
         while True:
-            trainer = make_trainer(resume_position)
+            trainer = make_trainer(position)
             try:
                 trainer.run(epochs_left)
-                return
+                return record
             except guardmod.NonFiniteError as error:
-                good = checkpointmod.latest_good_checkpoint(checkpoint_dir) if rollback and rollbacks < 3 else None
+                rollback = saving.nan_guard == "rollback" and rollbacks < checkpointmod.MAX_ROLLBACKS
+                good = checkpointmod.latest_good_checkpoint(saving.folder) if rollback else None
                 if good is None:
                     raise
                 rollbacks += 1
                 print(f"deepscope: non-finite values at step {error.step}; going back to step "
-                      f"{good['loop']['step']} with half the learning rate (rollback {rollbacks} of 3).")
-                epochs_left, resume_position = checkpointmod.restore_training(self, good, state, loop_info, n_epoch)
+                      f"{good.step} with half the learning rate (rollback {rollbacks} of "
+                      f"{checkpointmod.MAX_ROLLBACKS}).")
+                epochs_left, position, record = checkpointmod.restore_training(self, good, state, record,
+                                                                               state.n_epoch)
                 checkpointmod.scale_learning_rate(self, 0.5)
             finally:
                 if trainer.guard is not None:
@@ -446,7 +426,7 @@ class DNN:
         units = self.output_shape[-1] if self.output_shape and len(self.output_shape) == 2 else None
         categorical = getattr(self.loss, "fused_activation", None) == "softmax"
         if self.config.to_one_hot and y.dim() == 1:
-            y = torch.nn.functional.one_hot(y.long(), self.config.n_classes).float()
+            y = one_hot(y, self.config.n_classes)
         if y.dim() == 1 and units == 1:
             y = y.reshape(-1, 1)
         if units is not None and y.dim() == 2 and y.shape[1] != units:
@@ -461,7 +441,7 @@ class DNN:
                 if y.min() < 0 or y.max() >= units:
                     fail(argument, f"class indices in [0, {units - 1}]",
                          Text(f"values from {int(y.min())} to {int(y.max())}"))
-                return y if self.fused else torch.nn.functional.one_hot(y, units).float()
+                return y if self.fused else one_hot(y, units)
             if self.fused and _is_one_hot(y):
                 return y.argmax(1)  # indices: the fastest form of cross-entropy
         return y.float()
@@ -508,7 +488,7 @@ class DNN:
     def predict(self, X):
         """Predictions (activated outputs) as a numpy array."""
         xs, _ = self.prepare_data(X, None, "predict X", "")
-        return self._forward_batches(xs, 1024).float().cpu().numpy()
+        return self._forward_batches(xs, INFERENCE_BATCH_SIZE).float().cpu().numpy()
 
     def predict_label(self, X):
         """Class indices sorted from most to least likely, per sample (TFlearn's ``predict_label``)."""
@@ -559,21 +539,7 @@ class DNN:
         Returns:
             ``LRFinderResult`` (``suggestion``, ``lrs``, ``losses``, ``plot(path)``).
         """
-        from .lr_find import lr_find
-        return lr_find(self, X, Y, start_lr, end_lr, num_steps, batch_size, **kwargs)
-
-    def report(self, path=None):
-        """An HTML report of this model's last run (curves, diagnosis, step diagnostics, settings):
-        written to ``path`` (default ``<run>/report.html``) and shown inline in a notebook.
-
-        Returns:
-            A ``Report`` (its ``path``; displays itself in Jupyter).
-        """
-        from ..runs.report import Report, run_report
-        if self.last_run is None:
-            fail("report", "a model that has been fitted (the report reads its run folder)", None,
-                 "Call model.fit(...) first.")
-        return Report(run_report(self.last_run.path, path))
+        return range_test(self, X, Y, start_lr, end_lr, num_steps, batch_size, **kwargs)
 
     def summary(self, print_fn=print) -> str:
         """A table of layers with output shapes and parameter counts."""
@@ -582,13 +548,14 @@ class DNN:
             print_fn(text)
         return text
 
-    def run_config(self, n_epoch, batch_size, shuffle, validation_set, n, max_steps=None, drop_last=False) -> dict:
-        """What the run folder's config.json records."""
+    def run_config(self, settings: FitSettings, validation_set, n: int) -> dict:
+        """What the run folder's config.json records (``settings``: the fit's; ``n``: training samples)."""
         return {
             "network": serialization.describe_network(self) if isinstance(self.net, Network) else repr(self.net),
             "training": self.config.describe(),
-            "fit": {"n_epoch": n_epoch, "batch_size": batch_size, "shuffle": shuffle, "n_samples": n,
-                    "max_steps": max_steps, "drop_last": drop_last,
+            "fit": {"n_epoch": settings.n_epoch, "batch_size": settings.requested_batch_size,
+                    "shuffle": settings.shuffle, "n_samples": n, "max_steps": settings.max_steps,
+                    "drop_last": settings.drop_last,
                     "validation": validation_set if isinstance(validation_set, float) else (
                         None if validation_set is None else "given")},
             "clip_gradients": self.clip_gradients,
@@ -608,8 +575,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 def interrupted_message(state, checkpoint_dir, run_id) -> str:
     import sys
 
-    from .checkpoint import list_checkpoints
-    saved = list_checkpoints(checkpoint_dir) if checkpoint_dir is not None else []
+    saved = checkpointmod.list_checkpoints(checkpoint_dir) if checkpoint_dir is not None else []
     where = f"deepscope: training stopped (Ctrl-C) at step {state.step}, epoch {state.epoch}."
     if not saved:
         return (where + " No training checkpoint was written, so it cannot be resumed; give fit(run_id=..., "
@@ -642,7 +608,6 @@ def environment() -> dict:
     """What changes numerics between a run and its resume: torch's thread count and library versions."""
     import platform
 
-    from .. import __version__
     return {"threads": torch.get_num_threads(), "torch": torch.__version__, "numpy": np.__version__,
             "deepscope": __version__, "python": platform.python_version()}
 
@@ -663,6 +628,17 @@ def warn_if_environment_changed(folder: Path, run_config: dict) -> None:
                       RuntimeWarning, stacklevel=3)
 
 
+def _trainer_class(trainer) -> type:
+    """``fit(trainer=...)``: None (the default ``Trainer``) or a ``Trainer`` subclass."""
+    if trainer is None:
+        return Trainer
+    if isinstance(trainer, type) and issubclass(trainer, Trainer):
+        return trainer
+    fail("fit trainer", "a subclass of deepscope.models.Trainer (the class, not an instance)",
+         type(trainer).__name__ if not isinstance(trainer, type) else trainer.__name__, error=TypeError,
+         fix="Write `class MyTrainer(Trainer): def train_step(self, xs, y): ...` and pass trainer=MyTrainer.")
+
+
 def _device(device) -> torch.device:
     try:
         return torch.device(device)
@@ -680,6 +656,12 @@ def _autocast_dtype(mixed_precision, device: torch.device):
     if mixed_precision in ("bf16", "bfloat16"):
         return torch.bfloat16
     fail("DNN mixed_precision", "'auto', 'bf16' or None", mixed_precision)
+
+
+def one_hot(y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Class indices ``(N,)`` -> float one-hot rows ``(N, n_classes)`` on the same device (the tensor
+    twin of ``data_utils.to_categorical``, which checks and converts user arrays)."""
+    return torch.nn.functional.one_hot(y.long(), n_classes).float()
 
 
 def _is_one_hot(y: torch.Tensor) -> bool:

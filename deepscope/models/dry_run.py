@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from .._checks import Text, fail
+from ..utils import evaluation_pass
 
 
 def dry_run(net: nn.Module, xs: list[torch.Tensor], y: torch.Tensor | None, where: str = "fit") -> None:
@@ -27,10 +28,8 @@ def dry_run(net: nn.Module, xs: list[torch.Tensor], y: torch.Tensor | None, wher
 
     handles = [m.register_forward_pre_hook(lambda mod, inp, name=name: record(mod, inp, name))
                for name, m in net.named_modules() if not list(m.children())]
-    was_training = net.training
-    net.eval()
     try:
-        with torch.no_grad():
+        with evaluation_pass(net, handles):
             output = net(*[x[:2] for x in xs])
     except (RuntimeError, ValueError, IndexError, TypeError) as exc:
         if not entered:
@@ -43,10 +42,6 @@ def dry_run(net: nn.Module, xs: list[torch.Tensor], y: torch.Tensor | None, wher
             f"(batch of 2 samples): {str(exc).splitlines()[0]}. Check the sizes the previous layer "
             f"produces, e.g. in_features of a Linear after a Flatten."
         ) from None
-    finally:
-        for handle in handles:
-            handle.remove()
-        net.train(was_training)
     if y is not None and isinstance(output, torch.Tensor) and output.dim() >= 2 and y.dim() == output.dim():
         if tuple(output.shape[1:]) != tuple(y.shape[1:]):
             fail(f"{where} Y_targets", f"targets of shape {list(output.shape[1:])} per sample (the network's output)",

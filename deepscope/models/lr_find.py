@@ -18,6 +18,7 @@ import torch
 
 from .._checks import check_float, check_int, fail
 from .trainer import clip_grad_norm
+from .._io import save_figure
 
 
 @dataclass
@@ -34,7 +35,6 @@ class LRFinderResult:
         """Smoothed loss against the learning rate (log axis), the suggestion marked."""
         from matplotlib.figure import Figure
 
-        from .._io import save_figure
         fig = Figure(figsize=(6, 3.6), layout="constrained")
         ax = fig.subplots()
         ax.plot(self.lrs, self.losses, color="0.75", label="loss per step")

@@ -18,6 +18,7 @@ from safetensors.torch import load as st_load
 from .._io import atomic_write_bytes
 from ..graph import LAYERS, NotSerializable, to_json_value
 from ..network import Network
+from .config_objects import from_json_value
 
 FORMAT = "deepscope"
 VERSION = "1"  # the model-file format: bump it when a layer function's recorded arguments change meaning
@@ -239,8 +240,6 @@ def _check_shapes_before_building(description: dict, tensors: dict, source: str)
 
 def rebuild_network(description: dict, source: str):
     """Replay the recorded layer calls; only registered layer functions can be called."""
-    from ..config_objects import from_json_value
-
     built = {}
     try:
         nodes, output_id = description["nodes"], description["output"]

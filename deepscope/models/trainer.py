@@ -6,53 +6,60 @@ read once per epoch.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..callbacks.base import CallbackList, TrainingState
+from .fit_state import EpochPosition, FitSettings
+from .. import losses
+from ..layers.core import Dense
+from ..network import Network
 
 
 class Trainer:
-    """Runs the epochs of one ``DNN.fit``.
+    """Runs the epochs of one ``DNN.fit``; subclass it and override :meth:`train_step` to change
+    what one step does (``model.fit(X, Y, trainer=MyTrainer)``), as with Keras' ``train_step``.
 
     Args:
         dnn: the ``DNN`` (holds the network, loss, metric, optimizer and scheduler).
         xs: training inputs (one tensor per input layer), on the device.
         y: training targets, on the device.
-        batch_size: samples per step (>= the data size means full-batch descent).
-        shuffle: reshuffle the samples every epoch.
-        callbacks: ``CallbackList``.
-        state: the ``TrainingState`` shared with callbacks.
+        settings: the fit's ``FitSettings`` (batch size, shuffling, snapshots, ...).
+        callbacks: ``CallbackList`` (None: no callbacks).
+        state: the ``TrainingState`` shared with callbacks (None: a fresh one).
         validation: ``(xs, y)`` or None.
-        show_metric: compute the training metric every epoch.
-        snapshot_epoch / snapshot_step: when to validate and checkpoint (TFlearn's meaning).
+        data_seed: seeds every epoch's sample order (``data_seed + epoch``).
+        resume: the ``EpochPosition`` to continue an interrupted epoch from, or None.
+        guard: the NaN/Inf guard (``models/guard.py``) or None.
+        checkpointer: the training-checkpoint writer (``models/checkpoint.py``) or None.
+        parallel: the torchrun process group (``models/distributed.py``) or None.
+        stop_at_step: the global step to stop after (``fit(max_steps=...)``), or None.
     """
 
-    def __init__(self, dnn, xs, y, batch_size, shuffle, callbacks: CallbackList, state: TrainingState,
-                 validation=None, show_metric=False, snapshot_epoch=True, snapshot_step=None, drop_last=False,
-                 stop_at_step=None):
+    def __init__(self, dnn, xs, y, settings: FitSettings, callbacks: CallbackList | None = None,
+                 state: TrainingState | None = None, *, validation=None, data_seed: int = 0,
+                 resume: EpochPosition | None = None, guard=None, checkpointer=None, parallel=None,
+                 stop_at_step: int | None = None):
         self.dnn = dnn
         self.xs, self.y = xs, y
         self.n = y.shape[0]
-        self.batch_size = min(batch_size, self.n)
+        self.settings = settings
+        self.batch_size = min(settings.batch_size, self.n)
         self.full_batch = self.batch_size >= self.n
         # drop_last: every epoch ends at the last full batch (the rest of the samples is not used that epoch)
-        self.end = self.n - self.n % self.batch_size if drop_last else self.n
-        self.stop_at_step = stop_at_step  # fit(max_steps=...): the global step to stop after
-        self.shuffle = shuffle and not self.full_batch  # one full batch: order does not matter
-        self.callbacks = callbacks
-        self.state = state
+        self.end = self.n - self.n % self.batch_size if settings.drop_last else self.n
+        self.shuffle = settings.shuffle and not self.full_batch  # one full batch: order does not matter
+        self.callbacks = callbacks if callbacks is not None else CallbackList([])
+        self.state = state if state is not None else TrainingState(
+            model=dnn, n_epoch=settings.n_epoch, steps_per_epoch=settings.steps_per_epoch,
+            batch_size=self.batch_size, n_samples=self.n)
         self.validation = validation
-        self.show_metric = show_metric
-        self.snapshot_epoch = snapshot_epoch
-        self.snapshot_step = snapshot_step
-        # set by DNN.fit: NaN guard, checkpoint writer, the position to resume from, the data-order seed,
-        # the torchrun process group (models/distributed.py)
-        self.guard = self.checkpointer = self.resume = self.parallel = None
-        self.data_seed = 0
+        self.show_metric = settings.show_metric and dnn.metric is not None
+        self.data_seed = data_seed
+        self.resume = resume
+        self.guard, self.checkpointer, self.parallel = guard, checkpointer, parallel
+        self.stop_at_step = stop_at_step
         self.params = [p for p in dnn.net.parameters() if p.requires_grad]
         self.optimizer_step = unhooked_step(dnn.optimizer)
         if self.optimizer_step is not dnn.optimizer.step:  # what torch's step wrapper records (else the
@@ -60,22 +67,45 @@ class Trainer:
         # fast paths (each measured in BENCHMARKS.md; tests/test_fast_paths.py checks they match the plain path)
         self.fold_clip = folds_grad_scale(dnn.optimizer)  # the clip's multiply runs inside the fused step
         # tiny Dense networks: gradients without autograd (only for small steps: no gain from batch x weights
-        # of about 5M up, the MLP at batch 128; slightly slower at batch 2000)
+        # of about 5M up, the MLP at batch 128; slightly slower at batch 2000). Never under a subclass: its
+        # train_step (or anything else it overrides) must run as written.
         small = self.batch_size * sum(p.numel() for p in self.params) <= DenseChain.MAX_STEP_SIZE
-        self.dense_chain = DenseChain.build(dnn) if small else None
+        self.dense_chain = DenseChain.build(dnn) if small and type(self) is Trainer else None
 
-    # -- one step ---------------------------------------------------------------------------
-    def train_step(self, xs, y) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """One optimizer step on a batch; returns the (detached) loss and the output
-        (logits when the loss is fused: ``dnn.activate`` turns it into the activated output)."""
-        dnn = self.dnn
+    # -- one step (the extension point) -----------------------------------------------------
+    def train_step(self, xs: list[torch.Tensor], y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One optimizer step on a batch. Override it to change training (call the helpers below).
+
+        Args:
+            xs: the batch's inputs, one tensor per input layer.
+            y: the batch's targets.
+
+        Returns:
+            ``(loss, output)``: the detached loss, and the output as ``dnn.compute_loss`` returns it
+            (logits when the loss is fused: ``dnn.activate`` turns them into the activated output).
+        """
         if self.dense_chain is not None:
             output, loss = self.dense_chain.loss_and_grads(xs[0], y)
         else:
-            output, loss = dnn.compute_loss(xs, y)
-            for p in self.params:  # zero_grad(set_to_none=True) without its dispatch overhead
-                p.grad = None
+            output, loss = self.dnn.compute_loss(xs, y)
+            self.zero_grad()
             loss.backward()
+        self.apply_gradients(loss)
+        return loss.detach(), output
+
+    def zero_grad(self) -> None:
+        """Drop the trainable parameters' gradients (``zero_grad(set_to_none=True)`` without its dispatch)."""
+        for p in self.params:
+            p.grad = None
+
+    def apply_gradients(self, loss: torch.Tensor) -> None:
+        """Everything after ``backward``: average over torchrun processes, clip (TFlearn's
+        ``clip_gradients``), check for NaN/Inf, take the optimizer step, step the schedule.
+
+        Args:
+            loss: the step's loss (the NaN guard checks it).
+        """
+        dnn = self.dnn
         if self.parallel is not None:  # torchrun: the whole batch's gradient
             self.parallel.average_gradients(self.params)
         grad_norm = None
@@ -87,7 +117,6 @@ class Trainer:
         self.optimizer_step()
         if dnn.scheduler is not None:
             dnn.scheduler.step()
-        return loss.detach(), output
 
     # -- epochs -----------------------------------------------------------------------------
     def run(self, n_epoch: int) -> None:
@@ -95,6 +124,7 @@ class Trainer:
         net = self.dnn.net
         metric = self.dnn.metric if self.show_metric else None
         batch_events = self.callbacks.has_batch_events
+        snapshot_step = self.settings.snapshot_step
         fire("on_train_begin", state)
         try:
             resume, self.resume = self.resume, None
@@ -102,7 +132,7 @@ class Trainer:
                 if state.stop_training:
                     break
                 if resume is not None:  # continue the epoch a checkpoint was written in
-                    order, start, loss_sum = resume["order"], resume["batches_done"], resume["loss_sum"]
+                    order, start, loss_sum = resume.order, resume.batches_done, resume.loss_sum
                 else:
                     state.epoch += 1
                     order, start, loss_sum = self.epoch_order(state.epoch), 0, None
@@ -126,7 +156,7 @@ class Trainer:
                     state.batch_loss = loss
                     if metric is not None:
                         metric.update(self.dnn.activate(output), y)
-                    snapshot = bool(self.snapshot_step) and state.step % self.snapshot_step == 0
+                    snapshot = bool(snapshot_step) and state.step % snapshot_step == 0
                     if snapshot:
                         self.dnn.snapshot(state, self.validation)
                     if batch_events:
@@ -145,7 +175,7 @@ class Trainer:
                 if metric is not None:
                     logs[metric.name] = metric.compute()
                 state.epoch_logs = logs
-                if self.snapshot_epoch:
+                if self.settings.snapshot_epoch:
                     self.dnn.snapshot(state, self.validation)
                 state.history.append(state.epoch_logs)
                 fire("on_epoch_end", state)
@@ -182,12 +212,6 @@ class Trainer:
         else:
             for begin in range(start * bs, n, bs):
                 yield [x[begin:begin + bs] for x in self.xs], self.y[begin:begin + bs]
-
-
-def steps_per_epoch(n: int, batch_size: int, drop_last: bool = False) -> int:
-    """Optimizer steps in one epoch of ``n`` samples (``drop_last``: full batches only)."""
-    batch_size = min(batch_size, n)
-    return n // batch_size if drop_last else math.ceil(n / batch_size)
 
 
 def unhooked_step(optimizer: torch.optim.Optimizer):
@@ -272,9 +296,6 @@ class DenseChain:
 
     @classmethod
     def build(cls, dnn) -> "DenseChain | None":
-        from ..layers.core import Dense
-        from ..network import Network
-
         net = dnn.net
         if not isinstance(net, Network) or not net._is_chain or dnn.has_penalties or dnn.autocast_dtype is not None:
             return None
@@ -380,8 +401,6 @@ def _activation_grad(activation: nn.Module, out: torch.Tensor, grad: torch.Tenso
 
 
 def _loss_call(name: str):
-    from .. import losses
-
     return {"mean_square": losses.MeanSquare, "categorical_crossentropy": losses.CategoricalCrossentropy,
             "binary_crossentropy": losses.BinaryCrossentropy}[name].__call__
 

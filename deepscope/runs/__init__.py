@@ -6,7 +6,7 @@ read the folders that every ``DNN.fit`` writes (config.json, metrics.csv, Tensor
 from .catalog import list_runs, read_config, read_metrics, resolve_run, run_folders, show_run
 from .compare import RunTable, compare_runs, flatten_config
 from .plots import plot_runs
-from .run import Run, runs_root
+from ..callbacks.run_folder import Run, runs_root
 
 __all__ = ["Run", "RunTable", "compare_runs", "flatten_config", "list_runs", "plot_runs", "read_config",
            "read_metrics", "resolve_run", "run_folders", "runs_root", "show_run"]

@@ -1,11 +1,10 @@
 """Finding and reading run folders: ``list_runs``, ``show_run``, ``read_metrics``, ``read_config``.
 
-A run folder is any folder holding a ``config.json`` or ``metrics.csv`` (see ``runs.run``).
+A run folder is any folder holding a ``config.json`` or ``metrics.csv`` (see ``callbacks.run_folder``).
 Runs are named by their folder name (the run id) inside the runs root, or by a path.
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 from datetime import datetime
@@ -13,7 +12,7 @@ from pathlib import Path
 
 from .._checks import Text, fail
 from ..diagnostics import DIAGNOSIS_FILE, STEPS_FILE, read_diagnosis
-from .run import runs_root
+from ..callbacks.run_folder import read_metrics_file, runs_root
 
 
 def is_run_folder(path: str | os.PathLike) -> bool:
@@ -100,22 +99,7 @@ def read_metrics(run: str | os.PathLike, root=None) -> list[dict]:
         One dict per epoch (``epoch``, ``step``, ``loss``, ``acc``, ``val_loss``, ...);
         empty cells are left out.
     """
-    path = resolve_run(run, root) / "metrics.csv"
-    if not path.is_file():
-        return []
-    rows = []
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            for raw in csv.DictReader(f):
-                row = {}
-                for key, value in raw.items():
-                    if key is None or value in (None, ""):
-                        continue
-                    row[key] = _number(value, integer=key in ("epoch", "step"))
-                rows.append(row)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ValueError(f"{path}: not a readable metrics table ({type(exc).__name__}: {str(exc)[:120]}).") from None
-    return rows
+    return read_metrics_file(resolve_run(run, root) / "metrics.csv")
 
 
 def final_metrics(rows: list[dict]) -> dict[str, float]:
@@ -194,11 +178,3 @@ def show_run(run: str | os.PathLike, root: str | os.PathLike | None = None) -> d
 def _created(path: Path) -> float:
     config = path / "config.json"
     return (config if config.is_file() else path).stat().st_mtime if path.exists() else 0.0
-
-
-def _number(text: str, integer: bool = False):
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return int(value) if integer and value.is_integer() else value

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 from .._checks import fail
 from .catalog import read_config, read_metrics, final_metrics, resolve_run
 from .render import plain_table, print_table
+from .render import format_value
 
 MISSING = None  # shown as "-" when a run lacks a setting or a metric
 
@@ -64,7 +65,6 @@ def settings_table(table: RunTable, width: int | None = None) -> str:
     """The differing settings, one row per setting and one column per run, cells wrapped to fit ``width``."""
     import textwrap
 
-    from .render import format_value
     width = width or _width()
     split = 1 + len(table.metrics)
     names = table.differing

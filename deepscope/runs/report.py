@@ -3,7 +3,7 @@
 ::
 
     run_report("runs/cifar", "report.html")     # or: deepscope report runs/cifar -o report.html
-    model.report()                             # the model's last run (inline in a notebook)
+    deepscope.report(model)                    # the model's last run (inline in a notebook)
 
 Sections (each a ``<section id=...>``): ``summary``, ``metrics`` (final values), ``curves``
 (training and validation overlaid per metric), ``diagnosis`` (the fit's findings in plain words),
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import fail
 from .._io import atomic_write_text
 from ..diagnostics import read_diagnosis, read_steps
 from .catalog import read_config, read_metrics, resolve_run
@@ -174,6 +175,29 @@ class Report:
 
     def __fspath__(self) -> str:
         return str(self.path)
+
+
+def report(target, path: str | os.PathLike | None = None) -> Report:
+    """The HTML report of a trained model's last run, or of a run folder (id or path): curves,
+    diagnosis, step diagnostics, settings. Written to ``path`` (default ``<run>/report.html``) and
+    shown inline in a notebook. (A study's report: ``study.report()``.)
+
+    Args:
+        target: a fitted ``DNN``, a run id (under the runs folder) or a run folder path.
+        path: where to write the page.
+
+    Returns:
+        A ``Report`` (its ``path``; displays itself in Jupyter).
+    """
+    if hasattr(target, "last_run") and hasattr(target, "net"):  # a DNN
+        if target.last_run is None:
+            fail("report", "a model that has been fitted (the report reads its run folder)", None,
+                 "Call model.fit(...) first.")
+        target = target.last_run.path
+    elif not isinstance(target, (str, os.PathLike)):
+        fail("report target", "a fitted DNN, a run id or a run folder", type(target).__name__, error=TypeError,
+             fix="For a study use study.report().")
+    return Report(run_report(target, path))
 
 
 def run_report(run: str | os.PathLike, path: str | os.PathLike | None = None, root=None) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 
-from .journal import TERMINAL
+from .journal import TERMINAL, trial_id
 
 
 def _mean(states: list[dict], metric: str) -> float | None:
@@ -67,5 +67,4 @@ def run_bayes(study) -> None:
 
 
 def _tid(params: dict, seed: int) -> str:
-    from .journal import trial_id
     return trial_id(params, seed)

@@ -35,6 +35,8 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .._checks import check_float, check_int, fail
 from ..graph import Node
+from ..models.dnn import DNN
+from ..utils import INFERENCE_BATCH_SIZE, set_seed
 
 
 class _Objective(nn.Module):
@@ -87,9 +89,6 @@ def _signature(dnn) -> list:
 
 
 def _build_models(build, seeds, device):
-    from ..models.dnn import DNN
-    from ..utils import set_seed
-
     dnns = []
     for seed in seeds:
         set_seed(seed)
@@ -172,7 +171,6 @@ def train_ensemble(build, X, Y, seeds, n_epoch=10, batch_size=None, validation_s
     steps = -(-n // batch_size)
     optimizer, scheduler = first.config.build_optimizer().build(trainable, steps * n_epoch)
 
-    from ..utils import set_seed
     set_seed(seeds[0])  # dropout masks and data order: reproducible for a given list of seeds
     order_gen = torch.Generator().manual_seed(seeds[0])
     result = EnsembleResult(seeds=seeds, models=dnns)
@@ -228,7 +226,7 @@ def _clip_per_model(trainable, max_norm: float) -> None:
 
 
 @torch.no_grad()
-def _evaluate(forward, params, buffers, dnns, xs, y, prefix: str, chunk: int = 1024) -> dict:
+def _evaluate(forward, params, buffers, dnns, xs, y, prefix: str, chunk: int = INFERENCE_BATCH_SIZE) -> dict:
     """Loss and metric of every model on ``(xs, y)`` in chunks; metric name -> array ``(n_models,)``."""
     n = y.shape[0]
     total = torch.zeros(len(dnns), device=y.device)

@@ -21,6 +21,7 @@ from .._io import atomic_write_text
 from ..runs.report import figure_img, page, section, table_html
 from .stability import stability_map, study_summary
 from .study import Study, aggregate, metric_value
+from .journal import Journal
 
 
 class _Rows:
@@ -29,7 +30,6 @@ class _Rows:
     def __init__(self, folder: Path):
         import json
 
-        from .journal import Journal
         self.folder = folder
         self.name = folder.name
         try:

@@ -29,9 +29,14 @@ import numpy as np
 
 from .._checks import check_choice, check_int, fail
 from .._io import atomic_write_json
+from ..callbacks.run_folder import runs_dir, runs_root
 from ..diagnostics import read_diagnosis
+from ..models.fit_state import resume_named_runs
+from ..utils import set_seed
 from .journal import TERMINAL, Journal, plain_metrics, trial_id
 from .space import check_space, grid, sample
+from ..runs.report import Report
+from .bayes import run_bayes
 
 METHODS = ("grid", "random", "bayes")
 
@@ -79,7 +84,6 @@ class Study:
         self.metric, self.mode = metric, check_choice(mode, "Study mode", ("max", "min"))
         self.search_seed = check_int(search_seed, "Study search_seed", minimum=0)
         self.train_fn, self.name, self.verbose = train_fn, name, verbose
-        from ..runs.run import runs_root
         self.root = runs_root(root).resolve()
         self.folder = self.root / name
         self.journal = Journal(self.folder / "journal.jsonl")
@@ -112,7 +116,6 @@ class Study:
             "space": {k: v if isinstance(v, list) else repr(v) for k, v in self.space.items()}})
         self.counts = {"run": 0, "skipped": 0, "rerun": 0}
         if self.method == "bayes":
-            from .bayes import run_bayes
             run_bayes(self)
         else:
             points = self.points()
@@ -143,8 +146,7 @@ class Study:
                             resume=resume)
         start = time.perf_counter()
         try:
-            with _environment(self.root, resume):
-                from ..utils import set_seed
+            with runs_dir(self.root), resume_named_runs(resume):  # the trial's fits write here (and resume)
                 set_seed(seed)
                 metrics = plain_metrics(self.train_fn(dict(params), seed, run_id), self.metric)
         except KeyboardInterrupt:
@@ -190,7 +192,6 @@ class Study:
 
     def report(self, path=None, collapse: float | None = 0.11):
         """An HTML report of the study (see :mod:`deepscope.sweep.report`), shown inline in notebooks."""
-        from ..runs.report import Report
         from .report import study_report  # (report imports this module)
         return Report(study_report(self, path, collapse=collapse))
 
@@ -295,23 +296,3 @@ def _has_checkpoints(folder: Path) -> bool:
 
 def _since(start: float) -> float:
     return round(time.perf_counter() - start, 3)
-
-
-@contextmanager
-def _environment(root: Path, resume: bool):
-    """During one trial: ``DEEPSCOPE_RUNS`` = the study's root (so ``fit(run_id=...)`` writes into the
-    study's folder) and ``DEEPSCOPE_RESUME=1`` only when re-running an interrupted trial with checkpoints."""
-    saved = {k: os.environ.get(k) for k in ("DEEPSCOPE_RUNS", "DEEPSCOPE_RESUME")}
-    os.environ["DEEPSCOPE_RUNS"] = str(root)
-    if resume:
-        os.environ["DEEPSCOPE_RESUME"] = "1"
-    else:
-        os.environ.pop("DEEPSCOPE_RESUME", None)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v

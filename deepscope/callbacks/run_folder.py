@@ -15,17 +15,33 @@ import csv
 import json
 import os
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 
 from .._io import atomic_write_json, atomic_write_text, csv_text
 
 DEFAULT_ROOT = "runs"
+_RUNS_DIR: ContextVar[str | None] = ContextVar("deepscope_runs_dir", default=None)
 
 
 def runs_root(root: str | os.PathLike | None = None) -> Path:
-    """The folder holding all runs: ``root``, else ``$DEEPSCOPE_RUNS``, else ``./runs``."""
-    return Path(root or os.environ.get("DEEPSCOPE_RUNS") or DEFAULT_ROOT)
+    """The folder holding all runs: ``root``, else the one set by :func:`runs_dir`, else the user's
+    ``$DEEPSCOPE_RUNS``, else ``./runs``."""
+    return Path(root or _RUNS_DIR.get() or os.environ.get("DEEPSCOPE_RUNS") or DEFAULT_ROOT)
+
+
+@contextmanager
+def runs_dir(root: str | os.PathLike):
+    """Inside this block, fits without ``tensorboard_dir`` write their run folders under ``root``
+    (a study puts its trials' runs in its own folder this way; nothing global is changed, and
+    each thread or task keeps its own setting)."""
+    token = _RUNS_DIR.set(str(root))
+    try:
+        yield Path(root)
+    finally:
+        _RUNS_DIR.reset(token)
 
 
 IDENTITY_FIT_KEYS = ("batch_size", "shuffle", "n_samples", "max_steps", "drop_last")
@@ -189,13 +205,37 @@ class Run:
         return f"Run({str(self.path)!r})"
 
 
-def read_rows(path: Path) -> list[tuple]:
-    """The rows of a ``metrics.csv`` as ``(epoch, step, logs, seconds)``; [] if there is none."""
+def read_metrics_file(path: str | os.PathLike) -> list[dict]:
+    """The rows of a ``metrics.csv``: numbers as floats (``epoch``/``step`` as ints), empty cells left
+    out; [] when there is no file. (The one reader: ``runs.read_metrics`` and resuming runs use it.)
+
+    Raises:
+        ValueError: the file is not a readable table.
+    """
+    path = Path(path)
     if not path.is_file():
         return []
     rows = []
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            logs = {k: float(v) for k, v in row.items() if k not in ("epoch", "step", "time") and v not in ("", None)}
-            rows.append((int(row["epoch"]), int(row["step"]), logs, float(row.get("time") or 0.0)))
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for raw in csv.DictReader(f):
+                rows.append({key: _number(value, integer=key in ("epoch", "step"))
+                             for key, value in raw.items() if key is not None and value not in (None, "")})
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path}: not a readable metrics table ({type(exc).__name__}: {str(exc)[:120]}).") from None
     return rows
+
+
+def read_rows(path: Path) -> list[tuple]:
+    """The rows of a ``metrics.csv`` as ``(epoch, step, logs, seconds)`` (what ``Run`` keeps); [] if none."""
+    return [(int(row["epoch"]), int(row["step"]),
+             {k: v for k, v in row.items() if k not in ("epoch", "step", "time") and isinstance(v, float)},
+             float(row.get("time", 0.0))) for row in read_metrics_file(path)]
+
+
+def _number(text: str, integer: bool = False):
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if integer and value.is_integer() else value

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import data_augmentation, data_preprocessing, losses, metrics, optimizers
+
 
 def _allowlist() -> dict[str, Any]:
-    from . import data_augmentation, data_preprocessing, losses, metrics, optimizers
-
     allowed: dict[str, Any] = {}
     for module in (optimizers, losses, metrics, data_preprocessing, data_augmentation):
         for name in dir(module):
