@@ -523,9 +523,17 @@ class DNN:
         with torch.no_grad():
             param.copy_(value.to(param.device))
 
-    def save(self, model_file) -> str:
-        """Save weights (safetensors) with the network description (JSON), atomically."""
-        return serialization.save_model(self, model_file)
+    def save(self, model_file, durable: bool = True) -> str:
+        """Save weights (safetensors) with the network description (JSON), atomically.
+
+        Args:
+            model_file: the file (``.safetensors``).
+            durable: fsync the file (it survives a power loss, not only a killed process).
+
+        Returns:
+            The path written.
+        """
+        return serialization.save_model(self, model_file, durable=durable)
 
     def load(self, model_file, weights_only=False) -> "DNN":
         """Load weights saved by :meth:`save` into this model (same architecture)."""
