@@ -15,19 +15,22 @@ from . import (activations, callbacks, data_augmentation, data_preprocessing, da
 from .data_augmentation import ImageAugmentation
 from .data_preprocessing import ImagePreprocessing
 from .layers import (activation, avg_pool_1d, avg_pool_2d, batch_normalization, conv_1d, conv_2d,
-                     conv_2d_transpose, dropout, embedding, flatten, fully_connected, global_avg_pool,
-                     global_max_pool, gru, input_data, l2_normalize, local_response_normalization, lstm,
-                     max_pool_1d, max_pool_2d, merge, merge_outputs, regression, reshape, simple_rnn,
-                     single_unit, upsample_2d)
+                     conv_2d_transpose, densenet_block, dropout, elementwise, embedding, flatten, fully_connected,
+                     global_avg_pool, global_max_pool, grouped_conv_2d, gru, highway, highway_conv_2d, input_data,
+                     l2_normalize, local_response_normalization, lstm, max_pool_1d, max_pool_2d, merge, merge_outputs,
+                     regression, reshape, residual_block, residual_bottleneck, resnext_block, simple_rnn, single_unit,
+                     upsample_2d)
 from .metrics import R2, Accuracy, Top_k
 from .optimizers import SGD, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
 from .diagnostics import Diagnostics
-from .models import DNN, ModelFileError
+from .models import DNN, ModelFileError, SequenceGenerator
 from .models import load_model as load
 from .runs.report import report
 from .utils import init_graph, set_seed
 
-from . import objectives
+from . import objectives, variables
+from .variables import (get_all_trainable_variable, get_all_variables, get_layer_variables_by_name,
+                        get_layer_variables_by_scope, get_value, set_value, variable)
 from .activations import elu, leaky_relu, linear, prelu, relu, sigmoid, softmax, tanh
 from .objectives import (binary_crossentropy, categorical_crossentropy, hinge_loss, mean_square,
                          softmax_categorical_crossentropy, weighted_crossentropy)
@@ -36,16 +39,10 @@ from ._version import __version__
 
 # TFlearn names deepscope does not provide (yet), with what to use instead
 NOT_PROVIDED = {
-    "residual_block": "not built yet (a planned issue): write the block with conv_2d, batch_normalization and merge",
-    "residual_bottleneck": "not built yet: write it with conv_2d, batch_normalization and merge",
-    "resnext_block": "not built yet: write it with conv_2d and merge",
-    "densenet_block": "not built yet: write it with conv_2d and merge(..., 'concat')",
-    "highway": "not built yet", "highway_conv_2d": "not built yet",
     "bidirectional_rnn": "not built yet: run lstm on the sequence and on its reverse, then merge",
     "BasicLSTMCell": "not built yet: use lstm(...)", "GRUCell": "not built yet: use gru(...)",
     "custom_layer": "not built yet (a saved model could not rebuild a Python function): use a registered layer",
-    "SequenceGenerator": "not built yet", "variables": "not built yet: DNN.get_weights / set_weights read and set a "
-    "layer's W and b", "image_preloader": "not built yet: load images with numpy / PIL into an array",
+    "image_preloader": "not built yet: load images with numpy / PIL into an array",
     "build_hdf5_image_dataset": "not built yet", "time_distributed": "not built yet",
 }
 
@@ -56,10 +53,12 @@ def __getattr__(name: str):
         raise AttributeError(f"deepscope does not provide TFlearn's {name!r}: {NOT_PROVIDED[name]}.")
     raise AttributeError(f"module 'deepscope' has no attribute {name!r} (not one of the TFlearn names deepscope "
                          "provides; README 'What is inside' lists them).")
-__all__ = ["DNN", "Diagnostics", "ImageAugmentation", "ImagePreprocessing", "ModelFileError", "load", "init_graph", "set_seed",
+__all__ = ["DNN", "SequenceGenerator", "Diagnostics", "ImageAugmentation", "ImagePreprocessing", "ModelFileError", "load", "init_graph", "set_seed",
            "activations", "callbacks", "data_augmentation", "data_preprocessing", "data_utils", "datasets",
            "initializations", "layers", "losses", "metrics", "optimizers", "regularizers", "sweep",
            "SGD", "AdaDelta", "AdaGrad", "Adam", "AdamW", "Momentum", "Nesterov", "RMSProp",
            "Accuracy", "R2", "Top_k", "objectives", "elu", "leaky_relu", "linear", "prelu", "relu", "sigmoid",
            "softmax", "tanh", "binary_crossentropy", "categorical_crossentropy", "hinge_loss", "mean_square",
-           "softmax_categorical_crossentropy", "weighted_crossentropy", *layers.__all__]
+           "softmax_categorical_crossentropy", "weighted_crossentropy", "variables", "report",
+           "get_all_trainable_variable", "get_all_variables", "get_layer_variables_by_name",
+           "get_layer_variables_by_scope", "get_value", "set_value", "variable", *layers.__all__]

@@ -19,6 +19,8 @@ Defaults worth knowing:
 """
 from __future__ import annotations
 
+import functools
+
 import inspect
 import math
 from typing import Any, Callable
@@ -159,9 +161,30 @@ def crelu(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
     return torch.cat([F.relu(x), F.relu(-x)], dim=dim)
 
 
-# plain torch functions (TFlearn's names), no re-implementation
-tanh, sigmoid, softplus, softsign = torch.tanh, torch.sigmoid, F.softplus, F.softsign
-relu, relu6, elu, selu, gelu, silu = F.relu, F.relu6, F.elu, F.selu, F.gelu, F.silu
+def _on_nodes(fn: Callable, name: str) -> Callable:
+    """``fn`` that also takes a layer's output (a graph node, as in TFlearn's ``relu(net)``): on a
+    node it adds an activation layer (recorded, so the network still saves); on a tensor it is ``fn``."""
+
+    @functools.wraps(fn)
+    def apply(x, *args, **kwargs):
+        if hasattr(x, "apply_activation"):  # a deepscope Node (no import: this module is below graph)
+            options = dict(zip(_OPTION_NAMES.get(name, ()), args), **kwargs)
+            return x.apply_activation({"name": name, **options} if options else name)
+        return fn(x, *args, **kwargs)
+
+    return apply
+
+
+_OPTION_NAMES = {"leaky_relu": ("alpha",), "softmax": ("dim",), "elu": ("alpha",)}
+
+# plain torch functions (TFlearn's names), no re-implementation; each also takes a layer's output
+linear, softmax, centered_softplus = _on_nodes(linear, "linear"), _on_nodes(softmax, "softmax"), _on_nodes(
+    centered_softplus, "centered_softplus")
+leaky_relu = _on_nodes(leaky_relu, "leaky_relu")
+tanh, sigmoid = _on_nodes(torch.tanh, "tanh"), _on_nodes(torch.sigmoid, "sigmoid")
+softplus, softsign = _on_nodes(F.softplus, "softplus"), _on_nodes(F.softsign, "softsign")
+relu, relu6, elu = _on_nodes(F.relu, "relu"), _on_nodes(F.relu6, "relu6"), _on_nodes(F.elu, "elu")
+selu, gelu, silu = _on_nodes(F.selu, "selu"), _on_nodes(F.gelu, "gelu"), _on_nodes(F.silu, "silu")
 swish = silu
 
 # functional form -> registry name, so ``activation=activations.relu`` builds ``nn.ReLU``

@@ -15,6 +15,8 @@ import torch
 
 from deepscope._checks import Text as _Text
 from deepscope._checks import check_choice, check_int, fail
+from deepscope.text_utils import (chars_to_dictionary, random_sequence_from_string, random_sequence_from_textfile,
+                                  string_to_semi_redundant_sequences, textfile_to_semi_redundant_sequences)
 
 _EPSILON = 1e-8
 
@@ -22,6 +24,9 @@ __all__ = [
     "to_categorical", "shuffle", "pad_sequences", "samplewise_zero_center",
     "samplewise_std_normalization", "featurewise_zero_center",
     "featurewise_std_normalization", "load_csv", "as_tensor",
+    "chars_to_dictionary", "string_to_semi_redundant_sequences", "textfile_to_semi_redundant_sequences",
+    "random_sequence_from_string", "random_sequence_from_textfile",
+    "np",  # TFlearn's programs use np after `from tflearn.data_utils import *`
 ]
 
 

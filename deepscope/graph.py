@@ -14,6 +14,7 @@ import functools
 import inspect
 import itertools
 import numbers
+import weakref
 from typing import Any, Callable
 
 import torch
@@ -24,6 +25,10 @@ from ._registry import Registry
 
 LAYERS = Registry("layer")  # layer function name -> function, used to rebuild saved networks
 _node_ids = itertools.count()
+# TFlearn's variable scopes: the layers created with a name or scope, newest first (weak: a layer
+# that no network uses any more disappears). ``reuse=True`` shares a scope's module (its weights);
+# ``deepscope.variables.get_layer_variables_by_name`` reads its parameters.
+SCOPES: "weakref.WeakValueDictionary[str, nn.Module]" = weakref.WeakValueDictionary()
 
 
 class Graph:
@@ -87,6 +92,34 @@ class Node:
     def __repr__(self) -> str:
         return f"<deepscope Node {self.name!r} shape={list(self.shape)}>"
 
+    # Arithmetic on layer outputs (TFlearn's tensors allow it): each operation is recorded as an
+    # ``elementwise`` layer, so the network still saves and loads. (The layer functions import this
+    # module, so these import them when called.)
+    def _elementwise(self, other, op: str, reverse: bool = False) -> "Node":
+        from .layers.core import elementwise
+
+        if isinstance(other, Node):
+            return elementwise([other, self] if reverse else [self, other], op)
+        if isinstance(other, numbers.Real) and not isinstance(other, bool):
+            return elementwise(self, op, constant=float(other), reverse=reverse)
+        return NotImplemented
+
+    def __add__(self, other): return self._elementwise(other, "add")
+    def __radd__(self, other): return self._elementwise(other, "add", reverse=True)
+    def __sub__(self, other): return self._elementwise(other, "sub")
+    def __rsub__(self, other): return self._elementwise(other, "sub", reverse=True)
+    def __mul__(self, other): return self._elementwise(other, "mul")
+    def __rmul__(self, other): return self._elementwise(other, "mul", reverse=True)
+    def __truediv__(self, other): return self._elementwise(other, "div")
+    def __rtruediv__(self, other): return self._elementwise(other, "div", reverse=True)
+    def __neg__(self): return self._elementwise(-1.0, "mul")
+
+    def apply_activation(self, activation) -> "Node":
+        """An activation layer on this node (what ``deepscope.activations.relu(node)`` does)."""
+        from .layers.core import activation as activation_layer
+
+        return activation_layer(self, activation)
+
 
 class Layer(nn.Module):
     """Base for layers with an activation: ``forward(x) = activation(pre_activation(x))``.
@@ -143,6 +176,12 @@ def to_json_value(value: Any, argument: str) -> Any:
         return [to_json_value(v, argument) for v in value]
     if isinstance(value, dict):
         return {str(k): to_json_value(v, argument) for k, v in value.items()}
+    if isinstance(value, nn.Parameter):  # regression(trainable_vars=[...]): stored by layer and name
+        for module in list(SCOPES.values()):
+            for param_name, param in module.named_parameters():
+                if param is value:
+                    return f"{module.layer_name}.{param_name}"
+        return NotSerializable(argument, value)
     if hasattr(value, "to_config"):
         return {"__class__": type(value).__name__, "__config__": value.to_config()}
     if isinstance(getattr(value, "config", None), dict):  # optimizer / loss / metric objects
@@ -173,6 +212,8 @@ def layer_function(kind: str) -> Callable:
             bound.apply_defaults()
             node = fn(*args, **kwargs)
             arguments = dict(bound.arguments)
+            if isinstance(node, Node) and node.module is not None:
+                _apply_scope(node, arguments, fn.__name__)
             if kind == "input":  # input_data has no incoming node
                 incoming, parents = None, []
             else:
@@ -194,6 +235,36 @@ def layer_function(kind: str) -> Callable:
         return wrapper
 
     return decorator
+
+
+def _apply_scope(node: Node, arguments: dict, function: str) -> None:
+    """TFlearn's ``scope``/``reuse``/``restore`` arguments of a layer call.
+
+    ``reuse=True`` with ``scope='s'``: the node uses the module created earlier with scope ``'s'``
+    (the same weights, shared); ``restore=False``: ``DNN.load`` leaves this layer's fresh weights.
+    """
+    scope, reuse = arguments.get("scope"), arguments.get("reuse")
+    where = f"{function} '{node.name}'"
+    if reuse and not scope:
+        fail(f"{where} reuse", "a scope naming the layer to share weights with", None,
+             "Give scope='...' both where the layer is first made and here (with reuse=True).")
+    if reuse:
+        shared = SCOPES.get(str(scope))
+        if shared is None:
+            fail(f"{where} scope", f"a scope made earlier (reuse=True shares its weights); known: {sorted(SCOPES)}",
+                 scope, f"Create the layer first with scope={scope!r} and reuse=False.")
+        mine = {k: tuple(v.shape) for k, v in node.module.state_dict().items()}
+        theirs = {k: tuple(v.shape) for k, v in shared.state_dict().items()}
+        if mine != theirs or type(shared) is not type(node.module):
+            fail(f"{where} (reuse=True, scope={scope!r})", f"the same layer as the one scope {scope!r} names "
+                 f"({type(shared).__name__} {theirs})", f"{type(node.module).__name__} {mine}",
+                 "A shared layer must have the same kind, sizes and input size.")
+        node.module = shared
+        return
+    if arguments.get("restore") is False:
+        node.module.restore = False
+    for key in {str(scope) if scope else None, node.name} - {None}:
+        SCOPES[key] = node.module
 
 
 def add_layer(incoming: Node | list[Node], module: nn.Module | None, shape, name: str) -> Node:

@@ -116,12 +116,15 @@ class Conv(Layer):
         pads: TensorFlow (before, after) pads per spatial dimension.
         activation, activation_name: the built activation module and its name.
         bias: whether to add a bias.
+        groups: channel groups (each output channel sees ``in_channels / groups`` inputs).
     """
 
-    def __init__(self, in_channels, out_channels, kernel, strides, pads, activation, activation_name, bias):
+    def __init__(self, in_channels, out_channels, kernel, strides, pads, activation, activation_name, bias,
+                 groups: int = 1):
         super().__init__()
         self.ndim = len(kernel)
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *kernel))  # (out, in, *k)
+        self.groups = groups  # grouped (depthwise when groups == in_channels) convolution
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, *kernel))  # (out, in/groups, *k)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.stride = tuple(strides)
         self.padding, self.explicit_pad = _torch_pad(pads)
@@ -132,7 +135,7 @@ class Conv(Layer):
         if self.explicit_pad is not None:
             x = F.pad(x, self.explicit_pad)
         conv = F.conv1d if self.ndim == 1 else F.conv2d
-        return conv(x, self.weight, self.bias, self.stride, self.padding)
+        return conv(x, self.weight, self.bias, self.stride, self.padding, 1, self.groups)
 
     def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
         if self.ndim == 1:  # (N, T, F) -> (N, F, T) -> conv -> (N, T', C)
@@ -416,3 +419,17 @@ def upsample_2d(incoming, kernel_size, name="UpSample2D") -> Node:
     factor = _sizes(kernel_size, 2, where, "kernel_size")
     _, h, w, c = incoming.shape
     return add_layer(incoming, Upsample(factor), [None, h * factor[0], w * factor[1], c], name)
+
+
+# The residual family and highway convolutions are TFlearn's ``tflearn.layers.conv`` names too; they
+# are written with the layers above in layers/blocks.py (which imports this module, so it is looked
+# up when first asked for).
+_BLOCKS = ("densenet_block", "grouped_conv_2d", "highway_conv_2d", "residual_block", "residual_bottleneck",
+           "resnext_block")
+
+
+def __getattr__(name: str):
+    if name in _BLOCKS:
+        from . import blocks
+        return getattr(blocks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

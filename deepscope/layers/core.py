@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import activations, initializations, regularizers
-from .._checks import check_float, check_int, check_shape_list, fail
+from .._checks import Text, check_choice, check_float, check_int, check_shape_list, fail
 from ..graph import Graph, Layer, Node, add_layer, layer_function, layer_label, require_node
 
 
@@ -280,6 +280,61 @@ def activation(incoming, activation="linear", name="Activation") -> Node:
     return add_layer(incoming, Activation(act, act_name, rank == 3), incoming.shape, name)
 
 
+ELEMENTWISE_OPS = ("add", "sub", "mul", "div")
+
+
+class Elementwise(nn.Module):
+    """``a op b`` for two same-shaped tensors, or ``x op constant`` (``reverse``: ``constant op x``)."""
+
+    def __init__(self, op: str, constant: float | None = None, reverse: bool = False):
+        super().__init__()
+        self.op, self.constant, self.reverse = op, constant, reverse
+
+    def forward(self, x):
+        if self.constant is None:
+            a, b = x  # (two tensors of one shape)
+        else:
+            a, b = (self.constant, x) if self.reverse else (x, self.constant)
+        if self.op == "add":
+            return a + b
+        if self.op == "sub":
+            return a - b
+        if self.op == "mul":
+            return a * b
+        return a / b
+
+
+@layer_function("core")
+def elementwise(incoming, op, constant=None, reverse=False, name="Elementwise") -> Node:
+    """Arithmetic on layer outputs, as ``net + other``, ``0.17 * net``, ``a - b`` write it.
+
+    Args:
+        incoming: a node, or a list of two nodes of the same shape.
+        op: ``'add'``, ``'sub'``, ``'mul'`` or ``'div'``.
+        constant: the number (when ``incoming`` is one node).
+        reverse: ``constant op incoming`` instead of ``incoming op constant``.
+        name: layer name.
+
+    Returns:
+        A node of the same shape.
+    """
+    label = f"elementwise '{name}'"
+    check_choice(op, f"{label} op", ELEMENTWISE_OPS)
+    if isinstance(incoming, (list, tuple)):
+        if len(incoming) != 2 or not all(isinstance(n, Node) for n in incoming):
+            fail(f"{label} incoming", "two layer outputs", incoming, error=TypeError)
+        a, b = incoming
+        if list(a.shape) != list(b.shape):
+            fail(f"{label} ({a.name} {op} {b.name})", "two outputs of the same shape",
+                 Text(f"shapes {list(a.shape)} and {list(b.shape)}"),
+                 "Reshape one of them, or use merge(..., 'concat') to join different sizes.")
+        return add_layer([a, b], Elementwise(op), list(a.shape), name)
+    incoming = require_node(incoming, label)
+    if isinstance(constant, bool) or not isinstance(constant, (int, float)):
+        fail(f"{label} constant", "a number", constant, error=TypeError)
+    return add_layer(incoming, Elementwise(op, float(constant), bool(reverse)), list(incoming.shape), name)
+
+
 class Flatten(nn.Module):
     def forward(self, x):
         return flatten_features(x)
@@ -328,3 +383,11 @@ def reshape(incoming, new_shape, name="Reshape") -> Node:
         fail(where, f"{size} features in all (the input is {list(incoming.shape)})", new_shape,
              f"The product of the new sizes is {known}.")
     return add_layer(incoming, Reshape(rest), [None] + rest, name)
+
+
+def __getattr__(name: str):
+    """TFlearn's ``tflearn.layers.core.highway`` lives in layers/blocks.py (which imports this module)."""
+    if name == "highway":
+        from .blocks import highway
+        return highway
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

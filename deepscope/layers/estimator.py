@@ -4,9 +4,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import torch
+
 from .. import losses, metrics, optimizers
 from .._checks import check_float, check_int, fail
-from ..graph import Node, add_layer, layer_function, layer_label, require_node
+from ..graph import SCOPES, Node, add_layer, layer_function, layer_label, require_node
 
 
 @dataclass
@@ -77,7 +79,10 @@ def regression(incoming, placeholder="default", optimizer="adam", loss="categori
         to_one_hot: convert integer targets to one-hot with ``n_classes`` classes.
         n_classes: number of classes for ``to_one_hot``.
         validation_batch_size: batch size for validation (default: the larger of ``batch_size`` and 256).
-        placeholder, dtype, trainable_vars, restore, op_name, validation_monitors, name:
+        trainable_vars: train only these parameters (from
+            ``deepscope.variables.get_layer_variables_by_name`` / ``..._by_scope``, a layer's ``.W``
+            / ``.b``, or ``'layer_name.weight'`` strings); the others stay as they are. None: all.
+        placeholder, dtype, restore, op_name, validation_monitors, name:
             accepted for TFlearn compatibility.
 
     Returns:
@@ -100,6 +105,29 @@ def regression(incoming, placeholder="default", optimizer="adam", loss="categori
     config.build_optimizer()
     config.build_loss()
     config.build_metric()
+    config.trainable = None if trainable_vars is None else _parameters(trainable_vars, f"{label} trainable_vars")
     node = add_layer(incoming, None, incoming.shape, name or "Regression")
     node.estimator = config
     return node
+
+
+def _parameters(values, where: str) -> list:
+    """``trainable_vars`` as parameters: tensors pass, ``'layer.weight'`` names are looked up."""
+    if isinstance(values, (torch.Tensor, str)):
+        values = [values]
+    if not isinstance(values, (list, tuple)) or not values:
+        fail(where, "a non-empty list of parameters (e.g. get_layer_variables_by_name('dense1'))", values,
+             error=TypeError)
+    found = []
+    for i, value in enumerate(values):
+        if isinstance(value, torch.Tensor):
+            found.append(value)
+            continue
+        layer, _, attr = str(value).rpartition(".")
+        module = SCOPES.get(layer)
+        param = dict(module.named_parameters()).get(attr) if module is not None else None
+        if param is None:
+            fail(f"{where}[{i}]", "a parameter, or 'layer_name.weight' / 'layer_name.bias' of a built layer",
+                 value, error=TypeError if not isinstance(value, str) else ValueError)
+        found.append(param)
+    return found

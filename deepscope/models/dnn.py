@@ -238,7 +238,7 @@ class DNN:
         saving = saving.in_run(state.run, ckpt is not None, settings.steps_per_epoch)
 
         def make_trainer(resume_position: EpochPosition | None) -> Trainer:
-            guard = guardmod.NaNGuard(self, [p for p in self.net.parameters() if p.requires_grad],
+            guard = guardmod.NaNGuard(self, self.trainable_parameters(),
                                       self.device) if saving.nan_guard else None
             writes = self.parallel is None or self.parallel.is_main  # one process writes checkpoints
             checkpointer = checkpointmod.Checkpointer(self, saving.folder, saving.every, saving.keep, record,
@@ -378,11 +378,25 @@ class DNN:
         if self.optimizer is not None:
             return
         self.optimizer_spec = self.config.build_optimizer()
-        params = [p for p in self.net.parameters() if p.requires_grad]
+        params = self.trainable_parameters()
         if not params:
             fail("DNN", "at least one trainable parameter", "a network with none",
                  "Check trainable=False on the layers.")
         self.optimizer, self.scheduler = self.optimizer_spec.build(params, total_steps)
+
+    def trainable_parameters(self) -> list:
+        """The parameters ``fit`` trains: ``regression(trainable_vars=...)`` if given (those of this
+        network), else every parameter with ``requires_grad``."""
+        chosen = getattr(self.config, "trainable", None)
+        if chosen is None:
+            return [p for p in self.net.parameters() if p.requires_grad]
+        mine = {id(p) for p in self.net.parameters()}
+        return [p for p in chosen if id(p) in mine and p.requires_grad]
+
+    @property
+    def trains_subset(self) -> bool:
+        """Whether ``regression(trainable_vars=...)`` leaves some parameters untrained."""
+        return getattr(self.config, "trainable", None) is not None
 
     def fit_preprocessing(self, xs) -> None:
         """Compute featurewise statistics of preprocessing modules from the training inputs."""

@@ -167,19 +167,37 @@ def read_file(path, expected_format: str = FORMAT) -> tuple[dict, dict]:
     return tensors, meta
 
 
+def fresh_keys(net) -> tuple[str, ...]:
+    """State-dict prefixes of the layers made with ``restore=False`` (``DNN.load`` skips them)."""
+    layers = getattr(net, "layers", None)
+    if not isinstance(layers, torch.nn.ModuleDict):
+        return ()
+    return tuple(f"layers.{name}." for name, m in layers.items() if getattr(m, "restore", True) is False)
+
+
 def load_weights(dnn, path) -> None:
     """Load the weights of ``path`` into ``dnn`` (which must have the same architecture)."""
     tensors, meta = read_file(path)
     own = dnn.net.state_dict()
-    missing = sorted(set(own) - set(tensors))
+    kept = fresh_keys(dnn.net)  # layers made with restore=False keep their fresh weights (fine-tuning)
+    tensors = {k: v for k, v in tensors.items() if not k.startswith(kept)} if kept else tensors
+    missing = sorted(k for k in set(own) - set(tensors) if not k.startswith(kept))
     unexpected = sorted(set(tensors) - set(own))
     if missing or unexpected:
         raise ModelFileError(
             f"model file {str(path)!r} does not match this network: missing {missing[:5]}, "
-            f"unexpected {unexpected[:5]}. Build the same network, or use deepscope.load(path).")
+            f"unexpected {unexpected[:5]}. Build the same network, or use deepscope.load(path); a new "
+            "layer (e.g. a new output layer for fine-tuning) takes restore=False.")
+    for key, value in tensors.items():
+        if tuple(value.shape) != tuple(own[key].shape):
+            raise ModelFileError(
+                f"model file {str(path)!r} does not fit this network: {key!r} has shape {tuple(value.shape)} "
+                f"in the file and {tuple(own[key].shape)} here. Build the same layer sizes; a layer that "
+                "should keep its new weights (a new output layer with another number of classes) takes "
+                "restore=False.")
     try:
-        dnn.net.load_state_dict({k: v.to(dnn.device) for k, v in tensors.items()})
-    except RuntimeError as exc:  # shape mismatches
+        dnn.net.load_state_dict({k: v.to(dnn.device) for k, v in tensors.items()}, strict=not kept)
+    except RuntimeError as exc:  # anything else that does not fit
         raise ModelFileError(f"model file {str(path)!r} does not fit this network: {exc}") from None
     try:
         training = json.loads(meta.get("training", "{}"))

@@ -60,7 +60,8 @@ class Trainer:
         self.resume = resume
         self.guard, self.checkpointer, self.parallel = guard, checkpointer, parallel
         self.stop_at_step = stop_at_step
-        self.params = [p for p in dnn.net.parameters() if p.requires_grad]
+        self.params = dnn.trainable_parameters()
+        self.subset = dnn.trains_subset  # regression(trainable_vars=...): gradients for those only
         self.optimizer_step = unhooked_step(dnn.optimizer)
         if self.optimizer_step is not dnn.optimizer.step:  # what torch's step wrapper records (else the
             dnn.optimizer._opt_called = True  # LR scheduler warns that it runs before the first step)
@@ -70,7 +71,7 @@ class Trainer:
         # of about 5M up, the MLP at batch 128; slightly slower at batch 2000). Never under a subclass: its
         # train_step (or anything else it overrides) must run as written.
         small = self.batch_size * sum(p.numel() for p in self.params) <= DenseChain.MAX_STEP_SIZE
-        self.dense_chain = DenseChain.build(dnn) if small and type(self) is Trainer else None
+        self.dense_chain = DenseChain.build(dnn) if small and type(self) is Trainer and not self.subset else None
 
     # -- one step (the extension point) -----------------------------------------------------
     def train_step(self, xs: list[torch.Tensor], y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -89,7 +90,7 @@ class Trainer:
         else:
             output, loss = self.dnn.compute_loss(xs, y)
             self.zero_grad()
-            loss.backward()
+            loss.backward(inputs=self.params if self.subset else None)
         self.apply_gradients(loss)
         return loss.detach(), output
 
