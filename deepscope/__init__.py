@@ -19,8 +19,8 @@ from .layers import (activation, avg_pool_1d, avg_pool_2d, batch_normalization, 
                      global_avg_pool, global_max_pool, grouped_conv_2d, gru, highway, highway_conv_2d, input_data,
                      l2_normalize, local_response_normalization, lstm, max_pool_1d, max_pool_2d, merge, merge_outputs,
                      regression, reshape, residual_block, residual_bottleneck, resnext_block, simple_rnn, single_unit,
-                     upsample_2d)
-from .metrics import R2, Accuracy, Top_k
+                     upsample_2d, bidirectional_rnn, BasicLSTMCell, BasicRNNCell, GRUCell)
+from .metrics import R2, Accuracy, Top_k, accuracy_op
 from .optimizers import SGD, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
 from .diagnostics import Diagnostics
 from .models import DNN, ModelFileError, SequenceGenerator
@@ -28,7 +28,7 @@ from .models import load_model as load
 from .runs.report import report
 from .utils import init_graph, set_seed
 
-from . import objectives, variables
+from . import estimators, objectives, variables
 from .variables import (get_all_trainable_variable, get_all_variables, get_layer_variables_by_name,
                         get_layer_variables_by_scope, get_value, set_value, variable)
 from .activations import elu, leaky_relu, linear, prelu, relu, sigmoid, softmax, tanh
@@ -39,11 +39,8 @@ from ._version import __version__
 
 # TFlearn names deepscope does not provide (yet), with what to use instead
 NOT_PROVIDED = {
-    "bidirectional_rnn": "not built yet: run lstm on the sequence and on its reverse, then merge",
-    "BasicLSTMCell": "not built yet: use lstm(...)", "GRUCell": "not built yet: use gru(...)",
     "custom_layer": "not built yet (a saved model could not rebuild a Python function): use a registered layer",
-    "image_preloader": "not built yet: load images with numpy / PIL into an array",
-    "build_hdf5_image_dataset": "not built yet", "time_distributed": "not built yet",
+    "time_distributed": "not built yet",
 }
 
 
@@ -59,6 +56,6 @@ __all__ = ["DNN", "SequenceGenerator", "Diagnostics", "ImageAugmentation", "Imag
            "SGD", "AdaDelta", "AdaGrad", "Adam", "AdamW", "Momentum", "Nesterov", "RMSProp",
            "Accuracy", "R2", "Top_k", "objectives", "elu", "leaky_relu", "linear", "prelu", "relu", "sigmoid",
            "softmax", "tanh", "binary_crossentropy", "categorical_crossentropy", "hinge_loss", "mean_square",
-           "softmax_categorical_crossentropy", "weighted_crossentropy", "variables", "report",
+           "softmax_categorical_crossentropy", "weighted_crossentropy", "variables", "report", "estimators", "accuracy_op",
            "get_all_trainable_variable", "get_all_variables", "get_layer_variables_by_name",
            "get_layer_variables_by_scope", "get_value", "set_value", "variable", *layers.__all__]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Iterable
 
 import numpy as np
@@ -63,3 +63,21 @@ def evaluation_pass(net: torch.nn.Module, hooks: Iterable = ()):
         for handle in hooks:
             handle.remove()
         net.train(was_training)
+
+
+class Session:
+    """TFlearn's TensorFlow session, for programs that use one: ``with model.session.as_default():``
+    works and ``session.run(x)`` returns ``x``'s value. deepscope needs no session: weights live in
+    the modules, so models built from shared layers share them already."""
+
+    def as_default(self):
+        return nullcontext(self)
+
+    def run(self, fetches, feed_dict=None):
+        """The value of a parameter or tensor (or a list of them) as numpy."""
+        if isinstance(fetches, (list, tuple)):
+            return [self.run(f) for f in fetches]
+        return fetches.detach().cpu().numpy() if isinstance(fetches, torch.Tensor) else fetches
+
+    def close(self) -> None:
+        pass

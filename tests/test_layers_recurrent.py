@@ -153,3 +153,27 @@ def test_embedding_lstm_text_model_trains():
     model = tflearn.DNN(net, device="cpu")
     model.fit(X, Y, n_epoch=1)
     assert model.predict(X[:2]).shape == (2, 2)
+
+
+def test_bidirectional_rnn_reads_both_ways_and_saves(tmp_path):
+    from deepscope.layers.recurrent import BasicLSTMCell, GRUCell, bidirectional_rnn
+
+    rng = np.random.default_rng(0)
+    x = rng.random((6, 7, 3)).astype("float32")
+    inp = tflearn.input_data(shape=[None, 7, 3])
+    seq = bidirectional_rnn(inp, BasicLSTMCell(4), GRUCell(5), return_seq=True)
+    assert list(seq.shape) == [None, 7, 9]
+    model = tflearn.DNN(seq)
+    out = model.predict(x)
+    layer = model.net.layers[seq.name]
+    xt = torch.from_numpy(x)
+    fw = layer.fw.rnn(xt)[0].detach().numpy()
+    bw = layer.bw.rnn(xt.flip(1))[0].flip(1).detach().numpy()
+    np.testing.assert_allclose(out, np.concatenate([fw, bw], -1), atol=1e-6)
+    last = bidirectional_rnn(inp, BasicLSTMCell(4), BasicLSTMCell(4))
+    clf = tflearn.DNN(tflearn.regression(tflearn.fully_connected(last, 2, activation="softmax")))
+    clf.fit(x, np.eye(2)[[0, 1, 0, 1, 0, 1]], n_epoch=1, diagnostics=False)
+    clf.save(tmp_path / "bi.safetensors")
+    np.testing.assert_allclose(tflearn.load(tmp_path / "bi.safetensors").predict(x), clf.predict(x), atol=1e-6)
+    with pytest.raises(TypeError, match="BasicLSTMCell"):
+        bidirectional_rnn(inp, 4, 4)

@@ -19,10 +19,14 @@ def test_top_level_activations_and_objectives():
 def test_a_session_is_accepted_and_given_back():
     net = tflearn.regression(tflearn.fully_connected(tflearn.input_data([None, 2]), 1))
     assert tflearn.DNN(net, session="tf-session").session == "tf-session"
+    session = tflearn.DNN(net).session  # TFlearn programs: `with model.session.as_default(): ...`
+    with session.as_default():
+        W = tflearn.get_layer_variables_by_name(net.parents[0].name)[0]
+        assert session.run(W).shape == (1, 2)
 
 
 def test_a_tflearn_name_deepscope_lacks_says_so_and_what_to_use():
-    with pytest.raises(AttributeError, match="does not provide TFlearn's 'residual_block'.*conv_2d"):
-        tflearn.residual_block  # noqa: B018
+    with pytest.raises(AttributeError, match="does not provide TFlearn's 'custom_layer'"):
+        tflearn.custom_layer  # noqa: B018
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         tflearn.nope  # noqa: B018

@@ -8,7 +8,7 @@ from .embedding_ops import embedding
 from .estimator import regression
 from .merge_ops import merge, merge_outputs
 from .normalization import batch_normalization, l2_normalize, local_response_normalization
-from .recurrent import gru, lstm, simple_rnn
+from .recurrent import BasicLSTMCell, BasicRNNCell, GRUCell, bidirectional_rnn, gru, lstm, simple_rnn
 
 __all__ = ["activation", "dropout", "flatten", "fully_connected", "input_data", "reshape", "single_unit", "regression",
            "conv_1d", "conv_2d", "conv_2d_transpose", "max_pool_1d", "avg_pool_1d", "max_pool_2d", "avg_pool_2d",
@@ -16,4 +16,4 @@ __all__ = ["activation", "dropout", "flatten", "fully_connected", "input_data", 
            "batch_normalization", "local_response_normalization", "l2_normalize",
            "simple_rnn", "lstm", "gru", "embedding", "merge", "merge_outputs", "elementwise",
            "residual_block", "residual_bottleneck", "resnext_block", "densenet_block", "grouped_conv_2d", "highway",
-           "highway_conv_2d"]
+           "highway_conv_2d", "bidirectional_rnn", "BasicLSTMCell", "BasicRNNCell", "GRUCell"]

@@ -1,4 +1,5 @@
-"""Recurrent layers, as in ``tflearn.layers.recurrent``: ``simple_rnn``, ``lstm``, ``gru``.
+"""Recurrent layers, as in ``tflearn.layers.recurrent``: ``simple_rnn``, ``lstm``, ``gru``, and
+``bidirectional_rnn`` with TFlearn's cell objects (``BasicRNNCell``, ``BasicLSTMCell``, ``GRUCell``).
 
 Input ``(N, T, F)``; output ``(N, n_units)`` (last step) or ``(N, T, n_units)`` with ``return_seq``.
 
@@ -135,7 +136,15 @@ def _init_parameters(rnn: nn.Module, cell: str, weights_init, activation, forget
 def _recurrent(cell, incoming, n_units, activation, inner_activation, dropout, bias, weights_init, forget_bias,
                return_seq, return_state, initial_state, dynamic, trainable, kind, name) -> Node:
     incoming = require_node(incoming, f"{kind} '{name}'")
-    where = layer_label(kind, incoming, name)
+    layer, out_shape = _build_recurrent(cell, incoming, n_units, activation, inner_activation, dropout, bias,
+                                        weights_init, forget_bias, return_seq, return_state, initial_state, dynamic,
+                                        trainable, layer_label(kind, incoming, name))
+    return add_layer(incoming, layer, out_shape, name)
+
+
+def _build_recurrent(cell, incoming, n_units, activation, inner_activation, dropout, bias, weights_init, forget_bias,
+                     return_seq, return_state, initial_state, dynamic, trainable, where) -> tuple[Recurrent, list]:
+    """The ``Recurrent`` module of a layer on ``incoming`` and its output shape (errors name ``where``)."""
     shape = list(incoming.shape)
     if len(shape) != 3:
         raise ValueError(f"{where}: expected a 3-D input [None, steps, features], got shape {shape}. "
@@ -163,7 +172,7 @@ def _recurrent(cell, incoming, n_units, activation, inner_activation, dropout, b
     if not trainable:
         layer.requires_grad_(False)
     out_shape = [None, shape[1], n_units] if return_seq else [None, n_units]
-    return add_layer(incoming, layer, out_shape, name)
+    return layer, out_shape
 
 
 @layer_function("recurrent")
@@ -222,3 +231,109 @@ def gru(incoming, n_units, activation="tanh", inner_activation="sigmoid", dropou
     """
     return _recurrent("gru", incoming, n_units, activation, inner_activation, dropout, bias, weights_init, 0.0,
                       return_seq, return_state, initial_state, dynamic, trainable, "gru", name)
+
+
+# ---------------------------------------------------------------------------------------------
+# cells and bidirectional RNNs
+# ---------------------------------------------------------------------------------------------
+class _Cell:
+    """A recurrent cell description (TFlearn's cell objects): which recurrence, its size and options.
+    Stored in saved networks by its ``to_config()``; ``bidirectional_rnn`` builds the layer from it."""
+
+    kind = "rnn"
+
+    def __init__(self, num_units, input_size=None, activation="tanh", inner_activation="sigmoid", bias=True,
+                 weights_init=None, forget_bias=1.0, trainable=True, restore=True, reuse=False):
+        where = f"{type(self).__name__} num_units"
+        self.num_units = check_int(num_units, where, minimum=1)
+        self.activation, self.inner_activation = _activation_name(activation), _activation_name(inner_activation)
+        self.bias, self.weights_init, self.trainable = bool(bias), weights_init, bool(trainable)
+        self.forget_bias = check_float(forget_bias, f"{type(self).__name__} forget_bias")
+
+    def to_config(self) -> dict:
+        return {"num_units": self.num_units, "activation": self.activation, "inner_activation": self.inner_activation,
+                "bias": self.bias, "weights_init": self.weights_init, "forget_bias": self.forget_bias,
+                "trainable": self.trainable}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.num_units})"
+
+
+class BasicRNNCell(_Cell):
+    """A simple RNN cell (TFlearn's ``BasicRNNCell``: tanh)."""
+    kind = "rnn"
+
+
+class BasicLSTMCell(_Cell):
+    """An LSTM cell (TFlearn's ``BasicLSTMCell``: tanh, sigmoid gates, ``forget_bias=1.0``)."""
+    kind = "lstm"
+
+
+class GRUCell(_Cell):
+    """A GRU cell (TFlearn's ``GRUCell``)."""
+    kind = "gru"
+
+
+def _activation_name(activation):
+    """Cells keep activation names (so they save as JSON); TensorFlow's tf.tanh-style functions map to names."""
+    if activation is None or isinstance(activation, str):
+        return activation
+    name = getattr(activation, "__name__", None)
+    if name in ("tanh", "sigmoid", "relu", "linear"):
+        return name
+    fail("cell activation", "an activation name such as 'tanh'", activation, error=TypeError)
+
+
+class Bidirectional(nn.Module):
+    """A forward and a backward recurrent layer on the same sequence; outputs concatenated on features.
+
+    The backward layer reads the sequence reversed; with ``return_seq`` its outputs are reversed back,
+    so step t holds both directions' outputs for step t.
+    """
+
+    def __init__(self, forward_layer: Recurrent, backward_layer: Recurrent):
+        super().__init__()
+        self.fw, self.bw = forward_layer, backward_layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, T, F) -> (N, [T,] units_fw + units_bw)
+        fw = self.fw(x)
+        bw = self.bw(x.flip(1))
+        if self.bw.return_seq:
+            bw = bw.flip(1)
+        return torch.cat([fw, bw], dim=-1)
+
+
+@layer_function("recurrent")
+def bidirectional_rnn(incoming, rnncell_fw, rnncell_bw, return_seq=False, return_states=False,
+                      initial_state_fw=None, initial_state_bw=None, dynamic=False, scope=None,
+                      name="BiRNN") -> Node:
+    """A bidirectional recurrent layer (TFlearn's arguments): one cell reads the sequence forwards, the
+    other backwards; their outputs are concatenated.
+
+    Args:
+        incoming: a node ``[None, steps, features]``.
+        rnncell_fw, rnncell_bw: cells (``BasicLSTMCell(128)``, ``GRUCell(64)``, ``BasicRNNCell(32)``).
+        return_seq: every step's outputs ``[None, steps, units_fw + units_bw]``.
+        return_states, initial_state_fw, initial_state_bw: unsupported (False / None).
+        dynamic: zero-padded sequences (the forward cell's output is its last non-zero step).
+        scope, name: as in TFlearn.
+
+    Returns:
+        The node ``[None, units_fw + units_bw]`` (or with steps).
+    """
+    incoming = require_node(incoming, f"bidirectional_rnn '{name}'")
+    where = layer_label("bidirectional_rnn", incoming, name)
+    for argument, cell in (("rnncell_fw", rnncell_fw), ("rnncell_bw", rnncell_bw)):
+        if not isinstance(cell, _Cell):
+            fail(f"{where} {argument}", "a cell: BasicLSTMCell(n), GRUCell(n) or BasicRNNCell(n)",
+                 type(cell).__name__, error=TypeError)
+    if return_states or initial_state_fw is not None or initial_state_bw is not None:
+        fail(f"{where} return_states / initial_state_*", "False / None (states start at zero)",
+             return_states or initial_state_fw or initial_state_bw)
+    parts = [_build_recurrent(cell.kind, incoming, cell.num_units, cell.activation, cell.inner_activation, None,
+                              cell.bias, cell.weights_init, cell.forget_bias, return_seq, False, None,
+                              dynamic and cell is rnncell_fw, cell.trainable, f"{where} {direction}")[0]
+             for cell, direction in ((rnncell_fw, "forward"), (rnncell_bw, "backward"))]
+    units = rnncell_fw.num_units + rnncell_bw.num_units
+    shape = [None, incoming.shape[1], units] if return_seq else [None, units]
+    return add_layer(incoming, Bidirectional(*parts), shape, name)

@@ -7,14 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 from .. import data_augmentation, data_preprocessing, losses, metrics, optimizers
+from ..layers import recurrent
 
 
 def _allowlist() -> dict[str, Any]:
     allowed: dict[str, Any] = {}
-    for module in (optimizers, losses, metrics, data_preprocessing, data_augmentation):
+    for module in (optimizers, losses, metrics, data_preprocessing, data_augmentation, recurrent):
         for name in dir(module):
             obj = getattr(module, name)
             if name.startswith(("_", "Function")):  # private helpers; wrappers of Python functions
+                continue
+            if module is recurrent and not hasattr(obj, "to_config"):  # only the cell descriptions
                 continue
             if isinstance(obj, type) and obj.__module__ == module.__name__:
                 allowed[name] = obj

@@ -19,7 +19,7 @@ from ..callbacks.run_logger import RunLogger
 from ..graph import Node
 from ..layers.estimator import TrainingConfig
 from ..network import Network
-from ..utils import INFERENCE_BATCH_SIZE, set_seed
+from ..utils import INFERENCE_BATCH_SIZE, Session, set_seed
 from . import checkpoint as checkpointmod
 from . import data as datamod
 from . import guard as guardmod
@@ -52,8 +52,9 @@ class DNN:
         checkpoint_path: save a checkpoint at every snapshot to ``<checkpoint_path>-<step>``.
         best_checkpoint_path: save when validation accuracy beats ``best_val_accuracy``.
         max_checkpoints: keep at most this many snapshot checkpoints (None: all).
-        session: accepted for TFlearn compatibility and unused (``model.session`` gives it back):
-            programs that share a session between models share weights through their modules already.
+        session: accepted for TFlearn compatibility (``model.session`` gives it back, or a
+            ``deepscope.utils.Session`` whose ``as_default()`` and ``run()`` work): programs that share a
+            session between models share weights through their modules already.
         best_val_accuracy: threshold for ``best_checkpoint_path``.
         device: ``'cpu'``, ``'cuda'``, ... (default: picked automatically).
         mixed_precision: ``'auto'`` (bfloat16 autocast on GPUs that support it, else off),
@@ -66,7 +67,7 @@ class DNN:
                  checkpoint_path=None, best_checkpoint_path=None, max_checkpoints=None, session=None,
                  best_val_accuracy=0.0, device=None, loss="categorical_crossentropy", optimizer="adam",
                  metric="default", learning_rate=0.001, batch_size=64, mixed_precision="auto"):
-        self.session = session  # TFlearn's TensorFlow session: accepted and unused (weights live in the modules)
+        self.session = session if session is not None else Session()  # TFlearn's: accepted, not needed
         self.clip_gradients = 0.0 if not clip_gradients else check_float(
             clip_gradients, "DNN clip_gradients", minimum=0.0, min_inclusive=False)
         self.tensorboard_verbose = check_int(tensorboard_verbose, "DNN tensorboard_verbose", 0, 3)

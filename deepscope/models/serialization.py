@@ -131,11 +131,21 @@ def save_model(dnn, path, durable: bool = True) -> str:
     return str(path)
 
 
+def resolve_model_path(path) -> Path:
+    """``path`` itself, or ``path + '.safetensors'`` (TFlearn's programs load ``'model.tfl.ckpt-500'``,
+    the name they gave ``checkpoint_path``, without the extension the files are written with)."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    with_suffix = Path(f"{path}.safetensors")
+    if with_suffix.is_file():
+        return with_suffix
+    raise ModelFileError(f"model file {str(path)!r} does not exist. Save one with model.save(path).")
+
+
 def read_file(path, expected_format: str = FORMAT) -> tuple[dict, dict]:
     """Read and validate a model file (or a checkpoint: ``expected_format``); returns ``(tensors, metadata)``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"model file {str(path)!r} does not exist. Save one with model.save(path).")
+    path = resolve_model_path(path)
     with open(path, "rb") as f:
         head = f.read(8)
     if len(head) < 8:
@@ -273,6 +283,10 @@ def rebuild_network(description: dict, source: str):
                 raise ModelFileError(f"model file {source!r} names an unknown layer function {fn_name!r}.")
             fn = LAYERS.get(fn_name)
             args = {k: from_json_value(v) for k, v in entry["args"].items()}
+            if "name" in args and isinstance(entry.get("name"), str):
+                # the name the layer ended up with (a sibling branch that is not part of this network
+                # may have taken the requested one when it was built)
+                args["name"] = entry["name"]
             name = args.get("name")
             if name is not None and (not isinstance(name, str) or not name or any(c in name for c in "./\\")):
                 raise ModelFileError(f"model file {source!r} names a layer {str(name)[:80]!r}: layer names are "
