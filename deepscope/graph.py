@@ -18,12 +18,18 @@ import weakref
 from typing import Any, Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ._checks import fail
 from ._registry import Registry
 
 LAYERS = Registry("layer")  # layer function name -> function, used to rebuild saved networks
+_TORCH_ACTIVATIONS = {  # torch functions a Node answers as activation layers (see Node.__torch_function__)
+    F.relu: "relu", torch.relu: "relu", torch.tanh: "tanh", F.tanh: "tanh", torch.sigmoid: "sigmoid",
+    F.sigmoid: "sigmoid", F.softmax: "softmax", F.elu: "elu", F.leaky_relu: "leaky_relu", F.selu: "selu",
+    F.gelu: "gelu", F.silu: "silu", F.softplus: "softplus", F.softsign: "softsign",
+}
 _node_ids = itertools.count()
 # TFlearn's variable scopes: the layers created with a name or scope, newest first (weak: a layer
 # that no network uses any more disappears). ``reuse=True`` shares a scope's module (its weights);
@@ -113,6 +119,26 @@ class Node:
     def __truediv__(self, other): return self._elementwise(other, "div")
     def __rtruediv__(self, other): return self._elementwise(other, "div", reverse=True)
     def __neg__(self): return self._elementwise(-1.0, "mul")
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        """A torch activation called on a layer output (``nn.ReLU()(net)``, ``torch.tanh(net)``, what
+        TFlearn programs do with ``activations.get('relu')(net)``) becomes an activation layer; any
+        other torch function cannot run on a symbolic output and says what to use instead."""
+        kwargs = kwargs or {}
+        name = _TORCH_ACTIVATIONS.get(func)
+        node = args[0] if args else None
+        if name is None or not isinstance(node, Node):
+            fail(f"torch function {getattr(func, '__name__', func)!r} on the layer output",
+                 "a torch activation (relu, tanh, sigmoid, softmax, elu, leaky_relu, ...) or a deepscope layer",
+                 type(node).__name__, "Layer outputs are symbolic while the network is described: use a layer "
+                 "(activation(net, ...), merge, reshape, elementwise arithmetic like net + other).", error=TypeError)
+        options = {}
+        if name == "leaky_relu":
+            options["alpha"] = float(args[1] if len(args) > 1 else kwargs.get("negative_slope", 0.01))
+        elif name == "elu":
+            options["alpha"] = float(args[1] if len(args) > 1 else kwargs.get("alpha", 1.0))
+        return node.apply_activation({"name": name, **options} if options else name)
 
     def apply_activation(self, activation) -> "Node":
         """An activation layer on this node (what ``deepscope.activations.relu(node)`` does)."""

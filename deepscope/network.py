@@ -113,8 +113,16 @@ class Network(nn.Module):
             x = self._run_graph(inputs, logits_of=self._output_node)
         return x.permute(0, 2, 3, 1) if self._image_output else x
 
-    def _run_graph(self, inputs, logits_of: str | None = None) -> torch.Tensor:
-        """Run the plan; the node named ``logits_of`` (the output layer) gives its pre-activation."""
+    def values_of(self, inputs, names: list[str], logits: frozenset = frozenset()) -> list[tuple]:
+        """``(value, pre-activation)`` of the nodes named ``names`` (e.g. several regression layers) in
+        one pass; the pre-activation only for the names in ``logits`` (else it is the value)."""
+        return self._run_graph(inputs, keep=names, keep_logits=logits)
+
+    def _run_graph(self, inputs, logits_of: str | None = None, keep: list[str] | None = None,
+                   keep_logits: frozenset = frozenset()):
+        """Run the plan; the node named ``logits_of`` (the output layer) gives its pre-activation;
+        ``keep``: return ``(value, pre-activation)`` of those nodes instead of the output (the
+        pre-activation computed only for those in ``keep_logits``; else it repeats the value)."""
         if len(inputs) != len(self.inputs):
             raise ValueError(
                 f"the network has {len(self.inputs)} input_data layers "
@@ -124,6 +132,7 @@ class Network(nn.Module):
         values = {}
         for node, x in zip(self.inputs, inputs):
             values[node.name] = node.module(x) if node.module is not None else x
+        pre = {}
         for name, module, parent_names, list_input in self._plan:
             args = [values[p] for p in parent_names]
             if module is None:
@@ -132,6 +141,10 @@ class Network(nn.Module):
                 values[name] = module.pre_activation(args if list_input else args[0])
             else:
                 values[name] = module(args) if list_input else module(*args)
+                if name in keep_logits:
+                    pre[name] = module.pre_activation(args if list_input else args[0])
+        if keep is not None:
+            return [(values[name], pre.get(name, values[name])) for name in keep]
         return values[self.output_name]
 
     def regularization_loss(self) -> torch.Tensor | None:

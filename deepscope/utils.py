@@ -27,6 +27,16 @@ def set_seed(seed: int) -> int:
     return seed
 
 
+def repeat(inputs, repetitions: int, layer, *args, **kwargs):
+    """``layer`` applied ``repetitions`` times, each on the previous output (TFlearn's ``utils.repeat``,
+    for stacks of identical blocks): ``repeat(net, 10, block35, scale=0.17)``."""
+    repetitions = check_int(repetitions, "repeat repetitions", minimum=0)
+    outputs = inputs
+    for _ in range(repetitions):
+        outputs = layer(outputs, *args, **kwargs)
+    return outputs
+
+
 def init_graph(seed=None, log_device=False, num_cores=0, gpu_memory_fraction=0, soft_placement=True):
     """TFlearn's ``init_graph``: here it seeds the random generators and sets the CPU threads."""
     if seed is not None:

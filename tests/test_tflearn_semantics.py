@@ -125,3 +125,68 @@ def test_a_checkpoint_loads_by_the_name_tflearn_gives_it(tmp_path):
     model.load(str(tmp_path / "model.tfl"))
     with pytest.raises(tflearn.ModelFileError, match="does not exist"):
         model.load(str(tmp_path / "model.tfl.ckpt-999"))
+
+
+def _branch(g, units=16):
+    net = tflearn.fully_connected(g, units, activation="tanh")
+    return tflearn.fully_connected(net, 1, activation="sigmoid")
+
+
+def test_several_regression_layers_learn_their_own_targets(tmp_path):
+    """TFlearn's logical.py: XOR = NAND * OR, each branch trained on its own targets."""
+    tflearn.set_seed(1)
+    X = [[0., 0.], [0., 1.], [1., 0.], [1., 1.]]
+    Y_nand, Y_or = [[1.], [1.], [1.], [0.]], [[0.], [1.], [1.], [1.]]
+    g = tflearn.input_data(shape=[None, 2])
+    g_nand = tflearn.regression(_branch(g), optimizer="sgd", learning_rate=2., loss="binary_crossentropy",
+                                name="nand")
+    g_or = tflearn.regression(_branch(g), optimizer="sgd", learning_rate=2., loss="binary_crossentropy", name="or")
+    model = tflearn.DNN(tflearn.merge([g_nand, g_or], mode="elemwise_mul"))
+    model.fit(X, [Y_nand, Y_or], n_epoch=300, diagnostics=False)
+    np.testing.assert_allclose(model.predict(X).ravel(), [0, 1, 1, 0], atol=0.1)
+    # the loss is the sum of the two binary cross-entropies (fused from logits)
+    import torch
+    xs, y = model.prepare_data(X, {g_nand: Y_nand, "or": Y_or}, "X", "Y")
+    _, loss = model.compute_loss(xs, y)
+    nand_out = tflearn.DNN(g_nand).predict(X)
+    or_out = tflearn.DNN(g_or).predict(X)
+    bce = torch.nn.functional.binary_cross_entropy
+    expected = bce(torch.tensor(nand_out), torch.tensor(Y_nand)) + bce(torch.tensor(or_out), torch.tensor(Y_or))
+    assert abs(float(loss.detach()) - float(expected)) < 1e-4
+    model.fit(X, {"nand": Y_nand, "or": Y_or}, n_epoch=1, validation_set=(X, [Y_nand, Y_or]), show_metric=True)
+    assert model.history[-1]["val_acc"] == 1.0
+    with pytest.raises(ValueError, match="2 target arrays"):
+        model.fit(X, Y_nand, n_epoch=1)
+    with pytest.raises(ValueError, match="targets for every regression layer"):
+        model.fit(X, {"nand": Y_nand}, n_epoch=1)
+
+
+def test_several_regression_layers_need_one_optimizer():
+    g = tflearn.input_data(shape=[None, 2])
+    a = tflearn.regression(_branch(g), optimizer="sgd", learning_rate=1.0)
+    b = tflearn.regression(_branch(g), optimizer="adam", learning_rate=0.01)
+    with pytest.raises(ValueError, match="same optimizer"):
+        tflearn.DNN(tflearn.merge([a, b], "concat"))
+
+
+def test_feeds_keyed_by_input_layer_objects():
+    a = tflearn.input_data(shape=[None, 8])
+    b = tflearn.input_data(shape=[None, 8])
+    out = tflearn.fully_connected(tflearn.merge([a, b], "concat"), 3, activation="softmax")
+    reg = tflearn.regression(out, name="target")
+    model = tflearn.DNN(reg)
+    model.fit({a: X, b: X}, {reg: Y3}, n_epoch=1, diagnostics=False)
+    np.testing.assert_allclose(model.predict({a: X, b: X}), model.predict([X, X]))
+
+
+def test_torch_activations_called_on_layer_outputs_become_layers():
+    import torch
+    from deepscope.utils import repeat
+
+    net = tflearn.input_data(shape=[None, 8])
+    out = repeat(net, 3, lambda n: torch.nn.LeakyReLU(0.3)(tflearn.fully_connected(n, 8)))
+    assert out.module.activation.negative_slope == pytest.approx(0.3)
+    assert torch.nn.Tanh()(out).module.activation_name == "tanh"
+    assert tflearn.activations.get("relu")(out).module.activation_name == "relu"
+    with pytest.raises(TypeError, match="symbolic"):
+        torch.exp(out)

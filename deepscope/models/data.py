@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..graph import Node
 from .._checks import Text, check_float, fail
 from ..data_utils import as_tensor
 
@@ -56,6 +57,7 @@ def split_inputs(X, input_names: list[str], argument: str) -> list:
     """One array per ``input_data``, from X as TFlearn takes it: one array (one input), a list
     (one array per input, in creation order) or a dict ``{input_data name: array}``."""
     if isinstance(X, dict):
+        X = by_name(X)
         if len(input_names) == 1 and len(X) == 1:
             return list(X.values())
         if sorted(map(str, X)) != sorted(input_names):
@@ -69,10 +71,17 @@ def split_inputs(X, input_names: list[str], argument: str) -> list:
     return list(X)
 
 
+def by_name(feed: dict) -> dict:
+    """A feed dict keyed by layer names, whether it was keyed by names or by the layers themselves
+    (TFlearn accepts ``{input_layer: X}`` as well as ``{'input': X}``)."""
+    return {(key.name if isinstance(key, Node) else key): value for key, value in feed.items()}
+
+
 def single_target(Y, target_name: str | None, argument: str):
     """Y, or the one array of TFlearn's ``{regression name: array}`` form."""
     if not isinstance(Y, dict):
         return Y
+    Y = by_name(Y)
     if len(Y) != 1 or (target_name is not None and target_name not in Y):
         fail(argument, f"the targets, or a dict {{{target_name!r}: targets}} naming the regression layer",
              Text(f"a dict with keys {sorted(map(str, Y))}"), "Give regression(..., name='target') the key you use.")

@@ -29,6 +29,7 @@ from .dry_run import dry_run
 from .fit_state import EpochPosition, FitRecord, FitSettings, TrainingCheckpoint, resuming_named_runs
 from .lr_find import lr_find as range_test
 from .summary import summary_table
+from .targets import MultiTarget
 from .trainer import Trainer
 
 
@@ -79,10 +80,14 @@ class DNN:
         self.parallel = DataParallel.from_env()  # a torchrun job (before the device: it picks the GPU)
         self.device = _device(device) if device is not None else default_device()
         self.autocast_dtype = _autocast_dtype(mixed_precision, self.device)
+        self.targets = None  # several regression layers (models/targets.py), else None
         if isinstance(network, Node):
             self.output_node = network
             self.net = Network(network)
-            self.config = network.estimator or TrainingConfig()
+            regressions = [n for n in self.net.nodes if n.estimator is not None]
+            if network.estimator is None and regressions:  # TFlearn's multi-target graphs
+                self.targets = MultiTarget(regressions)
+            self.config = network.estimator or (regressions[0].estimator if regressions else TrainingConfig())
             self.output_shape = list(network.shape)
         elif isinstance(network, nn.Module):
             self.output_node = None
@@ -95,8 +100,8 @@ class DNN:
                  error=TypeError)
         self.net.to(self.device)
         self.net.eval()
-        self.loss = self.config.build_loss()
-        self.metric = self.config.build_metric()
+        self.loss = self.config.build_loss() if self.targets is None else self.targets
+        self.metric = self.config.build_metric() if self.targets is None else self.targets.metric
         self.fused = bool(isinstance(self.net, Network) and getattr(self.loss, "fused_activation", None)
                           and self.net.output_activation == self.loss.fused_activation)
         self.has_penalties = bool(getattr(self.net, "_penalties", None))
@@ -127,7 +132,9 @@ class DNN:
         Returns:
             ``(output, loss)``: the network output (logits when the loss is fused) and the loss.
         """
-        if self.autocast_dtype is not None:  # matmuls and convolutions in bfloat16, the loss in float32
+        if self.targets is not None:  # several regression layers: their outputs side by side, summed losses
+            output, loss = self.targets.output_and_loss(self.net, xs, y)
+        elif self.autocast_dtype is not None:  # matmuls and convolutions in bfloat16, the loss in float32
             with torch.autocast(self.device.type, dtype=self.autocast_dtype):
                 output = self.net.logits(*xs) if self.fused else self.net(*xs)
             output = output.float()
@@ -426,7 +433,9 @@ class DNN:
             xs = datamod.check_inputs(xs, [node.shape for node in self.net.inputs], x_argument)
             xs = [self._input_dtype(node, x) for node, x in zip(self.net.inputs, xs)]
         y = None
-        if Y is not None:
+        if Y is not None and self.targets is not None:
+            y = self.targets.prepare(Y, y_argument)
+        elif Y is not None:
             Y = datamod.single_target(Y, self.output_node.name if self.output_node is not None else None, y_argument)
             y = self.prepare_targets(datamod.to_tensor(Y, y_argument, integer=True), y_argument)
         datamod.check_same_length(xs, y, f"{x_argument} / {y_argument}")
