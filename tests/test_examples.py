@@ -91,7 +91,7 @@ def test_logic_gates(monkeypatch, capsys, tmp_path):
 
 
 @pytest.mark.parametrize("experiment", [
-    "layers",
+    "layers", "resnet",
     pytest.param("all", marks=pytest.mark.skipif(not SLOW, reason="slow: set DEEPSCOPE_SLOW=1")),
 ])
 def test_cifar10_experiments_quick(experiment, shared_datasets, monkeypatch, capsys, tmp_path):
@@ -99,12 +99,13 @@ def test_cifar10_experiments_quick(experiment, shared_datasets, monkeypatch, cap
     out_dir = tmp_path / "out"
     out = run_script(SEEDS / "cifar10_experiments.py", "--quick", "--experiment", experiment, "--out", str(out_dir),
                      monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
-    names = ["layers"] if experiment == "layers" else ["layers", "dropout", "l2", "batch_size", "learning_rate"]
+    names = [experiment] if experiment != "all" else ["layers", "dropout", "l2", "batch_size", "learning_rate",
+                                                      "resnet"]
     for name in names:
         assert (out_dir / f"{name}.png").stat().st_size > 1000
         table = (out_dir / f"{name}.txt").read_text()
         assert "val_acc" in table and table.count("\n") >= 4
-    assert "one_set" in out and "three_sets" in out
+    assert "three_sets" in out and ("one_set" in out if experiment != "resnet" else "resnet_n2" in out)
 
 
 # -- the demo --------------------------------------------------------------------------------------

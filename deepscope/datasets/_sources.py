@@ -15,6 +15,14 @@ independent public sources, because nothing can be downloaded where this was wri
 - notMNIST_small: **no checksum has ever been published**; only the size (8,458,043 bytes,
   used by the Udacity course notebooks) is on record. A download is checked by that size,
   then by parsing every image; this is weaker than a checksum and is said so by ``info()``.
+- Titanic (TFlearn's quickstart): the OpenML CSV of the 1,309 passengers (titanic3), sha256 and size
+  as recorded by TensorFlow Datasets; converted to TFlearn's column layout on first use.
+- SVHN (cropped digits): ``train_32x32.mat`` / ``test_32x32.mat``, sha256 and sizes as recorded by
+  TensorFlow Datasets.
+- IMDB reviews: ``aclImdb_v1.tar.gz`` (Stanford), sha256 and size as recorded by TensorFlow Datasets
+  (TFlearn's ``imdb.pkl`` is a pickle, which deepscope never loads: the texts are tokenized here).
+- Oxford 17 flowers: ``17flowers.tgz``: **no sha256 is on record**; the md5 recorded by public
+  ports (``b59a65d8d1a99cd66944d474e1289eab``) is checked instead, and ``info()`` says so.
 - The project's own re-packed copies (``../shared/datasets``: re-gzipped IDX files, the
   ``notmnist_small.npz`` and ``cifar10_exact_subset.npz``) are listed with their sha256 as
   known-good local copies (``alt_sha256`` / ``LOCAL_ONLY``).
@@ -150,6 +158,29 @@ NOTMNIST = DatasetSpec("notmnist", "notMNIST_small", "notmnist_small", (
              local_only=True),
 ))
 
+TITANIC = DatasetSpec("titanic", "Titanic passengers", "titanic", (
+    FileSpec("titanic3.csv", ("https://www.openml.org/data/get_csv/16826755/phpMYEkMl",),
+             "c617db2c7470716250f6f001be51304c76bcc8815527ab8bae734bdca0735737", None, 117743),
+))
+
+SVHN_BASE = "http://ufldl.stanford.edu/housenumbers/"
+SVHN = DatasetSpec("svhn", "SVHN (cropped digits)", "svhn", (
+    FileSpec("train_32x32.mat", (SVHN_BASE + "train_32x32.mat",),
+             "435e94d69a87fde4fd4d7f3dd208dfc32cb6ae8af2240d066de1df7508d083b8", None, 182040794),
+    FileSpec("test_32x32.mat", (SVHN_BASE + "test_32x32.mat",),
+             "cdce80dfb2a2c4c6160906d0bd7c68ec5a99d7ca4831afa54f09182025b6a75b", None, 64275384),
+))
+
+IMDB = DatasetSpec("imdb", "IMDB movie reviews", "imdb", (
+    FileSpec("aclImdb_v1.tar.gz", ("http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",),
+             "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe", None, 84125825),
+))
+
+OXFLOWER17 = DatasetSpec("oxflower17", "Oxford 17 category flowers", "oxflower17", (
+    FileSpec("17flowers.tgz", ("https://www.robots.ox.ac.uk/~vgg/data/flowers/17/17flowers.tgz",),
+             None, "b59a65d8d1a99cd66944d474e1289eab"),
+))
+
 DATASETS: dict[str, DatasetSpec] = {
-    spec.name: spec for spec in (MNIST, FASHION_MNIST, NOTMNIST, CIFAR10, CIFAR100)
+    spec.name: spec for spec in (MNIST, FASHION_MNIST, NOTMNIST, CIFAR10, CIFAR100, TITANIC, SVHN, IMDB, OXFLOWER17)
 }

@@ -8,6 +8,9 @@ side (training solid, validation dashed) as a PNG, plus a table of final numbers
     l2             the three-set network without / with L2 regularization
     batch_size     small (64) vs large (2000) batches
     learning_rate  small (0.0001), medium (0.001), large (0.01) Adam learning rates
+    resnet         "try copying some of the methods" of TFlearn's example repository: the residual
+                   network of its examples/images/residual_network_cifar10.py (n blocks per stage,
+                   --resnet-n, default 2 here, 5 there) beside the three-set network, same epochs
 
     python examples/seeds/cifar10_experiments.py                        # all, 4000/1000 images, 5 epochs
     python examples/seeds/cifar10_experiments.py --experiment dropout   # one experiment
@@ -28,12 +31,12 @@ import warnings
 from pathlib import Path
 
 import deepscope as tflearn
-from deepscope import (conv_2d, dropout, fully_connected, input_data, max_pool_2d, regression,
+from deepscope import (conv_2d, dropout, fully_connected, input_data, max_pool_2d, regression, residual_block,
                        ImageAugmentation, ImagePreprocessing)
 from deepscope.datasets import cifar10
 from deepscope.runs import compare_runs, plot_runs
 
-EXPERIMENTS = ("layers", "dropout", "l2", "batch_size", "learning_rate")
+EXPERIMENTS = ("layers", "dropout", "l2", "batch_size", "learning_rate", "resnet")
 
 
 # %% The seed's networks
@@ -71,11 +74,33 @@ def three_layer_sets(use_dropout=False, regularizer=None, learning_rate=0.001):
     return regression(network, optimizer='adam', loss='categorical_crossentropy', learning_rate=learning_rate)
 
 
+def residual_network(n=2, learning_rate=0.1):
+    """TFlearn's examples/images/residual_network_cifar10.py architecture (there n = 5: 32 layers):
+    per-channel zero-centering, random flips and 4-pixel crops, 3 stages of pre-activation residual
+    blocks (16, 32, 64 filters), global average pooling, Momentum 0.9 with lr 0.1."""
+    img_prep = ImagePreprocessing()
+    img_prep.add_featurewise_zero_center(per_channel=True)
+    img_aug = ImageAugmentation()
+    img_aug.add_random_flip_leftright()
+    img_aug.add_random_crop([32, 32], padding=4)
+    net = input_data(shape=[None, 32, 32, 3], data_preprocessing=img_prep, data_augmentation=img_aug)
+    net = conv_2d(net, 16, 3, regularizer='L2', weight_decay=0.0001)
+    net = residual_block(net, n, 16)
+    net = residual_block(net, 1, 32, downsample=True)
+    net = residual_block(net, n - 1, 32)
+    net = residual_block(net, 1, 64, downsample=True)
+    net = residual_block(net, n - 1, 64)
+    net = tflearn.activation(tflearn.batch_normalization(net), 'relu')
+    net = tflearn.global_avg_pool(net)
+    net = fully_connected(net, 10, activation='softmax')
+    return regression(net, optimizer=tflearn.Momentum(learning_rate), loss='categorical_crossentropy')
+
+
 # %% Training one variant, and comparing variants
-def train(network, data, run_id, settings, batch_size=64):
+def train(network, data, run_id, settings, batch_size=64, clip_gradients=5.0):
     """Fit one variant; returns ``(run folder, training seconds)``."""
     (X, Y), (X_test, Y_test) = data
-    model = tflearn.DNN(network, tensorboard_dir=settings.out / "runs")
+    model = tflearn.DNN(network, tensorboard_dir=settings.out / "runs", clip_gradients=clip_gradients)
     start = time.perf_counter()
     model.fit(X, Y, n_epoch=settings.epochs, shuffle=True, validation_set=(X_test, Y_test),
               show_metric=True, batch_size=batch_size, run_id=run_id)
@@ -145,6 +170,13 @@ def experiment_learning_rate(data, settings):
         for lr in (0.0001, 0.001, 0.01)}, data, settings)
 
 
+def experiment_resnet(data, settings):
+    return compare("resnet", "The seed's three sets of layers vs TFlearn's residual network", {
+        "three_sets": (lambda: three_layer_sets(use_dropout=True), {}),
+        f"resnet_n{settings.resnet_n}": (lambda: residual_network(settings.resnet_n),
+                                         {"batch_size": 128, "clip_gradients": 0.0})}, data, settings)
+
+
 # %% Main
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -154,6 +186,7 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=None, help="use only the first LIMIT images of each split")
     parser.add_argument("--out", type=Path, default=Path("runs") / "seed004_cifar10", help="output folder")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resnet-n", type=int, default=2, help="residual blocks per stage (TFlearn's example: 5)")
     settings, _ = parser.parse_known_args(argv)  # parse_known_args: also works inside Jupyter
     if settings.quick:
         settings.epochs, settings.limit = 1, settings.limit or 300
