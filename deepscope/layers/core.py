@@ -353,6 +353,8 @@ class Reshape(nn.Module):
         self.new_shape = list(new_shape)
 
     def forward(self, x):
+        if not self.new_shape:  # new_shape=[-1]: every value in one vector (the batch axis grows)
+            return to_user_layout(x).reshape(-1)
         x = to_user_layout(x).reshape([x.shape[0]] + self.new_shape)
         return to_internal_layout(x)
 
@@ -363,13 +365,16 @@ def reshape(incoming, new_shape, name="Reshape") -> Node:
 
     Args:
         incoming: the previous node.
-        new_shape: e.g. ``[-1, 28, 28, 1]``.
+        new_shape: e.g. ``[-1, 28, 28, 1]``; ``[-1]`` puts every value of the batch in one vector.
         name: layer name.
     """
     incoming = require_node(incoming, f"reshape '{name}'")
     where = f"reshape '{name}' new_shape"
+    if isinstance(new_shape, (list, tuple)) and len(new_shape) == 1 and new_shape[0] in (-1, None):
+        return add_layer(incoming, Reshape([]), [None], name)  # TFlearn's [-1]: all values in one vector
     if not isinstance(new_shape, (list, tuple)) or len(new_shape) < 2:
-        fail(where, "a list such as [-1, 28, 28, 1] (batch first)", new_shape, error=TypeError)
+        fail(where, "a list such as [-1, 28, 28, 1] (batch first), or [-1] for one vector of all values",
+             new_shape, error=TypeError)
     rest = list(new_shape[1:])
     size = math.prod(incoming.shape[1:])
     if rest.count(-1) > 1 or any((not isinstance(d, int)) or d == 0 or d < -1 for d in rest):
