@@ -6,6 +6,8 @@ code from the file.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import hashlib
 import json
 import os
@@ -22,7 +24,10 @@ from .config_objects import from_json_value
 
 FORMAT = "deepscope"
 VERSION = "1"  # the model-file format: bump it when a layer function's recorded arguments change meaning
-READABLE_VERSIONS = ("1",)  # older versions stay readable: add a migration of their description then
+# Older versions stay readable: MIGRATIONS[v] turns a version-v network description into version v+1's
+# (applied in order by `migrate` before the network is rebuilt); add one with every new VERSION.
+MIGRATIONS: dict[str, Callable[[dict], dict]] = {}
+READABLE_VERSIONS = ("1", *MIGRATIONS)
 # (tests/golden/ holds a file of every layer kind per version; tests/test_golden.py loads them all)
 MAX_HEADER_BYTES = 64 * 1024 * 1024  # a larger header is refused (huge-allocation attack)
 
@@ -167,7 +172,7 @@ def read_file(path, expected_format: str = FORMAT) -> tuple[dict, dict]:
         what = "a training checkpoint" if expected_format != FORMAT else "deepscope's save"
         raise ModelFileError(f"model file {str(path)!r} was not written by {what} "
                              f"(format {meta.get('format')!r}, expected {expected_format!r}).")
-    if expected_format == FORMAT and meta.get("version") not in READABLE_VERSIONS:
+    if expected_format == FORMAT and meta.get("version") not in (*READABLE_VERSIONS, *MIGRATIONS):
         raise ModelFileError(f"model file {str(path)!r} has format version {meta.get('version')!r}; this deepscope "
                              f"reads versions {', '.join(READABLE_VERSIONS)}. Upgrade deepscope to load it.")
     if meta.get("sha256") != tensor_digest(tensors, meta):  # every file deepscope writes has one
@@ -217,6 +222,17 @@ def load_weights(dnn, path) -> None:
                              f"({type(exc).__name__}: {str(exc)[:200]}).") from None
 
 
+def migrate(description: dict, version: str, source: str) -> dict:
+    """The network description of a file of format ``version`` brought to the current ``VERSION``."""
+    while version != VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise ModelFileError(f"model file {source!r} has format version {version!r}, which this deepscope "
+                                 f"cannot migrate to version {VERSION}.")
+        description, version = step(description), str(int(version) + 1)
+    return description
+
+
 def load_model(path, device=None, **dnn_kwargs):
     """Rebuild a model from a file written by ``DNN.save``, without the original code.
 
@@ -241,6 +257,7 @@ def load_model(path, device=None, **dnn_kwargs):
                              f"yourself, wrap it in DNN and call model.load(path).")
     if not isinstance(description, dict):
         raise ModelFileError(f"model file {str(path)!r}: the network description is not an object.")
+    description = migrate(description, str(meta.get("version")), str(path))
     _check_shapes_before_building(description, tensors, str(path))
     try:
         output = rebuild_network(description, str(path))

@@ -62,11 +62,30 @@ def text_net():
     return tflearn.regression(net, loss="mean_square"), np.random.RandomState(2).randint(0, 20, (4, 5))
 
 
-NETWORKS = {"image": image_net, "sequence": sequence_net, "text": text_net}
+def blocks_net():
+    """The TFlearn example-repository layers (added to format version 1 without changing older calls)."""
+    net = tflearn.input_data([None, 8, 8, 3])
+    net = tflearn.conv_2d(net, 4, 3)
+    net = tflearn.residual_block(net, 1, 6, downsample=True)  # + pad_channels, elementwise
+    net = tflearn.residual_bottleneck(net, 1, 2, 6)
+    net = tflearn.resnext_block(net, 1, 8, 2)  # + grouped_conv_2d
+    net = tflearn.densenet_block(net, 1, 4)
+    net = tflearn.highway_conv_2d(net, 4, 1, activation="relu")
+    net = tflearn.activations.relu(0.5 * net + net)
+    seq = tflearn.reshape(net, [-1, 4, 4])
+    seq = tflearn.bidirectional_rnn(seq, tflearn.BasicLSTMCell(3), tflearn.GRUCell(2))
+    seq = tflearn.highway(seq, 5, activation="tanh")
+    return tflearn.regression(tflearn.fully_connected(seq, 2, activation="softmax")), \
+        np.random.RandomState(3).rand(4, 8, 8, 3).astype(np.float32)
 
 
-def main() -> None:
+NETWORKS = {"image": image_net, "sequence": sequence_net, "text": text_net, "blocks": blocks_net}
+
+
+def main(names=None) -> None:
     for name, build in NETWORKS.items():
+        if names and name not in names:
+            continue
         tflearn.set_seed(0)
         output, x = build()
         model = tflearn.DNN(output)
@@ -76,4 +95,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    main(sys.argv[1:])  # e.g. `make_golden.py blocks`: write one file without touching the others
