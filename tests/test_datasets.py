@@ -475,7 +475,9 @@ def test_data_root_and_registry(tmp_path, monkeypatch):
     assert data_root() == tmp_path / "env" and data_root(tmp_path / "x") == tmp_path / "x"
     monkeypatch.delenv("DEEPSCOPE_DATA")
     assert data_root() == Path.home() / ".deepscope" / "datasets"
-    assert ds.list_datasets() == ["cifar10", "cifar100", "fashion_mnist", "mnist", "notmnist"]
+    assert ds.list_datasets() == ["cifar10", "cifar100", "fashion_mnist", "imdb", "mnist", "notmnist", "oxflower17",
+                                  "svhn", "titanic"]
+    assert ds.info("oxflower17", tmp_path)["files"][0]["checksum"].startswith("md5")
     about = ds.info("cifar100", tmp_path)
     assert not about["cached"] and about["files"][0]["urls"][0].endswith("cifar-100-binary.tar.gz")
     assert ds.info("notmnist", tmp_path)["files"][0]["checksum"].startswith("size only")

@@ -300,14 +300,14 @@ def rebuild_network(description: dict, source: str):
                 raise ModelFileError(f"model file {source!r} names an unknown layer function {fn_name!r}.")
             fn = LAYERS.get(fn_name)
             args = {k: from_json_value(v) for k, v in entry["args"].items()}
-            if "name" in args and isinstance(entry.get("name"), str):
+            for name in (args.get("name"), entry.get("name") if "name" in args else None):
+                if name is not None and (not isinstance(name, str) or not name or any(c in name for c in "./\\")):
+                    raise ModelFileError(f"model file {source!r} names a layer {str(name)[:80]!r}: layer names are "
+                                         "plain words (no '.', '/' or '\\'); the file was changed after saving.")
+            if "name" in args and entry.get("name") is not None:
                 # the name the layer ended up with (a sibling branch that is not part of this network
                 # may have taken the requested one when it was built)
                 args["name"] = entry["name"]
-            name = args.get("name")
-            if name is not None and (not isinstance(name, str) or not name or any(c in name for c in "./\\")):
-                raise ModelFileError(f"model file {source!r} names a layer {str(name)[:80]!r}: layer names are "
-                                     "plain words (no '.', '/' or '\\'); the file was changed after saving.")
             parents = [built[i] for i in entry["inputs"]]
             if not parents:
                 node = fn(**args)
