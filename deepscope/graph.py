@@ -236,6 +236,11 @@ def layer_function(kind: str) -> Callable:
         def wrapper(*args, **kwargs):
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
+            scope = bound.arguments.get("scope")
+            if isinstance(scope, str) and scope and not bound.arguments.get("reuse") and "name" in bound.arguments:
+                # TFlearn: "scope will override name" (the layer's weights are named after it)
+                bound.arguments["name"] = scope.replace("/", "_").replace(".", "_")
+                args, kwargs = bound.args, bound.kwargs
             node = fn(*args, **kwargs)
             arguments = dict(bound.arguments)
             if isinstance(node, Node) and node.module is not None:

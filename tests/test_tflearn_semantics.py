@@ -190,3 +190,25 @@ def test_torch_activations_called_on_layer_outputs_become_layers():
     assert tflearn.activations.get("relu")(out).module.activation_name == "relu"
     with pytest.raises(TypeError, match="symbolic"):
         torch.exp(out)
+
+
+def test_scope_names_the_layer_and_weights_only_leaves_buffers(tmp_path):
+    inp = tflearn.input_data(shape=[None, 8])
+    fc = tflearn.fully_connected(inp, 4, scope="block/fc6")  # TFlearn: the scope overrides the name
+    assert fc.name == "block_fc6"
+    norm = tflearn.batch_normalization(fc)
+    model = tflearn.DNN(tflearn.regression(tflearn.fully_connected(norm, 3, activation="softmax")))
+    model.fit(X, Y3, n_epoch=2, diagnostics=False)
+    model.save(tmp_path / "m.safetensors")
+    inp2 = tflearn.input_data(shape=[None, 8])
+    norm2 = tflearn.batch_normalization(tflearn.fully_connected(inp2, 4, scope="block/fc6"))
+    other = tflearn.DNN(tflearn.regression(tflearn.fully_connected(norm2, 3, activation="softmax")))
+    running = other.net.layers[norm2.name].running_mean.clone() if hasattr(other.net.layers[norm2.name], "running_mean") \
+        else [b.clone() for b in other.net.layers[norm2.name].buffers()][0]
+    other.load(tmp_path / "m.safetensors", weights_only=True)
+    assert np.array_equal(other.get_weights(other.net.layers["block_fc6"].weight),
+                          model.get_weights(model.net.layers["block_fc6"].weight))
+    after = [b for b in other.net.layers[norm2.name].buffers()][0]
+    assert np.array_equal(after.numpy(), running.numpy()) and other.step == 0  # buffers and step untouched
+    other.load(tmp_path / "m.safetensors")
+    assert other.step == model.step

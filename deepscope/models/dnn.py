@@ -560,8 +560,15 @@ class DNN:
         return serialization.save_model(self, model_file, durable=durable)
 
     def load(self, model_file, weights_only=False) -> "DNN":
-        """Load weights saved by :meth:`save` into this model (same architecture)."""
-        serialization.load_weights(self, model_file)
+        """Load weights saved by :meth:`save` into this model (same architecture; layers made with
+        ``restore=False`` keep theirs).
+
+        Args:
+            model_file: the file (``'model.tfl.ckpt-500'`` finds ``model.tfl.ckpt-500.safetensors``).
+            weights_only: only the trainable weights (TFlearn's meaning): batch-norm averages,
+                preprocessing statistics and the step counter stay as they are.
+        """
+        serialization.load_weights(self, model_file, weights_only=bool(weights_only))
         return self
 
     def lr_find(self, X, Y, start_lr=1e-7, end_lr=10.0, num_steps=100, batch_size=None, **kwargs):

@@ -190,11 +190,18 @@ def fresh_keys(net) -> tuple[str, ...]:
     return tuple(f"layers.{name}." for name, m in layers.items() if getattr(m, "restore", True) is False)
 
 
-def load_weights(dnn, path) -> None:
-    """Load the weights of ``path`` into ``dnn`` (which must have the same architecture)."""
+def load_weights(dnn, path, weights_only: bool = False) -> None:
+    """Load the weights of ``path`` into ``dnn`` (which must have the same architecture).
+
+    Args:
+        weights_only: TFlearn's meaning: only the trainable weights; buffers (batch-norm running
+            averages, preprocessing statistics) and the step counter keep their current values.
+    """
     tensors, meta = read_file(path)
     own = dnn.net.state_dict()
     kept = fresh_keys(dnn.net)  # layers made with restore=False keep their fresh weights (fine-tuning)
+    if weights_only:
+        kept = kept + tuple(name for name, _ in dnn.net.named_buffers(remove_duplicate=False))
     tensors = {k: v for k, v in tensors.items() if not k.startswith(kept)} if kept else tensors
     missing = sorted(k for k in set(own) - set(tensors) if not k.startswith(kept))
     unexpected = sorted(set(tensors) - set(own))
@@ -214,6 +221,8 @@ def load_weights(dnn, path) -> None:
         dnn.net.load_state_dict({k: v.to(dnn.device) for k, v in tensors.items()}, strict=not kept)
     except RuntimeError as exc:  # anything else that does not fit
         raise ModelFileError(f"model file {str(path)!r} does not fit this network: {exc}") from None
+    if weights_only:
+        return
     try:
         training = json.loads(meta.get("training", "{}"))
         dnn.step, dnn.epoch = int(training.get("step", 0)), int(training.get("epoch", 0))
