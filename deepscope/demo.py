@@ -18,7 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+import deepscope as tflearn
+
 from . import introspect
+from .data_utils import to_categorical
+from .datasets import cifar10, info, mnist, toy
 from ._io import save_figure
 from .callbacks.run_folder import runs_root
 from .runs import plot_runs
@@ -42,8 +46,6 @@ def logic_gate(gate: str, hidden_units: int = 0, n_epoch: int = 2000, seed: int 
     Returns:
         ``(model, predictions)``: the trained DNN and an array ``(4,)`` of outputs.
     """
-    import deepscope as tflearn
-    from deepscope.datasets import toy
 
     tflearn.set_seed(seed)
     X, Y = toy.logic_gate(gate)
@@ -82,8 +84,6 @@ def find_images(quick: bool):
     Returns:
         ``(name, X, Y, testX, testY, class_names)`` with X float32 NHWC in [0, 1], Y one-hot.
     """
-    from deepscope.data_utils import to_categorical
-    from deepscope.datasets import cifar10, info, mnist
 
     train_limit, test_limit = (1000, 500) if quick else (None, None)
     for folder in data_dirs():
@@ -117,7 +117,6 @@ def find_images(quick: bool):
 def small_cnn(image_shape, quick: bool):
     """conv 32 -> BN -> pool -> conv 64 -> BN -> pool -> 128 -> 10, Adam with a one-cycle schedule
     (half the filters when ``quick``)."""
-    import deepscope as tflearn
 
     img_prep = tflearn.ImagePreprocessing()
     img_prep.add_featurewise_zero_center(per_channel=True)
@@ -207,7 +206,6 @@ def main(quick: bool = False, out: str | os.PathLike | None = None) -> dict:
         A dict of what it found: ``or_predictions``, ``xor_predictions``, ``dataset``,
         ``test_accuracy``, ``out`` (the folder), ``files`` (the PNG paths), ``runs`` (run folders).
     """
-    import deepscope as tflearn
 
     start = time.perf_counter()
     root = runs_root()

@@ -23,6 +23,7 @@ from torch.nn import init
 
 from deepscope._checks import check_choice, check_float, check_int, check_shape_list, fail
 from deepscope._registry import Registry, _normalize
+from deepscope.activations import activation_name
 
 __all__ = [
     "REGISTRY", "Initializer", "get", "from_config", "auto", "zeros", "ones", "constant", "uniform",
@@ -251,8 +252,6 @@ def auto(activation: Any = None) -> Initializer:
     """
     slope = None
     if isinstance(activation, nn.Module):
-        from deepscope.activations import activation_name  # a sibling building block
-
         name = activation_name(activation)
         if isinstance(activation, nn.LeakyReLU):
             slope = activation.negative_slope
