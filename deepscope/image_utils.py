@@ -25,6 +25,9 @@ def list_images(target_path, mode: str = "file", files_extension=None, image_bas
                 float_labels: bool = False) -> tuple[list[str], list]:
     """The image paths and their labels named by a folder tree or a ``path class_id`` file."""
     mode = check_choice(mode, "image_preloader mode", ("file", "folder"))
+    if not isinstance(target_path, (str, os.PathLike)):
+        fail("image_preloader target_path", "a folder or a text file (a path)", type(target_path).__name__,
+             error=TypeError)
     target = Path(target_path)
     extensions = tuple(e.lower() for e in (files_extension or IMAGE_EXTENSIONS))
     if mode == "folder":
