@@ -109,7 +109,7 @@ def _build_models(build, seeds, device):
 
 
 def train_ensemble(build, X, Y, seeds, n_epoch=10, batch_size=None, validation_set=None, shuffle=True,
-                   show_metric=False, clip_gradients=None, device=None) -> EnsembleResult:
+                   show_metric=False, clip_gradients=5.0, device=None) -> EnsembleResult:
     """Train one network for many seeds at once (vectorized with ``torch.func.vmap``).
 
     Args:
@@ -122,7 +122,8 @@ def train_ensemble(build, X, Y, seeds, n_epoch=10, batch_size=None, validation_s
         validation_set: ``(X, Y)``: validation loss and metric of every model after every epoch.
         shuffle: shuffle every epoch (one data order for all models, seeded with ``seeds[0]``).
         show_metric: also evaluate the training metric after every epoch (one extra forward pass).
-        clip_gradients: clip each model's gradient norm at this value (None: no clipping).
+        clip_gradients: clip each model's gradient norm at this value (default 5.0, as ``DNN`` and
+            TFlearn; None or 0: no clipping).
         device: as ``DNN(device=...)``.
 
     Returns:
@@ -135,9 +136,8 @@ def train_ensemble(build, X, Y, seeds, n_epoch=10, batch_size=None, validation_s
     if len(set(seeds)) != len(seeds):
         fail("train_ensemble seeds", "distinct seeds", seeds)
     n_epoch = check_int(n_epoch, "train_ensemble n_epoch", minimum=1)
-    if clip_gradients is not None:
-        clip_gradients = check_float(clip_gradients, "train_ensemble clip_gradients", minimum=0.0,
-                                     min_inclusive=False)
+    clip_gradients = None if not clip_gradients else check_float(
+        clip_gradients, "train_ensemble clip_gradients", minimum=0.0, min_inclusive=False)
     if not callable(build):
         fail("train_ensemble build", "a function build() -> the output of regression(...), called once per seed",
              type(build).__name__, "Wrap the network in a function: train_ensemble(lambda: my_network(), X, Y, seeds)"
