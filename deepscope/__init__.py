@@ -31,7 +31,8 @@ from .utils import init_graph, set_seed
 from . import estimators, objectives, variables
 from .variables import (get_all_trainable_variable, get_all_variables, get_layer_variables_by_name,
                         get_layer_variables_by_scope, get_value, set_value, variable)
-from .activations import elu, leaky_relu, linear, prelu, relu, sigmoid, softmax, tanh
+from .activations import (crelu, elu, leaky_relu, linear, prelu, relu, relu6, selu, sigmoid, softmax, softplus,
+                          softsign, tanh)
 from .objectives import (binary_crossentropy, categorical_crossentropy, hinge_loss, mean_square,
                          softmax_categorical_crossentropy, weighted_crossentropy)
 
@@ -55,7 +56,8 @@ __all__ = ["DNN", "SequenceGenerator", "Diagnostics", "ImageAugmentation", "Imag
            "initializations", "layers", "losses", "metrics", "optimizers", "regularizers", "sweep",
            "SGD", "AdaDelta", "AdaGrad", "Adam", "AdamW", "Momentum", "Nesterov", "RMSProp",
            "Accuracy", "R2", "Top_k", "objectives", "elu", "leaky_relu", "linear", "prelu", "relu", "sigmoid",
-           "softmax", "tanh", "binary_crossentropy", "categorical_crossentropy", "hinge_loss", "mean_square",
+           "softmax", "tanh", "crelu", "relu6", "selu", "softplus", "softsign",
+           "binary_crossentropy", "categorical_crossentropy", "hinge_loss", "mean_square",
            "softmax_categorical_crossentropy", "weighted_crossentropy", "variables", "report", "estimators", "accuracy_op",
            "get_all_trainable_variable", "get_all_variables", "get_layer_variables_by_name",
            "get_layer_variables_by_scope", "get_value", "set_value", "variable", *layers.__all__]

@@ -15,7 +15,7 @@ import torch
 
 from deepscope._checks import Text as _Text
 from deepscope._checks import check_choice, check_int, fail
-from deepscope.image_utils import build_hdf5_image_dataset, image_preloader
+from deepscope.image_utils import ImagePreloader, LabelPreloader, build_hdf5_image_dataset, image_preloader
 from deepscope.text_utils import (chars_to_dictionary, random_sequence_from_string, random_sequence_from_textfile,
                                   string_to_semi_redundant_sequences, textfile_to_semi_redundant_sequences)
 
@@ -27,6 +27,7 @@ __all__ = [
     "featurewise_std_normalization", "load_csv", "as_tensor",
     "chars_to_dictionary", "string_to_semi_redundant_sequences", "textfile_to_semi_redundant_sequences",
     "random_sequence_from_string", "random_sequence_from_textfile", "image_preloader", "build_hdf5_image_dataset",
+    "ImagePreloader", "LabelPreloader",
     "np",  # TFlearn's programs use np after `from tflearn.data_utils import *`
 ]
 
