@@ -280,3 +280,74 @@ def test_l2_stability_study_example_quick(shared_datasets, monkeypatch, capsys, 
             assert "constant_prediction" in codes and codes["dead_layer"]["step"] <= 10
             assert codes["dead_layer"]["layer"] == "FullyConnected_1"
         assert any("penalty_dominates" in [d["code"] for d in e["record"]["diagnoses"]] for e in collapsed)
+
+
+def test_parallel_workers_run_every_trial_once_with_the_serial_results(tmp_path):
+    """Study(workers=2): trials in two spawned processes (one thread each); the driver journals them;
+    the results equal a serial run's (same seeds, same data order)."""
+    import torch
+    from _sweep_trials import train_fn
+
+    space = {"units": [3, 5], "lr": [0.1, 0.5]}
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # the serial reference with the workers' thread count: bit-identical sums
+    try:
+        serial = Study("serial", train_fn, space, seeds=(0, 1), root=tmp_path, verbose=False).run()
+    finally:
+        torch.set_num_threads(previous)
+    parallel_study = Study("parallel", train_fn, space, seeds=(0, 1), root=tmp_path, verbose=False, workers=2,
+                           threads=1)
+    parallel = parallel_study.run()
+    by_trial = lambda rows: {r["trial"]: r for r in rows}  # noqa: E731
+    a, b = by_trial(serial), by_trial(parallel)
+    assert set(a) == set(b) and len(b) == 8 and all(r["status"] == "finished" for r in b.values())
+    for trial in a:
+        assert a[trial]["metrics"]["first_weight"] == b[trial]["metrics"]["first_weight"]
+        assert a[trial]["metrics"]["val_loss"] == pytest.approx(b[trial]["metrics"]["val_loss"], abs=1e-7)
+    events = [json.loads(x) for x in (tmp_path / "parallel" / "journal.jsonl").read_text().splitlines()]
+    assert sorted(e["trial"] for e in events if e["event"] == "started") == sorted(b)  # once each
+    assert sum(e["event"] == "finished" for e in events) == 8
+    assert all(r["record"] for r in b.values())  # the driver read each trial's diagnosis
+    assert Study("parallel", train_fn, space, seeds=(0, 1), root=tmp_path, verbose=False, workers=2).run() and \
+        len((tmp_path / "parallel" / "journal.jsonl").read_text().splitlines()) == len(events)  # nothing rerun
+
+
+def test_parallel_workers_keep_failures_and_refuse_what_they_cannot_run(tmp_path):
+    from _sweep_trials import failing_fn
+
+    rows = Study("f", failing_fn, {"units": [3], "lr": [0.1]}, seeds=(0, 1), root=tmp_path, verbose=False,
+                 workers=2, threads=1).run()
+    assert sorted(r["status"] for r in rows) == ["failed", "finished"]
+    assert "this seed fails" in next(r["error"] for r in rows if r["status"] == "failed")
+    with pytest.raises(TypeError, match="module level"):
+        Study("g", lambda p, s, r: {}, {"units": [3]}, root=tmp_path, verbose=False, workers=2).run()
+    with pytest.raises(ValueError, match="bayes"):
+        Study("h", failing_fn, {"units": [3]}, root=tmp_path, method="bayes", n_trials=2, workers=2)
+
+
+def test_a_killed_parallel_driver_takes_its_workers_along_and_a_restart_finishes_once(tmp_path):
+    import signal
+    import time
+
+    script = Path(__file__).with_name("_sweep_trials.py")
+    env = {**os.environ, "PID_DIR": str(tmp_path / "pids"), "PYTHONPATH": f"{REPO_ROOT}:{script.parent}"}
+    (tmp_path / "pids").mkdir()
+    journal = tmp_path / "runs" / "killed" / "journal.jsonl"
+    driver = subprocess.Popen([sys.executable, str(script), str(tmp_path / "runs")], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (journal.is_file() and '"finished"' in journal.read_text()):
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    time.sleep(1.5)
+    workers = [int(p.name) for p in (tmp_path / "pids").iterdir()]
+    assert workers
+    for pid in workers:  # the workers died with their driver
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "runs")], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0 and "DONE" in done.stdout, done.stderr[-2000:]
+    events = [json.loads(x) for x in journal.read_text().splitlines()]
+    finished = [e["trial"] for e in events if e["event"] == "finished"]
+    assert len(finished) == 6 and len(set(finished)) == 6

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 import traceback
 from contextlib import contextmanager
@@ -60,13 +61,19 @@ class Study:
         n_trials: number of points for random / Bayesian search (each run with every seed).
         metric: the metric that ``table`` and Bayesian search use.
         mode: ``'max'`` or ``'min'``: whether a larger ``metric`` is better.
+        workers: trials run at once, each in its own process (grid and random search). ``train_fn``
+            must then be defined at module level of an importable file (not a lambda or a notebook
+            cell), as for any ``multiprocessing`` code; a script needs ``if __name__ == '__main__':``.
+            Every trial still runs exactly once (the driver dispatches them and writes the journal).
+        threads: torch threads per worker process (default: the CPU cores divided among the workers;
+            more would oversubscribe the cores).
         search_seed: the seed of the random / Bayesian sampler (not of the trainings).
         verbose: print one line per trial.
     """
 
     def __init__(self, name: str, train_fn: Callable, space: dict, seeds=(0,), root=None, method: str = "grid",
                  n_trials: int | None = None, metric: str = "val_acc", mode: str = "max", search_seed: int = 0,
-                 verbose: bool = True):
+                 verbose: bool = True, workers: int = 1, threads: int | None = None):
         if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name:
             fail("Study name", "a non-empty folder name without slashes", name)
         if not callable(train_fn):
@@ -84,6 +91,12 @@ class Study:
         self.metric, self.mode = metric, check_choice(mode, "Study mode", ("max", "min"))
         self.search_seed = check_int(search_seed, "Study search_seed", minimum=0)
         self.train_fn, self.name, self.verbose = train_fn, name, verbose
+        self.workers = check_int(workers, "Study workers", minimum=1)
+        if self.workers > 1 and method == "bayes":
+            fail("Study workers", "1 with method='bayes' (each point is chosen from the results before it)",
+                 workers, "Use method='grid' or 'random' for parallel trials.")
+        default_threads = max(1, (os.cpu_count() or 1) // self.workers)
+        self.threads = default_threads if threads is None else check_int(threads, "Study threads", minimum=1)
         self.root = runs_root(root).resolve()
         self.folder = self.root / name
         self.journal = Journal(self.folder / "journal.jsonl")
@@ -120,18 +133,68 @@ class Study:
         else:
             points = self.points()
             total = len(points) * len(self.seeds)
-            for i, params in enumerate(points):
-                for j, seed in enumerate(self.seeds):
-                    self.run_point_seed(params, seed, f"{i * len(self.seeds) + j + 1}/{total}")
+            trials = [(params, seed, f"{i * len(self.seeds) + j + 1}/{total}")
+                      for i, params in enumerate(points) for j, seed in enumerate(self.seeds)]
+            if self.workers > 1:
+                self._run_parallel(trials)
+            else:
+                for params, seed, label in trials:
+                    self.run_point_seed(params, seed, label)
         return self.results()
+
+    def _run_parallel(self, trials: list) -> None:
+        """Run ``trials`` in ``workers`` processes (spawned, ``threads`` torch threads each). The driver
+        journals a trial as started when a worker takes it and finished when its result comes back."""
+        import concurrent.futures as futures
+        import multiprocessing
+        import pickle
+
+        try:
+            pickle.dumps(self.train_fn)
+        except (pickle.PicklingError, AttributeError, TypeError) as error:
+            fail("Study train_fn (workers > 1)", "a function defined at module level of an importable file",
+                 getattr(self.train_fn, "__qualname__", type(self.train_fn).__name__),
+                 f"Worker processes import it by name ({type(error).__name__}). Move it to a module, or use "
+                 "workers=1.", error=TypeError)
+        pending = list(trials)
+        context = multiprocessing.get_context("spawn")
+        with futures.ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
+                                         initargs=(self.threads,)) as pool:
+            running = {}
+            try:
+                while pending or running:
+                    while pending and len(running) < self.workers:
+                        params, seed, label = pending.pop(0)
+                        start = self._start_trial(params, seed)
+                        if start is None:
+                            continue
+                        job = pool.submit(execute_trial, self.train_fn, str(self.root), params, seed,
+                                          start["run_id"], start["resume"], self.metric)
+                        running[job] = (params, seed, label, start)
+                    done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+                    for job in done:
+                        params, seed, label, start = running.pop(job)
+                        self._finish_trial(params, seed, label, start, job.result())
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
 
     def run_point_seed(self, params: dict, seed: int, label: str = "") -> dict:
         """Run one trial unless the journal says it is done; return its journal state."""
+        start = self._start_trial(params, seed)
+        if start is None:
+            self.counts["skipped"] += 1
+            return self.journal.states()[trial_id(params, seed)]
+        outcome = execute_trial(self.train_fn, self.root, params, seed, start["run_id"], start["resume"], self.metric)
+        return self._finish_trial(params, seed, label, start, outcome)
+
+    def _start_trial(self, params: dict, seed: int) -> dict | None:
+        """Journal a trial as started (None when the journal says it is done): its run id, whether it
+        resumes an interrupted attempt from checkpoints, and the attempt number."""
         tid = trial_id(params, seed)
         state = self.journal.states().get(tid)
         if state is not None and state["event"] in TERMINAL:
-            self.counts["skipped"] += 1
-            return state
+            return None
         interrupted = state is not None  # started, never finished: the driver was killed
         run_id = f"{self.name}/{tid}"
         folder = self.root / run_id
@@ -144,30 +207,28 @@ class Study:
         attempt = (state or {}).get("attempts", 0) + 1
         self.journal.append("started", trial=tid, params=params, seed=seed, run_id=run_id, attempt=attempt,
                             resume=resume)
-        start = time.perf_counter()
-        try:
-            with runs_dir(self.root), resume_named_runs(resume):  # the trial's fits write here (and resume)
-                set_seed(seed)
-                metrics = plain_metrics(self.train_fn(dict(params), seed, run_id), self.metric)
-        except KeyboardInterrupt:
-            raise
-        except Exception as error:  # noqa: BLE001 - the study goes on; the message is kept
-            message = f"{type(error).__name__}: {error}"
-            record = self.journal.append("failed", trial=tid, params=params, seed=seed, run_id=run_id, error=message,
-                                         traceback=traceback.format_exc()[-4000:], seconds=_since(start),
-                                         record=trial_record(self.root, run_id))
-            self._say(label, params, seed, f"FAILED {message}")
+        return {"trial": tid, "run_id": run_id, "resume": resume, "attempt": attempt}
+
+    def _finish_trial(self, params: dict, seed: int, label: str, start: dict, outcome: dict) -> dict:
+        """Journal a trial's outcome (``execute_trial``'s) with its record; print one line."""
+        tid, run_id, seconds = start["trial"], start["run_id"], outcome["seconds"]
+        found = trial_record(self.root, run_id)
+        if "error" in outcome:
+            record = self.journal.append("failed", trial=tid, params=params, seed=seed, run_id=run_id,
+                                         error=outcome["error"], traceback=outcome["traceback"], seconds=seconds,
+                                         record=found)
+            self._say(label, params, seed, f"FAILED {outcome['error']}")
         else:
-            found = trial_record(self.root, run_id)
+            metrics = outcome["metrics"]
             record = self.journal.append("finished", trial=tid, params=params, seed=seed, run_id=run_id,
-                                         metrics=metrics, seconds=_since(start), record=found)
+                                         metrics=metrics, seconds=seconds, record=found)
             value = metrics.get(self.metric)
             shown = f"{self.metric}={value:.4g}" if isinstance(value, float) else f"{self.metric}={value}"
             codes = [d["code"] for d in (found or {}).get("diagnoses", []) if d.get("severity") == "error"]
-            self._say(label, params, seed, f"{shown} ({_since(start):.1f} s{', resumed' if resume else ''})"
+            self._say(label, params, seed, f"{shown} ({seconds:.1f} s{', resumed' if start['resume'] else ''})"
                       + (f" diagnosis: {', '.join(codes)}" if codes else ""))
         self.counts["run"] += 1
-        return {**record, "attempts": attempt}
+        return {**record, "attempts": start["attempt"]}
 
     def _say(self, label, params, seed, text) -> None:
         if self.verbose:
@@ -239,6 +300,39 @@ def aggregate(rows: list[dict], metric: str) -> list[dict]:
         table.append({"params": g["params"], **dict(zip(("mean", "median", "std", "min", "max"), map(float, stats))),
                       "n": int(v.size), "n_nonfinite": int(v.size - finite.size), "n_failed": g["n_failed"]})
     return table
+
+
+def execute_trial(train_fn: Callable, root, params: dict, seed: int, run_id: str, resume: bool, metric: str) -> dict:
+    """Train one trial (in the driver or in a worker process): seed, run folders under ``root``,
+    resume an interrupted attempt. Returns ``{"metrics", "seconds"}`` or ``{"error", "traceback",
+    "seconds"}`` (the study goes on after a failed trial)."""
+    start = time.perf_counter()
+    try:
+        with runs_dir(root), resume_named_runs(resume):  # the trial's fits write here (and resume)
+            set_seed(seed)
+            metrics = plain_metrics(train_fn(dict(params), seed, run_id), metric)
+    except KeyboardInterrupt:
+        raise
+    except Exception as error:  # noqa: BLE001 - the study goes on; the message is kept
+        return {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()[-4000:],
+                "seconds": _since(start)}
+    return {"metrics": metrics, "seconds": _since(start)}
+
+
+def _init_worker(threads: int) -> None:
+    """A worker process of a study: ``threads`` torch threads (the one place deepscope sets them: its own
+    processes, so that workers x threads matches the cores instead of oversubscribing them). On Linux
+    the worker also dies with its driver, so a killed driver never leaves a trial running that the
+    restarted driver would run again into the same folder."""
+    import torch
+    torch.set_num_threads(threads)
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
 
 
 def trial_record(root: Path, run_id: str) -> dict | None:
