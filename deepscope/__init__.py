@@ -15,7 +15,8 @@ from . import (activations, callbacks, data_augmentation, data_preprocessing, da
 from .data_augmentation import ImageAugmentation
 from .data_preprocessing import ImagePreprocessing
 from .layers import (activation, avg_pool_1d, avg_pool_2d, batch_normalization, conv_1d, conv_2d,
-                     conv_2d_transpose, densenet_block, dropout, elementwise, embedding, flatten, fully_connected,
+                     conv_2d_transpose, custom_layer, densenet_block, dropout, elementwise, embedding, flatten,
+                     fully_connected,
                      global_avg_pool, global_max_pool, grouped_conv_2d, gru, highway, highway_conv_2d, input_data,
                      l2_normalize, local_response_normalization, lstm, max_pool_1d, max_pool_2d, merge, merge_outputs,
                      regression, reshape, residual_block, residual_bottleneck, resnext_block, simple_rnn, single_unit,
@@ -40,7 +41,6 @@ from ._version import __version__
 
 # TFlearn names deepscope does not provide (yet), with what to use instead
 NOT_PROVIDED = {
-    "custom_layer": "not built yet (a saved model could not rebuild a Python function): use a registered layer",
     "time_distributed": "not built yet",
 }
 

@@ -202,6 +202,8 @@ def to_json_value(value: Any, argument: str) -> Any:
         return [to_json_value(v, argument) for v in value]
     if isinstance(value, dict):
         return {str(k): to_json_value(v, argument) for k, v in value.items()}
+    if callable(value) and isinstance(getattr(value, "deepscope_custom_name", None), str):
+        return {"__custom__": value.deepscope_custom_name}  # custom_layer(custom_fn=...): by registered name
     if isinstance(value, nn.Parameter):  # regression(trainable_vars=[...]): stored by layer and name
         for module in list(SCOPES.values()):
             for param_name, param in module.named_parameters():
@@ -243,6 +245,9 @@ def layer_function(kind: str) -> Callable:
                 args, kwargs = bound.args, bound.kwargs
             node = fn(*args, **kwargs)
             arguments = dict(bound.arguments)
+            for param in signature.parameters.values():  # **kwargs (custom_layer's) recorded as plain arguments
+                if param.kind is inspect.Parameter.VAR_KEYWORD:
+                    arguments.update(arguments.pop(param.name, {}))
             if isinstance(node, Node) and node.module is not None:
                 _apply_scope(node, arguments, fn.__name__)
             if kind == "input":  # input_data has no incoming node

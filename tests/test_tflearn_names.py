@@ -26,7 +26,7 @@ def test_a_session_is_accepted_and_given_back():
 
 
 def test_a_tflearn_name_deepscope_lacks_says_so_and_what_to_use():
-    with pytest.raises(AttributeError, match="does not provide TFlearn's 'custom_layer'"):
-        tflearn.custom_layer  # noqa: B018
+    with pytest.raises(AttributeError, match="does not provide TFlearn's 'time_distributed'"):
+        tflearn.time_distributed  # noqa: B018
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         tflearn.nope  # noqa: B018

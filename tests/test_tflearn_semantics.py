@@ -212,3 +212,29 @@ def test_scope_names_the_layer_and_weights_only_leaves_buffers(tmp_path):
     assert np.array_equal(after.numpy(), running.numpy()) and other.step == 0  # buffers and step untouched
     other.load(tmp_path / "m.safetensors")
     assert other.step == model.step
+
+
+def test_custom_layer_runs_a_user_function_and_saves_once_registered(tmp_path):
+    from deepscope.layers.core import CUSTOM_FUNCTIONS, custom_layer, register_custom_function
+
+    def squash(x, factor=2.0):  # TFlearn's layout: (N, H, W, C)
+        return (factor * x[..., :2]) ** 2
+
+    inp = tflearn.input_data(shape=[None, 4, 4, 3])
+    net = custom_layer(inp, squash, factor=0.5)
+    assert list(net.shape) == [None, 4, 4, 2]
+    model = tflearn.DNN(tflearn.regression(tflearn.fully_connected(net, 2, activation="softmax")))
+    x = np.random.default_rng(0).random((3, 4, 4, 3)).astype("float32")
+    import torch
+    inner = tflearn.DNN(net).predict(x)
+    np.testing.assert_allclose(inner, (0.5 * x[..., :2]) ** 2, atol=1e-6)
+    with pytest.raises(ValueError, match="register_custom_function"):
+        model.save(tmp_path / "m.safetensors")
+    register_custom_function(squash, "squash_for_test")
+    assert "squash_for_test" in CUSTOM_FUNCTIONS
+    model.save(tmp_path / "m.safetensors")
+    np.testing.assert_allclose(tflearn.load(tmp_path / "m.safetensors").predict(x), model.predict(x), atol=1e-6)
+    with pytest.raises(ValueError, match="runs on a batch"):
+        custom_layer(inp, lambda x: x.reshape(-1, 5, 5))  # 48 values per sample do not make 5x5 rows
+    with pytest.raises(ValueError, match="batch first"):
+        custom_layer(inp, lambda x: x.sum())

@@ -3,7 +3,8 @@ from .conv import (avg_pool_1d, avg_pool_2d, conv_1d, conv_2d, conv_2d_transpose
                    max_pool_1d, max_pool_2d, upsample_2d)
 from .blocks import (densenet_block, grouped_conv_2d, highway, highway_conv_2d, residual_block, residual_bottleneck,
                      resnext_block)
-from .core import activation, dropout, elementwise, flatten, fully_connected, input_data, reshape, single_unit
+from .core import (activation, custom_layer, dropout, elementwise, flatten, fully_connected, input_data,
+                   register_custom_function, reshape, single_unit)
 from .embedding_ops import embedding
 from .estimator import regression
 from .merge_ops import merge, merge_outputs
@@ -16,4 +17,4 @@ __all__ = ["activation", "dropout", "flatten", "fully_connected", "input_data", 
            "batch_normalization", "local_response_normalization", "l2_normalize",
            "simple_rnn", "lstm", "gru", "embedding", "merge", "merge_outputs", "elementwise",
            "residual_block", "residual_bottleneck", "resnext_block", "densenet_block", "grouped_conv_2d", "highway",
-           "highway_conv_2d", "bidirectional_rnn", "BasicLSTMCell", "BasicRNNCell", "GRUCell"]
+           "highway_conv_2d", "custom_layer", "register_custom_function", "bidirectional_rnn", "BasicLSTMCell", "BasicRNNCell", "GRUCell"]

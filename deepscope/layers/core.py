@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import activations, initializations, regularizers
+from .._registry import Registry
 from .._checks import Text, check_choice, check_float, check_int, check_shape_list, fail
 from ..graph import Graph, Layer, Node, add_layer, layer_function, layer_label, require_node
 
@@ -333,6 +334,67 @@ def elementwise(incoming, op, constant=None, reverse=False, name="Elementwise") 
     if isinstance(constant, bool) or not isinstance(constant, (int, float)):
         fail(f"{label} constant", "a number", constant, error=TypeError)
     return add_layer(incoming, Elementwise(op, float(constant), bool(reverse)), list(incoming.shape), name)
+
+
+CUSTOM_FUNCTIONS = Registry("custom layer function")  # name -> function, so custom_layer models save
+
+
+def register_custom_function(fn, name: str | None = None):
+    """Register a ``custom_layer`` function under ``name`` (default: its ``__name__``), so a model using
+    it can be saved and loaded (register it again before ``deepscope.load`` in another program).
+    Usable as a decorator.
+
+    Returns:
+        ``fn``.
+    """
+    if not callable(fn):
+        fail("register_custom_function fn", "a function tensor -> tensor", type(fn).__name__, error=TypeError)
+    name = name or getattr(fn, "__name__", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        fail("register_custom_function name", "a name such as 'my_layer'", name)
+    CUSTOM_FUNCTIONS.add(name, fn)
+    fn.deepscope_custom_name = name  # how a saved model names it
+    return fn
+
+
+class CustomLayer(nn.Module):
+    """Applies a user function to the tensor in TFlearn's layout (NHWC for images)."""
+
+    def __init__(self, fn, kwargs: dict):
+        super().__init__()
+        self.fn, self.kwargs = fn, dict(kwargs)
+
+    def forward(self, x):
+        return to_internal_layout(self.fn(to_user_layout(x), **self.kwargs))
+
+
+@layer_function("core")
+def custom_layer(incoming, custom_fn, name="CustomLayer", **kwargs) -> Node:
+    """A layer computing ``custom_fn(x, **kwargs)`` on its input (TFlearn's ``custom_layer``). ``x`` is a
+    torch tensor in TFlearn's layout (NHWC images); the output shape is found by running the function
+    once on a small batch. To save the model, register the function first
+    (``register_custom_function(fn)``, or give its registered name as ``custom_fn``); an unregistered
+    function is refused when saving, with this advice.
+
+    Returns:
+        The new node.
+    """
+    incoming = require_node(incoming, f"custom_layer '{name}'")
+    where = layer_label("custom_layer", incoming, name)
+    fn = CUSTOM_FUNCTIONS.get(custom_fn, where=f"{where} custom_fn") if isinstance(custom_fn, str) else custom_fn
+    if not callable(fn):
+        fail(f"{where} custom_fn", "a function tensor -> tensor (or a registered name)", type(custom_fn).__name__,
+             error=TypeError)
+    probe = torch.zeros(2, *incoming.shape[1:])  # (2, ...) in TFlearn's layout
+    try:
+        with torch.no_grad():
+            out = fn(probe, **kwargs)
+    except Exception as error:  # noqa: BLE001 - the user's function: say where it failed
+        fail(where, f"a function that runs on a batch of shape {[None, *incoming.shape[1:]]}",
+             Text(f"{type(error).__name__}: {str(error)[:160]}"))
+    if not isinstance(out, torch.Tensor) or out.dim() < 1 or out.shape[0] != 2:
+        fail(where, "a function returning a tensor with the batch first", Text(repr(type(out).__name__)))
+    return add_layer(incoming, CustomLayer(fn, kwargs), [None, *out.shape[1:]], name)
 
 
 class Flatten(nn.Module):

@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import data_augmentation, data_preprocessing, losses, metrics, optimizers
 from ..layers import recurrent
+from ..layers.core import CUSTOM_FUNCTIONS
 
 
 def _allowlist() -> dict[str, Any]:
@@ -29,6 +30,12 @@ def from_json_value(value: Any) -> Any:
     if isinstance(value, list):
         return [from_json_value(v) for v in value]
     if isinstance(value, dict):
+        if "__custom__" in value:  # a registered custom_layer function
+            name = value["__custom__"]
+            if name not in CUSTOM_FUNCTIONS:
+                raise ValueError(f"the model uses the custom layer function {name!r}: register it before loading "
+                                 f"(deepscope.layers.core.register_custom_function({name}))")
+            return CUSTOM_FUNCTIONS.get(name)
         if "__class__" in value:
             name, config = value["__class__"], value.get("__config__", {})
             cls = _allowlist().get(name)

@@ -100,7 +100,8 @@ def _check_serializable(value, where: str) -> None:
         raise ValueError(
             f"{where}: argument {value.argument}={value.value!r} cannot be written to JSON, so the model "
             f"could not be rebuilt from the file. Use a registered name (e.g. activation='relu') instead "
-            f"of a Python object, or save the weights only with torch / safetensors yourself."
+            f"of a Python object (a custom_layer function: deepscope.layers.core.register_custom_function(fn) "
+            f"first), or save the weights only with torch / safetensors yourself."
         )
     if isinstance(value, list):
         for v in value:
