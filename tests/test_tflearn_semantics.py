@@ -225,7 +225,6 @@ def test_custom_layer_runs_a_user_function_and_saves_once_registered(tmp_path):
     assert list(net.shape) == [None, 4, 4, 2]
     model = tflearn.DNN(tflearn.regression(tflearn.fully_connected(net, 2, activation="softmax")))
     x = np.random.default_rng(0).random((3, 4, 4, 3)).astype("float32")
-    import torch
     inner = tflearn.DNN(net).predict(x)
     np.testing.assert_allclose(inner, (0.5 * x[..., :2]) ** 2, atol=1e-6)
     with pytest.raises(ValueError, match="register_custom_function"):
