@@ -33,10 +33,11 @@ def slow_fn(params, seed, run_id):
     return train_fn(params, seed, run_id)
 
 
-if __name__ == "__main__":  # the driver of the kill test: python _sweep_trials.py ROOT
+if __name__ == "__main__":  # a driver: python _sweep_trials.py ROOT [NAME WORKERS]
     import sys
 
     from deepscope.sweep import Study
-    Study("killed", slow_fn, {"units": [3, 4, 5], "lr": [0.1, 0.5]}, seeds=(0,), root=sys.argv[1], verbose=False,
-          workers=2, threads=1).run()
+    name, workers = (sys.argv[2], int(sys.argv[3])) if len(sys.argv) > 3 else ("killed", 2)
+    Study(name, slow_fn, {"units": [3, 4, 5], "lr": [0.1, 0.5]}, seeds=(0,), root=sys.argv[1], verbose=False,
+          workers=workers, threads=1).run()
     print("DONE")

@@ -18,8 +18,7 @@ import torch
 import deepscope as tflearn
 from deepscope.callbacks import Callback
 from deepscope.models import serialization
-from deepscope.sweep import Study, aggregate
-from deepscope.sweep.study import study_lock
+from deepscope.sweep import aggregate
 
 REPO = Path(__file__).resolve().parents[1]
 X = np.random.RandomState(0).rand(100, 4).astype(np.float32)
@@ -78,13 +77,21 @@ def test_a_reused_run_id_never_resumes_another_experiment(tmp_path):
 
 
 # 3 ---------------------------------------------------------------------------------------------
-def test_a_second_driver_of_a_running_study_gets_a_clear_error(tmp_path):
-    study = Study("locked", lambda params, seed, run_id: {"val_acc": 1.0}, {"a": [1]}, root=tmp_path, verbose=False)
-    study.folder.mkdir(parents=True)
-    with study_lock(study.folder):  # another driver holds the study
-        with pytest.raises(RuntimeError, match="is being run by pid"):
-            study.run()
-    assert len(study.run()) == 1  # free again
+def test_two_drivers_started_together_run_every_trial_once(tmp_path):
+    """Two drivers of one study at once (say, two terminals): each trial is claimed in the journal,
+    so the 6 trials run once in all, shared between the drivers, and both end."""
+    script = Path(__file__).with_name("_sweep_trials.py")
+    env = {**os.environ, "PID_DIR": str(tmp_path / "pids"), "PYTHONPATH": f"{REPO}:{script.parent}"}
+    (tmp_path / "pids").mkdir()
+    drivers = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "runs"), "shared", "1"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [d.communicate(timeout=300) for d in drivers]
+    assert all(d.returncode == 0 and "DONE" in out for d, (out, _) in zip(drivers, outputs)), outputs
+    events = [json.loads(x) for x in (tmp_path / "runs" / "shared" / "journal.jsonl").read_text().splitlines()]
+    started = [e["trial"] for e in events if e["event"] == "started"]
+    finished = [e["trial"] for e in events if e["event"] == "finished"]
+    assert len(finished) == 6 and len(set(finished)) == 6 and sorted(started) == sorted(finished)
+    assert len({e["owner"] for e in events if e["event"] == "started"}) == 2  # both drivers took trials
 
 
 # 4 ---------------------------------------------------------------------------------------------

@@ -117,10 +117,13 @@ class Study:
 
     # -- running ----------------------------------------------------------------------------
     def run(self) -> list[dict]:
-        """Train every (point, seed) not yet finished or failed in the journal; return :meth:`results`."""
+        """Train every (point, seed) not yet finished or failed in the journal; return :meth:`results`.
+
+        Several drivers may run one study at once (other terminals, other machines on a shared folder):
+        each trial is claimed in the journal under a lock, so every trial runs once; a trial started by a
+        driver that has died since is taken over (resumed from its checkpoints when it has some)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        with study_lock(self.folder):
-            return self._run()
+        return self._run()
 
     def _run(self) -> list[dict]:
         atomic_write_json(self.folder / "study.json", {
@@ -192,21 +195,24 @@ class Study:
         """Journal a trial as started (None when the journal says it is done): its run id, whether it
         resumes an interrupted attempt from checkpoints, and the attempt number."""
         tid = trial_id(params, seed)
-        state = self.journal.states().get(tid)
-        if state is not None and state["event"] in TERMINAL:
-            return None
-        interrupted = state is not None  # started, never finished: the driver was killed
-        run_id = f"{self.name}/{tid}"
-        folder = self.root / run_id
-        resume = False
-        if interrupted:
-            self.counts["rerun"] += 1
-            resume = _has_checkpoints(folder)
-            if not resume and folder.is_dir():
-                shutil.rmtree(folder)  # a partial run without checkpoints: start it again in the same folder
-        attempt = (state or {}).get("attempts", 0) + 1
-        self.journal.append("started", trial=tid, params=params, seed=seed, run_id=run_id, attempt=attempt,
-                            resume=resume)
+        with journal_lock(self.folder):  # claim the trial: no other driver starts it meanwhile
+            state = self.journal.states().get(tid)
+            if state is not None and state["event"] in TERMINAL:
+                return None
+            if state is not None and state.get("owner") != OWNER and owner_alive(state.get("owner")):
+                return None  # another live driver is running it
+            interrupted = state is not None  # started, never finished: its driver was killed
+            run_id = f"{self.name}/{tid}"
+            folder = self.root / run_id
+            resume = False
+            if interrupted:
+                self.counts["rerun"] += 1
+                resume = _has_checkpoints(folder)
+                if not resume and folder.is_dir():
+                    shutil.rmtree(folder)  # a partial run without checkpoints: start it again in the same folder
+            attempt = (state or {}).get("attempts", 0) + 1
+            self.journal.append("started", trial=tid, params=params, seed=seed, run_id=run_id, attempt=attempt,
+                                resume=resume, owner=OWNER)
         return {"trial": tid, "run_id": run_id, "resume": resume, "attempt": attempt}
 
     def _finish_trial(self, params: dict, seed: int, label: str, start: dict, outcome: dict) -> dict:
@@ -352,35 +358,48 @@ def trial_record(root: Path, run_id: str) -> dict | None:
                            "message": f.message} for f in diagnosis.findings]}
 
 
-@contextmanager
-def study_lock(folder: Path):
-    """Hold ``<folder>/study.lock`` (an exclusive ``flock``) while a driver runs the study.
-
-    A second driver of the same study gets a clear error instead of racing the first one (both
-    would take the other's running trial for an interrupted one). The kernel drops the lock when
-    its process dies, even by ``kill -9``, so a killed driver never leaves the study locked.
-    """
-    import fcntl
+def _process_owner() -> str:
+    """``host:pid:start`` of this process (the start time tells a reused pid from the original)."""
     import socket
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
 
-    path = folder / "study.lock"
-    handle = open(path, "a+")
+
+def _start_time(pid: int) -> str:
+    try:  # Linux: field 22 of /proc/<pid>/stat, in clock ticks since boot
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+OWNER = _process_owner()
+
+
+def owner_alive(owner) -> bool:
+    """Whether the driver that started a trial still runs. A driver on another machine is taken to be
+    alive (its host cannot be asked); on this machine, its pid must exist with the same start time."""
+    import socket
+    if not isinstance(owner, str) or owner.count(":") < 2:
+        return False  # a journal from before owners were recorded: its driver is gone
+    host, pid, start = owner.rsplit(":", 2)
+    if host != socket.gethostname():
+        return True
     try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise RuntimeError(f"Study {folder.name!r} is being run by {holder} (lock {path}). Two drivers of one "
-                               "study would each take the other's running trial for an interrupted one; wait for "
-                               "it to finish, or stop it and run the study again (it continues where it stopped).") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-        handle.flush()
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return start == "?" or _start_time(int(pid)) == start
+
+
+@contextmanager
+def journal_lock(folder: Path):
+    """An exclusive ``flock`` on ``<folder>/journal.lock`` for claiming a trial (held for milliseconds;
+    the kernel drops it when its process dies)."""
+    import fcntl
+    with open(folder / "journal.lock", "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         yield
-    finally:
-        handle.close()  # (closing releases the lock)
 
 
 def _has_checkpoints(folder: Path) -> bool:
