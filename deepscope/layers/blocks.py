@@ -68,14 +68,15 @@ def _shortcut(identity: Node, strides: int, out_channels: int, kernel: int) -> N
     return identity
 
 
-def _check_block(where: str, incoming, nb, reuse, downsample_strides) -> tuple[Node, int, int]:
+def _check_block(where: str, incoming, nb, reuse, downsample, downsample_strides) -> tuple[Node, int, int]:
+    """The checked input, number of blocks/layers, and stride (1 without ``downsample``)."""
     incoming = require_node(incoming, where)
     _require_rank(incoming, 4, where)
     if reuse:
         fail(f"{where} reuse", "False (sharing a whole block's weights is not supported)", reuse,
              "Share single layers with scope=... and reuse=True instead.")
-    return incoming, check_int(nb, f"{where} number of blocks/layers", minimum=1), check_int(
-        downsample_strides, f"{where} downsample_strides", minimum=1)
+    strides = check_int(downsample_strides, f"{where} downsample_strides", minimum=1)
+    return incoming, check_int(nb, f"{where} number of blocks/layers", minimum=1), strides if downsample else 1
 
 
 def _norm_act(net: Node, batch_norm: bool, activation, trainable=True, restore=True) -> Node:
@@ -108,9 +109,8 @@ def residual_block(incoming, nb_blocks, out_channels, downsample=False, downsamp
         The node ``[None, H', W', out_channels]``.
     """
     where = f"residual_block '{name}'"
-    net, nb_blocks, strides = _check_block(where, incoming, nb_blocks, reuse, downsample_strides)
+    net, nb_blocks, strides = _check_block(where, incoming, nb_blocks, reuse, downsample, downsample_strides)
     out_channels = check_int(out_channels, f"{where} out_channels", minimum=1)
-    strides = strides if downsample else 1
     conv = dict(activation="linear", bias=bias, weights_init=weights_init, bias_init=bias_init,
                 regularizer=regularizer, weight_decay=weight_decay, trainable=trainable, restore=restore)
     for _ in range(nb_blocks):
@@ -141,10 +141,9 @@ def residual_bottleneck(incoming, nb_blocks, bottleneck_size, out_channels, down
         The node ``[None, H', W', out_channels]``.
     """
     where = f"residual_bottleneck '{name}'"
-    net, nb_blocks, strides = _check_block(where, incoming, nb_blocks, reuse, downsample_strides)
+    net, nb_blocks, strides = _check_block(where, incoming, nb_blocks, reuse, downsample, downsample_strides)
     bottleneck_size = check_int(bottleneck_size, f"{where} bottleneck_size", minimum=1)
     out_channels = check_int(out_channels, f"{where} out_channels", minimum=1)
-    strides = strides if downsample else 1
     conv = dict(bias=bias, weights_init=weights_init, bias_init=bias_init, regularizer=regularizer,
                 weight_decay=weight_decay, trainable=trainable, restore=restore)
     for _ in range(nb_blocks):
@@ -173,12 +172,11 @@ def resnext_block(incoming, nb_blocks, out_channels, cardinality, downsample=Fal
         The node ``[None, H', W', out_channels]``.
     """
     where = f"resnext_block '{name}'"
-    net, nb_blocks, strides = _check_block(where, incoming, nb_blocks, reuse, downsample_strides)
+    net, nb_blocks, strides = _check_block(where, incoming, nb_blocks, reuse, downsample, downsample_strides)
     out_channels = check_int(out_channels, f"{where} out_channels", minimum=1)
     if cardinality not in RESNEXT_BOTTLENECK:
         fail(f"{where} cardinality", f"one of {sorted(RESNEXT_BOTTLENECK)} (TFlearn's table)", cardinality)
     width = RESNEXT_BOTTLENECK[cardinality]
-    strides = strides if downsample else 1
     conv = dict(bias=bias, weights_init=weights_init, bias_init=bias_init, regularizer=regularizer,
                 weight_decay=weight_decay, trainable=trainable, restore=restore)
     for _ in range(nb_blocks):
@@ -216,7 +214,7 @@ def densenet_block(incoming, nb_layers, growth, bottleneck=True, downsample=True
         The node ``[None, H', W', growth]``.
     """
     where = f"densenet_block '{name}'"
-    net, nb_layers, strides = _check_block(where, incoming, nb_layers, reuse, downsample_strides)
+    net, nb_layers, strides = _check_block(where, incoming, nb_layers, reuse, downsample, downsample_strides)
     growth = check_int(growth, f"{where} growth", minimum=1)
     conv = dict(bias=bias, weights_init=weights_init, bias_init=bias_init, regularizer=regularizer,
                 weight_decay=weight_decay, trainable=trainable, restore=restore)

@@ -30,6 +30,7 @@ import torch
 
 from .._checks import check_int, fail
 from .._io import atomic_write_bytes
+from .guard import MODES
 from .fit_state import EpochPosition, FitRecord, TrainingCheckpoint
 from .serialization import ModelFileError, read_file, safetensors_bytes, tensor_digest
 
@@ -286,7 +287,7 @@ class CheckpointSettings:
     def check(cls, nan_guard, every, folder, keep, resume, run_id) -> "CheckpointSettings":
         """Check ``fit``'s ``nan_guard``, ``checkpoint_every``, ``checkpoint_dir``, ``keep_checkpoints``
         and ``resume`` arguments (errors name the argument and the fix)."""
-        if nan_guard not in (False, None, True) and nan_guard not in ("stop", "rollback"):
+        if nan_guard not in (False, None, True) and nan_guard not in MODES:
             fail("fit nan_guard", "'stop', 'rollback' or False", nan_guard)
         nan_guard = "stop" if nan_guard is True else (nan_guard or None)
         if every is not None:

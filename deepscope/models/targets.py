@@ -85,14 +85,6 @@ class MultiTarget:
             total = term if total is None else total + term
         return torch.cat(outputs, 1), total
 
-    def __call__(self, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The sum of the regression layers' losses on their activated outputs ``(N, sum of widths)``."""
-        total = None
-        for target, part in zip(self.targets, self.slices):
-            term = target.loss(output[:, part], y[:, part])
-            total = term if total is None else total + term
-        return total
-
     def prepare(self, Y, argument: str) -> torch.Tensor:
         """Targets as one float tensor ``(N, sum of widths)`` from a list or a dict of arrays."""
         if isinstance(Y, dict):

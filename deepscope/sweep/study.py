@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from .._checks import check_choice, check_int, fail
 from .._io import atomic_write_json
@@ -330,7 +331,6 @@ def _init_worker(threads: int) -> None:
     processes, so that workers x threads matches the cores instead of oversubscribing them). On Linux
     the worker also dies with its driver, so a killed driver never leaves a trial running that the
     restarted driver would run again into the same folder."""
-    import torch
     torch.set_num_threads(threads)
     if sys.platform.startswith("linux"):
         import ctypes
