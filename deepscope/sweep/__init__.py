@@ -11,11 +11,12 @@ Many small models at once: ``train_ensemble(build, X, Y, seeds=range(32))`` trai
 every seed in a single vectorized run (``torch.func``), 8.5x faster than 32 fits for the OR net.
 """
 from .ensemble import EnsembleResult, train_ensemble
+from .fit import Fit
 from .journal import Journal, trial_id
 from .space import Choice, Distribution, IntRange, LogUniform, Uniform, grid, sample
 from .stability import StabilityGrid, stability_grid, stability_map, stability_table, study_summary
 from .study import Study, aggregate
 
-__all__ = ["EnsembleResult", "train_ensemble", "Choice", "Distribution", "IntRange", "Journal", "LogUniform", "StabilityGrid", "Study", "Uniform",
+__all__ = ["EnsembleResult", "Fit", "train_ensemble", "Choice", "Distribution", "IntRange", "Journal", "LogUniform", "StabilityGrid", "Study", "Uniform",
            "aggregate", "grid", "sample", "stability_grid", "stability_map", "stability_table", "study_summary",
            "trial_id"]

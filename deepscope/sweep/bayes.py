@@ -56,8 +56,8 @@ def run_bayes(study) -> None:
         trial = opt.ask(distributions)
         params = dict(trial.params)
         n_points += 1
-        results = [study.run_point_seed(params, seed, f"{n_points}/{study.n_trials} (seed {j + 1}/{len(study.seeds)})")
-                   for j, seed in enumerate(study.seeds)]
+        results = study.run_trials([(params, seed, f"{n_points}/{study.n_trials} (seed {j + 1}/{len(study.seeds)})")
+                                    for j, seed in enumerate(study.seeds)])  # the seeds of a point: stacked
         value = _mean(results, study.metric)
         if value is None:
             opt.tell(trial, state=optuna.trial.TrialState.FAIL)

@@ -42,6 +42,8 @@ from ..callbacks.run_logger import RunLogger
 from ..diagnostics import recorder as recordermod
 from ..diagnostics.findings import Finding
 from ..layers.core import Dense
+from .._checks import fail
+from ..models.data import validation_split
 from ..models.dnn import DNN
 from ..models.fit_state import FitSettings
 from ..models.serialization import describe_network
@@ -414,7 +416,14 @@ def train_stack(members: list[Member], engine: str, fit: StackFit, write_runs: b
     first = stack.first
     xs, y = first.prepare_data(fit.X, fit.Y, "fit X_inputs", "fit Y_targets")
     validation = None
-    if fit.validation_set is not None:
+    if isinstance(fit.validation_set, (float, int)) and not isinstance(fit.validation_set, bool):
+        n_val = validation_split(fit.validation_set, y.shape[0])  # the trailing samples, as fit holds out
+        validation = ([x[-n_val:] for x in xs], y[-n_val:])
+        xs, y = [x[:-n_val] for x in xs], y[:-n_val]
+    elif fit.validation_set is not None:
+        if not (isinstance(fit.validation_set, (tuple, list)) and len(fit.validation_set) == 2):
+            fail("fit validation_set", "(X, Y) or a fraction such as 0.1", type(fit.validation_set).__name__,
+                 error=TypeError)
         validation = first.prepare_data(fit.validation_set[0], fit.validation_set[1],
                                         "fit validation_set[0] (X)", "fit validation_set[1] (Y)")
     n = y.shape[0]
@@ -558,10 +567,11 @@ def _finish_member(member: Member, settings: FitSettings, xs, n: int, diagnostic
                                                      settings.batch_size, settings.drop_last,
                                                      writer_fn=logger.get_writer if logger else None)
         fit_diagnostics.records = member.records
-        extra = [] if member.failed is None else [Finding(
-            "non_finite", "error", member.failed[0].upper() + member.failed[1:],
-            ["a lower learning rate", "gradient clipping (DNN(clip_gradients=5.0))"], step=member.failed_step)]
-        dnn.diagnosis = fit_diagnostics.diagnosis = fit_diagnostics.finish(state, extra)
+        dnn.diagnosis = fit_diagnostics.diagnosis = fit_diagnostics.finish(state)
+        if member.failed is not None:  # first, as a fit stopped by its NaN guard reports it
+            dnn.diagnosis.findings.insert(0, Finding(
+                "non_finite", "error", member.failed[0].upper() + member.failed[1:],
+                ["a lower learning rate", "gradient clipping (DNN(clip_gradients=5.0))"], step=member.failed_step))
         if logger is not None:
             fit_diagnostics.write(logger.run.path)
     if logger is not None:

@@ -39,6 +39,8 @@ from .journal import TERMINAL, Journal, plain_metrics, trial_id
 from .space import check_space, grid, sample
 from ..runs.report import Report
 from .bayes import run_bayes
+from .fit import Fit, final_logs
+from .stacking import new_member, stack_groups, train_stack
 
 METHODS = ("grid", "random", "bayes")
 
@@ -68,13 +70,18 @@ class Study:
             Every trial still runs exactly once (the driver dispatches them and writes the journal).
         threads: torch threads per worker process (default: the CPU cores divided among the workers;
             more would oversubscribe the cores).
+        vectorize: ``'auto'`` (default): when ``train_fn`` is a :class:`~deepscope.sweep.Fit`, the trials
+            that share an architecture train together in one vectorized run (each as its own fit would:
+            see :mod:`deepscope.sweep.stacking`); trials that cannot be stacked run one by one, and the
+            study says why. ``False``: one by one always. ``True``: as ``'auto'``, but ``train_fn`` must be a
+            ``Fit``.
         search_seed: the seed of the random / Bayesian sampler (not of the trainings).
         verbose: print one line per trial.
     """
 
     def __init__(self, name: str, train_fn: Callable, space: dict, seeds=(0,), root=None, method: str = "grid",
                  n_trials: int | None = None, metric: str = "val_acc", mode: str = "max", search_seed: int = 0,
-                 verbose: bool = True, workers: int = 1, threads: int | None = None):
+                 verbose: bool = True, workers: int = 1, threads: int | None = None, vectorize="auto"):
         if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name:
             fail("Study name", "a non-empty folder name without slashes", name)
         if not callable(train_fn):
@@ -92,6 +99,13 @@ class Study:
         self.metric, self.mode = metric, check_choice(mode, "Study mode", ("max", "min"))
         self.search_seed = check_int(search_seed, "Study search_seed", minimum=0)
         self.train_fn, self.name, self.verbose = train_fn, name, verbose
+        if vectorize not in ("auto", True, False):
+            fail("Study vectorize", "'auto', True or False", vectorize)
+        if vectorize is True and not isinstance(train_fn, Fit):
+            fail("Study vectorize", "a train_fn given as deepscope.sweep.Fit(build, X, Y, ...) (a plain function "
+                 "cannot be stacked: the study does not know its network)", type(train_fn).__name__,
+                 "Describe the training with Fit, or use vectorize='auto'.", error=TypeError)
+        self.vectorize = bool(vectorize) and isinstance(train_fn, Fit)
         self.workers = check_int(workers, "Study workers", minimum=1)
         if self.workers > 1 and method == "bayes":
             fail("Study workers", "1 with method='bayes' (each point is chosen from the results before it)",
@@ -139,12 +153,89 @@ class Study:
             total = len(points) * len(self.seeds)
             trials = [(params, seed, f"{i * len(self.seeds) + j + 1}/{total}")
                       for i, params in enumerate(points) for j, seed in enumerate(self.seeds)]
-            if self.workers > 1:
-                self._run_parallel(trials)
-            else:
-                for params, seed, label in trials:
-                    self.run_point_seed(params, seed, label)
+            self.run_trials(trials)
         return self.results()
+
+    def run_trials(self, trials: list) -> list[dict]:
+        """Run ``(params, seed, label)`` trials not yet done: stacked when :attr:`vectorize`, the rest in
+        worker processes (``workers > 1``) or one by one. Returns their journal states."""
+        if self.vectorize:
+            trials = self._run_stacked(trials)
+        if self.workers > 1:
+            self._run_parallel(trials)
+        else:
+            for params, seed, label in trials:
+                self.run_point_seed(params, seed, label)
+        states = self.journal.states()
+        return [states[trial_id(params, seed)] for params, seed, _ in trials if trial_id(params, seed) in states]
+
+    def _run_stacked(self, trials: list) -> list:
+        """Build the model of every trial not yet done, train those that share a stack key together
+        (:func:`~deepscope.sweep.stacking.train_stack`, each trial claimed in the journal first) and
+        return the others (unstackable, or resuming from checkpoints) for the ordinary path."""
+        fit: Fit = self.train_fn
+        states = self.journal.states()
+        candidates, left = [], []
+        for params, seed, label in trials:
+            state = states.get(trial_id(params, seed))
+            if state is not None and (state["event"] in TERMINAL or _has_checkpoints(self.root / state["run_id"])):
+                left.append((params, seed, label))  # done (skipped there) or resumes from its checkpoints
+                continue
+            set_seed(seed)
+            try:
+                model = fit.model(params)
+            except Exception:  # noqa: BLE001 - the ordinary path runs it again and records the error
+                left.append((params, seed, label))
+                continue
+            candidates.append(((params, seed, label), new_member(model)))
+        stacks, singles = stack_groups([member for _, member in candidates])
+        trial_of = {id(member): trial for trial, member in candidates}
+        reasons: dict[str, int] = {}
+        for member, reason in singles:
+            reasons[reason] = reasons.get(reason, 0) + 1
+            left.append(trial_of[id(member)])
+        if self.verbose and stacks:
+            print(f"[{self.name}] {sum(len(m) for m, _ in stacks)} trials in {len(stacks)} vectorized "
+                  f"run{'s' if len(stacks) > 1 else ''} ({', '.join(f'{len(m)} models, {e}' for m, e in stacks)})",
+                  flush=True)
+        for reason, count in reasons.items():
+            if self.verbose and len(candidates) > 1:
+                print(f"[{self.name}] {count} trial{'s' if count > 1 else ''} not vectorized: {reason}", flush=True)
+        for members, engine in stacks:
+            self._train_stack(members, engine, trial_of)
+        return left
+
+    def _train_stack(self, members: list, engine: str, trial_of: dict) -> None:
+        """Claim the members' trials (others may have taken some meanwhile), train them, journal each."""
+        claimed = []
+        for member in members:
+            params, seed, label = trial_of[id(member)]
+            start = self._start_trial(params, seed)
+            if start is None:
+                self.counts["skipped"] += 1
+                continue
+            member.run_id = start["run_id"]
+            claimed.append((member, (params, seed, label, start)))
+        if not claimed:
+            return
+        started = time.perf_counter()
+        try:
+            with runs_dir(self.root):
+                train_stack([m for m, _ in claimed], engine, self.train_fn.stack_fit())
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # noqa: BLE001 - the stack's trials fail; the study goes on
+            outcome = {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()[-4000:],
+                       "seconds": _since(started) / len(claimed)}
+            for _, trial in claimed:
+                self._finish_trial(*trial, outcome)
+            return
+        for member, (params, seed, label, start) in claimed:
+            if member.failed is not None:
+                outcome = {"error": f"NonFiniteError: {member.failed}", "traceback": "", "seconds": member.seconds}
+            else:
+                outcome = {"metrics": plain_metrics(final_logs(member.history), self.metric), "seconds": member.seconds}
+            self._finish_trial(params, seed, label, {**start, "vectorized": len(claimed)}, outcome)
 
     def _run_parallel(self, trials: list) -> None:
         """Run ``trials`` in ``workers`` processes (spawned, ``threads`` torch threads each). The driver
@@ -232,7 +323,9 @@ class Study:
             value = metrics.get(self.metric)
             shown = f"{self.metric}={value:.4g}" if isinstance(value, float) else f"{self.metric}={value}"
             codes = [d["code"] for d in (found or {}).get("diagnoses", []) if d.get("severity") == "error"]
-            self._say(label, params, seed, f"{shown} ({seconds:.1f} s{', resumed' if start['resume'] else ''})"
+            how = ", resumed" if start["resume"] else (f", 1 of {start['vectorized']} vectorized"
+                                                      if start.get("vectorized") else "")
+            self._say(label, params, seed, f"{shown} ({seconds:.1f} s{how})"
                       + (f" diagnosis: {', '.join(codes)}" if codes else ""))
         self.counts["run"] += 1
         return {**record, "attempts": start["attempt"]}

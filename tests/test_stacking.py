@@ -1,0 +1,222 @@
+"""deepscope.sweep.stacking and vectorized studies: many models trained at once, each exactly as its
+own ``DNN.fit`` would train it (per-model seed, data order, L2 factors, learning rate, clipping)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import deepscope as tflearn
+from deepscope.callbacks.run_folder import runs_dir
+from deepscope.models.guard import NonFiniteError
+from deepscope.sweep import Fit, Study
+from deepscope.sweep.stacking import Stack, StackFit, new_member, stack_groups, stack_key, train_stack
+from deepscope.utils import set_seed
+
+rng = np.random.RandomState(0)
+X = rng.randn(160, 12).astype("float32")
+Y = np.eye(4, dtype="float32")[(X[:, 0] > 0) * 2 + (X[:, 1] > 0)]
+VX, VY = X[-40:], Y[-40:]
+X, Y = X[:-40], Y[:-40]
+
+
+def mlp(l2=1e-3, lr=0.3, optimizer="sgd", keep=None, units=16):
+    net = tflearn.input_data(shape=[None, 12])
+    net = tflearn.fully_connected(net, units, activation="relu", regularizer="L2", weight_decay=l2)
+    if keep is not None:
+        net = tflearn.dropout(net, keep)
+    net = tflearn.fully_connected(net, 8, activation="tanh", regularizer="L2", weight_decay=2 * l2)
+    net = tflearn.fully_connected(net, 4, activation="softmax")
+    return tflearn.regression(net, optimizer=optimizer, learning_rate=lr, batch_size=16)
+
+
+def small_cnn(l2=1e-3, lr=0.01):
+    net = tflearn.input_data(shape=[None, 4, 3, 1])
+    net = tflearn.conv_2d(net, 3, 2, activation="relu", regularizer="L2", weight_decay=l2)
+    net = tflearn.fully_connected(net, 4, activation="softmax")
+    return tflearn.regression(net, optimizer="adam", learning_rate=lr, batch_size=16)
+
+
+def separate_fit(build, seed, clip, **fit_args):
+    set_seed(seed)
+    model = tflearn.DNN(build(), clip_gradients=clip)
+    model.fit(**fit_args)
+    return model
+
+
+def stacked(builds, seeds, clip, fit: StackFit):
+    members = []
+    for build, seed in zip(builds, seeds):
+        set_seed(seed)
+        members.append(new_member(tflearn.DNN(build(), clip_gradients=clip)))
+    stacks, singles = stack_groups(members)
+    assert len(stacks) == 1 and not singles
+    train_stack(*stacks[0], fit, write_runs=False)
+    return members
+
+
+def assert_same_models(a, b, atol=2e-5):
+    for key in a.history[-1]:
+        assert b.history[-1][key] == pytest.approx(a.history[-1][key], abs=atol), key
+    for (name, p), q in zip(a.net.named_parameters(), b.net.parameters()):
+        torch.testing.assert_close(q, p, atol=atol, rtol=0, msg=name)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])  # a per-model lr: gradient scale / update scale
+def test_stack_equals_separate_fits(tmp_path, optimizer):
+    """Seeds (init and data order), L2 factors per layer, learning rates and clipping per model."""
+    cells = [(seed, l2, lr) for seed in (0, 1) for l2 in (1e-3, 1e-1) for lr in (0.05, 0.2)]
+    if optimizer == "adam":
+        cells = [(s, l2, lr / 10) for s, l2, lr in cells]
+    builds = [lambda l2=l2, lr=lr: mlp(l2, lr, optimizer) for _, l2, lr in cells]
+    seeds = [c[0] for c in cells]
+    with runs_dir(tmp_path):
+        expected = [separate_fit(b, s, 0.5, X_inputs=X, Y_targets=Y, n_epoch=3, validation_set=(VX, VY))
+                    for b, s in zip(builds, seeds)]
+        members = stacked(builds, seeds, 0.5, StackFit(X, Y, n_epoch=3, validation_set=(VX, VY)))
+    for a, m in zip(expected, members):
+        assert m.failed is None
+        assert_same_models(a, m.dnn)
+        assert [f.code for f in a.diagnosis.findings] == [f.code for f in m.dnn.diagnosis.findings]
+    assert len({m.data_seed for m in members}) == 2  # one data order per seed, shared within it
+
+
+def test_vmap_engine_equals_separate_fits(tmp_path):
+    x = rng.randn(64, 4, 3, 1).astype("float32")
+    y = np.eye(4, dtype="float32")[rng.randint(0, 4, 64)]
+    builds = [lambda l2=l2, lr=lr: small_cnn(l2, lr) for l2, lr in ((1e-3, 0.01), (1e-1, 0.02), (1e-2, 0.01))]
+    seeds = [0, 1, 2]
+    members = [new_member(_built(b, s)) for b, s in zip(builds, seeds)]
+    assert stack_key(members[0].dnn)[1] == "vmap"
+    with runs_dir(tmp_path):
+        expected = [separate_fit(b, s, 5.0, X_inputs=x, Y_targets=y, n_epoch=2, validation_set=0.25)
+                    for b, s in zip(builds, seeds)]
+        got = stacked(builds, seeds, 5.0, StackFit(x, y, n_epoch=2, validation_set=0.25))
+    for a, m in zip(expected, got):
+        assert_same_models(a, m.dnn)
+
+
+def _built(build, seed):
+    set_seed(seed)
+    return tflearn.DNN(build())
+
+
+def test_a_diverging_model_stops_alone(tmp_path):
+    """One learning rate far too high: that model fails at the step its own fit would, the others go on."""
+    def linear(lr):
+        net = tflearn.input_data(shape=[None, 12])
+        net = tflearn.fully_connected(net, 4)
+        return tflearn.regression(net, optimizer="sgd", loss="mean_square", learning_rate=lr, batch_size=16)
+    builds = [lambda: linear(0.01), lambda: linear(50.0), lambda: linear(0.02)]
+    seeds = [0, 0, 1]
+    with runs_dir(tmp_path):
+        ok = separate_fit(builds[0], 0, None, X_inputs=X, Y_targets=Y, n_epoch=5)
+        with pytest.raises(NonFiniteError) as bad:
+            separate_fit(builds[1], 0, None, X_inputs=X, Y_targets=Y, n_epoch=5)
+        members = stacked(builds, seeds, None, StackFit(X, Y, n_epoch=5))
+    assert members[0].failed is None and members[2].failed is None
+    assert members[1].failed is not None and members[1].failed_step == bad.value.step
+    assert members[1].dnn.diagnosis.findings[0].code == "non_finite"
+    assert_same_models(ok, members[0].dnn)
+
+
+def test_dropout_rate_per_model():
+    members = [new_member(_built(lambda k=k: mlp(keep=k), 0)) for k in (0.5, 0.999999, 0.25)]
+    stacks, singles = stack_groups(members)
+    assert len(stacks) == 1 and stacks[0][1] == "dense"  # one stack despite different rates
+    stack = Stack(*stacks[0])
+    stack.unit_stats = None
+    x = torch.tensor(X[:64])
+    torch.manual_seed(0)
+    zeros = []
+    original = torch.rand_like
+    seen = {}
+
+    def spy(t, *a, **k):
+        out = original(t, *a, **k)
+        seen["mask_source"] = out
+        return out
+    torch.rand_like = spy
+    try:
+        stack._dense(x, per_group=False, training=True)
+    finally:
+        torch.rand_like = original
+    draws = seen["mask_source"]  # (M, B, units): a unit is kept where draw < keep of its model
+    for i, keep in enumerate((0.5, 0.999999, 0.25)):
+        zeros.append(float((draws[i] >= keep).float().mean()))
+    assert zeros[0] == pytest.approx(0.5, abs=0.05) and zeros[1] < 0.01 and zeros[2] == pytest.approx(0.75, abs=0.05)
+
+
+def test_what_cannot_be_stacked_says_why():
+    def bn():
+        net = tflearn.input_data(shape=[None, 12])
+        net = tflearn.batch_normalization(tflearn.fully_connected(net, 8))
+        return tflearn.regression(tflearn.fully_connected(net, 4, activation="softmax"))
+    assert "batch normalization" in stack_key(_built(bn, 0))[1]
+    a, b = new_member(_built(lambda: mlp(units=16), 0)), new_member(_built(lambda: mlp(units=8), 0))
+    stacks, singles = stack_groups([a, b])  # different widths: no stack
+    assert not stacks and len(singles) == 2
+    c = new_member(_built(lambda: mlp(optimizer="adam"), 0))  # another optimizer: not the same settings
+    assert stack_key(a.dnn)[0] != stack_key(c.dnn)[0]
+
+
+def build_cell(l2_first, l2_second):
+    net = tflearn.input_data(shape=[None, 12])
+    net = tflearn.fully_connected(net, 16, activation="relu", regularizer="L2", weight_decay=l2_first)
+    net = tflearn.fully_connected(net, 8, activation="relu", regularizer="L2", weight_decay=l2_second)
+    net = tflearn.fully_connected(net, 4, activation="softmax")
+    return tflearn.regression(net, optimizer="sgd", learning_rate=0.5, batch_size=16)
+
+
+def test_vectorized_study_same_table_as_one_by_one(tmp_path, capsys):
+    space = {"l2_first": [1e-4, 1e-2], "l2_second": [1e-4, 1e-1]}
+    fit = Fit(build_cell, X, Y, n_epoch=2, validation_set=(VX, VY))
+    vectorized = Study("vec", fit, space, seeds=(0, 1), root=tmp_path)
+    vectorized.run()
+    out = capsys.readouterr().out
+    assert "8 trials in 1 vectorized run (8 models, dense)" in out and "1 of 8 vectorized" in out
+    one_by_one = Study("seq", fit, space, seeds=(0, 1), root=tmp_path, vectorize=False, verbose=False)
+    one_by_one.run()
+    rows = {(str(r["params"]), r["seed"]): r for r in one_by_one.results()}
+    for row in vectorized.results():
+        other = rows[(str(row["params"]), row["seed"])]
+        assert row["status"] == other["status"] == "finished"
+        for key, value in other["metrics"].items():
+            assert row["metrics"][key] == pytest.approx(value, abs=1e-5)
+        # the trial record (read from the trial's run folder) is there, as for a one-by-one trial
+        assert row["record"]["final_metrics"] and [d["code"] for d in row["record"]["diagnoses"]] == [
+            d["code"] for d in other["record"]["diagnoses"]]
+        folder = tmp_path / row["run_id"]
+        assert (folder / "model.safetensors").is_file() and (folder / "steps.csv").is_file()
+        tflearn.load(folder / "model.safetensors")  # the trained model of that trial
+    for a, b in zip(vectorized.table(), one_by_one.table()):
+        assert a["mean"] == pytest.approx(b["mean"], abs=1e-6) and a["n"] == b["n"] == 2
+    # run again: every trial is done, nothing trains
+    assert len(Study("vec", fit, space, seeds=(0, 1), root=tmp_path, verbose=False).run()) == 8
+
+
+def test_unstackable_trials_run_one_by_one(tmp_path, capsys):
+    def build(units):
+        net = tflearn.input_data(shape=[None, 12])
+        net = tflearn.fully_connected(net, units, activation="relu")
+        return tflearn.regression(tflearn.fully_connected(net, 4, activation="softmax"), batch_size=32)
+    study = Study("widths", Fit(build, X, Y, n_epoch=1), {"units": [4, 8]}, seeds=(0, 1), root=tmp_path,
+                  metric="loss", mode="min")
+    study.run()
+    out = capsys.readouterr().out
+    assert "4 trials in 2 vectorized runs" in out  # one stack per width
+    assert all(r["status"] == "finished" for r in study.results())
+    study = Study("one", Fit(build, X, Y, n_epoch=1), {"units": [4]}, seeds=(0,), root=tmp_path, metric="loss")
+    study.run()
+    assert study.results()[0]["status"] == "finished"
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="Fit"):
+        Study("x", lambda p, s, r: {}, {"a": [1]}, vectorize=True)
+    with pytest.raises(ValueError, match="vectorize"):
+        Study("x", lambda p, s, r: {}, {"a": [1]}, vectorize="yes")
+    with pytest.raises(TypeError, match="build"):
+        Fit(mlp(), X, Y)
+    with pytest.raises(TypeError, match="by name"):
+        Fit(build_cell, X, Y).model({"l2": 1.0})
