@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e ".[test,sweep,brain,hdf5]"
+	$(PIP) install --quiet -e ".[test,sweep,brain,hdf5,ray]"
 	touch $(STAMP)
 
 demo: setup

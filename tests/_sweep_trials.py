@@ -33,11 +33,15 @@ def slow_fn(params, seed, run_id):
     return train_fn(params, seed, run_id)
 
 
-if __name__ == "__main__":  # a driver: python _sweep_trials.py ROOT [NAME WORKERS]
+if __name__ == "__main__":  # a driver: python _sweep_trials.py ROOT [NAME WORKERS [bayes]]
     import sys
 
-    from deepscope.sweep import Study
+    from deepscope.sweep import IntRange, Study, Uniform
     name, workers = (sys.argv[2], int(sys.argv[3])) if len(sys.argv) > 3 else ("killed", 2)
-    Study(name, slow_fn, {"units": [3, 4, 5], "lr": [0.1, 0.5]}, seeds=(0,), root=sys.argv[1], verbose=False,
-          workers=workers, threads=1).run()
+    if sys.argv[4:] == ["bayes"]:  # a Bayesian study on the shared optuna journal
+        Study(name, slow_fn, {"units": IntRange(2, 6), "lr": Uniform(0.05, 0.5)}, method="bayes", n_trials=6,
+              seeds=(0,), root=sys.argv[1], verbose=False, metric="val_loss", mode="min").run()
+    else:
+        Study(name, slow_fn, {"units": [3, 4, 5], "lr": [0.1, 0.5]}, seeds=(0,), root=sys.argv[1], verbose=False,
+              workers=workers, threads=1).run()
     print("DONE")

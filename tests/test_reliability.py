@@ -94,6 +94,29 @@ def test_two_drivers_started_together_run_every_trial_once(tmp_path):
     assert len({e["owner"] for e in events if e["event"] == "started"}) == 2  # both drivers took trials
 
 
+def test_two_bayesian_drivers_share_one_search(tmp_path):
+    """Two drivers of one Bayesian study at once: optuna's journal storage in the study folder holds the
+    points, asked under the study's lock, so 6 distinct points are tried in all, each trial once."""
+    import optuna
+    script = Path(__file__).with_name("_sweep_trials.py")
+    env = {**os.environ, "PID_DIR": str(tmp_path / "pids"), "PYTHONPATH": f"{REPO}:{script.parent}"}
+    (tmp_path / "pids").mkdir()
+    drivers = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "runs"), "tpe", "1", "bayes"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [d.communicate(timeout=300) for d in drivers]
+    assert all(d.returncode == 0 and "DONE" in out for d, (out, _) in zip(drivers, outputs)), outputs
+    events = [json.loads(x) for x in (tmp_path / "runs" / "tpe" / "journal.jsonl").read_text().splitlines()]
+    finished = [e["trial"] for e in events if e["event"] == "finished"]
+    assert len(finished) == 6 and len(set(finished)) == 6  # 6 points x 1 seed, none twice
+    assert sorted(e["trial"] for e in events if e["event"] == "started") == sorted(finished)
+    assert len({e["owner"] for e in events if e["event"] == "started"}) == 2  # both drivers took points
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
+        str(tmp_path / "runs" / "tpe" / "optuna.journal")))
+    trials = optuna.load_study(study_name="tpe", storage=storage).trials
+    assert len(trials) == 6 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 6
+
+
 # 4 ---------------------------------------------------------------------------------------------
 def test_sigterm_to_deepscope_resume_reaches_the_training_process(tmp_path):
     script = tmp_path / "train.py"

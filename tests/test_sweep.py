@@ -212,6 +212,37 @@ def test_bayes_runs_n_trials_with_optuna_and_replays_after_restart(tmp_path):
     assert len(more.optuna_study.trials) == 6
 
 
+def test_bayes_with_a_pruner_stops_hopeless_points(tmp_path):
+    """MedianPruner on the per-epoch val_loss of each point's first seed: a point far worse than the median
+    is stopped early, its other seeds are not run, and the journal says 'pruned'."""
+    import optuna
+    X = np.random.default_rng(0).random((64, 4)).astype("float32")
+    Y = np.eye(2, dtype="float32")[(X[:, 0] > 0.5).astype(int)]
+    epochs_run = []
+
+    def train(params, seed, run_id):
+        net = tflearn.input_data(shape=[None, 4])
+        net = tflearn.fully_connected(net, 2, activation="softmax")
+        model = tflearn.DNN(tflearn.regression(net, optimizer="sgd", learning_rate=params["lr"], batch_size=16))
+        model.fit(X, Y, n_epoch=6, validation_set=(X, Y), run_id=run_id)
+        epochs_run.append(len(model.history))
+        return model.history[-1]
+
+    study = Study("pruned", train, {"lr": LogUniform(1e-4, 1.0)}, method="bayes", n_trials=8, seeds=(0, 1),
+                  metric="val_loss", mode="min", root=tmp_path, verbose=False,
+                  pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
+    rows = study.run()
+    states = [t.state for t in study.optuna_study.trials]
+    pruned = [r for r in rows if r["status"] == "pruned"]
+    assert len(states) == 8 and optuna.trial.TrialState.PRUNED in states
+    assert pruned and min(epochs_run) < 6  # stopped early
+    n_pruned_points = states.count(optuna.trial.TrialState.PRUNED)
+    assert len(rows) == 16 and len(pruned) == 2 * n_pruned_points  # both seeds of a pruned point
+    assert len(epochs_run) == 16 - n_pruned_points  # the second seed of a pruned point never ran
+    with pytest.raises(ValueError, match="bayes"):
+        Study("p", train, {"lr": [0.1]}, pruner=optuna.pruners.MedianPruner())
+
+
 def test_random_study(tmp_path):
     study = Study("rand", lambda p, s, r: {"val_acc": p["lr"]}, {"lr": LogUniform(1e-3, 1e-1)}, method="random",
                   n_trials=3, seeds=(0, 1), root=tmp_path, verbose=False)

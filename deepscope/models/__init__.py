@@ -5,8 +5,9 @@ class to ``fit(..., trainer=MyTrainer)``.
 """
 from .dnn import DNN
 from .generator import SequenceGenerator
-from .fit_state import FitRecord, FitSettings, resume_named_runs
+from .fit_state import FitRecord, FitSettings, fit_callbacks, resume_named_runs
 from .serialization import ModelFileError, load_model
 from .trainer import Trainer
 
-__all__ = ["DNN", "SequenceGenerator", "FitRecord", "FitSettings", "ModelFileError", "Trainer", "load_model", "resume_named_runs"]
+__all__ = ["DNN", "SequenceGenerator", "FitRecord", "FitSettings", "ModelFileError", "Trainer", "fit_callbacks", "load_model",
+           "resume_named_runs"]

@@ -26,7 +26,8 @@ from . import guard as guardmod
 from . import serialization
 from .distributed import DataParallel
 from .dry_run import dry_run
-from .fit_state import EpochPosition, FitRecord, FitSettings, TrainingCheckpoint, resuming_named_runs
+from .fit_state import (EpochPosition, FitRecord, FitSettings, TrainingCheckpoint, context_fit_callbacks,
+                        resuming_named_runs)
 from .lr_find import lr_find as range_test
 from .summary import summary_table
 from .targets import MultiTarget
@@ -337,6 +338,7 @@ class DNN:
         """The user's callbacks, the step diagnostics, the run logger (it creates the run folder now),
         the progress display."""
         user_callbacks = [] if callbacks is None else (callbacks if isinstance(callbacks, (list, tuple)) else [callbacks])
+        user_callbacks = [*user_callbacks, *context_fit_callbacks()]  # e.g. a study's pruning reporter
         for cb in user_callbacks:
             if not isinstance(cb, Callback):
                 fail("fit callbacks", "deepscope.callbacks.Callback instances", type(cb).__name__, error=TypeError)

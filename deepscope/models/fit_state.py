@@ -160,3 +160,26 @@ def resume_named_runs(enabled: bool = True):
 def resuming_named_runs() -> bool:
     """Whether the caller is inside :func:`resume_named_runs`."""
     return _RESUME_NAMED_RUNS.get()
+
+
+_FIT_CALLBACKS: ContextVar[tuple] = ContextVar("deepscope_fit_callbacks", default=())
+
+
+@contextmanager
+def fit_callbacks(callbacks):
+    """Inside this block every ``DNN.fit`` also runs ``callbacks`` (after its own ``callbacks=``): how a
+    study hands a pruning callback to the fits of a trial whose code it does not write.
+
+    Args:
+        callbacks: a list of ``deepscope.callbacks.Callback``.
+    """
+    token = _FIT_CALLBACKS.set(_FIT_CALLBACKS.get() + tuple(callbacks))
+    try:
+        yield
+    finally:
+        _FIT_CALLBACKS.reset(token)
+
+
+def context_fit_callbacks() -> tuple:
+    """The callbacks of the enclosing :func:`fit_callbacks` blocks."""
+    return _FIT_CALLBACKS.get()

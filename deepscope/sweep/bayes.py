@@ -1,15 +1,27 @@
-"""Bayesian search for :class:`~deepscope.sweep.study.Study` with optuna's TPE sampler.
+"""Bayesian search for :class:`~deepscope.sweep.study.Study`: optuna's TPE sampler on an optuna storage.
 
-The optuna study lives in memory only; the journal is the record. On a restart the points
-already tried are replayed into optuna (``add_trial`` with the mean metric over seeds), and a
-point whose seeds did not all finish is enqueued so that it is completed first, with its own
-parameters, before TPE proposes new ones.
+The points live in an optuna storage: by default a journal file beside the study's journal
+(``<study>/optuna.journal``, optuna's ``JournalStorage``), or the ``storage`` given to ``Study`` (an
+RDB URL such as ``sqlite:///study.db`` or ``postgresql://...``). Several drivers (terminals, machines on a
+shared folder or one database) therefore search one study together: each asks optuna for the next point
+under the study's claim lock, so they never propose the same point twice, and the study stops at
+``n_trials`` points in all. The trials of a point (its seeds) are claimed in the study's journal as
+usual, so each runs once.
+
+A point whose driver died (its optuna trial still RUNNING, its owner gone) is given back: marked
+abandoned and enqueued, so the next driver completes it with its own parameters (the seeds that had
+finished are not re-run). A study journal from before the optuna storage is replayed into it once.
+
+Pruning (``Study(pruner=optuna.pruners.MedianPruner())``): the first seed of every point reports its
+per-epoch ``metric`` to optuna (through a callback every ``DNN.fit`` inside the trial receives); when
+the pruner stops it, the point's remaining seeds are not run and the point is recorded as pruned.
 """
 from __future__ import annotations
 
 import json
 import math
 
+from ..callbacks.base import Callback
 from .journal import TERMINAL, trial_id
 
 
@@ -20,29 +32,115 @@ def _mean(states: list[dict], metric: str) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def optuna_storage(study):
+    """The optuna storage of ``study``: its ``storage`` argument, or the journal file in its folder."""
+    import optuna
+    if study.storage is not None:
+        return study.storage
+    from optuna.storages import JournalStorage
+    try:
+        from optuna.storages.journal import JournalFileBackend
+    except ImportError:  # pragma: no cover - optuna < 4
+        from optuna.storages import JournalFileStorage as JournalFileBackend
+    return JournalStorage(JournalFileBackend(str(study.folder / "optuna.journal")))
+
+
 def run_bayes(study) -> None:
     """Try ``study.n_trials`` points chosen by TPE, each with every seed (see the module doc)."""
     try:
         import optuna
     except ImportError as error:  # pragma: no cover - optuna is a dependency of the sweep extra
         raise ImportError("method='bayes' needs optuna: pip install optuna") from error
+    from .study import OWNER, journal_lock, owner_alive
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     distributions = {name: dist.optuna() for name, dist in study.space.items()}
-    # replay the journal: points in the order they were first started
+    direction = "maximize" if study.mode == "max" else "minimize"
+    with journal_lock(study.folder):
+        opt = optuna.create_study(study_name=study.name, storage=optuna_storage(study), direction=direction,
+                                  load_if_exists=True, pruner=study.pruner)
+        if not opt.trials:
+            _replay_journal(study, opt, distributions)
+    study.optuna_study = opt
+    states = optuna.trial.TrialState
+    while True:
+        with journal_lock(study.folder):  # one driver at a time asks: never the same point twice
+            trials = opt.get_trials(deepcopy=False)
+            for t in trials:  # a point whose driver died: give it back
+                if t.state == states.RUNNING and not owner_alive(t.user_attrs.get("owner")):
+                    opt._storage.set_trial_user_attr(t._trial_id, "abandoned", True)
+                    opt.tell(t.number, state=states.FAIL)
+                    opt.enqueue_trial(t.params, skip_if_exists=False)
+            trials = opt.get_trials(deepcopy=False)
+            counted = [t for t in trials if t.state != states.WAITING and not t.user_attrs.get("abandoned")]
+            if len(counted) >= study.n_trials:
+                break
+            # seeded by the number of points so far: reproducible, and different for each point and driver
+            opt.sampler = optuna.samplers.TPESampler(seed=study.search_seed + len(trials), constant_liar=True)
+            trial = opt.ask(distributions)
+            trial.set_user_attr("owner", OWNER)
+        number = len(counted) + 1
+        params = dict(trial.params)
+        labels = [f"{number}/{study.n_trials} (seed {j + 1}/{len(study.seeds)})" for j in range(len(study.seeds))]
+        if study.pruner is None:
+            results = study.run_trials([(params, seed, label) for seed, label in zip(study.seeds, labels)])
+        else:
+            results = _run_pruned(study, trial, params, labels)
+            if results is None:
+                opt.tell(trial, state=states.PRUNED)
+                continue
+        value = _mean(results, study.metric)
+        if value is None:
+            opt.tell(trial, state=states.FAIL)
+        else:
+            opt.tell(trial, value)
+
+
+def _run_pruned(study, trial, params: dict, labels: list[str]) -> list[dict] | None:
+    """Run a point's seeds one by one, the first reporting to the pruner; None when it was pruned."""
+    reporter = PruningReporter(trial, study.metric)
+    first = study.run_point_seed(params, study.seeds[0], labels[0], callbacks=[reporter])
+    if reporter.pruned:
+        for seed, label in zip(study.seeds[1:], labels[1:]):
+            study.skip_pruned(params, seed, label, reporter.epoch)
+        return None
+    return [first] + [study.run_point_seed(params, seed, label) for seed, label in zip(study.seeds[1:], labels[1:])]
+
+
+class PruningReporter(Callback):
+    """Reports a fit's per-epoch ``metric`` to an optuna trial and stops the fit when the pruner says so.
+
+    Args:
+        trial: the optuna trial (of the point).
+        metric: the epoch log to report (``'val_acc'``, ``'val_loss'``, ...).
+    """
+
+    def __init__(self, trial, metric: str):
+        self.trial, self.metric = trial, metric
+        self.pruned = False
+        self.epoch = 0
+
+    def on_epoch_end(self, state) -> None:
+        value = state.epoch_logs.get(self.metric)
+        if value is None or not math.isfinite(float(value)):
+            return
+        self.epoch += 1
+        self.trial.report(float(value), self.epoch)
+        if self.trial.should_prune():
+            self.pruned = True
+            state.stop_training = True
+
+
+def _replay_journal(study, opt, distributions) -> None:
+    """A study journal written before the optuna storage existed: its points, into the storage."""
+    import optuna
     points: dict[str, dict] = {}
     for event in study.journal.read():
         if event["event"] == "started":
             points.setdefault(json.dumps(event["params"], sort_keys=True), event["params"])
-    # a fresh sampler with the same seed would propose the replayed points again: offset its seed
-    sampler = optuna.samplers.TPESampler(seed=study.search_seed + len(points))
-    opt = optuna.create_study(direction="maximize" if study.mode == "max" else "minimize", sampler=sampler)
     states = study.journal.states()
-    n_points = 0
-    for params in points.values():
-        if n_points >= study.n_trials:
-            break
-        n_points += 1
-        seeds = [states.get(_tid(params, s)) for s in study.seeds]
+    for params in list(points.values())[:study.n_trials]:
+        seeds = [states.get(trial_id(params, s)) for s in study.seeds]
         if all(s is not None and s["event"] in TERMINAL for s in seeds):
             value = _mean(seeds, study.metric)
             state = optuna.trial.TrialState.COMPLETE if value is not None else optuna.trial.TrialState.FAIL
@@ -50,21 +148,3 @@ def run_bayes(study) -> None:
                                                     state=state))
         else:
             opt.enqueue_trial(params)  # interrupted: finish this point first
-            n_points -= 1
-
-    while n_points < study.n_trials:
-        trial = opt.ask(distributions)
-        params = dict(trial.params)
-        n_points += 1
-        results = study.run_trials([(params, seed, f"{n_points}/{study.n_trials} (seed {j + 1}/{len(study.seeds)})")
-                                    for j, seed in enumerate(study.seeds)])  # the seeds of a point: stacked
-        value = _mean(results, study.metric)
-        if value is None:
-            opt.tell(trial, state=optuna.trial.TrialState.FAIL)
-        else:
-            opt.tell(trial, value)
-    study.optuna_study = opt
-
-
-def _tid(params: dict, seed: int) -> str:
-    return trial_id(params, seed)

@@ -5,6 +5,7 @@
     {"event": "started",  "trial": "3f2a...", "params": {...}, "seed": 0, "attempt": 1, "time": ...}
     {"event": "finished", "trial": "3f2a...", "params": {...}, "seed": 0, "metrics": {...}, ...}
     {"event": "failed",   "trial": "3f2a...", "params": {...}, "seed": 0, "error": "ValueError: ...", ...}
+    {"event": "pruned",   "trial": "3f2a...", ...}   (Bayesian search with a pruner: stopped early or not run)
 
 An append of one short line either lands whole or leaves a torn last line (a kill during the
 write); reading skips a line that is not valid JSON, and the next append first ends the torn
@@ -24,7 +25,7 @@ from typing import Any
 
 from .._io import fsync_dir
 
-TERMINAL = ("finished", "failed")
+TERMINAL = ("finished", "failed", "pruned")
 
 
 def trial_id(params: dict, seed: int) -> str:

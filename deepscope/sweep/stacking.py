@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
@@ -42,6 +43,7 @@ from ..callbacks.run_logger import RunLogger
 from ..diagnostics import recorder as recordermod
 from ..diagnostics.findings import Finding
 from ..layers.core import Dense
+from .. import losses, regularizers
 from .._checks import fail
 from ..models.data import validation_split
 from ..models.dnn import DNN
@@ -207,6 +209,7 @@ class Stack:
                 return functional_call(self.objective, state, (y, *xs))
             self.one_model = one_model
         self.unit_stats = None  # set to a dict during a diagnostic step (dense engine)
+        self.grad_sq: dict[str, torch.Tensor] = {}  # the last step's squared gradient norms (clip sets them)
 
     # -- forward ----------------------------------------------------------------------------
     def outputs(self, xs: list[torch.Tensor], per_group: bool, training: bool) -> torch.Tensor:
@@ -281,17 +284,35 @@ class Stack:
         return h
 
     def penalty_terms(self) -> list[torch.Tensor]:
-        """Each L1/L2 term, ``(M,)`` per term (network order)."""
-        return [vmap(regularizer)(self.params[name], factors) for name, regularizer, factors in self.penalties]
+        """Each L1/L2 term, ``(M,)`` per term (network order); TFlearn's L1/L2 directly, others under vmap."""
+        terms = []
+        for name, regularizer, factors in self.penalties:
+            w = self.params[name]
+            dims = tuple(range(1, w.dim()))
+            if regularizer is regularizers.L2:
+                terms.append(w.square().sum(dims) * (factors / 2.0))
+            elif regularizer is regularizers.L1:
+                terms.append(w.abs().sum(dims) * factors)
+            else:
+                terms.append(vmap(regularizer)(w, factors))
+        return terms
+
+    def data_losses(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Each model's loss, ``(M,)``, from outputs ``(M, B, ...)`` and targets ``(M, B, ...)``. A fused
+        categorical cross-entropy (the usual classifier) in one call; any other loss under vmap."""
+        if self.fused and type(self.first.loss) is losses.CategoricalCrossentropy and out.dim() == 3 and (
+                y.shape == out.shape or (y.shape == out.shape[:2] and not y.is_floating_point())):
+            m, b, c = out.shape
+            target = y.reshape(m * b, c).to(out.dtype) if y.shape == out.shape else y.reshape(m * b).long()
+            return F.cross_entropy(out.reshape(m * b, c), target, reduction="none").view(m, b).mean(1)
+        return self.batched_loss(out, y)
 
     def losses(self, xs, y, per_group: bool, training: bool):
         """``(loss (M,), data loss (M,), penalty terms, outputs)``: the models' losses on one batch."""
         out = self.outputs(xs, per_group, training)
-        if per_group:
-            y = y[self.group_of.to(y.device)]  # (M, B, ...)
-            data = self.batched_loss(out, y)
-        else:
-            data = vmap(lambda o: self.loss_fn(o, y))(out)
+        index = self.group_of.to(y.device) if per_group else torch.zeros(self.n, dtype=torch.long, device=y.device)
+        y = (y if per_group else y.unsqueeze(0))[index]  # (M, B, ...)
+        data = self.data_losses(out, y)
         terms = self.penalty_terms()
         loss = data
         for term in terms:
@@ -301,8 +322,10 @@ class Stack:
     # -- optimizer helpers ------------------------------------------------------------------
     def clip(self, max_norm: float | None) -> torch.Tensor:
         """Each model's global gradient norm (before clipping), ``(M,)``; clipped at ``max_norm``."""
+        self.grad_sq = {name: torch.linalg.vector_norm(p.grad.reshape(self.n, -1), dim=1).square()
+                        for name, p in self.params.items() if p.grad is not None}  # per tensor, (M,)
         grads = [p.grad for p in self.trainable if p.grad is not None]
-        norms = torch.stack([g.reshape(self.n, -1).pow(2).sum(1) for g in grads]).sum(0).sqrt()
+        norms = torch.stack(list(self.grad_sq.values())).sum(0).sqrt()
         if max_norm:
             scale = torch.clamp(max_norm / (norms + 1e-6), max=1.0)
             for g in grads:
@@ -348,6 +371,11 @@ def _unit_values(h: torch.Tensor, activation: str | None) -> torch.Tensor:
             else h.abs() > recordermod.SATURATION
         return near.float().mean(1)
     return h.amax(1).float()
+
+
+def _norms(t: torch.Tensor, n: int) -> torch.Tensor:
+    """The L2 norm of each model's slice, ``(M,)`` (one pass, no temporaries)."""
+    return torch.linalg.vector_norm(t.reshape(n, -1), dim=1)
 
 
 def stack_groups(members: list[Member]) -> tuple[list[tuple[list[Member], str]], list[tuple[Member, str]]]:
@@ -654,14 +682,15 @@ class _StackRecorder:
                 rows.append(torch.stack(by_layer[module_name]).sum(0))
                 keys.append(f"{display}/penalty")
             if params:
-                weight_sq = sum(stack.params[p].detach().reshape(n, -1).pow(2).sum(1) for p in params)
-                update_sq = sum((stack.params[p].detach() - self._before[p]).reshape(n, -1).pow(2).sum(1) for p in params)
-                grads = [stack.params[p].grad for p in params if stack.params[p].grad is not None]
-                rows += [weight_sq.sqrt(), update_sq.sqrt() / weight_sq.sqrt().clamp(min=1e-12)]
+                weight = torch.stack([_norms(stack.params[p].detach(), n) for p in params]).square().sum(0).sqrt()
+                update = torch.stack([_norms(stack.params[p].detach() - self._before[p], n)
+                                      for p in params]).square().sum(0).sqrt()
+                rows += [weight, update / weight.clamp(min=1e-12)]
                 keys += [f"{display}/weight_norm", f"{display}/update_ratio"]
-                if grads:  # (clipped gradients: scaled back to their norm before clipping below)
-                    rows.append(sum(g.reshape(n, -1).pow(2).sum(1) for g in grads).sqrt())
-                    keys.append(f"{display}/grad_norm_clipped")
+                grads = [stack.grad_sq[p] for p in params if p in stack.grad_sq]  # before clipping
+                if grads:
+                    rows.append(torch.stack(grads).sum(0).sqrt())
+                    keys.append(f"{display}/grad_norm")
             stats = (stack.unit_stats or {}).get(module_name)
             if kind is not None and stats is not None:
                 bad = (stats <= 0) if kind == "dead" else (stats > recordermod.MOST)
@@ -683,12 +712,6 @@ class _StackRecorder:
             record.update(zip(keys, values))
             if "data_loss" in record:
                 record["penalty"] = record["loss"] - record["data_loss"]
-            total = record.get("grad_norm")
-            clipped = [k for k in record if k.endswith("/grad_norm_clipped")]
-            clipped_total = math.sqrt(sum(record[k] ** 2 for k in clipped)) if clipped else 0.0
-            scale = total / clipped_total if clipped_total > 0 and total is not None and math.isfinite(total) else 1.0
-            for k in clipped:
-                record[k.replace("_clipped", "")] = record.pop(k) * scale
             out.append(record)
         return out
 

@@ -33,7 +33,7 @@ from .._checks import check_choice, check_int, fail
 from .._io import atomic_write_json
 from ..callbacks.run_folder import runs_dir, runs_root
 from ..diagnostics import read_diagnosis
-from ..models.fit_state import resume_named_runs
+from ..models.fit_state import fit_callbacks, resume_named_runs
 from ..utils import set_seed
 from .journal import TERMINAL, Journal, plain_metrics, trial_id
 from .space import check_space, grid, sample
@@ -43,6 +43,7 @@ from .fit import Fit, final_logs
 from .stacking import new_member, stack_groups, train_stack
 
 METHODS = ("grid", "random", "bayes")
+BACKENDS = ("processes", "ray")
 
 
 def _key(params: dict) -> str:
@@ -70,6 +71,20 @@ class Study:
             Every trial still runs exactly once (the driver dispatches them and writes the journal).
         threads: torch threads per worker process (default: the CPU cores divided among the workers;
             more would oversubscribe the cores).
+        backend: where ``workers`` run trials: ``'processes'`` (default: worker processes on this
+            machine) or ``'ray'`` (Ray tasks on a cluster: ``ray start --head`` on one machine, ``ray
+            start --address=<head>:6379`` on the others; the optional extra ``pip install 'deepscope[ray]'``).
+            With Ray, ``root`` must be a folder every node sees (shared storage), ``train_fn`` travels by
+            Ray's serialization (closures work), and ``workers`` defaults to the cluster's CPUs divided by
+            ``threads`` (default 1). The driver still claims and journals every trial.
+        ray_address: the cluster to connect to (``'auto'``, ``'<head>:6379'``; None: the one this process
+            is connected to already, else Ray's default: a running local cluster or a new local instance).
+        storage: method='bayes': the optuna storage the search lives in (an RDB URL such as
+            ``'sqlite:///study.db'``, or an optuna storage object); default: a journal file in the study's
+            folder. Several drivers of one study share it (see :mod:`deepscope.sweep.bayes`).
+        pruner: method='bayes': an optuna pruner (``optuna.pruners.MedianPruner()``,
+            ``HyperbandPruner()``) judging the per-epoch ``metric`` of each point's first seed; a pruned
+            point's other seeds are not run. (Pruned points are not vectorized.)
         vectorize: ``'auto'`` (default): when ``train_fn`` is a :class:`~deepscope.sweep.Fit`, the trials
             that share an architecture train together in one vectorized run (each as its own fit would:
             see :mod:`deepscope.sweep.stacking`); trials that cannot be stacked run one by one, and the
@@ -81,7 +96,8 @@ class Study:
 
     def __init__(self, name: str, train_fn: Callable, space: dict, seeds=(0,), root=None, method: str = "grid",
                  n_trials: int | None = None, metric: str = "val_acc", mode: str = "max", search_seed: int = 0,
-                 verbose: bool = True, workers: int = 1, threads: int | None = None, vectorize="auto"):
+                 verbose: bool = True, workers: int | None = None, threads: int | None = None, vectorize="auto",
+                 backend: str = "processes", ray_address: str | None = None, storage=None, pruner=None):
         if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name:
             fail("Study name", "a non-empty folder name without slashes", name)
         if not callable(train_fn):
@@ -106,11 +122,25 @@ class Study:
                  "cannot be stacked: the study does not know its network)", type(train_fn).__name__,
                  "Describe the training with Fit, or use vectorize='auto'.", error=TypeError)
         self.vectorize = bool(vectorize) and isinstance(train_fn, Fit)
-        self.workers = check_int(workers, "Study workers", minimum=1)
-        if self.workers > 1 and method == "bayes":
+        if (storage is not None or pruner is not None) and method != "bayes":
+            fail("Study storage / pruner", "method='bayes' (they are optuna's, for its search)", method,
+                 "Give method='bayes', or leave storage and pruner out.")
+        if pruner is not None and not hasattr(pruner, "prune"):
+            fail("Study pruner", "an optuna pruner such as optuna.pruners.MedianPruner()", type(pruner).__name__,
+                 error=TypeError)
+        self.storage, self.pruner = storage, pruner
+        self.backend = check_choice(backend, "Study backend", BACKENDS)
+        self.ray_address = ray_address
+        self.workers = None if workers is None else check_int(workers, "Study workers", minimum=1)
+        if (self.workers or 1) > 1 and method == "bayes":
             fail("Study workers", "1 with method='bayes' (each point is chosen from the results before it)",
                  workers, "Use method='grid' or 'random' for parallel trials.")
-        default_threads = max(1, (os.cpu_count() or 1) // self.workers)
+        if backend == "ray" and method == "bayes":
+            fail("Study backend", "'processes' with method='bayes' (each point is chosen from the results before it)",
+                 backend, "Use method='grid' or 'random' on Ray.")
+        if backend == "processes":
+            self.workers = self.workers or 1
+        default_threads = 1 if backend == "ray" else max(1, (os.cpu_count() or 1) // self.workers)
         self.threads = default_threads if threads is None else check_int(threads, "Study threads", minimum=1)
         self.root = runs_root(root).resolve()
         self.folder = self.root / name
@@ -161,7 +191,9 @@ class Study:
         worker processes (``workers > 1``) or one by one. Returns their journal states."""
         if self.vectorize:
             trials = self._run_stacked(trials)
-        if self.workers > 1:
+        if self.backend == "ray":
+            self._run_parallel(trials, RaySubmitter(self.threads, self.ray_address))
+        elif self.workers > 1:
             self._run_parallel(trials)
         else:
             for params, seed, label in trials:
@@ -237,51 +269,57 @@ class Study:
                 outcome = {"metrics": plain_metrics(final_logs(member.history), self.metric), "seconds": member.seconds}
             self._finish_trial(params, seed, label, {**start, "vectorized": len(claimed)}, outcome)
 
-    def _run_parallel(self, trials: list) -> None:
-        """Run ``trials`` in ``workers`` processes (spawned, ``threads`` torch threads each). The driver
-        journals a trial as started when a worker takes it and finished when its result comes back."""
+    def _run_parallel(self, trials: list, submitter=None) -> None:
+        """Run ``trials`` in ``workers`` processes (spawned, ``threads`` torch threads each), or as Ray
+        tasks. The driver journals a trial as started when it submits it and finished when its result
+        comes back."""
         import concurrent.futures as futures
-        import multiprocessing
-        import pickle
 
-        try:
-            pickle.dumps(self.train_fn)
-        except (pickle.PicklingError, AttributeError, TypeError) as error:
-            fail("Study train_fn (workers > 1)", "a function defined at module level of an importable file",
-                 getattr(self.train_fn, "__qualname__", type(self.train_fn).__name__),
-                 f"Worker processes import it by name ({type(error).__name__}). Move it to a module, or use "
-                 "workers=1.", error=TypeError)
+        submitter = submitter or ProcessSubmitter(self.train_fn, self.workers, self.threads)
+        workers = self.workers or submitter.capacity()
         pending = list(trials)
-        context = multiprocessing.get_context("spawn")
-        with futures.ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
-                                         initargs=(self.threads,)) as pool:
+        with submitter:
             running = {}
-            try:
-                while pending or running:
-                    while pending and len(running) < self.workers:
-                        params, seed, label = pending.pop(0)
-                        start = self._start_trial(params, seed)
-                        if start is None:
-                            continue
-                        job = pool.submit(execute_trial, self.train_fn, str(self.root), params, seed,
-                                          start["run_id"], start["resume"], self.metric)
-                        running[job] = (params, seed, label, start)
-                    done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
-                    for job in done:
-                        params, seed, label, start = running.pop(job)
-                        self._finish_trial(params, seed, label, start, job.result())
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+            while pending or running:
+                while pending and len(running) < workers:
+                    params, seed, label = pending.pop(0)
+                    start = self._start_trial(params, seed)
+                    if start is None:
+                        continue
+                    job = submitter.submit(self.train_fn, str(self.root), params, seed, start["run_id"],
+                                           start["resume"], self.metric)
+                    running[job] = (params, seed, label, start)
+                if not running:
+                    break
+                done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+                for job in done:
+                    params, seed, label, start = running.pop(job)
+                    self._finish_trial(params, seed, label, start, submitter.result(job))
 
-    def run_point_seed(self, params: dict, seed: int, label: str = "") -> dict:
-        """Run one trial unless the journal says it is done; return its journal state."""
+    def run_point_seed(self, params: dict, seed: int, label: str = "", callbacks=None) -> dict:
+        """Run one trial unless the journal says it is done; return its journal state.
+
+        Args:
+            callbacks: callbacks every ``DNN.fit`` of the trial also runs (a pruning reporter); a trial
+                whose callback has ``pruned`` set is recorded as pruned."""
         start = self._start_trial(params, seed)
         if start is None:
             self.counts["skipped"] += 1
             return self.journal.states()[trial_id(params, seed)]
-        outcome = execute_trial(self.train_fn, self.root, params, seed, start["run_id"], start["resume"], self.metric)
+        with fit_callbacks(callbacks or []):
+            outcome = execute_trial(self.train_fn, self.root, params, seed, start["run_id"], start["resume"],
+                                    self.metric)
+        if any(getattr(cb, "pruned", False) for cb in callbacks or []):
+            outcome["pruned"] = True
         return self._finish_trial(params, seed, label, start, outcome)
+
+    def skip_pruned(self, params: dict, seed: int, label: str, epoch: int) -> None:
+        """Record a trial of a pruned point as pruned without running it."""
+        start = self._start_trial(params, seed)
+        if start is not None:
+            self.journal.append("pruned", trial=start["trial"], params=params, seed=seed, run_id=start["run_id"],
+                                metrics={}, seconds=0.0, note=f"its point was pruned after epoch {epoch} of the first seed")
+            self._say(label, params, seed, "not run: the point was pruned")
 
     def _start_trial(self, params: dict, seed: int) -> dict | None:
         """Journal a trial as started (None when the journal says it is done): its run id, whether it
@@ -318,13 +356,15 @@ class Study:
             self._say(label, params, seed, f"FAILED {outcome['error']}")
         else:
             metrics = outcome["metrics"]
-            record = self.journal.append("finished", trial=tid, params=params, seed=seed, run_id=run_id,
+            event = "pruned" if outcome.get("pruned") else "finished"
+            record = self.journal.append(event, trial=tid, params=params, seed=seed, run_id=run_id,
                                          metrics=metrics, seconds=seconds, record=found)
             value = metrics.get(self.metric)
             shown = f"{self.metric}={value:.4g}" if isinstance(value, float) else f"{self.metric}={value}"
             codes = [d["code"] for d in (found or {}).get("diagnoses", []) if d.get("severity") == "error"]
             how = ", resumed" if start["resume"] else (f", 1 of {start['vectorized']} vectorized"
                                                       if start.get("vectorized") else "")
+            how += ", pruned" if outcome.get("pruned") else ""
             self._say(label, params, seed, f"{shown} ({seconds:.1f} s{how})"
                       + (f" diagnosis: {', '.join(codes)}" if codes else ""))
         self.counts["run"] += 1
@@ -338,7 +378,7 @@ class Study:
     # -- results ----------------------------------------------------------------------------
     def results(self) -> list[dict]:
         """One row per trial in the journal: ``trial, run_id, params, seed, status, metrics, error, attempts``
-        (status ``'finished'``, ``'failed'`` or ``'interrupted'``)."""
+        (status ``'finished'``, ``'failed'``, ``'pruned'`` or ``'interrupted'``)."""
         rows = []
         for tid, s in self.journal.states().items():
             status = s["event"] if s["event"] in TERMINAL else "interrupted"
@@ -417,6 +457,88 @@ def execute_trial(train_fn: Callable, root, params: dict, seed: int, run_id: str
         return {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()[-4000:],
                 "seconds": _since(start)}
     return {"metrics": metrics, "seconds": _since(start)}
+
+
+class ProcessSubmitter:
+    """Trials in spawned worker processes of this machine (``concurrent.futures``)."""
+
+    def __init__(self, train_fn, workers: int, threads: int):
+        import pickle
+        try:
+            pickle.dumps(train_fn)
+        except (pickle.PicklingError, AttributeError, TypeError) as error:
+            fail("Study train_fn (workers > 1)", "a function defined at module level of an importable file",
+                 getattr(train_fn, "__qualname__", type(train_fn).__name__),
+                 f"Worker processes import it by name ({type(error).__name__}). Move it to a module, or use "
+                 "workers=1.", error=TypeError)
+        self.workers, self.threads = workers, threads
+
+    def capacity(self) -> int:
+        return self.workers
+
+    def __enter__(self):
+        import concurrent.futures as futures
+        import multiprocessing
+        self.pool = futures.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_init_worker, initargs=(self.threads,))
+        return self
+
+    def submit(self, *args):
+        return self.pool.submit(execute_trial, *args)
+
+    def result(self, job) -> dict:
+        return job.result()
+
+    def __exit__(self, kind, value, traceback_):
+        # on an error or interrupt: drop what has not started (the workers die with the driver)
+        self.pool.shutdown(wait=kind is None, cancel_futures=kind is not None)
+
+
+class RaySubmitter:
+    """Trials as Ray tasks (``num_cpus=threads`` each) on the cluster this process connects to."""
+
+    def __init__(self, threads: int, address: str | None):
+        try:
+            import ray
+        except ImportError:
+            fail("Study backend", "Ray installed for backend='ray'", "no module named 'ray'",
+                 "pip install 'deepscope[ray]'", error=ImportError)
+        self.ray, self.threads = ray, threads
+        if not ray.is_initialized():
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        self.remote = ray.remote(num_cpus=threads, max_retries=0)(_ray_trial)
+
+    def capacity(self) -> int:
+        """The cluster's CPUs divided by the threads of one trial."""
+        return max(1, int(self.ray.cluster_resources().get("CPU", 1) // self.threads))
+
+    def __enter__(self):
+        self.refs = {}
+        return self
+
+    def submit(self, *args):
+        ref = self.remote.remote(self.threads, *args)
+        job = ref.future()
+        self.refs[job] = ref
+        return job
+
+    def result(self, job) -> dict:
+        self.refs.pop(job, None)
+        try:
+            return job.result()
+        except Exception as error:  # noqa: BLE001 - a task lost by Ray (node died): the trial failed
+            return {"error": f"{type(error).__name__} (Ray): {error}"[:2000], "traceback": "", "seconds": 0.0}
+
+    def __exit__(self, kind, value, traceback_):
+        if kind is not None:  # an interrupt: cancel the tasks still running
+            for ref in self.refs.values():
+                self.ray.cancel(ref, force=True)
+
+
+def _ray_trial(threads: int, *args) -> dict:
+    """A trial in a Ray worker (``threads`` torch threads)."""
+    torch.set_num_threads(threads)
+    return execute_trial(*args)
 
 
 def _init_worker(threads: int) -> None:

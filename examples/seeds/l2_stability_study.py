@@ -20,11 +20,14 @@ and 3,744 test images); the course used notMNIST_large (~200,000 training images
 With 14,980 images, 3,000 steps of 128 are ~26 epochs instead of ~2, and the test set is smaller and
 from the same small set: accuracies are not comparable with the seed's (his ~92%), but the collapse is.
 
-    python examples/seeds/l2_stability_study.py              # both setups, 4x4 x 5 seeds, 3,000 steps (~10 min)
+    python examples/seeds/l2_stability_study.py              # both setups, 4x4 x 5 seeds, 3,000 steps
     python examples/seeds/l2_stability_study.py --setup course --seeds 8
     python examples/seeds/l2_stability_study.py --quick      # 2x2 factors, 2 seeds, 150 steps, 2,000 images
 
-Kill it any time and run the same command again: each study trains only what is missing.
+Each setup's 80 trials train as one vectorized run (``Fit`` + ``Study``: every trial exactly as its
+own ``model.fit`` would, with its own run folder and diagnosis); ``--one-by-one`` trains them one after
+another and gives the same table. Kill it any time and run the same command again: each study trains
+only what is missing (a vectorized run that was killed starts again).
 """
 # %%
 import argparse
@@ -32,7 +35,7 @@ import time
 
 import deepscope as tflearn
 from deepscope.datasets import mnist, notmnist
-from deepscope.sweep import Study, stability_map, stability_table
+from deepscope.sweep import Fit, Study, stability_map, stability_table
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--quick", action="store_true", help="2x2 factors, 2 seeds, 150 steps, 2,000 images (CI)")
@@ -42,6 +45,7 @@ parser.add_argument("--seeds", type=int, default=5, help="training seeds per pai
 parser.add_argument("--steps", type=int, default=3000, help="SGD steps per training (the course: 3,001)")
 parser.add_argument("--learning-rate", type=float, default=0.5, help="the course's GradientDescentOptimizer(0.5)")
 parser.add_argument("--collapse", type=float, default=0.11, help="accuracy at or below this = collapsed (chance 10%%)")
+parser.add_argument("--one-by-one", action="store_true", help="train the trials one after another (not vectorized)")
 args, _ = parser.parse_known_args()  # parse_known_args: also works inside Jupyter
 
 # %% Data: pixels (x - 127.5) / 255 as in the course (the loaders give x / 255)
@@ -71,14 +75,14 @@ def mlp(l2_first, l2_second, setup):
                               loss="categorical_crossentropy", batch_size=128)
 
 
-def make_train_fn(setup):
-    def train_fn(params, seed, run_id):
-        """One trial (the study has seeded the random generators with ``seed``)."""
-        clip = None if setup == "course" else 5.0  # the course clips nothing; TFlearn's default is 5.0
-        model = tflearn.DNN(mlp(params["l2_first"], params["l2_second"], setup), clip_gradients=clip)
-        model.fit(X, Y, max_steps=steps, batch_size=128, run_id=run_id)
-        return {"val_acc": model.evaluate(testX, testY)[0]}
-    return train_fn
+def trial_training(setup):
+    """How every trial trains: the network of its pair of factors, fit for ``steps`` SGD steps of 128, the
+    test accuracy as ``val_acc``. Described with ``Fit``, the study trains all trials of a setup together
+    in one vectorized run (each exactly as its own ``model.fit`` would); ``--one-by-one`` trains them one
+    after another instead."""
+    clip = None if setup == "course" else 5.0  # the course clips nothing; TFlearn's default is 5.0
+    return Fit(lambda l2_first, l2_second: mlp(l2_first, l2_second, setup), X, Y, max_steps=steps, batch_size=128,
+               validation_set=(testX, testY), clip_gradients=clip)
 
 
 # %% The studies (every pair of factors x every seed, each once, even across kills and restarts)
@@ -86,8 +90,8 @@ studies = {}
 for setup in setups:
     start = time.perf_counter()
     name = f"seed000_{setup}" + ("_quick" if args.quick else "")
-    study = Study(name, make_train_fn(setup), {"l2_first": factors, "l2_second": factors}, seeds=seeds,
-                  metric="val_acc", verbose=not args.quick)
+    study = Study(name, trial_training(setup), {"l2_first": factors, "l2_second": factors}, seeds=seeds,
+                  metric="val_acc", verbose=not args.quick, vectorize=not args.one_by_one)
     study.run()
     studies[setup] = study
     print(f"{setup}: {len(study.results())} trainings in {time.perf_counter() - start:.0f} s")
