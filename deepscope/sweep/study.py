@@ -256,11 +256,15 @@ class Study:
                 train_stack([m for m, _ in claimed], engine, self.train_fn.stack_fit())
         except KeyboardInterrupt:
             raise
-        except Exception as error:  # noqa: BLE001 - the stack's trials fail; the study goes on
-            outcome = {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()[-4000:],
-                       "seconds": _since(started) / len(claimed)}
-            for _, trial in claimed:
-                self._finish_trial(*trial, outcome)
+        except Exception as error:  # noqa: BLE001 - the general path decides what the trials give
+            if self.verbose:
+                print(f"[{self.name}] the vectorized run of {len(claimed)} trials stopped "
+                      f"({type(error).__name__}: {error}); they run one by one instead", flush=True)
+            for member, (params, seed, label, start) in claimed:
+                if (self.root / start["run_id"]).is_dir():
+                    shutil.rmtree(self.root / start["run_id"])  # a folder the stack had begun
+                outcome = execute_trial(self.train_fn, self.root, params, seed, start["run_id"], False, self.metric)
+                self._finish_trial(params, seed, label, start, outcome)
             return
         for member, (params, seed, label, start) in claimed:
             if member.failed is not None:
