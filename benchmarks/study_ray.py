@@ -29,8 +29,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    import os
+
     import ray
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    tests = str(Path(__file__).resolve().parents[1] / "tests")
+    sys.path.insert(0, tests)
+    os.environ["PYTHONPATH"] = os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])  # Ray's workers too
     from _sweep_trials import train_fn  # importable by worker processes
 
     start = time.perf_counter()
@@ -47,7 +51,8 @@ def main() -> None:
                 start = time.perf_counter()
                 rows = Study(f"{name.split()[0]}{r}", train_fn, space, root=root, verbose=False, **kwargs).run()
                 elapsed = time.perf_counter() - start
-                assert len(rows) == len(space["units"]) * 2 and all(x["status"] == "finished" for x in rows)
+                bad = [x["error"] for x in rows if x["status"] != "finished"]
+                assert len(rows) == len(space["units"]) * 2 and not bad, (name, bad[:1])
                 if r:
                     times[name].append(elapsed)
     finally:
