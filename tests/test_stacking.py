@@ -2,6 +2,8 @@
 own ``DNN.fit`` would train it (per-model seed, data order, L2 factors, learning rate, clipping)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,8 @@ import deepscope as tflearn
 from deepscope.callbacks.run_folder import runs_dir
 from deepscope.models.guard import NonFiniteError
 from deepscope.sweep import Fit, Study
-from deepscope.sweep.stacking import Stack, StackFit, new_member, stack_groups, stack_key, train_stack
+from deepscope.sweep.stack_training import StackFit, train_stack
+from deepscope.sweep.stacking import Stack, new_member, stack_groups, stack_key
 from deepscope.utils import set_seed
 
 rng = np.random.RandomState(0)
@@ -191,6 +194,8 @@ def test_vectorized_study_same_table_as_one_by_one(tmp_path, capsys):
         tflearn.load(folder / "model.safetensors")  # the trained model of that trial
     for a, b in zip(vectorized.table(), one_by_one.table()):
         assert a["mean"] == pytest.approx(b["mean"], abs=1e-6) and a["n"] == b["n"] == 2
+    events = [json.loads(x) for x in (tmp_path / "vec" / "journal.jsonl").read_text().splitlines()]
+    assert [e.get("vectorized") for e in events if e["event"] == "finished"] == [8] * 8
     # run again: every trial is done, nothing trains
     assert len(Study("vec", fit, space, seeds=(0, 1), root=tmp_path, verbose=False).run()) == 8
 

@@ -34,7 +34,6 @@ def _mean(states: list[dict], metric: str) -> float | None:
 
 def optuna_storage(study):
     """The optuna storage of ``study``: its ``storage`` argument, or the journal file in its folder."""
-    import optuna
     if study.storage is not None:
         return study.storage
     from optuna.storages import JournalStorage

@@ -29,7 +29,8 @@ from .._checks import check_float, check_int, fail
 from ..graph import Node
 from ..models.dnn import DNN
 from ..utils import set_seed
-from .stacking import StackFit, evaluate_stack, new_member, stack_key, train_stack
+from .stack_training import StackFit, evaluate_stack, train_stack
+from .stacking import new_member, stack_key
 
 
 @dataclass

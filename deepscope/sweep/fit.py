@@ -22,7 +22,7 @@ import inspect
 from .._checks import check_float, check_int, fail
 from ..graph import Node
 from ..models.dnn import DNN
-from .stacking import StackFit
+from .stack_training import StackFit
 
 
 class Fit:
@@ -77,7 +77,7 @@ class Fit:
         return final_logs(model.history)
 
     def stack_fit(self) -> StackFit:
-        """The same arguments for :func:`~deepscope.sweep.stacking.train_stack`."""
+        """The same arguments for :func:`~deepscope.sweep.stack_training.train_stack`."""
         return StackFit(self.X, self.Y, self.n_epoch, self.validation_set, self.batch_size, self.shuffle,
                         self.show_metric, self.max_steps, self.drop_last, self.diagnostics)
 

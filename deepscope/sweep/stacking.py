@@ -14,6 +14,8 @@ Results equal separate ``DNN.fit(..., run_id=...)`` calls within floating-point 
 layer, a diverging model), except **dropout masks**, which come from another random stream (same
 distribution, other draws).
 
+This module decides what stacks (:func:`stack_key`, :func:`stack_groups`) and computes a stack's
+forward pass and losses (:class:`Stack`); :mod:`deepscope.sweep.stack_training` runs the training loop.
 Two engines compute the stacked forward pass (autograd does the backward for both):
 
 - **dense**: chains of ``fully_connected`` layers, element-wise activations and dropout. Layer 1 is
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import dataclass, field
 
 import torch
@@ -38,19 +39,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from ..callbacks.base import TrainingState
-from ..callbacks.run_logger import RunLogger
 from ..diagnostics import recorder as recordermod
-from ..diagnostics.findings import Finding
 from ..layers.core import Dense
 from .. import losses, regularizers
-from .._checks import fail
-from ..models.data import validation_split
 from ..models.dnn import DNN
-from ..models.fit_state import FitSettings
 from ..models.serialization import describe_network
 from ..network import Network
-from ..utils import INFERENCE_BATCH_SIZE
 
 #: arguments a stack carries per model (everything else in the network's description must be equal)
 PER_MODEL_ARGUMENTS = ("weights_init", "bias_init", "weight_decay", "keep_prob", "learning_rate")
@@ -180,7 +174,6 @@ class Stack:
         self.n = len(self.members)
         device = self.trainable[0].device
         self.device = device
-        names = {id(p): name for name, p in self.first.net.named_parameters()}
         modules = {id(m): name for name, m in self.first.net.named_modules()}
         # L1/L2 terms: (stacked parameter name, regularizer, factors (M,)), in the network's order
         self.penalties = []
@@ -373,7 +366,7 @@ def _unit_values(h: torch.Tensor, activation: str | None) -> torch.Tensor:
     return h.amax(1).float()
 
 
-def _norms(t: torch.Tensor, n: int) -> torch.Tensor:
+def norms_per_model(t: torch.Tensor, n: int) -> torch.Tensor:
     """The L2 norm of each model's slice, ``(M,)`` (one pass, no temporaries)."""
     return torch.linalg.vector_norm(t.reshape(n, -1), dim=1)
 
@@ -410,316 +403,3 @@ def _bytes_per_model(dnn: DNN, batch: int = 256) -> int:
     params = sum(p.numel() for p in dnn.net.parameters())
     units = sum(int(math.prod(n.shape[1:])) for n in getattr(dnn.net, "nodes", []) if n.shape)
     return 4 * (5 * params + 3 * batch * units)
-
-
-@dataclass
-class StackFit:
-    """What each model's ``DNN.fit`` would have been asked (``Fit`` and ``train_ensemble`` fill it)."""
-
-    X: object
-    Y: object
-    n_epoch: int = 10
-    validation_set: object = None
-    batch_size: int | None = None
-    shuffle: bool | None = None
-    show_metric: bool = False
-    max_steps: int | None = None
-    drop_last: bool = False
-    diagnostics: object = True
-
-
-def train_stack(members: list[Member], engine: str, fit: StackFit, write_runs: bool = True) -> Stack:
-    """Train ``members`` together as their own ``DNN.fit(...)`` calls would (see the module doc).
-
-    Each member gets its ``history``, ``failed`` (non-finite loss or gradient: that model stops
-    counting, the others go on), its trained weights in ``member.dnn``, ``dnn.diagnosis`` and, when
-    ``write_runs`` and it has a ``run_id``, a run folder like a fit's (metrics, TensorBoard, model,
-    ``steps.csv`` and ``diagnosis.json``).
-
-    Returns:
-        The :class:`Stack` (its ``members`` are grouped by data order).
-    """
-    started = time.perf_counter()
-    stack = Stack(members, engine)
-    first = stack.first
-    xs, y = first.prepare_data(fit.X, fit.Y, "fit X_inputs", "fit Y_targets")
-    validation = None
-    if isinstance(fit.validation_set, (float, int)) and not isinstance(fit.validation_set, bool):
-        n_val = validation_split(fit.validation_set, y.shape[0])  # the trailing samples, as fit holds out
-        validation = ([x[-n_val:] for x in xs], y[-n_val:])
-        xs, y = [x[:-n_val] for x in xs], y[:-n_val]
-    elif fit.validation_set is not None:
-        if not (isinstance(fit.validation_set, (tuple, list)) and len(fit.validation_set) == 2):
-            fail("fit validation_set", "(X, Y) or a fraction such as 0.1", type(fit.validation_set).__name__,
-                 error=TypeError)
-        validation = first.prepare_data(fit.validation_set[0], fit.validation_set[1],
-                                        "fit validation_set[0] (X)", "fit validation_set[1] (Y)")
-    n = y.shape[0]
-    settings = FitSettings.check(n, fit.n_epoch, first.config.batch_size if fit.batch_size is None else fit.batch_size,
-                                 first.config.shuffle_batches if fit.shuffle is None else fit.shuffle, fit.show_metric,
-                                 True, None, fit.drop_last, fit.max_steps, first.config.validation_batch_size)
-    for member in stack.members:
-        member.dnn.fit_preprocessing(xs)
-        member.dnn.validation_batch_size = settings.validation_batch_size
-    if any(getattr(node.module, "preprocessing", None) is not None for node in first.net.inputs):
-        stack.params, stack.buffers = stack_module_state([m.dnn.net for m in stack.members])
-        stack.trainable = list(stack.params.values())
-    optimizer, scheduler = first.config.build_optimizer().build(stack.trainable, settings.total_steps)
-    diagnostics = recordermod.settings_from(fit.diagnostics)
-    recorder = _StackRecorder(stack, diagnostics, settings.total_steps) if diagnostics is not None else None
-    batch = settings.batch_size
-    full_batch = batch >= n
-    shuffle = settings.shuffle and not full_batch
-    end = n - n % batch if settings.drop_last else n
-    linear = type(first.config.build_optimizer()).__name__ in LINEAR_IN_GRADIENT
-    clip = first.clip_gradients or None
-    alive = torch.ones(stack.n, dtype=torch.bool, device=stack.device)
-    first_bad = torch.zeros(stack.n, dtype=torch.long, device=stack.device)
-    histories = [[] for _ in stack.members]
-    metric_name = first.metric.name if first.metric is not None else None
-    step = epoch = 0
-    stop_at = settings.max_steps
-    for net in (m.dnn.net for m in stack.members):
-        net.train()
-    first.net.train()
-    for _ in range(settings.n_epoch):
-        epoch += 1
-        orders = [torch.randperm(n, generator=torch.Generator().manual_seed(s + epoch)).to(y.device)
-                  for s in stack.data_seeds] if shuffle else None
-        loss_sum = torch.zeros(stack.n, device=stack.device)
-        steps = 0
-        train_metrics = [_fresh(m.dnn.metric) for m in stack.members] if settings.show_metric and metric_name else None
-        for begin in range(0, end, batch):
-            if orders is None:
-                xb = [x[begin:begin + batch].unsqueeze(0).expand(len(stack.data_seeds), *x[begin:begin + batch].shape)
-                      for x in xs]
-                yb = y[begin:begin + batch].unsqueeze(0).expand(len(stack.data_seeds), *y[begin:begin + batch].shape)
-            else:
-                idx = [o[begin:begin + batch] for o in orders]
-                xb = [torch.stack([x.index_select(0, i) for i in idx]) for x in xs]  # (G, B, ...)
-                yb = torch.stack([y.index_select(0, i) for i in idx])
-            step += 1
-            record = recorder is not None and recorder.due(step)
-            if record:
-                recorder.before(step)
-            loss, data, terms, out = stack.losses(xb, yb, True, True)
-            for p in stack.trainable:
-                p.grad = None
-            loss.sum().backward()  # each model's slice of every gradient is its own
-            norms = stack.clip(clip)
-            finite = torch.isfinite(loss.detach()) & torch.isfinite(norms)
-            first_bad = torch.where(alive & ~finite, torch.full_like(first_bad, step), first_bad)
-            alive = alive & finite
-            if stack.lr_factor is not None and linear:
-                stack.scale_grads(stack.lr_factor)
-            before = [p.detach().clone() for p in stack.trainable] if stack.lr_factor is not None and not linear else None
-            optimizer.step()
-            if before is not None:  # rescale each model's update by lr_m / lr_0
-                with torch.no_grad():
-                    for p, b in zip(stack.trainable, before):
-                        p.copy_(b + (p - b) * stack.lr_factor.reshape(-1, *([1] * (p.dim() - 1))))
-            if scheduler is not None:
-                scheduler.step()
-            loss_sum += torch.where(alive, loss.detach(), torch.zeros_like(loss))
-            steps += 1
-            if train_metrics is not None:
-                _update_metrics(stack, train_metrics, out.detach(), yb)
-            if record:
-                recorder.after(step, epoch, loss.detach(), data.detach(), [t.detach() for t in terms], norms)
-            if stop_at is not None and step >= stop_at:
-                break
-        values = (loss_sum / max(steps, 1)).tolist()
-        logs = [{"loss": v} for v in values]
-        if train_metrics is not None:
-            for entry, metric in zip(logs, train_metrics):
-                entry[metric_name] = metric.compute()
-        if validation is not None:
-            val_loss, val_metric = evaluate_stack(stack, *validation, settings.validation_batch_size)
-            for i, entry in enumerate(logs):
-                entry["val_loss"] = val_loss[i]
-                if val_metric is not None:
-                    entry["val_" + metric_name] = val_metric[i]
-        for history, entry in zip(histories, logs):
-            history.append(entry)
-        if stop_at is not None and step >= stop_at:
-            break
-    stack.write_back()
-    bad_steps = first_bad.tolist()
-    alive_now = alive.tolist()
-    seconds = (time.perf_counter() - started) / stack.n
-    for i, member in enumerate(stack.members):
-        dnn = member.dnn
-        dnn.net.eval()
-        member.seconds = seconds
-        if not alive_now[i]:
-            member.failed_step = bad_steps[i]
-            member.failed = (f"training stopped at step {bad_steps[i]}: a non-finite (NaN/Inf) loss or gradient "
-                             "(a vectorized trial: this model stopped there, the others went on). Likely causes: "
-                             "a too high learning rate, exploding gradients (keep clip_gradients on), a custom "
-                             "loss dividing by zero.")
-            member.history = histories[i][:(bad_steps[i] - 1) // settings.steps_per_epoch]
-        else:
-            member.history = histories[i]
-        dnn.history = list(member.history)
-        dnn.step, dnn.epoch = (step, epoch) if alive_now[i] else (bad_steps[i] - 1, len(member.history))
-        if recorder is not None and i == 0:
-            recorder.read()
-        if recorder is not None:
-            member.records = recorder.records_of(i, None if alive_now[i] else bad_steps[i])
-        _finish_member(member, settings, xs, n, diagnostics, write_runs, fit)
-    return stack
-
-
-def _finish_member(member: Member, settings: FitSettings, xs, n: int, diagnostics, write_runs: bool, fit: StackFit):
-    """The member's diagnosis and run folder, as its own fit would leave them."""
-    dnn = member.dnn
-    state = TrainingState(model=dnn, n_epoch=settings.n_epoch, steps_per_epoch=settings.steps_per_epoch,
-                          batch_size=settings.batch_size, n_samples=n, epoch=dnn.epoch, step=dnn.step)
-    state.history = list(member.history)
-    state.epoch_logs = dict(member.history[-1]) if member.history else {}
-    logger = None
-    if write_runs and member.run_id is not None:
-        logger = RunLogger(dnn, member.run_id, {**dnn.run_config(settings, fit.validation_set, n), "vectorized": True})
-        state.run = dnn.last_run = logger.run
-        logger.on_train_begin(state)
-        step_of_epoch = settings.steps_per_epoch
-        for e, logs in enumerate(member.history, 1):
-            epoch_state = TrainingState(model=dnn, n_epoch=settings.n_epoch, steps_per_epoch=step_of_epoch,
-                                        batch_size=settings.batch_size, n_samples=n, epoch=e,
-                                        step=min(e * step_of_epoch, dnn.step))
-            epoch_state.epoch_logs = logs
-            logger.on_epoch_end(epoch_state)
-    if diagnostics is not None:
-        probe = [x.index_select(0, recordermod.probe_indices(n, diagnostics.probe_size).to(x.device)) for x in xs]
-        fit_diagnostics = recordermod.FitDiagnostics(diagnostics, dnn, probe, settings.total_steps, n,
-                                                     settings.batch_size, settings.drop_last,
-                                                     writer_fn=logger.get_writer if logger else None)
-        fit_diagnostics.records = member.records
-        dnn.diagnosis = fit_diagnostics.diagnosis = fit_diagnostics.finish(state)
-        if member.failed is not None:  # first, as a fit stopped by its NaN guard reports it
-            dnn.diagnosis.findings.insert(0, Finding(
-                "non_finite", "error", member.failed[0].upper() + member.failed[1:],
-                ["a lower learning rate", "gradient clipping (DNN(clip_gradients=5.0))"], step=member.failed_step))
-        if logger is not None:
-            fit_diagnostics.write(logger.run.path)
-    if logger is not None:
-        logger.on_train_end(state)
-
-
-def _fresh(metric):
-    if metric is not None:
-        metric.reset()
-    return metric
-
-
-def _update_metrics(stack: Stack, metrics: list, out: torch.Tensor, yb: torch.Tensor) -> None:
-    y_models = yb[stack.group_of.to(yb.device)]
-    for i, (member, metric) in enumerate(zip(stack.members, metrics)):
-        metric.update(member.dnn.activate(out[i]), y_models[i])
-
-
-@torch.no_grad()
-def evaluate_stack(stack: Stack, xs, y, batch_size: int = INFERENCE_BATCH_SIZE):
-    """Every model's loss (with its L1/L2 terms, as ``DNN.evaluate``'s validation) and metric on
-    ``(xs, y)``: two lists of ``M`` floats (the metric None without one)."""
-    n = y.shape[0]
-    total = torch.zeros(stack.n, device=stack.device)
-    metrics = [_fresh(m.dnn.metric) for m in stack.members]
-    for start in range(0, n, batch_size):
-        xb, yb = [x[start:start + batch_size] for x in xs], y[start:start + batch_size]
-        loss, _, _, out = stack.losses(xb, yb, False, False)
-        total += loss * yb.shape[0]
-        for member, metric, o in zip(stack.members, metrics, out):
-            if metric is not None:
-                metric.update(member.dnn.activate(o), yb)
-    values = (total / n).tolist()
-    if metrics[0] is None:
-        return values, None
-    return values, [float(m.compute()) for m in metrics]
-
-
-class _StackRecorder:
-    """Step diagnostics of every model of a stack (the same records as ``StepRecorder``, per model):
-    loss, data loss, L1/L2 terms per layer, weight / gradient norms and update ratios per layer, and
-    (dense engine) dead or saturated units per layer on the step's batch. One host read per record."""
-
-    def __init__(self, stack: Stack, settings, total_steps: int):
-        self.stack = stack
-        self.settings = settings
-        self.total_steps = max(1, total_steps)
-        self.every = settings.every or max(1, math.ceil(self.total_steps / recordermod.TARGET_RECORDS))
-        layers = recordermod.monitored_layers(stack.first.net, settings.layers)
-        names = {id(p): name for name, p in stack.first.net.named_parameters()}
-        module_names = {id(m): name for name, m in stack.first.net.named_modules()}
-        self.layers = [(layer.name, module_names[id(layer.module)], [names[id(p)] for p in layer.params], layer.kind)
-                       for layer in layers]
-        self.columns: list[list[str]] = []  # per record: the key of each row of its values
-        self.values: list[torch.Tensor] = []  # per record: (rows, M) on the device (read at the end)
-        self.steps: list[tuple[int, int]] = []
-        self._before = None
-        self._host: list = []  # per record: M lists of values (filled by read)
-
-    def due(self, step: int) -> bool:
-        return step <= self.settings.first_steps or step % self.every == 0 or step == self.total_steps
-
-    def before(self, step: int) -> None:
-        self._before = {name: self.stack.params[name].detach().clone()
-                        for _, _, params, _ in self.layers for name in params}
-        if self.stack.engine == "dense":
-            self.stack.unit_stats = {}
-
-    def after(self, step: int, epoch: int, loss, data, terms, norms) -> None:
-        stack, n = self.stack, self.stack.n
-        rows, keys = [loss.float(), norms.float()], ["loss", "grad_norm"]
-        by_layer: dict[str, list] = {}
-        for module_name, term in zip(stack.layer_of_penalty, terms):
-            by_layer.setdefault(module_name, []).append(term.float())
-        if terms:
-            rows.append(data.float())
-            keys.append("data_loss")
-        for display, module_name, params, kind in self.layers:
-            if module_name in by_layer:
-                rows.append(torch.stack(by_layer[module_name]).sum(0))
-                keys.append(f"{display}/penalty")
-            if params:
-                weight = torch.stack([_norms(stack.params[p].detach(), n) for p in params]).square().sum(0).sqrt()
-                update = torch.stack([_norms(stack.params[p].detach() - self._before[p], n)
-                                      for p in params]).square().sum(0).sqrt()
-                rows += [weight, update / weight.clamp(min=1e-12)]
-                keys += [f"{display}/weight_norm", f"{display}/update_ratio"]
-                grads = [stack.grad_sq[p] for p in params if p in stack.grad_sq]  # before clipping
-                if grads:
-                    rows.append(torch.stack(grads).sum(0).sqrt())
-                    keys.append(f"{display}/grad_norm")
-            stats = (stack.unit_stats or {}).get(module_name)
-            if kind is not None and stats is not None:
-                bad = (stats <= 0) if kind == "dead" else (stats > recordermod.MOST)
-                rows.append(bad.float().mean(1))
-                keys.append(f"{display}/{kind}")
-        stack.unit_stats = None
-        self.values.append(torch.stack(rows))
-        self.columns.append(keys)
-        self.steps.append((step, epoch))
-        self._before = None
-
-    def records_of(self, i: int, stopped_at: int | None) -> list[dict]:
-        """Model ``i``'s records (those before ``stopped_at``, the step it failed, if any)."""
-        out = []
-        for (step, epoch), keys, values in zip(self.steps, self.columns, [v[i] for v in self._host]):
-            if stopped_at is not None and step >= stopped_at:
-                break
-            record = {"step": step, "epoch": epoch}
-            record.update(zip(keys, values))
-            if "data_loss" in record:
-                record["penalty"] = record["loss"] - record["data_loss"]
-            out.append(record)
-        return out
-
-    def read(self) -> None:
-        """One host read of every record (call before ``records_of``)."""
-        if self.values:
-            full = torch.cat([v for v in self.values], 0).cpu()
-            self._host, start = [], 0
-            for v in self.values:
-                self._host.append(full[start:start + v.shape[0]].t().tolist())
-                start += v.shape[0]

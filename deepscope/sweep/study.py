@@ -40,7 +40,8 @@ from .space import check_space, grid, sample
 from ..runs.report import Report
 from .bayes import run_bayes
 from .fit import Fit, final_logs
-from .stacking import new_member, stack_groups, train_stack
+from .stack_training import train_stack
+from .stacking import new_member, stack_groups
 
 METHODS = ("grid", "random", "bayes")
 BACKENDS = ("processes", "ray")
@@ -203,7 +204,7 @@ class Study:
 
     def _run_stacked(self, trials: list) -> list:
         """Build the model of every trial not yet done, train those that share a stack key together
-        (:func:`~deepscope.sweep.stacking.train_stack`, each trial claimed in the journal first) and
+        (:func:`~deepscope.sweep.stack_training.train_stack`, each trial claimed in the journal first) and
         return the others (unstackable, or resuming from checkpoints) for the ordinary path."""
         fit: Fit = self.train_fn
         states = self.journal.states()
@@ -250,7 +251,6 @@ class Study:
             claimed.append((member, (params, seed, label, start)))
         if not claimed:
             return
-        started = time.perf_counter()
         try:
             with runs_dir(self.root):
                 train_stack([m for m, _ in claimed], engine, self.train_fn.stack_fit())
@@ -361,8 +361,9 @@ class Study:
         else:
             metrics = outcome["metrics"]
             event = "pruned" if outcome.get("pruned") else "finished"
+            extra = {"vectorized": start["vectorized"]} if start.get("vectorized") else {}  # models in its stack
             record = self.journal.append(event, trial=tid, params=params, seed=seed, run_id=run_id,
-                                         metrics=metrics, seconds=seconds, record=found)
+                                         metrics=metrics, seconds=seconds, record=found, **extra)
             value = metrics.get(self.metric)
             shown = f"{self.metric}={value:.4g}" if isinstance(value, float) else f"{self.metric}={value}"
             codes = [d["code"] for d in (found or {}).get("diagnoses", []) if d.get("severity") == "error"]
