@@ -20,6 +20,7 @@ from .._checks import fail
 from .._io import atomic_write_text
 from ..runs.report import figure_img, page, section, table_html
 from .stability import stability_map, study_summary
+from .importance import param_importances
 from .study import Study, aggregate, metric_value
 from .journal import Journal
 
@@ -143,31 +144,8 @@ def parallel_coordinates(rows: list[dict], params: list[str], metric: str, colla
 
 def importance_html(rows: list[dict], params: list[str], metric: str) -> str:
     """Hyperparameter importance with Optuna's default evaluator (fANOVA), from the finished trials."""
-    try:
-        import optuna
-        from optuna.distributions import CategoricalDistribution
-    except ImportError:
-        return '<p class="muted">Needs optuna (pip install "deepscope[sweep]").</p>'
-    if not params:
-        return '<p class="muted">No parameter varies.</p>'
-    trials = []
-    choices = {p: sorted({repr(r["params"].get(p)) for r in rows}) for p in params}
-    for r in rows:
-        value = metric_value(r, metric)
-        if value is None or not np.isfinite(value):
-            continue
-        trials.append(optuna.trial.create_trial(
-            params={p: repr(r["params"].get(p)) for p in params},
-            distributions={p: CategoricalDistribution(choices[p]) for p in params}, value=value))
-    if len(trials) < 2:
-        return '<p class="muted">Too few finished trials with a finite metric.</p>'
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study()
-    study.add_trials(trials)
-    try:
-        importances = optuna.importance.get_param_importances(study)
-    except (RuntimeError, ValueError) as error:
-        return f'<p class="muted">Not computable: {html.escape(str(error))}</p>'
-    body = table_html(["parameter", "importance"], [[k, float(v)] for k, v in importances.items()])
-    return body + (f'<p class="muted">Optuna\'s fANOVA evaluator over {len(trials)} finished trials with a finite '
-                   f"{html.escape(metric)} (each value of a parameter as a category; seeds pooled).</p>")
+    importances, note = param_importances(rows, params, metric)
+    if importances is None:
+        return f'<p class="muted">{html.escape(note[0].upper() + note[1:])}.</p>'
+    body = table_html(["parameter", "importance"], [[k, v] for k, v in importances.items()])
+    return body + f'<p class="muted">{html.escape(note[0].upper() + note[1:])}.</p>'

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._checks import fail
 from .._io import save_figure
+from .importance import param_importances
 from .study import metric_value
 
 
@@ -266,12 +267,22 @@ def _labels(row: dict) -> dict:
     return labels
 
 
+def _values(rows: list[dict], param: str) -> set:
+    return {repr(r.get("params", {}).get(param)) for r in rows}
+
+
 def study_summary(study_or_rows, x: str, y: str, metric: str = "val_acc", collapse: float | None = 0.11) -> str:
-    """Which cells collapsed, for which seeds, and why (the trials' diagnoses), in plain text."""
+    """Which cells collapsed, for which seeds, and why (the trials' diagnoses), and how much each of
+    ``x`` and ``y`` explains of ``metric`` (optuna's fANOVA importance), in plain text."""
     rows = _rows(study_or_rows)
     g = stability_grid(rows, x, y, metric, collapse)
     lines = [f"{int(g.n.sum())} finished trials, {int(g.n_failed.sum())} failed, {int(g.n_nonfinite.sum())} with a "
              f"non-finite {metric}, over {len(g.x_values)} x {len(g.y_values)} cells and seeds {g.seeds}."]
+    varying = [p for p in (x, y) if len(_values(rows, p)) > 1]
+    importances, note = param_importances(rows, varying, metric) if len(varying) == 2 else (None, "")
+    if importances is not None:
+        lines.append(f"What explains {metric}: " + ", ".join(f"{k} {v:.0%}" for k, v in importances.items())
+                     + f" ({note}).")
     bad = [(i, j) for i in range(len(g.x_values)) for j in range(len(g.y_values))
            if np.nan_to_num(g.collapsed[i, j]) > 0 or g.n_failed[i, j]]
     if not bad:
