@@ -162,6 +162,16 @@ def test_what_cannot_be_stacked_says_why():
     c = new_member(_built(lambda: mlp(optimizer="adam"), 0))  # another optimizer: not the same settings
     assert stack_key(a.dnn)[0] != stack_key(c.dnn)[0]
 
+    def scaled(stddev):  # the initialization's scale is a per-model value: one stack
+        net = tflearn.input_data(shape=[None, 12])
+        init = tflearn.initializations.truncated_normal(stddev=stddev)
+        net = tflearn.fully_connected(net, 4, activation="softmax", weights_init=init)
+        return tflearn.regression(net)
+    small, large = _built(lambda: scaled(0.01), 0), _built(lambda: scaled(1.0), 0)
+    assert stack_key(small)[0] == stack_key(large)[0]
+    std = [float(m.net.layers["FullyConnected"].weight.detach().std()) for m in (small, large)]
+    assert std[1] > 10 * std[0]
+
 
 def build_cell(l2_first, l2_second):
     net = tflearn.input_data(shape=[None, 12])
