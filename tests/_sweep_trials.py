@@ -17,6 +17,14 @@ def train_fn(params, seed, run_id):
     return {**model.history[-1], "first_weight": float(model.get_weights(model.net.layers["FullyConnected"].weight)[0, 0])}
 
 
+def build(units, lr):
+    """The network of train_fn, for a Fit (a stacked study)."""
+    net = tflearn.input_data(shape=[None, 6])
+    net = tflearn.fully_connected(net, units, activation="tanh")
+    net = tflearn.fully_connected(net, 2, activation="softmax")
+    return tflearn.regression(net, optimizer="sgd", learning_rate=lr, batch_size=16)
+
+
 def failing_fn(params, seed, run_id):
     if seed == 1:
         raise RuntimeError("this seed fails")

@@ -343,6 +343,25 @@ def test_parallel_workers_run_every_trial_once_with_the_serial_results(tmp_path)
         len((tmp_path / "parallel" / "journal.jsonl").read_text().splitlines()) == len(events)  # nothing rerun
 
 
+def test_stacks_split_over_worker_processes(tmp_path, capsys):
+    """A Fit study with workers=2: each stack is split into two parts, one per worker process; the results
+    equal the one-by-one study's."""
+    from _sweep_trials import X, Y, build
+
+    from deepscope.sweep import Fit
+    fit = Fit(build, X, Y, n_epoch=2, validation_set=(X, Y))
+    space = {"units": [3], "lr": [0.1, 0.5]}
+    one_by_one = {r["trial"]: r for r in Study("one", fit, space, seeds=(0, 1), root=tmp_path, verbose=False,
+                                                 vectorize=False).run()}
+    rows = Study("split", fit, space, seeds=(0, 1), root=tmp_path, workers=2, threads=1).run()
+    assert "4 trials in 1 vectorized run" in capsys.readouterr().out
+    assert len(rows) == 4 and all(r["status"] == "finished" for r in rows)
+    for r in rows:
+        assert r["metrics"]["val_loss"] == pytest.approx(one_by_one[r["trial"]]["metrics"]["val_loss"], abs=1e-5)
+    events = [json.loads(x) for x in (tmp_path / "split" / "journal.jsonl").read_text().splitlines()]
+    assert [e["vectorized"] for e in events if e["event"] == "finished"] == [2, 2, 2, 2]  # two parts of 2
+
+
 def test_parallel_workers_keep_failures_and_refuse_what_they_cannot_run(tmp_path):
     from _sweep_trials import failing_fn
 

@@ -65,6 +65,27 @@ def test_ray_backend_runs_every_trial_once_with_the_serial_results(tmp_path, loc
     assert all("this seed fails" in r["error"] for r in rows if r["status"] == "failed")
 
 
+def test_a_vectorized_study_on_ray_splits_its_stacks_over_the_tasks(tmp_path, local_ray):
+    from deepscope.sweep import Fit
+
+    def build(units):  # a closure: travels by value
+        net = tflearn.input_data(shape=[None, 6])
+        net = tflearn.fully_connected(net, units, activation="tanh")
+        net = tflearn.fully_connected(net, 2, activation="softmax")
+        return tflearn.regression(net, optimizer="sgd", learning_rate=0.5, batch_size=16)
+
+    fit = Fit(build, X, Y, n_epoch=2, validation_set=(X, Y))
+    space = {"units": [3, 5]}
+    reference = {r["trial"]: r for r in Study("here", fit, space, seeds=(0, 1), root=tmp_path, verbose=False).run()}
+    rows = Study("stacks_on_ray", fit, space, seeds=(0, 1), root=tmp_path, verbose=False, backend="ray").run()
+    assert len(rows) == 4 and all(r["status"] == "finished" for r in rows)
+    for r in rows:
+        assert r["metrics"]["val_loss"] == pytest.approx(reference[r["trial"]]["metrics"]["val_loss"], abs=1e-5)
+        assert (tmp_path / r["run_id"] / "diagnosis.json").is_file()  # written in the task
+    events = [json.loads(x) for x in (tmp_path / "stacks_on_ray" / "journal.jsonl").read_text().splitlines()]
+    assert sorted(e.get("vectorized") for e in events if e["event"] == "finished") == [1, 1, 1, 1]
+
+
 def test_ray_backend_refuses_bayes():
     with pytest.raises(ValueError, match="backend"):
         Study("x", lambda p, s, r: {}, {"a": [1.0, 2.0]}, method="bayes", n_trials=2, backend="ray")

@@ -1,5 +1,7 @@
-"""Hyperparameter importance of a study: optuna's default evaluator (fANOVA) on its finished trials."""
+"""Hyperparameter importance of a study: optuna's default importance evaluator on its finished trials."""
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -40,10 +42,22 @@ def param_importances(rows: list[dict], params: list[str], metric: str) -> tuple
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study()
     study.add_trials(trials)
+    evaluator = _default_evaluator(optuna)
     try:
-        importances = optuna.importance.get_param_importances(study)
+        with warnings.catch_warnings():  # (e.g. "importances will be equal" when every trial scored alike)
+            warnings.simplefilter("ignore")
+            importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
     except (RuntimeError, ValueError) as error:
         return None, f"not computable: {error}"
+    name = type(evaluator).__name__.replace("ImportanceEvaluator", "")
     return ({k: float(v) for k, v in importances.items()},
-            f"optuna's fANOVA evaluator over {len(trials)} finished trials with a finite {metric} "
-            "(each value of a parameter as a category; seeds pooled)")
+            f"optuna's {name} importance over {len(trials)} finished trials with a finite {metric}; "
+            "each value of a parameter as a category, seeds pooled")
+
+
+def _default_evaluator(optuna):
+    """optuna's default importance evaluator (PED-ANOVA in optuna 5, fANOVA before)."""
+    for name in ("PedAnovaImportanceEvaluator", "FanovaImportanceEvaluator"):
+        if hasattr(optuna.importance, name):
+            return getattr(optuna.importance, name)()
+    return None

@@ -143,7 +143,7 @@ def parallel_coordinates(rows: list[dict], params: list[str], metric: str, colla
 
 
 def importance_html(rows: list[dict], params: list[str], metric: str) -> str:
-    """Hyperparameter importance with Optuna's default evaluator (fANOVA), from the finished trials."""
+    """Hyperparameter importance with Optuna's default evaluator, from the finished trials."""
     importances, note = param_importances(rows, params, metric)
     if importances is None:
         return f'<p class="muted">{html.escape(note[0].upper() + note[1:])}.</p>'

@@ -273,7 +273,7 @@ def _values(rows: list[dict], param: str) -> set:
 
 def study_summary(study_or_rows, x: str, y: str, metric: str = "val_acc", collapse: float | None = 0.11) -> str:
     """Which cells collapsed, for which seeds, and why (the trials' diagnoses), and how much each of
-    ``x`` and ``y`` explains of ``metric`` (optuna's fANOVA importance), in plain text."""
+    ``x`` and ``y`` explains of ``metric`` (optuna's importance evaluator), in plain text."""
     rows = _rows(study_or_rows)
     g = stability_grid(rows, x, y, metric, collapse)
     lines = [f"{int(g.n.sum())} finished trials, {int(g.n_failed.sum())} failed, {int(g.n_nonfinite.sum())} with a "

@@ -41,7 +41,7 @@ from ..runs.report import Report
 from .bayes import run_bayes
 from .fit import Fit, final_logs
 from .stack_training import train_stack
-from .stacking import new_member, stack_groups
+from .stacking import new_member, stack_groups, stack_key
 
 METHODS = ("grid", "random", "bayes")
 BACKENDS = ("processes", "ray")
@@ -234,44 +234,68 @@ class Study:
         for reason, count in reasons.items():
             if self.verbose and len(candidates) > 1:
                 print(f"[{self.name}] {count} trial{'s' if count > 1 else ''} not vectorized: {reason}", flush=True)
-        for members, engine in stacks:
-            self._train_stack(members, engine, trial_of)
+        if self.backend == "ray" or (self.workers or 1) > 1:  # stacks as jobs of the workers / Ray tasks
+            self._run_stack_jobs(stacks, trial_of)
+        else:
+            for members, _ in stacks:
+                self._train_stack_here(members, trial_of)
         return left
 
-    def _train_stack(self, members: list, engine: str, trial_of: dict) -> None:
-        """Claim the members' trials (others may have taken some meanwhile), train them, journal each."""
+    def _claim(self, trials: list) -> list:
+        """Claim ``(params, seed, label)`` trials: ``(params, seed, label, start)`` of those not taken meanwhile."""
         claimed = []
-        for member in members:
-            params, seed, label = trial_of[id(member)]
+        for params, seed, label in trials:
             start = self._start_trial(params, seed)
             if start is None:
                 self.counts["skipped"] += 1
                 continue
-            member.run_id = start["run_id"]
-            claimed.append((member, (params, seed, label, start)))
-        if not claimed:
-            return
-        try:
-            with runs_dir(self.root):
-                train_stack([m for m, _ in claimed], engine, self.train_fn.stack_fit())
-        except KeyboardInterrupt:
-            raise
-        except Exception as error:  # noqa: BLE001 - the general path decides what the trials give
-            if self.verbose:
-                print(f"[{self.name}] the vectorized run of {len(claimed)} trials stopped "
-                      f"({type(error).__name__}: {error}); they run one by one instead", flush=True)
-            for member, (params, seed, label, start) in claimed:
-                if (self.root / start["run_id"]).is_dir():
-                    shutil.rmtree(self.root / start["run_id"])  # a folder the stack had begun
-                outcome = execute_trial(self.train_fn, self.root, params, seed, start["run_id"], False, self.metric)
-                self._finish_trial(params, seed, label, start, outcome)
-            return
-        for member, (params, seed, label, start) in claimed:
-            if member.failed is not None:
-                outcome = {"error": f"NonFiniteError: {member.failed}", "traceback": "", "seconds": member.seconds}
-            else:
-                outcome = {"metrics": plain_metrics(final_logs(member.history), self.metric), "seconds": member.seconds}
-            self._finish_trial(params, seed, label, {**start, "vectorized": len(claimed)}, outcome)
+            claimed.append((params, seed, label, start))
+        return claimed
+
+    def _journal_stack(self, claimed: list, outcomes: list) -> None:
+        for (params, seed, label, start), outcome in zip(claimed, outcomes):
+            self._finish_trial(params, seed, label, {**start, "vectorized": outcome.pop("vectorized", None)}, outcome)
+
+    def _train_stack_here(self, members: list, trial_of: dict) -> None:
+        """Claim the members' trials (others may have taken some meanwhile), train them in this process,
+        journal each."""
+        by_trial = {trial_id(*trial_of[id(m)][:2]): m for m in members}
+        claimed = self._claim([trial_of[id(m)] for m in members])
+        if claimed:
+            kept = [by_trial[start["trial"]] for *_, start in claimed]
+            jobs = [(params, seed, start["run_id"]) for params, seed, _, start in claimed]
+            self._journal_stack(claimed, execute_stack(self.train_fn, self.root, jobs, self.metric, members=kept,
+                                                       verbose=self.verbose))
+
+    def _run_stack_jobs(self, stacks: list, trial_of: dict) -> None:
+        """Stacks split into parts, one part per worker process or Ray task (claimed when submitted)."""
+        import concurrent.futures as futures
+
+        submitter = (RaySubmitter(self.threads, self.ray_address) if self.backend == "ray"
+                     else ProcessSubmitter(self.train_fn, self.workers, self.threads))
+        capacity = self.workers or submitter.capacity()
+        parts = []
+        for members, _ in stacks:
+            size = -(-len(members) // capacity)  # every worker gets a share of every stack
+            parts += [[trial_of[id(m)] for m in members[i:i + size]] for i in range(0, len(members), size)]
+        with submitter:
+            fit = submitter.share(self.train_fn)
+            running = {}
+            while parts or running:
+                while parts and len(running) < capacity:
+                    claimed = self._claim(parts.pop(0))
+                    if claimed:
+                        jobs = [(params, seed, start["run_id"]) for params, seed, _, start in claimed]
+                        running[submitter.submit(execute_stack, fit, str(self.root), jobs, self.metric)] = claimed
+                if not running:
+                    break
+                done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+                for job in done:
+                    claimed = running.pop(job)
+                    outcomes = submitter.result(job)
+                    if isinstance(outcomes, dict):  # the job itself was lost (Ray): each of its trials failed
+                        outcomes = [dict(outcomes) for _ in claimed]
+                    self._journal_stack(claimed, outcomes)
 
     def _run_parallel(self, trials: list, submitter=None) -> None:
         """Run ``trials`` in ``workers`` processes (spawned, ``threads`` torch threads each), or as Ray
@@ -290,8 +314,8 @@ class Study:
                     start = self._start_trial(params, seed)
                     if start is None:
                         continue
-                    job = submitter.submit(self.train_fn, str(self.root), params, seed, start["run_id"],
-                                           start["resume"], self.metric)
+                    job = submitter.submit(execute_trial, self.train_fn, str(self.root), params, seed,
+                                           start["run_id"], start["resume"], self.metric)
                     running[job] = (params, seed, label, start)
                 if not running:
                     break
@@ -488,8 +512,12 @@ class ProcessSubmitter:
                                                 initializer=_init_worker, initargs=(self.threads,))
         return self
 
-    def submit(self, *args):
-        return self.pool.submit(execute_trial, *args)
+    def share(self, value):
+        """``value`` as the jobs receive it (pickled with each job)."""
+        return value
+
+    def submit(self, fn, *args):
+        return self.pool.submit(fn, *args)
 
     def result(self, job) -> dict:
         return job.result()
@@ -511,7 +539,7 @@ class RaySubmitter:
         self.ray, self.threads = ray, threads
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        self.remote = ray.remote(num_cpus=threads, max_retries=0)(_ray_trial)
+        self.remote = ray.remote(num_cpus=threads, max_retries=0)(_ray_call)
 
     def capacity(self) -> int:
         """The cluster's CPUs divided by the threads of one trial."""
@@ -521,8 +549,12 @@ class RaySubmitter:
         self.refs = {}
         return self
 
-    def submit(self, *args):
-        ref = self.remote.remote(self.threads, *args)
+    def share(self, value):
+        """``value`` put once into Ray's object store (a training set is not shipped with every task)."""
+        return self.ray.put(value)
+
+    def submit(self, fn, *args):
+        ref = self.remote.remote(self.threads, fn, *args)
         job = ref.future()
         self.refs[job] = ref
         return job
@@ -540,10 +572,52 @@ class RaySubmitter:
                 self.ray.cancel(ref, force=True)
 
 
-def _ray_trial(threads: int, *args) -> dict:
-    """A trial in a Ray worker (``threads`` torch threads)."""
+def _ray_call(threads: int, fn, *args):
+    """``fn(*args)`` in a Ray worker with ``threads`` torch threads (a trial, or a stack of trials)."""
     torch.set_num_threads(threads)
-    return execute_trial(*args)
+    return fn(*args)
+
+
+def execute_stack(fit: Fit, root, trials: list, metric: str, members: list | None = None,
+                  verbose: bool = False) -> list[dict]:
+    """Train ``(params, seed, run_id)`` trials of one stack key together (in the driver, a worker process
+    or a Ray task): build each model after ``set_seed(seed)`` (unless ``members`` are given), train the
+    stack, write each run folder under ``root``. Returns one ``execute_trial``-like outcome per trial (with
+    ``vectorized``: the models in its stack). Whatever the stack cannot do, its trials do one by one."""
+    try:
+        if members is None:  # (a worker: the driver grouped these trials by their stack key)
+            members = []
+            for params, seed, run_id in trials:
+                set_seed(seed)
+                members.append(new_member(fit.model(params), run_id))
+        else:
+            for member, (_, _, run_id) in zip(members, trials):
+                member.run_id = run_id
+        key, engine = stack_key(members[0].dnn)
+        if key is None:
+            raise ValueError(f"the models do not stack ({engine})")
+        with runs_dir(root):
+            train_stack(members, engine, fit.stack_fit())
+    except KeyboardInterrupt:
+        raise
+    except Exception as error:  # noqa: BLE001 - the general path decides what the trials give
+        if verbose:
+            print(f"the vectorized run of {len(trials)} trials stopped ({type(error).__name__}: {error}); "
+                  "they run one by one instead", flush=True)
+        outcomes = []
+        for params, seed, run_id in trials:
+            if (Path(root) / run_id).is_dir():
+                shutil.rmtree(Path(root) / run_id)  # a folder the stack had begun
+            outcomes.append(execute_trial(fit, root, params, seed, run_id, False, metric))
+        return outcomes
+    outcomes = []
+    for member in members:
+        if member.failed is not None:
+            outcomes.append({"error": f"NonFiniteError: {member.failed}", "traceback": "", "seconds": member.seconds})
+        else:
+            outcomes.append({"metrics": plain_metrics(final_logs(member.history), metric), "seconds": member.seconds})
+        outcomes[-1]["vectorized"] = len(members)
+    return outcomes
 
 
 def _init_worker(threads: int) -> None:
