@@ -237,6 +237,14 @@ def test_bad_arguments():
         Fit(mlp(), X, Y)
     with pytest.raises(TypeError, match="by name"):
         Fit(build_cell, X, Y).model({"l2": 1.0})
+    with pytest.raises(TypeError, match="Fit Y"):
+        Fit(build_cell, X, None)
+    with pytest.raises(TypeError, match="validation_set"):
+        Fit(build_cell, X, Y, validation_set=VX)
+    with pytest.raises(ValueError, match="n_epoch"):
+        Fit(build_cell, X, Y, n_epoch=0)
+    with pytest.raises(TypeError, match="Member"):
+        train_stack([], "dense", StackFit(X, Y))
 
 
 def test_a_stack_that_cannot_train_falls_back_to_one_by_one(tmp_path, capsys, monkeypatch):

@@ -43,6 +43,14 @@ class Fit:
             fail("Fit build", "a function build(**params) returning regression(...)", type(build).__name__,
                  "Wrap the network in a function of the study's parameters.", error=TypeError)
         self.build = build
+        for value, name in ((X, "X"), (Y, "Y")):
+            if value is None:
+                fail(f"Fit {name}", "the training " + ("inputs" if name == "X" else "targets") + " (arrays, as for "
+                     "DNN.fit)", None, error=TypeError)
+        if validation_set is not None and not (isinstance(validation_set, (tuple, list)) and len(validation_set) == 2
+                                               or isinstance(validation_set, float)):
+            fail("Fit validation_set", "(X, Y) or a fraction such as 0.1", type(validation_set).__name__,
+                 error=TypeError)
         self.X, self.Y = X, Y
         self.n_epoch = check_int(n_epoch, "Fit n_epoch", minimum=1)
         self.validation_set = validation_set

@@ -48,6 +48,10 @@ def train_stack(members: list[Member], engine: str, fit: StackFit, write_runs: b
     Returns:
         The :class:`Stack` (its ``members`` are grouped by data order).
     """
+    if not members or not all(isinstance(m, Member) for m in members):
+        fail("train_stack members", "a non-empty list of Member (see stacking.new_member)", members, error=TypeError)
+    if engine not in ("dense", "vmap"):
+        fail("train_stack engine", "'dense' or 'vmap' (from stacking.stack_key)", engine)
     started = time.perf_counter()
     trainer = StackTrainer(Stack(members, engine), fit)
     trainer.run()

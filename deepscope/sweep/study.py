@@ -11,6 +11,11 @@
     study.run()            # kill it any time and run it again: it finishes what is missing
     study.table()          # mean, std, min, max over seeds, per point
 
+Described with :class:`~deepscope.sweep.Fit` instead of a function, the trials that share an
+architecture train together in one vectorized run (each exactly as its own fit would)::
+
+    study = Study("l2", Fit(build, X, Y, n_epoch=5, validation_set=(testX, testY)), space, seeds=(0, 1, 2))
+
 Each trial's run folder is ``<runs>/<study>/<trial id>``; the journal ``<runs>/<study>/journal.jsonl``
 records ``started`` / ``finished`` / ``failed`` events (see :mod:`deepscope.sweep.journal`).
 """
