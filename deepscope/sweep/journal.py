@@ -85,8 +85,14 @@ class Journal:
 
     def append(self, event: str, **fields: Any) -> dict:
         """Write one event line, flushed and fsynced before returning."""
-        record = {"event": event, **fields, "time": round(time.time(), 3)}
-        data = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
+        return self.append_many([(event, fields)])[0]
+
+    def append_many(self, events: list[tuple[str, dict]]) -> list[dict]:
+        """Write ``(event, fields)`` lines in one write, flushed and fsynced once (a kill may keep a prefix
+        of them: every line is whole or torn, as for single appends)."""
+        now = round(time.time(), 3)
+        records = [{"event": event, **fields, "time": now} for event, fields in events]
+        data = "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in records).encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
         with open(self.path, "ab") as f:
@@ -97,7 +103,7 @@ class Journal:
             os.fsync(f.fileno())
         if new:
             fsync_dir(self.path.parent)
-        return record
+        return records
 
     def _ends_with_newline(self) -> bool:
         with open(self.path, "rb") as f:

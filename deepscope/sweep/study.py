@@ -249,8 +249,7 @@ class Study:
     def _claim(self, trials: list) -> list:
         """Claim ``(params, seed, label)`` trials: ``(params, seed, label, start)`` of those not taken meanwhile."""
         claimed = []
-        for params, seed, label in trials:
-            start = self._start_trial(params, seed)
+        for (params, seed, label), start in zip(trials, self._start_trials([t[:2] for t in trials])):
             if start is None:
                 self.counts["skipped"] += 1
                 continue
@@ -357,26 +356,36 @@ class Study:
     def _start_trial(self, params: dict, seed: int) -> dict | None:
         """Journal a trial as started (None when the journal says it is done): its run id, whether it
         resumes an interrupted attempt from checkpoints, and the attempt number."""
-        tid = trial_id(params, seed)
-        with journal_lock(self.folder):  # claim the trial: no other driver starts it meanwhile
-            state = self.journal.states().get(tid)
-            if state is not None and state["event"] in TERMINAL:
-                return None
-            if state is not None and state.get("owner") != OWNER and owner_alive(state.get("owner")):
-                return None  # another live driver is running it
-            interrupted = state is not None  # started, never finished: its driver was killed
-            run_id = f"{self.name}/{tid}"
-            folder = self.root / run_id
-            resume = False
-            if interrupted:
-                self.counts["rerun"] += 1
-                resume = _has_checkpoints(folder)
-                if not resume and folder.is_dir():
-                    shutil.rmtree(folder)  # a partial run without checkpoints: start it again in the same folder
-            attempt = (state or {}).get("attempts", 0) + 1
-            self.journal.append("started", trial=tid, params=params, seed=seed, run_id=run_id, attempt=attempt,
-                                resume=resume, owner=OWNER)
-        return {"trial": tid, "run_id": run_id, "resume": resume, "attempt": attempt}
+        return self._start_trials([(params, seed)])[0]
+
+    def _start_trials(self, trials: list) -> list[dict | None]:
+        """:meth:`_start_trial` for many ``(params, seed)`` at once: one lock, one read of the journal,
+        one fsynced write (a vectorized study claims its stacks so)."""
+        starts, events = [], []
+        with journal_lock(self.folder):  # claim the trials: no other driver starts them meanwhile
+            states = self.journal.states()
+            for params, seed in trials:
+                tid = trial_id(params, seed)
+                state = states.get(tid)
+                if state is not None and (state["event"] in TERMINAL or (
+                        state.get("owner") != OWNER and owner_alive(state.get("owner")))):
+                    starts.append(None)  # done, or another live driver is running it
+                    continue
+                run_id = f"{self.name}/{tid}"
+                folder = self.root / run_id
+                resume = False
+                if state is not None:  # started, never finished: its driver was killed
+                    self.counts["rerun"] += 1
+                    resume = _has_checkpoints(folder)
+                    if not resume and folder.is_dir():
+                        shutil.rmtree(folder)  # a partial run without checkpoints: start again in the same folder
+                attempt = (state or {}).get("attempts", 0) + 1
+                events.append(("started", dict(trial=tid, params=params, seed=seed, run_id=run_id, attempt=attempt,
+                                               resume=resume, owner=OWNER)))
+                starts.append({"trial": tid, "run_id": run_id, "resume": resume, "attempt": attempt})
+            if events:
+                self.journal.append_many(events)
+        return starts
 
     def _finish_trial(self, params: dict, seed: int, label: str, start: dict, outcome: dict) -> dict:
         """Journal a trial's outcome (``execute_trial``'s) with its record; print one line."""
