@@ -259,3 +259,38 @@ def test_a_stack_that_cannot_train_falls_back_to_one_by_one(tmp_path, capsys, mo
     rows = study.run()
     assert "they run one by one instead" in capsys.readouterr().out
     assert len(rows) == 2 and all(r["status"] == "finished" for r in rows)
+
+
+def test_a_killed_vectorized_study_continues_its_stack_from_the_last_epoch(tmp_path):
+    """Killed right after epoch 2's stack checkpoint, the restarted study continues the stack from there
+    (weights, optimizer, dropout generator, histories, step records) and ends as an uninterrupted run."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("_stack_driver.py")
+    repo = str(Path(__file__).resolve().parents[1])
+    run = lambda name, mode: subprocess.run([sys.executable, str(script), str(tmp_path), name, mode],  # noqa: E731
+                                            capture_output=True, text=True, timeout=300,
+                                            env={**__import__("os").environ, "PYTHONPATH": repo})
+    killed = run("study", "kill")
+    assert killed.returncode == 9 and "DONE" not in killed.stdout
+    assert len(list((tmp_path / "study" / "stacks").glob("*.safetensors"))) == 1
+    resumed = run("study", "run")
+    assert resumed.returncode == 0 and "DONE" in resumed.stdout, resumed.stderr
+    assert resumed.stdout.count("vectorized, resumed") == 4  # every trial continued from the checkpoint
+    assert not list((tmp_path / "study" / "stacks").glob("*.safetensors"))  # removed once journaled
+    whole = run("reference", "run")
+    assert whole.returncode == 0, whole.stderr
+    rows = {r["trial"]: r for r in Study("study", lambda p, s, r: {}, {"lr": [0.01, 0.05]}, seeds=(0, 1),
+                                         root=tmp_path).results()}
+    reference = {r["trial"]: r for r in Study("reference", lambda p, s, r: {}, {"lr": [0.01, 0.05]}, seeds=(0, 1),
+                                              root=tmp_path).results()}
+    assert set(rows) == set(reference) and all(r["status"] == "finished" for r in rows.values())
+    for trial, row in rows.items():
+        for key, value in reference[trial]["metrics"].items():
+            assert row["metrics"][key] == pytest.approx(value, abs=1e-6), key
+        metrics = (tmp_path / row["run_id"] / "metrics.csv").read_text().splitlines()
+        assert len(metrics) == 5  # header + 4 epochs: the restored histories and the new ones
+        steps = (tmp_path / row["run_id"] / "steps.csv").read_text().splitlines()
+        assert steps[1].startswith("1,1,")  # the step records of epochs 1-2 came back too

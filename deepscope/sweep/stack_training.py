@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch.func import stack_module_state
@@ -18,7 +19,8 @@ from ..diagnostics.findings import Finding
 from ..models.data import validation_split
 from ..models.fit_state import FitSettings
 from ..utils import INFERENCE_BATCH_SIZE
-from .stacking import LINEAR_IN_GRADIENT, Member, Stack, norms_per_model
+from . import stack_checkpoint
+from .stacking import LINEAR_IN_GRADIENT, Member, Stack, norms_per_model, stack_key
 
 
 @dataclass
@@ -37,13 +39,18 @@ class StackFit:
     diagnostics: object = True
 
 
-def train_stack(members: list[Member], engine: str, fit: StackFit, write_runs: bool = True) -> Stack:
+def train_stack(members: list[Member], engine: str, fit: StackFit, write_runs: bool = True,
+                checkpoint: Path | None = None) -> Stack:
     """Train ``members`` together as their own ``DNN.fit(...)`` calls would (see the module doc).
 
     Each member gets its ``history``, ``failed`` (non-finite loss or gradient: that model stops
     counting, the others go on), its trained weights in ``member.dnn``, ``dnn.diagnosis`` and, when
     ``write_runs`` and it has a ``run_id``, a run folder like a fit's (metrics, TensorBoard, model,
     ``steps.csv`` and ``diagnosis.json``).
+
+    Args:
+        checkpoint: a file (:mod:`.stack_checkpoint`) written at the end of every epoch; when it holds
+            this stack's state, training continues from it (``stack.resumed_epoch`` says from where).
 
     Returns:
         The :class:`Stack` (its ``members`` are grouped by data order).
@@ -53,7 +60,7 @@ def train_stack(members: list[Member], engine: str, fit: StackFit, write_runs: b
     if engine not in ("dense", "vmap"):
         fail("train_stack engine", "'dense' or 'vmap' (from stacking.stack_key)", engine)
     started = time.perf_counter()
-    trainer = StackTrainer(Stack(members, engine), fit)
+    trainer = StackTrainer(Stack(members, engine), fit, checkpoint)
     trainer.run()
     trainer.finish(write_runs, (time.perf_counter() - started) / len(members))
     return trainer.stack
@@ -65,10 +72,12 @@ class StackTrainer:
     Args:
         stack: the models.
         fit: what each model's ``fit`` was asked.
+        checkpoint: the stack's checkpoint file (None: no checkpoints).
     """
 
-    def __init__(self, stack: Stack, fit: StackFit):
-        self.stack, self.fit = stack, fit
+    def __init__(self, stack: Stack, fit: StackFit, checkpoint: Path | None = None):
+        self.stack, self.fit, self.checkpoint = stack, fit, checkpoint
+        self.key = stack_key(stack.first)[0]
         first = stack.first
         self.xs, self.y, self.validation = _fit_data(first, fit)
         n = self.n = self.y.shape[0]
@@ -143,7 +152,10 @@ class StackTrainer:
         for net in (m.dnn.net for m in stack.members):
             net.train()
         stop_at = settings.max_steps
-        for _ in range(settings.n_epoch):
+        stack.resumed_epoch = None
+        if self.checkpoint is not None and stack_checkpoint.restore(self, self.checkpoint):
+            stack.resumed_epoch = self.epoch  # continue after the last finished epoch
+        while self.epoch < settings.n_epoch and not (stop_at is not None and self.step >= stop_at):
             self.epoch += 1
             loss_sum = torch.zeros(stack.n, device=stack.device)
             steps = 0
@@ -158,8 +170,9 @@ class StackTrainer:
                 if stop_at is not None and self.step >= stop_at:
                     break
             self._log_epoch(loss_sum / max(steps, 1), metrics)
-            if stop_at is not None and self.step >= stop_at:
-                break
+            more = self.epoch < settings.n_epoch and not (stop_at is not None and self.step >= stop_at)
+            if self.checkpoint is not None and more:
+                stack_checkpoint.save(self, self.checkpoint)
         stack.write_back()
 
     def _log_epoch(self, mean_loss: torch.Tensor, metrics: list | None) -> None:

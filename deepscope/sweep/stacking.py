@@ -203,6 +203,7 @@ class Stack:
             self.one_model = one_model
         self.unit_stats = None  # set to a dict during a diagnostic step (dense engine)
         self.grad_sq: dict[str, torch.Tensor] = {}  # the last step's squared gradient norms (clip sets them)
+        self.resumed_epoch: int | None = None  # training continued from a checkpoint after this epoch
 
     # -- forward ----------------------------------------------------------------------------
     def outputs(self, xs: list[torch.Tensor], per_group: bool, training: bool) -> torch.Tensor:

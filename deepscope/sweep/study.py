@@ -45,6 +45,7 @@ from .space import check_space, grid, sample
 from ..runs.report import Report
 from .bayes import run_bayes
 from .fit import Fit, final_logs
+from .stack_checkpoint import checkpoint_path
 from .stack_training import train_stack
 from .stacking import new_member, stack_groups, stack_key
 
@@ -257,8 +258,12 @@ class Study:
         return claimed
 
     def _journal_stack(self, claimed: list, outcomes: list) -> None:
+        """Journal a stack's trials, then drop the stack's checkpoint."""
         for (params, seed, label, start), outcome in zip(claimed, outcomes):
-            self._finish_trial(params, seed, label, {**start, "vectorized": outcome.pop("vectorized", None)}, outcome)
+            resumed = outcome.pop("resumed_epoch", None) is not None
+            self._finish_trial(params, seed, label, {**start, "vectorized": outcome.pop("vectorized", None),
+                                                     "resume": start["resume"] or resumed}, outcome)
+        checkpoint_path(self.folder / "stacks", [start["run_id"] for *_, start in claimed]).unlink(missing_ok=True)
 
     def _train_stack_here(self, members: list, trial_of: dict) -> None:
         """Claim the members' trials (others may have taken some meanwhile), train them in this process,
@@ -269,7 +274,7 @@ class Study:
             kept = [by_trial[start["trial"]] for *_, start in claimed]
             jobs = [(params, seed, start["run_id"]) for params, seed, _, start in claimed]
             self._journal_stack(claimed, execute_stack(self.train_fn, self.root, jobs, self.metric, members=kept,
-                                                       verbose=self.verbose))
+                                                       verbose=self.verbose, checkpoints=str(self.folder / "stacks")))
 
     def _run_stack_jobs(self, stacks: list, trial_of: dict) -> None:
         """Stacks split into parts, one part per worker process or Ray task (claimed when submitted)."""
@@ -290,7 +295,8 @@ class Study:
                     claimed = self._claim(parts.pop(0))
                     if claimed:
                         jobs = [(params, seed, start["run_id"]) for params, seed, _, start in claimed]
-                        running[submitter.submit(execute_stack, fit, str(self.root), jobs, self.metric)] = claimed
+                        running[submitter.submit(execute_stack, fit, str(self.root), jobs, self.metric, None, False,
+                                                 str(self.folder / "stacks"))] = claimed
                 if not running:
                     break
                 done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
@@ -405,9 +411,9 @@ class Study:
             value = metrics.get(self.metric)
             shown = f"{self.metric}={value:.4g}" if isinstance(value, float) else f"{self.metric}={value}"
             codes = [d["code"] for d in (found or {}).get("diagnoses", []) if d.get("severity") == "error"]
-            how = ", resumed" if start["resume"] else (f", 1 of {start['vectorized']} vectorized"
-                                                      if start.get("vectorized") else "")
-            how += ", pruned" if outcome.get("pruned") else ""
+            how = "".join(part for part, on in ((f", 1 of {start.get('vectorized')} vectorized", start.get("vectorized")),
+                                                 (", resumed", start["resume"]), (", pruned", outcome.get("pruned")))
+                          if on)
             self._say(label, params, seed, f"{shown} ({seconds:.1f} s{how})"
                       + (f" diagnosis: {', '.join(codes)}" if codes else ""))
         self.counts["run"] += 1
@@ -593,11 +599,12 @@ def _ray_call(threads: int, fn, *args):
 
 
 def execute_stack(fit: Fit, root, trials: list, metric: str, members: list | None = None,
-                  verbose: bool = False) -> list[dict]:
+                  verbose: bool = False, checkpoints=None) -> list[dict]:
     """Train ``(params, seed, run_id)`` trials of one stack key together (in the driver, a worker process
     or a Ray task): build each model after ``set_seed(seed)`` (unless ``members`` are given), train the
     stack, write each run folder under ``root``. Returns one ``execute_trial``-like outcome per trial (with
-    ``vectorized``: the models in its stack). Whatever the stack cannot do, its trials do one by one."""
+    ``vectorized``: the models in its stack). Whatever the stack cannot do, its trials do one by one.
+    ``checkpoints``: the folder of stack checkpoints (a killed stack continues from its last epoch)."""
     try:
         if members is None:  # (a worker: the driver grouped these trials by their stack key)
             members = []
@@ -610,8 +617,9 @@ def execute_stack(fit: Fit, root, trials: list, metric: str, members: list | Non
         key, engine = stack_key(members[0].dnn)
         if key is None:
             raise ValueError(f"the models do not stack ({engine})")
+        checkpoint = None if checkpoints is None else checkpoint_path(checkpoints, [t[2] for t in trials])
         with runs_dir(root):
-            train_stack(members, engine, fit.stack_fit())
+            stack = train_stack(members, engine, fit.stack_fit(), checkpoint=checkpoint)
     except KeyboardInterrupt:
         raise
     except Exception as error:  # noqa: BLE001 - the general path decides what the trials give
@@ -631,6 +639,8 @@ def execute_stack(fit: Fit, root, trials: list, metric: str, members: list | Non
         else:
             outcomes.append({"metrics": plain_metrics(final_logs(member.history), metric), "seconds": member.seconds})
         outcomes[-1]["vectorized"] = len(members)
+        if stack.resumed_epoch is not None:
+            outcomes[-1]["resumed_epoch"] = stack.resumed_epoch
     return outcomes
 
 

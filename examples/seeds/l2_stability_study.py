@@ -27,7 +27,7 @@ from the same small set: accuracies are not comparable with the seed's (his ~92%
 Each setup's 80 trials train as one vectorized run (``Fit`` + ``Study``: every trial exactly as its
 own ``model.fit`` would, with its own run folder and diagnosis); ``--one-by-one`` trains them one after
 another and gives the same table. Kill it any time and run the same command again: each study trains
-only what is missing (a vectorized run that was killed starts again).
+only what is missing (a killed vectorized run continues from its last finished epoch).
 """
 # %%
 import argparse

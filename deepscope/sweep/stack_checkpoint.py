@@ -1,0 +1,117 @@
+"""Checkpoints of a stack's training (:mod:`deepscope.sweep.stack_training`): a killed vectorized study
+continues its stacks from their last finished epoch instead of training them again.
+
+One file per stack, ``<study>/stacks/<digest>.safetensors`` (the digest names the stack's trials):
+the stacked weights and buffers, the optimizer's state tensors, the per-model NaN flags, the step
+records and the random generator in safetensors; everything else (epoch, step, histories, optimizer
+groups, schedule, record columns, a fingerprint of the stack) as JSON in the file's metadata. Written
+atomically at the end of every epoch; never unpickled; removed once the stack's trials are journaled.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_save
+
+from .._io import atomic_write_bytes
+
+FORMAT = "deepscope-stack-checkpoint-1"
+
+
+def checkpoint_path(folder, run_ids: list[str]) -> Path:
+    """The checkpoint file of the stack of ``run_ids`` in ``folder`` (``<study>/stacks``)."""
+    digest = hashlib.sha1("\n".join(sorted(run_ids)).encode("utf-8")).hexdigest()[:16]
+    return Path(folder) / f"{digest}.safetensors"
+
+
+def fingerprint(trainer) -> str:
+    """What must be equal for a checkpoint to continue this stack: its trials, their stack key, the fit."""
+    stack, settings = trainer.stack, trainer.settings
+    text = json.dumps([[m.run_id for m in stack.members], trainer.key, settings.n_epoch, settings.batch_size,
+                       settings.steps_per_epoch, settings.max_steps, trainer.n], default=str)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def save(trainer, path: Path) -> None:
+    """Write the trainer's state after a finished epoch (atomically)."""
+    stack = trainer.stack
+    tensors = {f"param.{k}": v.detach() for k, v in stack.params.items()}
+    tensors.update({f"buffer.{k}": v.detach() for k, v in stack.buffers.items()})
+    optimizer = trainer.optimizer.state_dict()
+    scalars = {}
+    for index, state in optimizer["state"].items():
+        for name, value in state.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{index}.{name}"] = value
+            else:
+                scalars[f"{index}.{name}"] = value
+    tensors["alive"] = trainer.alive.to(torch.uint8)
+    tensors["first_bad"] = trainer.first_bad
+    tensors["rng"] = torch.get_rng_state()
+    recorder = trainer.recorder
+    if recorder is not None:
+        tensors.update({f"record.{i}": v for i, v in enumerate(recorder.values)})
+    meta = {"format": FORMAT, "fingerprint": fingerprint(trainer), "epoch": trainer.epoch, "step": trainer.step,
+            "histories": trainer.histories, "param_groups": optimizer["param_groups"], "optimizer_scalars": scalars,
+            "scheduler": trainer.scheduler.state_dict() if trainer.scheduler is not None else None,
+            "records": None if recorder is None else {"columns": recorder.columns, "steps": recorder.steps}}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    data = safetensors_save(tensors, metadata={"deepscope": json.dumps(meta, default=_plain)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, data)
+
+
+def restore(trainer, path: Path) -> bool:
+    """Continue the trainer from ``path`` when it holds this stack's state; False (start afresh) when
+    there is none, or it belongs to another stack, or it cannot be read."""
+    if not path.is_file():
+        return False
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = json.loads((f.metadata() or {}).get("deepscope", "{}"))
+            if meta.get("format") != FORMAT or meta.get("fingerprint") != fingerprint(trainer):
+                return False
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (OSError, ValueError, RuntimeError):  # a damaged file: the stack starts again
+        return False
+    stack = trainer.stack
+    state: dict = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value.to(stack.device)
+    for key, value in meta["optimizer_scalars"].items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    try:  # (torch checks the groups before it changes anything)
+        trainer.optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        if trainer.scheduler is not None and meta["scheduler"] is not None:
+            trainer.scheduler.load_state_dict(meta["scheduler"])
+    except (ValueError, KeyError, TypeError, RuntimeError):
+        return False
+    with torch.no_grad():
+        for k, v in stack.params.items():
+            v.copy_(tensors[f"param.{k}"])
+        for k, v in stack.buffers.items():
+            v.copy_(tensors[f"buffer.{k}"])
+    trainer.alive = tensors["alive"].to(stack.device).bool()
+    trainer.first_bad = tensors["first_bad"].to(stack.device)
+    torch.set_rng_state(tensors["rng"])
+    trainer.epoch, trainer.step, trainer.histories = meta["epoch"], meta["step"], meta["histories"]
+    if trainer.recorder is not None and meta["records"] is not None:
+        n = len(meta["records"]["steps"])
+        trainer.recorder.values = [tensors[f"record.{i}"].to(stack.device) for i in range(n)]
+        trainer.recorder.columns = meta["records"]["columns"]
+        trainer.recorder.steps = [tuple(s) for s in meta["records"]["steps"]]
+    return True
+
+
+def _plain(value):
+    """JSON for what optimizer groups hold besides numbers (tuples are lists already; tensors as floats)."""
+    if isinstance(value, torch.Tensor):
+        return value.item() if value.numel() == 1 else value.tolist()
+    return str(value)
