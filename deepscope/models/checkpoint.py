@@ -81,19 +81,10 @@ def save_checkpoint(dnn, folder, loop: dict, order: torch.Tensor | None = None,
         tensors["model/" + name] = value
     optimizer_meta = None
     if dnn.optimizer is not None:
-        sd = dnn.optimizer.state_dict()
-        scalars = {}
-        for index, entries in sd["state"].items():
-            for key, value in entries.items():
-                if isinstance(value, torch.Tensor):
-                    tensors[f"optim/{index}/{key}"] = value
-                else:
-                    scalars.setdefault(str(index), {})[key] = value
-        optimizer_meta = {"param_groups": _jsonable(sd["param_groups"]), "scalars": _jsonable(scalars),
-                          "class": type(dnn.optimizer).__name__}
+        optimizer_meta = optimizer_state(dnn.optimizer, tensors)
     scheduler_meta = None
     if dnn.scheduler is not None:
-        scheduler_meta = {"class": type(dnn.scheduler).__name__, "state": _jsonable(dnn.scheduler.state_dict())}
+        scheduler_meta = {"class": type(dnn.scheduler).__name__, "state": jsonable(dnn.scheduler.state_dict())}
     tensors["rng/torch"] = torch.get_rng_state()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
@@ -117,7 +108,7 @@ def save_checkpoint(dnn, folder, loop: dict, order: torch.Tensor | None = None,
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     meta = {"format": FORMAT, "version": VERSION,
             "optimizer": json.dumps(optimizer_meta), "scheduler": json.dumps(scheduler_meta),
-            "rng": json.dumps(rng_meta), "loop": json.dumps(_jsonable(loop)), "metric": json.dumps(metric_meta)}
+            "rng": json.dumps(rng_meta), "loop": json.dumps(jsonable(loop)), "metric": json.dumps(metric_meta)}
     meta["sha256"] = tensor_digest(tensors, meta)
     path = checkpoint_file(folder, int(loop["step"]))
     atomic_write_bytes(path, safetensors_bytes(tensors, meta))
@@ -127,12 +118,47 @@ def save_checkpoint(dnn, folder, loop: dict, order: torch.Tensor | None = None,
     return path
 
 
-def _jsonable(value):
+def optimizer_state(optimizer: torch.optim.Optimizer, tensors: dict, prefix: str = "optim/") -> dict:
+    """An optimizer's state for a checkpoint: its tensors into ``tensors`` (``<prefix><index>/<name>``),
+    the rest returned as JSON-able metadata (``class``, ``param_groups``, ``scalars``)."""
+    sd = optimizer.state_dict()
+    scalars: dict[str, dict] = {}
+    for index, entries in sd["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}{index}/{key}"] = value
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return {"param_groups": jsonable(sd["param_groups"]), "scalars": jsonable(scalars),
+            "class": type(optimizer).__name__}
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, tensors: dict, meta: dict, prefix: str = "optim/") -> None:
+    """Put back what :func:`optimizer_state` wrote (torch checks the groups before it changes anything).
+
+    Raises:
+        ValueError / KeyError / RuntimeError: the state does not fit this optimizer.
+    """
+    if meta.get("class") != type(optimizer).__name__:
+        raise ValueError(f"written with optimizer {meta.get('class')}, this one is {type(optimizer).__name__}")
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith(prefix):
+            index, name = key[len(prefix):].split("/", 1)
+            state.setdefault(int(index), {})[name] = value
+    for index, entries in meta["scalars"].items():
+        state.setdefault(int(index), {}).update(entries)
+    groups = [{k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in g.items()}
+              for g in meta["param_groups"]]
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def jsonable(value):
     """JSON-safe copy: tuples become lists; values JSON cannot hold (functions) become None."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -215,17 +241,8 @@ def restore(dnn, ckpt: TrainingCheckpoint) -> None:
         if opt_meta.get("class") != type(dnn.optimizer).__name__:
             raise ModelFileError(f"{where} was written with optimizer {opt_meta.get('class')}, "
                                  f"this model uses {type(dnn.optimizer).__name__}.")
-        state: dict[int, dict] = {}
-        for key, value in tensors.items():
-            if key.startswith("optim/"):
-                _, index, name = key.split("/", 2)
-                state.setdefault(int(index), {})[name] = value
-        for index, entries in opt_meta["scalars"].items():
-            state.setdefault(int(index), {}).update(entries)
-        groups = [{k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in g.items()}
-                  for g in opt_meta["param_groups"]]
         try:
-            dnn.optimizer.load_state_dict({"state": state, "param_groups": groups})
+            load_optimizer_state(dnn.optimizer, tensors, opt_meta)
         except (ValueError, KeyError, RuntimeError) as exc:
             raise ModelFileError(f"{where}: the optimizer state does not fit ({exc}).") from None
     if ckpt.scheduler is not None and dnn.scheduler is not None:

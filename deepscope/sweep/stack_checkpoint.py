@@ -18,6 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_save
 
 from .._io import atomic_write_bytes
+from ..models.checkpoint import jsonable, load_optimizer_state, optimizer_state
 
 FORMAT = "deepscope-stack-checkpoint-1"
 
@@ -41,14 +42,7 @@ def save(trainer, path: Path) -> None:
     stack = trainer.stack
     tensors = {f"param.{k}": v.detach() for k, v in stack.params.items()}
     tensors.update({f"buffer.{k}": v.detach() for k, v in stack.buffers.items()})
-    optimizer = trainer.optimizer.state_dict()
-    scalars = {}
-    for index, state in optimizer["state"].items():
-        for name, value in state.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optim.{index}.{name}"] = value
-            else:
-                scalars[f"{index}.{name}"] = value
+    optimizer = optimizer_state(trainer.optimizer, tensors)
     tensors["alive"] = trainer.alive.to(torch.uint8)
     tensors["first_bad"] = trainer.first_bad
     tensors["rng"] = torch.get_rng_state()
@@ -56,11 +50,11 @@ def save(trainer, path: Path) -> None:
     if recorder is not None:
         tensors.update({f"record.{i}": v for i, v in enumerate(recorder.values)})
     meta = {"format": FORMAT, "fingerprint": fingerprint(trainer), "epoch": trainer.epoch, "step": trainer.step,
-            "histories": trainer.histories, "param_groups": optimizer["param_groups"], "optimizer_scalars": scalars,
-            "scheduler": trainer.scheduler.state_dict() if trainer.scheduler is not None else None,
+            "histories": trainer.histories, "optimizer": optimizer,
+            "scheduler": jsonable(trainer.scheduler.state_dict()) if trainer.scheduler is not None else None,
             "records": None if recorder is None else {"columns": recorder.columns, "steps": recorder.steps}}
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    data = safetensors_save(tensors, metadata={"deepscope": json.dumps(meta, default=_plain)})
+    data = safetensors_save(tensors, metadata={"deepscope": json.dumps(meta)})
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data)
 
@@ -79,16 +73,8 @@ def restore(trainer, path: Path) -> bool:
     except (OSError, ValueError, RuntimeError):  # a damaged file: the stack starts again
         return False
     stack = trainer.stack
-    state: dict = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value.to(stack.device)
-    for key, value in meta["optimizer_scalars"].items():
-        index, name = key.split(".", 1)
-        state.setdefault(int(index), {})[name] = value
     try:  # (torch checks the groups before it changes anything)
-        trainer.optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        load_optimizer_state(trainer.optimizer, {k: v.to(stack.device) for k, v in tensors.items()}, meta["optimizer"])
         if trainer.scheduler is not None and meta["scheduler"] is not None:
             trainer.scheduler.load_state_dict(meta["scheduler"])
     except (ValueError, KeyError, TypeError, RuntimeError):
@@ -108,10 +94,3 @@ def restore(trainer, path: Path) -> bool:
         trainer.recorder.columns = meta["records"]["columns"]
         trainer.recorder.steps = [tuple(s) for s in meta["records"]["steps"]]
     return True
-
-
-def _plain(value):
-    """JSON for what optimizer groups hold besides numbers (tuples are lists already; tensors as floats)."""
-    if isinstance(value, torch.Tensor):
-        return value.item() if value.numel() == 1 else value.tolist()
-    return str(value)
