@@ -249,11 +249,11 @@ def test_bad_arguments():
 
 def test_a_stack_that_cannot_train_falls_back_to_one_by_one(tmp_path, capsys, monkeypatch):
     """Anything the stacked run cannot do (here: a forced error) leaves the trials to the general path."""
-    import deepscope.sweep.study as study_module
+    import deepscope.sweep.execution as execution
 
     def broken(*args, **kwargs):
         raise RuntimeError("not here")
-    monkeypatch.setattr(study_module, "train_stack", broken)
+    monkeypatch.setattr(execution, "train_stack", broken)
     study = Study("fallback", Fit(build_cell, X, Y, n_epoch=1), {"l2_first": [1e-4], "l2_second": [1e-4, 1e-2]},
                   seeds=(0,), root=tmp_path, metric="loss", mode="min")
     rows = study.run()

@@ -22,6 +22,7 @@ import json
 import math
 
 from ..callbacks.base import Callback
+from .claims import OWNER, journal_lock, owner_alive
 from .journal import TERMINAL, trial_id
 
 
@@ -50,7 +51,6 @@ def run_bayes(study) -> None:
         import optuna
     except ImportError as error:  # pragma: no cover - optuna is a dependency of the sweep extra
         raise ImportError("method='bayes' needs optuna: pip install optuna") from error
-    from .study import OWNER, journal_lock, owner_alive
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     distributions = {name: dist.optuna() for name, dist in study.space.items()}
