@@ -77,7 +77,7 @@ class StackTrainer:
 
     def __init__(self, stack: Stack, fit: StackFit, checkpoint: Path | None = None):
         self.stack, self.fit, self.checkpoint = stack, fit, checkpoint
-        self.key = stack_key(stack.first)[0]
+        self.key = stack_key(stack.first)[0] if checkpoint is not None else None  # (the checkpoint's fingerprint)
         first = stack.first
         self.xs, self.y, self.validation = _fit_data(first, fit)
         n = self.n = self.y.shape[0]

@@ -183,8 +183,8 @@ class Stack:
             factors = torch.tensor([float(e[3]) for e in entries], device=device)
             self.penalties.append((name, regularizer, factors))
         self.layer_of_penalty = [modules[id(e[0])] for e in self.first.net._penalties]
-        self.lrs = torch.tensor([learning_rate(m.dnn) for m in self.members], device=device)
-        self.lr_factor = None if bool((self.lrs == self.lrs[0]).all()) else self.lrs / self.lrs[0]
+        lrs = torch.tensor([learning_rate(m.dnn) for m in self.members], device=device)
+        self.lr_factor = None if bool((lrs == lrs[0]).all()) else lrs / lrs[0]  # (M,) or None: all equal
         self.fused = self.first.fused
         self.loss_fn = self.first.loss.from_logits if self.fused else self.first.loss
         self.batched_loss = vmap(lambda out, y: self.loss_fn(out, y))
