@@ -255,8 +255,9 @@ def test_an_exotic_module_never_breaks_the_fit():
 def test_a_study_records_what_happened_without_train_fn_help(tmp_path):
     def train_fn(params, seed, run_id):
         model = tflearn.DNN(mlp(lr=0.1))
-        callbacks = AtStep(2, lambda m: hidden(m).bias.fill_(-1e3)) if params["kill"] else None
-        model.fit(X, Y1, n_epoch=1, batch_size=32, run_id=run_id, callbacks=callbacks)
+        # (killed after the first 20 steps: an early jump this large would read as a learning rate too large)
+        callbacks = AtStep(26, lambda m: hidden(m).bias.fill_(-1e3)) if params["kill"] else None
+        model.fit(X, Y1, n_epoch=4, batch_size=32, run_id=run_id, callbacks=callbacks)
         return {"val_acc": model.evaluate(X, Y1)[0]}
 
     study = Study("diag", train_fn, {"kill": [False, True], "lr": [0.1]}, seeds=(0, 1), root=tmp_path, verbose=False)

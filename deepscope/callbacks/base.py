@@ -76,8 +76,13 @@ class Callback:
 
     def on_train_end(self, state: TrainingState) -> None: ...
 
+    def on_checkpoint(self, state: TrainingState) -> None:
+        """A training checkpoint was just written (``fit(checkpoint_every=...)``): what a resumed fit
+        must find on disk should be written now."""
 
-EVENTS = ("on_train_begin", "on_epoch_begin", "on_batch_begin", "on_batch_end", "on_epoch_end", "on_train_end")
+
+EVENTS = ("on_train_begin", "on_epoch_begin", "on_batch_begin", "on_batch_end", "on_epoch_end", "on_train_end",
+          "on_checkpoint")
 
 
 class CallbackList:

@@ -17,6 +17,7 @@ layer, and one host synchronisation (BENCHMARKS.md measures it).
 from __future__ import annotations
 
 import csv
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from torch import nn
 from .._checks import Text, check_int, fail
 from .._io import atomic_write_json, atomic_write_text, csv_text
 from ..callbacks.base import Callback, TrainingState
-from . import rules
+from . import causes, facts as factsmod, rules
 from .findings import DIAGNOSIS_FILE, STEPS_FILE, Diagnosis, Finding
 from ..utils import evaluation_pass
 
@@ -38,6 +39,7 @@ MOST = 0.95  # a unit is saturated when saturated on more than this fraction of 
 SAMPLED = 65536  # larger parameters: the update ratio from a fixed random subset of this many entries
 MAP_SAMPLES = 32  # feature maps: unit statistics from the first 32 samples of the batch (x positions)
 TARGET_RECORDS = 32  # about this many more records per fit after the first steps (>= 50 in all)
+INIT_SCALE_FILE = "init_scale.json"  # the weights' scale before training (kept for a resumed fit's rules)
 
 
 @dataclass
@@ -343,14 +345,44 @@ class FitDiagnostics(StepRecorder):
         dnn: the model (loss, output layer, learning rate).
         facts: ``n_samples``, ``batch_size``, ``drop_last`` of the fit.
         writer_fn: returns the run's TensorBoard writer (None: no TensorBoard).
+        data: ``(xs, y)``: the fit's training tensors, for the end-of-fit accuracy and the data checks
+            of :mod:`.facts` (None: the rules that need them stay silent).
         (others as :class:`StepRecorder`)
     """
 
-    def __init__(self, settings, dnn, probe, total_steps, n_samples, batch_size, drop_last, writer_fn=None):
+    def __init__(self, settings, dnn, probe, total_steps, n_samples, batch_size, drop_last, writer_fn=None,
+                 data=None):
         super().__init__(settings, dnn.net, probe, total_steps, dnn.clip_gradients)
-        self.dnn, self.writer_fn = dnn, writer_fn
+        self.dnn, self.writer_fn, self.data = dnn, writer_fn, data
         self.n_samples, self.batch_size, self.drop_last = n_samples, batch_size, drop_last
         self.diagnosis: Diagnosis | None = None
+        self.init_scale: dict = {}
+        self.facts: factsmod.FitFacts | None = None
+        self.written = 0  # records already in the run folder's TensorBoard events
+
+    def on_train_begin(self, state: TrainingState) -> None:
+        super().on_train_begin(state)
+        if self.records:  # a resumed fit: its schedule counts from the killed fit's first step
+            self.first_step = int(self.records[0]["step"]) - 1
+        elif state.step == 0:  # the weights as initialized (not after a resume)
+            self.init_scale = factsmod.init_scales(self.layers)
+
+    def continue_from(self, folders, step: int) -> None:
+        """A resumed fit: take the killed fit's records up to ``step`` (the checkpoint's) from the first
+        of ``folders`` with a ``steps.csv``, so the records, the schedule and the rules see one fit."""
+        for folder in folders:
+            if folder is not None and (Path(folder) / STEPS_FILE).is_file():
+                self.records = [r for r in read_steps(folder) if r["step"] <= step]
+                self.written = len(self.records)  # already in TensorBoard (flushed with the checkpoint)
+                initial = read_init_scale(folder)
+                if initial:
+                    self.init_scale = initial
+                return
+
+    def on_checkpoint(self, state: TrainingState) -> None:
+        """Flush the records so far to ``steps.csv`` and TensorBoard: a killed fit keeps them."""
+        if state.run is not None:
+            self.write(state.run.path, partial=True)
 
     def on_train_end(self, state: TrainingState) -> None:
         self._detach()
@@ -366,36 +398,46 @@ class FitDiagnostics(StepRecorder):
         if stats:
             units = [st.value for st in stats.values() if st.value is not None]
             self._unit_fractions(stats, torch.cat(units).tolist() if units else [], final_units)
-        facts = self._facts(final_units)
+        facts = self._facts(final_units, list(getattr(state, "history", []) or []))
+        self.facts = facts
         findings = rules.diagnose(self.records, facts) + list(extra or [])
         final = {"metrics": dict(state.epoch_logs), "step": state.step, "epoch": state.epoch,
                  "n_predicted_classes": facts.n_predicted_classes, "majority_fraction": facts.majority_fraction,
+                 "train_accuracy": facts.train_accuracy, "chance": facts.chance,
                  "dead": facts.final_dead, "saturated": facts.final_saturated}
         notes = [f"no unit statistics for layer {name!r} (its output is not a tensor of rank >= 2)"
                  if not name.startswith("probe") else name for name in self.skipped]
         notes += [f"no unit statistics for layer {layer.name!r} (no output recorded on the probe)"
                   for layer in self.layers if layer.kind is not None and f"{layer.name}/{layer.kind}" not in final_units
                   and self.probe is not None and layer.name not in self.skipped]
-        return Diagnosis(findings, final, notes)
+        return Diagnosis(findings, final, notes, causes.sentence(findings))
 
     def add_nonfinite(self, error, state: TrainingState) -> None:
         """A NaN/Inf stopped the fit: add it to the diagnosis (and the run folder)."""
         finding = Finding("non_finite", "error", f"Training stopped at step {error.step}: {error}",
                           ["a lower learning rate", "gradient clipping (DNN(clip_gradients=5.0))",
-                           "fit(nan_guard='rollback')"], step=error.step, layer=getattr(error, "tensor", None))
+                           "fit(nan_guard='rollback')"], step=error.step, layer=getattr(error, "tensor", None),
+                          summary=f"training stopped at step {error.step} on a NaN/Inf")
         if self.diagnosis is None:
             self.diagnosis = Diagnosis()
-        self.diagnosis.findings.insert(0, finding)
+        findings = self.diagnosis.findings
+        if self.facts is not None:  # judge again, knowing that the fit ended on a NaN/Inf
+            self.facts.nonfinite_step = error.step
+            findings = rules.diagnose(self.records, self.facts)
+        self.diagnosis.findings = causes.link([finding, *[f for f in findings if f.code != "non_finite"]])
+        self.diagnosis.summary = causes.sentence(self.diagnosis.findings)
         self.dnn.diagnosis = self.diagnosis
         if state.run is not None:
             self.write(state.run.path)
 
-    def _facts(self, final_units: dict) -> rules.FitFacts:
+    def _facts(self, final_units: dict, history: list) -> factsmod.FitFacts:
         out = self.probe_outputs
         dnn = self.dnn
-        classifier = (getattr(dnn.loss, "fused_activation", None) == "softmax"
-                      or getattr(dnn.net, "output_activation", None) == "softmax")
+        output_activation = getattr(dnn.net, "output_activation", None)
+        fused = getattr(dnn.loss, "fused_activation", None)
+        classifier = fused == "softmax" or output_activation == "softmax"
         n_outputs = int(out.shape[1]) if out is not None and out.dim() == 2 else None
+        binary = n_outputs == 1 and (output_activation == "sigmoid" or fused == "sigmoid")
         n_classes = majority = majority_fraction = spread = None
         if out is not None and out.numel() and out.dim() >= 2 and out.shape[0] > 1:
             flat = out.float().reshape(out.shape[0], -1)
@@ -407,26 +449,86 @@ class FitDiagnostics(StepRecorder):
                 majority = int(counts.argmax())
                 majority_fraction = float(counts.max()) / out.shape[0]
         lr = getattr(dnn.config, "learning_rate", None)
-        return rules.FitFacts(
+        spec_lr = getattr(getattr(dnn, "optimizer_spec", None), "learning_rate", None)
+        lr = spec_lr if isinstance(spec_lr, (int, float)) else lr
+        optimizer = factsmod.optimizer_name(dnn)
+        hidden, saturating, batch_norm = factsmod.network_shape(dnn.net, self.layers)
+        facts = factsmod.FitFacts(
             n_samples=self.n_samples, batch_size=self.batch_size, drop_last=self.drop_last,
             learning_rate=lr if isinstance(lr, (int, float)) else None, clip_gradients=dnn.clip_gradients,
             n_outputs=n_outputs, classifier=classifier, n_predicted_classes=n_classes, majority_class=majority,
             majority_fraction=majority_fraction, output_spread=spread,
             final_dead={k[:-5]: v for k, v in final_units.items() if k.endswith("/dead")},
-            final_saturated={k[:-10]: v for k, v in final_units.items() if k.endswith("/saturated")})
+            final_saturated={k[:-10]: v for k, v in final_units.items() if k.endswith("/saturated")},
+            optimizer=optimizer, adaptive=optimizer in factsmod.ADAPTIVE, loss_name=factsmod.loss_name(dnn),
+            output_activation=output_activation, binary=binary, history=history, hidden_units=hidden,
+            saturating_layers=saturating, batch_norm=batch_norm, init_scale=dict(self.init_scale))
+        if self.probe:
+            first = self.probe[0]
+            if first.is_floating_point() and first.numel() and bool(torch.isfinite(first).all()):
+                facts.input_scale = float(first.abs().max())
+        if self.data is not None and (classifier or binary):
+            try:
+                self._measure_data(facts)
+            except Exception as error:  # noqa: BLE001 - diagnostics never break a fit
+                self.skipped.append(f"probe: the end-of-fit data checks failed: {type(error).__name__}: {error}")
+        return facts
 
-    def write(self, folder) -> None:
-        """``steps.csv`` (one row per record), ``diagnosis.json`` and TensorBoard scalars."""
+    def _measure_data(self, facts: factsmod.FitFacts) -> None:
+        """Training accuracy, class shares and (when they matter) the data checks, on up to 1,000
+        evenly spaced training samples."""
+        xs, y = self.data
+        labels = factsmod.class_targets(y, facts.n_outputs, facts.binary)
+        if labels is None:
+            return
+        n_classes = max(facts.n_outputs or 0, 2)
+        counts = torch.bincount(labels.reshape(-1).cpu(), minlength=n_classes).double()
+        shares = (counts / counts.sum()).tolist()
+        facts.class_shares, facts.chance = shares, max(shares)
+        index = probe_indices(y.shape[0], factsmod.EVAL_SAMPLES).to(y.device)
+        sample = [x.index_select(0, index) for x in xs]
+        sample_labels = labels.index_select(0, index)
+        out = factsmod.evaluate_outputs(self.net, sample)
+        predicted = (out[:, 0] > 0.5).long() if facts.binary else out.argmax(1)
+        facts.train_accuracy = float((predicted == sample_labels).float().mean())
+        x = sample[0]
+        if not x.is_floating_point() or len(xs) != 1:
+            return
+        val = facts.val_accuracy
+        if y.shape[0] >= 100 and (facts.near_chance or (val is not None and val <= 1.5 / n_classes)):
+            facts.knn_accuracy = factsmod.knn_accuracy(x, sample_labels)
+            facts.knn_by_chance = factsmod.agreement_by_chance(sample_labels)
+        if facts.train_accuracy < 0.95:
+            facts.linear_accuracy = factsmod.linear_accuracy(x, sample_labels, n_classes)
+            facts.linear_heldout = factsmod.linear_accuracy(x, sample_labels, n_classes, heldout=True)
+
+    def write(self, folder, partial: bool = False) -> None:
+        """``steps.csv`` (one row per record), ``diagnosis.json`` (not while ``partial``: the fit
+        goes on) and the TensorBoard scalars of the records not written yet."""
         folder = Path(folder)
         if self.records:
             atomic_write_text(folder / STEPS_FILE, csv_text(self.records), durable=False)
-        atomic_write_json(folder / DIAGNOSIS_FILE, self.diagnosis.to_json(), durable=False)
-        writer = self.writer_fn() if self.writer_fn is not None and self.records else None
+        if self.init_scale:
+            atomic_write_json(folder / INIT_SCALE_FILE, self.init_scale, durable=False)
+        if not partial and self.diagnosis is not None:
+            atomic_write_json(folder / DIAGNOSIS_FILE, self.diagnosis.to_json(), durable=False)
+        new = self.records[self.written:]
+        writer = self.writer_fn() if self.writer_fn is not None and new else None
         if writer is not None:
-            for record in self.records:
+            for record in new:
                 writer.add_scalars(record["step"], {f"diagnostics/{k}": v for k, v in record.items()
                                                     if k not in ("step", "epoch") and math.isfinite(v)})
             writer.flush()
+            self.written = len(self.records)
+
+
+def read_init_scale(run_folder) -> dict:
+    """The initial weight scales a fit stored beside its step records ({} when none)."""
+    try:
+        data = json.loads((Path(run_folder) / INIT_SCALE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def read_steps(run_folder) -> list[dict]:

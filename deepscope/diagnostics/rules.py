@@ -1,16 +1,20 @@
-"""The rules that turn step records into findings in plain words.
+"""The rules that turn step records into findings in plain words, causes before symptoms.
 
 Each rule reads the records of :class:`~deepscope.diagnostics.recorder.StepRecorder` (one dict per
-diagnostic step) and a :class:`FitFacts`, and returns findings (possibly none). Thresholds are
-named constants, so what counts as "dead" or "exploding" is written down in one place.
+diagnostic step) and the :class:`~deepscope.diagnostics.facts.FitFacts`, and returns findings
+(possibly none). A finding is a **cause** (something in the recipe or the data: a learning rate, an
+initialization, a penalty, the labels) or a **symptom** (what the network did: a layer died, the
+predictions collapsed); :mod:`.causes` links them and puts the root cause first. Thresholds are named
+constants, so what counts as "dead" or "too small" is written down in one place.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
+from .causes import link
+from .facts import FitFacts
 from .findings import Finding
 
 SPIKE_FACTOR = 1.5  # a loss above 1.5x the first step's loss during the first steps is a spike
@@ -18,39 +22,31 @@ HIGH_START = 10.0  # a first loss above 10x chance (ln C) means the initial outp
 EXPLODING_FACTOR = 100.0  # a gradient norm above 100x the run's median
 EXPLODING_ABSOLUTE = 1e4
 VANISHING_RATIO = 1e-7  # gradient norm / weight norm below this for the last quarter of records
-PENALTY_SHARE = 0.5  # the penalty is more than half of the final loss
+DEPTH_VANISHING = 1e-4  # first layer's gradient-to-weight ratio below 1e-4 of the last hidden layer's
+PENALTY_SHARE = 0.5  # the penalty is more than half of the loss
 TINY_BATCH = 0.25  # a last batch smaller than a quarter of batch_size
+LARGE_LR_SGD, LARGE_LR_ADAPTIVE = 0.5, 1e-2  # where a noisy last batch can move the result
 MOSTLY_DEAD = 0.5
 ONE_CLASS = 0.9  # a classifier (3+ classes) predicting one class for 90% of the probe has collapsed
 DYING = 0.9  # a layer with 90% of its units dead and never recovering has died
-SATURATED = 0.9
-
-
-@dataclass
-class FitFacts:
-    """What the rules need to know about the fit besides the step records."""
-    n_samples: int
-    batch_size: int
-    drop_last: bool
-    learning_rate: float | None
-    clip_gradients: float
-    n_outputs: int | None  # units of the output layer (classes for a classifier)
-    classifier: bool
-    n_predicted_classes: int | None
-    majority_class: int | None
-    majority_fraction: float | None
-    output_spread: float | None  # std of the outputs over probe samples, averaged over units
-    final_dead: dict  # layer -> fraction at the last record
-    final_saturated: dict
+SATURATED = 0.5  # half of a layer's units pinned at their limits
+HUGE_UPDATE = 0.3  # one step changing a layer's weights by 30% of their norm
+TINY_UPDATE = 1e-4  # updates below 1e-4 of the weights' norm (median over the fit)
+NO_UPDATE = 1e-12
+MOVING_GRADIENT = 1e-3  # a gradient norm above 1e-3 of the weights' norm still asks for a step
+INIT_TOO_LARGE = 4.0  # weights' std over 4x He/Glorot
+RAW_INPUTS = 20.0  # inputs larger than this in absolute value were not scaled
+OVERFIT_GAP = 0.15  # training accuracy above validation accuracy by 15 points
+DOMINANT = 0.5  # one class is half of the training labels or more
+BATCHNORM_MIN_BATCH = 8
 
 
 def diagnose(records: list[dict], facts: FitFacts) -> list[Finding]:
-    """All findings for one fit, most serious first."""
+    """All findings for one fit, the root cause first (see :func:`.causes.link`)."""
     findings: list[Finding] = []
-    for rule in (constant_prediction, dead_layers, saturated_layers, loss_spike, exploding_gradients,
-                 vanishing_gradients, penalty_dominates, tiny_last_batch):
+    for rule in RULES:
         findings.extend(rule(records, facts))
-    return sorted(findings, key=lambda f: f.severity != "error")
+    return link(findings)
 
 
 def _series(records: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -76,6 +72,370 @@ def _dead_since(steps: np.ndarray, values: np.ndarray, level: float = 1.0) -> in
     return int(steps[below[-1] + 1]) if len(below) else int(steps[0])
 
 
+def _layer_order(records: list[dict]) -> list[str]:
+    """The layers with a gradient norm, in the network's order (the recorder writes them so)."""
+    return _layers(records, "grad_norm")
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _lr(facts: FitFacts) -> str:
+    return f"{facts.learning_rate:g}" if facts.learning_rate else "its value"
+
+
+def _update_ratios(records: list[dict]) -> np.ndarray:
+    """Per record, the largest update-to-weight ratio over the layers (NaN where none)."""
+    return np.asarray([max([v for k, v in r.items() if k.endswith("/update_ratio") and math.isfinite(v)],
+                           default=np.nan) for r in records], dtype=float)
+
+
+def _stuck(facts: FitFacts) -> bool:
+    """Training ended near chance, or a NaN/Inf stopped it."""
+    return facts.near_chance or facts.nonfinite_step is not None
+
+
+# -- causes: the recipe and the data ------------------------------------------------------------------
+def parameters_not_changing(records, facts: FitFacts) -> list[Finding]:
+    ratios = _update_ratios(records)
+    ratios = ratios[np.isfinite(ratios)]
+    if len(ratios) < 2 or ratios.max() > NO_UPDATE:
+        return []
+    return [Finding(
+        "parameters_not_changing", "error",
+        f"No parameter changed during the fit: the update-to-weight ratio of every layer is 0 at all "
+        f"{len(ratios)} recorded steps, while the gradients are not 0. The optimizer step never reached the weights.",
+        ["a custom trainer's train_step must end with self.apply_gradients(loss) after loss.backward()",
+         "check trainable_vars / trainable=False on the layers", "check that the learning rate is not 0"],
+        step=int(records[0]["step"]), role="cause", summary="no parameter changed at any step",
+        evidence={"max_update_ratio": float(ratios.max()), "records": len(ratios)})]
+
+
+def loss_output_mismatch(records, facts: FitFacts) -> list[Finding]:
+    loss, out, n = facts.loss_name or "", facts.output_activation or "linear", facts.n_outputs or 0
+    problem = None
+    if out == "softmax" and n == 1:
+        problem = ("the output layer is a softmax over 1 unit: its output is always 1.0, whatever the input",
+                   ["activation='sigmoid' for one output unit", "2 output units with softmax and one-hot labels"])
+    elif "categorical_crossentropy" in loss and "softmax_" not in loss and out != "softmax" and n > 1:
+        problem = (f"loss='categorical_crossentropy' expects a softmax output (probabilities summing to 1), but the "
+                   f"output layer's activation is {out!r}",
+                   ["activation='softmax' on the output layer",
+                    "loss='softmax_categorical_crossentropy' on a linear output" if out != "linear" else
+                    "loss='softmax_categorical_crossentropy' (it applies the softmax itself)"])
+    elif loss in ("mean_square", "mean_absolute", "huber_loss") and out == "softmax" and n > 1:
+        problem = (f"loss={loss!r} on a softmax output: the gradient through the softmax vanishes when the network "
+                   "is confidently wrong, so a classifier learns slowly or stalls",
+                   ["loss='categorical_crossentropy' for a softmax classifier"])
+    elif loss == "binary_crossentropy" and out not in ("sigmoid", "linear") and n >= 1:
+        problem = (f"loss='binary_crossentropy' expects sigmoid outputs, but the output layer's activation is {out!r}",
+                   ["activation='sigmoid' on the output layer"])
+    if problem is None:
+        return []
+    text, fixes = problem
+    harmed = _stuck(facts) or (facts.n_predicted_classes == 1)
+    return [Finding("loss_output_mismatch", "error" if harmed or out == "softmax" and n == 1 else "warning",
+                    f"The loss does not fit the output: {text}.", fixes, role="cause",
+                    summary=f"the loss ({loss}) does not fit the {out} output",
+                    evidence={"loss": loss, "output_activation": out, "n_outputs": n})]
+
+
+def uninformative_labels(records, facts: FitFacts) -> list[Finding]:
+    if facts.knn_accuracy is None or facts.knn_by_chance is None:
+        return []
+    base = facts.knn_by_chance
+    margin = max(0.03, 3 * math.sqrt(base * (1 - base) / 1000))
+    learned = facts.val_accuracy if facts.val_accuracy is not None else facts.train_accuracy
+    n_classes = max(facts.n_outputs or 0, 2)
+    if facts.knn_accuracy > base + margin or learned is None or learned > max(facts.chance, 1 / n_classes) + 0.1:
+        return []
+    return [Finding(
+        "uninformative_labels", "error",
+        f"The labels cannot be predicted from the inputs: a nearest-neighbour guess on the training data is right "
+        f"for {_pct(facts.knn_accuracy)} of the samples, no better than a guess that ignores the inputs "
+        f"({_pct(base)}). Labels that are shuffled, shifted against their inputs, or random give this; the "
+        f"network cannot learn them (it ended at {_pct(learned)}).",
+        ["check that X and Y are in the same order (no separate shuffling, no off-by-one)",
+         "look at a few inputs with their labels (deepscope.introspect / matplotlib)",
+         "check the label encoding (one-hot columns in the class order)"],
+        role="cause", summary=f"the labels are not predictable from the inputs (nearest-neighbour accuracy "
+                              f"{_pct(facts.knn_accuracy)}, {_pct(base)} by chance)",
+        evidence={"knn_accuracy": facts.knn_accuracy, "by_chance": base, "final_accuracy": learned})]
+
+
+def inputs_not_normalized(records, facts: FitFacts) -> list[Finding]:
+    scale = facts.input_scale
+    if scale is None or scale <= RAW_INPUTS:
+        return []
+    harmed = (_stuck(facts) or any(v >= SATURATED for v in facts.final_saturated.values())
+              or any(v >= DYING for v in facts.final_dead.values()) or _first_loss_ratio(records, facts) > HIGH_START)
+    if not harmed:
+        return []
+    return [Finding(
+        "inputs_not_normalized", "error" if _stuck(facts) else "warning",
+        f"The inputs are not scaled: values reach {scale:.4g} (pixels 0-255?). Each first-layer unit sums hundreds of "
+        "such values, so sigmoid/tanh units saturate and ReLU layers take huge steps.",
+        ["scale the inputs (X / 255 for 8-bit images)",
+         "ImagePreprocessing().add_featurewise_zero_center() and add_featurewise_stdnorm()",
+         "a batch_normalization layer after the input"],
+        role="cause", summary=f"the inputs are not scaled (values up to {scale:.4g})",
+        evidence={"max_abs_input": scale})]
+
+
+def _first_loss_ratio(records, facts: FitFacts) -> float:
+    steps, loss = _series(records, "data_loss")
+    if not len(loss):
+        steps, loss = _series(records, "loss")
+    if not len(loss) or not facts.classifier or (facts.n_outputs or 0) < 2 or not np.isfinite(loss[0]):
+        return 0.0
+    return float(loss[0]) / math.log(facts.n_outputs)
+
+
+def init_too_large(records, facts: FitFacts) -> list[Finding]:
+    large = {k: v for k, v in facts.init_scale.items() if v > INIT_TOO_LARGE}
+    ratio = _first_loss_ratio(records, facts)
+    if not large:
+        return []
+    layer, scale = max(large.items(), key=lambda kv: kv[1])
+    harmed = (ratio > HIGH_START or _stuck(facts) or any(v >= SATURATED for v in facts.final_saturated.values())
+              or any(v >= DYING for v in facts.final_dead.values()))
+    if not harmed:
+        return []
+    start = (f" The first step's loss was {ratio:.0f}x that of a uniform guess." if ratio > HIGH_START else "")
+    return [Finding(
+        "init_too_large", "error",
+        f"The initial weights are far too large: layer {layer!r} starts with a standard deviation {scale:.0f}x "
+        f"the He/Glorot scale for its size ({len(large)} layer(s) above {INIT_TOO_LARGE:g}x).{start} Outputs this large "
+        "saturate sigmoid/tanh units and make the first steps huge, which kills ReLU units.",
+        ["weights_init='auto' (He for ReLU, Glorot otherwise)", "a smaller stddev: about sqrt(2 / fan_in)",
+         "gradient clipping (DNN(clip_gradients=5.0))"],
+        step=int(records[0]["step"]) if records else None, layer=layer, role="cause",
+        summary=f"the initial weights of layer {layer!r} were {scale:.0f}x too large",
+        evidence={"init_scale": large, "first_loss_over_chance": ratio})]
+
+
+def dead_at_init(records, facts: FitFacts) -> list[Finding]:
+    findings = []
+    for layer in _layers(records, "dead"):
+        steps, dead = _series(records, f"{layer}/dead")
+        if len(dead) >= 2 and dead[0] >= DYING and dead[-1] >= DYING:
+            findings.append(Finding(
+                "dead_at_init", "error",
+                f"Layer {layer!r} was dead from the first step: {_pct(dead[0])} of its units never fire on the first "
+                f"batch and {_pct(dead[-1])} at the end. It was initialized dead (biases too negative, or weights that "
+                "turn every input off), so no gradient ever flows through it.",
+                ["bias_init='zeros' (or a small positive constant for ReLU layers)",
+                 "He initialization (weights_init='auto')", "activation='leaky_relu' (never fully dead)"],
+                step=int(steps[0]), layer=layer, role="cause",
+                summary=f"layer {layer!r} was dead from its initialization",
+                evidence={"dead_first": float(dead[0]), "dead_last": float(dead[-1])}))
+    return findings
+
+
+def learning_rate_too_large(records, facts: FitFacts) -> list[Finding]:
+    ratios = _update_ratios(records)
+    steps = np.asarray([r["step"] for r in records])
+    early = np.isfinite(ratios) & (steps <= steps[0] + 20) if len(steps) else ratios
+    if not np.any(early) or np.nanmax(ratios[early]) < HUGE_UPDATE:
+        return []
+    i = int(np.argmax(np.where(early, ratios, -np.inf)))
+    _, loss = _series(records, "loss")
+    spiked = len(loss) > 1 and np.isfinite(loss[0]) and np.nanmax(np.where(early, loss, -np.inf)) > SPIKE_FACTOR * loss[0]
+    harmed = (_stuck(facts) or spiked or any(v >= MOSTLY_DEAD for v in facts.final_dead.values())
+              or any(v >= SATURATED for v in facts.final_saturated.values()) or facts.n_predicted_classes == 1)
+    if not harmed:
+        return []
+    how = "adaptive: every weight moves by about the learning rate" if facts.adaptive else "steps scale with it"
+    failed = _stuck(facts) or facts.n_predicted_classes == 1 or any(v >= DYING for v in facts.final_dead.values())
+    return [Finding(
+        "learning_rate_too_large", "error" if failed else "warning",
+        f"The learning rate is too large: at step {int(steps[i])} one update changed a layer's weights by "
+        f"{ratios[i]:.2g}x their norm (healthy steps change them by about 0.1-1%). With {facts.optimizer or 'this optimizer'} "
+        f"at learning rate {_lr(facts)} ({how}) such steps throw units into dead or saturated regions.",
+        [f"a learning rate 10-100x smaller (now {_lr(facts)})", "model.lr_find(X, Y) suggests one",
+         "gradient clipping (DNN(clip_gradients=5.0))"],
+        step=int(steps[i]), role="cause",
+        summary=f"the learning rate ({_lr(facts)}) changed the weights by {ratios[i]:.2g}x their norm in one step "
+                f"at step {int(steps[i])}",
+        evidence={"update_ratio": float(ratios[i]), "step": int(steps[i]), "learning_rate": facts.learning_rate})]
+
+
+def learning_rate_too_small(records, facts: FitFacts) -> list[Finding]:
+    ratios = _update_ratios(records)
+    ratios = ratios[np.isfinite(ratios)]
+    if len(ratios) < 4 or ratios.max() <= NO_UPDATE:
+        return []
+    typical = float(np.median(ratios))
+    _, loss = _series(records, "loss")
+    fell = (loss[0] - loss[-1]) / abs(loss[0]) if len(loss) > 1 and loss[0] else 0.0
+    slow = fell < 0.25 or facts.near_chance or facts.underperforms
+    if typical >= TINY_UPDATE or not slow or _relative_gradient(records) < MOVING_GRADIENT:
+        return []  # (a vanishing gradient is not a small learning rate: another rule says it)
+    return [Finding(
+        "learning_rate_too_small", "error",
+        f"The learning rate is too small: a typical step changes the weights by {typical:.2g} of their norm (healthy "
+        f"training moves them by about 1e-3 to 1e-2 per step), and the loss fell by only {_pct(max(fell, 0))} "
+        f"over the fit ({facts.optimizer or 'optimizer'}, learning rate {_lr(facts)}).",
+        [f"a learning rate 10-100x larger (now {_lr(facts)})", "model.lr_find(X, Y) suggests one",
+         "optimizer='adam' (its steps do not shrink with small gradients)"],
+        role="cause", summary=f"the learning rate ({_lr(facts)}) is too small: steps change the weights by "
+                              f"{typical:.1g} of their norm",
+        evidence={"median_update_ratio": typical, "loss_fall": fell, "learning_rate": facts.learning_rate})]
+
+
+def _relative_gradient(records) -> float:
+    """The median over records of the global gradient norm over the global weight norm."""
+    values = []
+    for r in records:
+        weights = [v for k, v in r.items() if k.endswith("/weight_norm")]
+        if r.get("grad_norm") is not None and weights:
+            values.append(r["grad_norm"] / max(math.sqrt(sum(w * w for w in weights)), 1e-12))
+    return float(np.median(values)) if values else 0.0
+
+
+def penalty_collapse(records, facts: FitFacts) -> list[Finding]:
+    steps, loss = _series(records, "loss")
+    _, penalty = _series(records, "penalty")
+    if len(penalty) < 2 or len(penalty) != len(loss):
+        return []
+    share = np.where(loss > 0, penalty / np.maximum(loss, 1e-30), 0.0)
+    over = np.nonzero(share > PENALTY_SHARE)[0]
+    collapsed = (_stuck(facts) or facts.n_predicted_classes == 1 or facts.underperforms
+                 or any(v >= DYING for v in facts.final_dead.values()))
+    if not len(over) or not collapsed:
+        return []
+    i = int(over[0])
+    per_layer = {k[:-len("/penalty")]: v for k, v in records[i].items() if k.endswith("/penalty")}
+    layer = max(per_layer, key=per_layer.get) if per_layer else None
+    layer_share = per_layer.get(layer, 0.0) / loss[i] if layer and loss[i] > 0 else float(share[i])
+    peak = int(np.argmax(share))
+    where = f"the L1/L2 term of layer {layer!r}" if layer else "the L1/L2 penalty"
+    return [Finding(
+        "penalty_collapse", "error",
+        f"The regularization overwhelmed the data: {where} was {_pct(layer_share)} of the loss at step "
+        f"{int(steps[i])} (the whole penalty up to {_pct(share[peak])} at step {int(steps[peak])}). Minimizing it "
+        "shrinks the weights toward 0, which silences the layer before the data can shape it.",
+        [f"a smaller weight_decay for layer {layer!r} (10-100x)" if layer else "smaller weight_decay factors",
+         "the same factor for every layer (a much larger factor on a small layer dominates)",
+         "a lower learning rate"],
+        step=int(steps[i]), layer=layer, role="cause",
+        summary=f"{where} grew to {_pct(layer_share)} of the loss at step {int(steps[i])}",
+        evidence={"penalty_share": float(share[i]), "layer_share": float(layer_share), "step": int(steps[i]),
+                  "penalty_by_layer": per_layer})]
+
+
+def capacity_too_low(records, facts: FitFacts) -> list[Finding]:
+    if not facts.labels_known or facts.train_accuracy >= 0.95:
+        return []
+    classes = facts.n_outputs if (facts.n_outputs or 0) > 1 else 2
+    narrow = [u for u in facts.hidden_units if u < classes] if facts.hidden_units else []
+    linear = facts.linear_accuracy
+    if not facts.hidden_units and linear is not None and linear < 0.95 and facts.train_accuracy <= linear + 0.02:
+        return [Finding(
+            "capacity_too_low", "error",
+            f"The data are not separable by this network: it has no hidden layer, so it draws one linear boundary, "
+            f"and the best linear readout of the inputs is right on only {_pct(linear)} of the training samples "
+            f"(the network: {_pct(facts.train_accuracy)}). No learning rate or number of epochs fixes that "
+            "(XOR with one unit is the classic case).",
+            ["a hidden layer (e.g. fully_connected(net, 4, activation='tanh') before the output)"],
+            role="cause", summary=f"the data are not separable by one unit (a linear boundary gets {_pct(linear)})",
+            evidence={"linear_accuracy": linear, "train_accuracy": facts.train_accuracy, "hidden_units": []})]
+    if narrow and linear is not None and facts.train_accuracy < linear - 0.1:
+        width = min(narrow)
+        return [Finding(
+            "capacity_too_low", "error",
+            f"The network is too narrow for its task: a hidden layer of {width} unit(s) must carry {classes} classes, "
+            f"and training accuracy stays at {_pct(facts.train_accuracy)} where even a linear readout of the raw "
+            f"inputs reaches {_pct(linear)}.",
+            [f"wider hidden layers (at least {classes} units; 32-128 is usual)"],
+            role="cause", summary=f"a hidden layer of {width} unit(s) is too narrow for {classes} classes",
+            evidence={"hidden_units": facts.hidden_units, "linear_accuracy": linear,
+                      "train_accuracy": facts.train_accuracy})]
+    return []
+
+
+def overfitting(records, facts: FitFacts) -> list[Finding]:
+    val = [(i, h["val_loss"]) for i, h in enumerate(facts.history) if isinstance(h.get("val_loss"), (int, float))]
+    if facts.train_accuracy is None or facts.val_accuracy is None or len(val) < 3:
+        return []
+    gap = facts.train_accuracy - facts.val_accuracy
+    if gap < OVERFIT_GAP or facts.train_accuracy < 0.9:
+        return []
+    best_i, best = min(val, key=lambda iv: iv[1])
+    last = val[-1][1]
+    rising = last > best * 1.1 and best_i < val[-1][0]
+    epoch = best_i + 1
+    stop = (f" Validation loss was lowest at epoch {epoch} ({best:.3g}; {last:.3g} at the end): early stopping "
+            f"would have stopped there." if rising else "")
+    return [Finding(
+        "overfitting", "warning",
+        f"The network memorizes its {facts.n_samples} training samples: training accuracy {_pct(facts.train_accuracy)}, "
+        f"validation accuracy {_pct(facts.val_accuracy)} (a gap of {_pct(gap)}).{stop}",
+        ["more training data (or data augmentation)", "dropout / a small L2 weight_decay",
+         "a smaller network", "early stopping (fewer epochs, or the best validation epoch's checkpoint)"],
+        role="cause", summary=f"the network memorized its {facts.n_samples} training samples (train "
+                              f"{_pct(facts.train_accuracy)}, validation {_pct(facts.val_accuracy)})",
+        evidence={"train_accuracy": facts.train_accuracy, "val_accuracy": facts.val_accuracy, "gap": gap,
+                  "best_val_epoch": epoch if rising else None})]
+
+
+def batchnorm_tiny_batches(records, facts: FitFacts) -> list[Finding]:
+    batch = min(facts.batch_size, facts.n_samples)
+    if not facts.batch_norm or batch >= BATCHNORM_MIN_BATCH:
+        return []
+    val = facts.val_accuracy
+    harm = "" if val is None or facts.train_accuracy is None else (
+        f" Training accuracy (evaluation mode) {_pct(facts.train_accuracy)}, validation {_pct(val)}.")
+    return [Finding(
+        "batchnorm_tiny_batches", "error" if _stuck(facts) else "warning",
+        f"Batch normalization with batches of {batch}: each step normalizes by the mean and variance of {batch} "
+        f"samples, which are mostly noise, and the running statistics used at prediction time drift from what "
+        f"training saw.{harm}",
+        ["a batch_size of 32 or more", "remove batch_normalization for tiny batches (or use layer normalization)"],
+        role="cause", summary=f"batch normalization ran on batches of {batch}",
+        evidence={"batch_size": batch, "train_accuracy": facts.train_accuracy, "val_accuracy": val})]
+
+
+def dominant_class(records, facts: FitFacts) -> list[Finding]:
+    shares = facts.class_shares
+    if not shares or len(shares) < 2:
+        return []
+    top = int(np.argmax(shares))
+    if shares[top] < DOMINANT or shares[top] < 3 * sorted(shares)[-2]:
+        return []
+    predicts_it = facts.majority_class == top and (facts.majority_fraction or 0) >= 0.8
+    if not predicts_it:
+        return []
+    return [Finding(
+        "dominant_class", "error" if facts.majority_fraction >= ONE_CLASS else "warning",
+        f"One class dominates the training labels: class {top} is {_pct(shares[top])} of them, and the network "
+        f"predicts it for {_pct(facts.majority_fraction)} of the probe. Always answering class {top} already gives "
+        f"{_pct(shares[top])} training accuracy, so that is what it learned first.",
+        ["balance the classes (resample, or weight the loss by inverse class frequency)",
+         "report balanced accuracy or per-class recall, not accuracy"],
+        role="cause", summary=f"class {top} is {_pct(shares[top])} of the training labels",
+        evidence={"class_shares": shares, "majority_class": top})]
+
+
+def tiny_last_batch(records, facts: FitFacts) -> list[Finding]:
+    rest = facts.n_samples % facts.batch_size if facts.batch_size < facts.n_samples else 0
+    if facts.drop_last or rest == 0 or rest >= TINY_BATCH * facts.batch_size:
+        return []
+    lr = facts.learning_rate or 0.0
+    large = lr >= (LARGE_LR_ADAPTIVE if facts.adaptive else LARGE_LR_SGD)
+    return [Finding("tiny_last_batch", "warning" if large else "note",
+                    f"Every epoch ends with a batch of {rest} samples ({facts.n_samples} samples, batch_size "
+                    f"{facts.batch_size}): that step's gradient comes from {rest} samples only, so it is much noisier"
+                    + (f", and at learning rate {lr:g} it alone can move the final accuracy." if large else
+                       f"; at learning rate {lr:g} ({facts.optimizer or 'this optimizer'}) its effect is small."),
+                    ["fit(..., drop_last=True)", f"a batch_size that divides {facts.n_samples}",
+                     "shuffle so the small batch changes every epoch"], role="cause",
+                    summary=f"every epoch ends with a batch of {rest} samples",
+                    evidence={"last_batch": rest, "batch_size": facts.batch_size, "n_samples": facts.n_samples})]
+
+
+# -- symptoms: what the network did -------------------------------------------------------------------
 def constant_prediction(records, facts: FitFacts) -> list[Finding]:
     share = facts.majority_fraction
     many = (facts.n_outputs or 0) >= 3  # (a binary task may well be 90% one class)
@@ -89,16 +449,29 @@ def constant_prediction(records, facts: FitFacts) -> list[Finding]:
             f"The network predicts class {facts.majority_class} for {what}: it has collapsed to a (nearly) constant "
             f"output, so its accuracy is about the share of that class (chance is {100 * chance:.0f}% for "
             f"{facts.n_outputs} classes).",
-            ["look at the dead_layer / loss_spike findings for the cause", "a lower learning rate",
-             "a smaller initialization (weights_init='auto': He/Glorot)"],
+            ["see the cause above", "a lower learning rate", "a smaller initialization (weights_init='auto': He/Glorot)"],
+            role="symptom", summary=f"the network predicts class {facts.majority_class} for {what}",
             evidence={"predicted_class": facts.majority_class, "n_predicted_classes": facts.n_predicted_classes,
                       "majority_fraction": share, "output_spread": facts.output_spread})]
     if facts.output_spread is not None and facts.output_spread < 1e-6 and not facts.classifier:
         return [Finding("constant_prediction", "error",
                         f"The network's output is the same for every input (spread {facts.output_spread:.2g} "
                         "over the probe samples).", ["a lower learning rate", "check for dead layers"],
+                        role="symptom", summary="the output is the same for every input",
                         evidence={"output_spread": facts.output_spread})]
     return []
+
+
+def stuck_at_chance(records, facts: FitFacts) -> list[Finding]:
+    if not facts.near_chance or facts.n_predicted_classes == 1:
+        return []  # (a constant prediction says it already)
+    return [Finding(
+        "stuck_at_chance", "error",
+        f"Training did not learn: training accuracy is {_pct(facts.train_accuracy)} at the end, where always "
+        f"guessing the most frequent class gives {_pct(facts.chance)}.",
+        ["see the cause above"], role="symptom",
+        summary=f"training accuracy stayed at chance ({_pct(facts.train_accuracy)}, chance {_pct(facts.chance)})",
+        evidence={"train_accuracy": facts.train_accuracy, "chance": facts.chance})]
 
 
 def dead_layers(records, facts: FitFacts) -> list[Finding]:
@@ -119,7 +492,8 @@ def dead_layers(records, facts: FitFacts) -> list[Finding]:
                 f"Layer {layer!r} died at step {died}: from then on {state} of its units are dead (never active on "
                 "any probe sample). Almost no gradient from the data reaches it or the layers before it; only the "
                 "L1/L2 penalties still move their weights.",
-                _dead_fixes(facts), step=died, layer=layer,
+                _dead_fixes(facts), step=died, layer=layer, role="symptom",
+                summary=f"layer {layer!r} died at step {died}",
                 evidence={"dead_fraction": float(dead[-1]), "died_at_step": died, "all_dead_since_step": all_dead,
                           "dead_at_records": dict(zip(map(int, steps[:25]), map(float, dead[:25])))}))
         elif dead[-1] >= MOSTLY_DEAD:
@@ -128,7 +502,8 @@ def dead_layers(records, facts: FitFacts) -> list[Finding]:
                 "mostly_dead_layer", "warning",
                 f"{100 * dead[-1]:.0f}% of the units of layer {layer!r} are dead at the end (never active on the "
                 f"probe; {100 * dead.max():.0f}% at worst, first above {100 * MOSTLY_DEAD:.0f}% at step {first}).",
-                _dead_fixes(facts), step=first, layer=layer,
+                _dead_fixes(facts), step=first, layer=layer, role="symptom",
+                summary=f"{100 * dead[-1]:.0f}% of layer {layer!r}'s units died",
                 evidence={"dead_fraction": float(dead[-1]), "max_dead_fraction": float(dead.max())}))
     return findings
 
@@ -145,15 +520,19 @@ def saturated_layers(records, facts: FitFacts) -> list[Finding]:
     findings = []
     for layer in _layers(records, "saturated"):
         steps, sat = _series(records, f"{layer}/saturated")
-        if len(sat) and sat[-1] >= SATURATED:
-            first = int(steps[np.argmax(sat >= SATURATED)])
+        final = max(float(sat[-1]) if len(sat) else 0.0, facts.final_saturated.get(layer) or 0.0)
+        if final >= SATURATED:
+            above = np.nonzero(sat >= SATURATED)[0]
+            first = int(steps[above[0]]) if len(above) else None
             findings.append(Finding(
                 "saturated_layer", "warning",
-                f"{100 * sat[-1]:.0f}% of the units of layer {layer!r} are saturated at the end (their sigmoid/tanh "
-                f"output is pinned near its limits on most probe samples, so their gradient is ~0; first at "
-                f"step {first}).",
+                f"{_pct(final)} of the units of layer {layer!r} are saturated at the end (their sigmoid/tanh "
+                "output is pinned near its limits on most probe samples, so their gradient is ~0"
+                + (f"; first at step {first})." if first is not None else ")."),
                 ["a lower learning rate", "Glorot initialization (weights_init='auto')", "batch_normalization",
-                 "activation='relu'"], step=first, layer=layer, evidence={"saturated_fraction": float(sat[-1])}))
+                 "activation='relu'"], step=first, layer=layer, role="symptom",
+                summary=f"{_pct(final)} of layer {layer!r}'s units saturated",
+                evidence={"saturated_fraction": final}))
     return findings
 
 
@@ -183,7 +562,9 @@ def loss_spike(records, facts: FitFacts) -> list[Finding]:
                     "or saturate others within a few steps.",
                     ["a smaller initialization (weights_init='auto': He/Glorot, or a smaller stddev)",
                      "a lower learning rate", "gradient clipping (DNN(clip_gradients=5.0))"],
-                    step=int(steps[peak_i] if spiked else steps[0]),
+                    step=int(steps[peak_i] if spiked else steps[0]), role="symptom",
+                    summary=(f"the loss rose to {loss[peak_i]:.3g} at step {int(steps[peak_i])}" if spiked else
+                             f"the first loss was {loss[0] / chance:.0f}x that of a uniform guess"),
                     evidence={"first_loss": float(loss[0]), "peak_loss": float(loss[peak_i]),
                               "peak_step": int(steps[peak_i]), "chance_loss": chance})]
 
@@ -204,16 +585,21 @@ def exploding_gradients(records, facts: FitFacts) -> list[Finding]:
                     f"The gradient norm jumped to {g[i]:.3g} at step {int(steps[i])}, {g[i] / max(base, 1e-12):.0f}x its "
                     f"median before ({base:.3g}){clipped}; its largest value was {g[worst]:.3g} at step {int(steps[worst])}.",
                     ["gradient clipping (DNN(clip_gradients=5.0))", "a lower learning rate", "batch_normalization"],
-                    step=int(steps[i]), evidence={"grad_norm": float(g[i]), "median_before": base,
-                                                  "max_grad_norm": float(g[worst]), "max_step": int(steps[worst])})]
+                    step=int(steps[i]), role="symptom",
+                    summary=f"the gradient norm jumped {g[i] / max(base, 1e-12):.0f}x at step {int(steps[i])}",
+                    evidence={"grad_norm": float(g[i]), "median_before": base,
+                              "max_grad_norm": float(g[worst]), "max_step": int(steps[worst])})]
 
 
 def vanishing_gradients(records, facts: FitFacts) -> list[Finding]:
-    findings = []
-    dead = {f for f in _layers(records, "dead") if (facts.final_dead.get(f) or 0) >= 1.0}
-    if dead:
+    if any((v or 0) >= 1.0 for v in facts.final_dead.values()):
         return []  # a dead layer explains the missing gradient (dead_layer says so)
-    for layer in _layers(records, "grad_norm"):
+    layers = _layer_order(records)
+    depth = _depth_vanishing(records, layers, facts)
+    if depth:
+        return depth
+    findings = []
+    for layer in layers:
         steps, g = _series(records, f"{layer}/grad_norm")
         _, w = _series(records, f"{layer}/weight_norm")
         if len(g) < 4 or len(w) != len(g):
@@ -227,8 +613,36 @@ def vanishing_gradients(records, facts: FitFacts) -> list[Finding]:
                 f"norm over the last quarter of the fit (from step {int(steps[tail][0])}), so it no longer learns.",
                 ["activation='relu' instead of sigmoid/tanh", "He/Glorot initialization (weights_init='auto')",
                  "batch_normalization", "fewer layers or residual connections"],
-                step=int(steps[tail][0]), layer=layer, evidence={"grad_to_weight": float(ratio.max())}))
+                step=int(steps[tail][0]), layer=layer, role="symptom",
+                summary=f"the gradient of layer {layer!r} vanished", evidence={"grad_to_weight": float(ratio.max())}))
     return findings
+
+
+def _depth_vanishing(records, layers: list, facts: FitFacts) -> list[Finding]:
+    """A deep stack of sigmoid/tanh layers: the first layer's relative gradient is a tiny fraction of
+    the last hidden layer's (each saturating layer multiplies the gradient by at most 1/4 or 1)."""
+    if facts.saturating_layers < 4 or len(layers) < 3:
+        return []
+
+    def relative(layer):
+        _, g = _series(records, f"{layer}/grad_norm")
+        _, w = _series(records, f"{layer}/weight_norm")
+        return float(np.median(g / np.maximum(w, 1e-12))) if len(g) and len(g) == len(w) else None
+
+    first, last = relative(layers[0]), relative(layers[-2])
+    if first is None or not last or first >= DEPTH_VANISHING * last:
+        return []
+    return [Finding(
+        "vanishing_gradients", "error" if _stuck(facts) else "warning",
+        f"The gradient vanishes with depth: through {facts.saturating_layers} sigmoid/tanh layers, layer "
+        f"{layers[0]!r} gets a relative gradient {first / last:.1g} times that of layer {layers[-2]!r}, so the first "
+        "layers hardly learn.",
+        ["activation='relu' (its gradient does not shrink layer by layer)", "batch_normalization between layers",
+         "fewer layers, or residual connections", "He/Glorot initialization (weights_init='auto')"],
+        layer=layers[0], role="cause",
+        summary=f"the gradient vanished through {facts.saturating_layers} sigmoid/tanh layers ({first / last:.0e} "
+                f"at layer {layers[0]!r})",
+        evidence={"first_layer_relative_grad": first, "last_layer_relative_grad": last})]
 
 
 def penalty_dominates(records, facts: FitFacts) -> list[Finding]:
@@ -258,19 +672,14 @@ def penalty_dominates(records, facts: FitFacts) -> list[Finding]:
     return [Finding("penalty_dominates", "warning", message,
                     ["smaller weight_decay (the L2 factor) in the layers with the largest penalty",
                      "look for a dead layer: without data gradient only the penalty moves the weights"],
-                    step=int(steps[-1]),
+                    step=int(steps[-1]), role="symptom",
+                    summary="the loss falls only because the penalty decays" if falls_by_penalty else
+                    f"the penalty is {100 * share:.0f}% of the final loss",
                     evidence={"loss": [float(loss[0]), float(loss[-1])], "penalty": [float(penalty[0]), float(penalty[-1])],
                               "data_loss": [float(data[0]), float(data[-1])], "final_penalty_by_layer": per_layer})]
 
 
-def tiny_last_batch(records, facts: FitFacts) -> list[Finding]:
-    rest = facts.n_samples % facts.batch_size if facts.batch_size < facts.n_samples else 0
-    if facts.drop_last or rest == 0 or rest >= TINY_BATCH * facts.batch_size:
-        return []
-    return [Finding("tiny_last_batch", "warning",
-                    f"Every epoch ends with a batch of {rest} samples ({facts.n_samples} samples, batch_size "
-                    f"{facts.batch_size}): that step's gradient comes from {rest} samples only, so it is much noisier, "
-                    "and with a large learning rate it alone can move the final accuracy.",
-                    ["fit(..., drop_last=True)", f"a batch_size that divides {facts.n_samples}",
-                     "shuffle so the small batch changes every epoch"],
-                    evidence={"last_batch": rest, "batch_size": facts.batch_size, "n_samples": facts.n_samples})]
+RULES = (parameters_not_changing, loss_output_mismatch, uninformative_labels, inputs_not_normalized, init_too_large,
+         dead_at_init, penalty_collapse, learning_rate_too_large, learning_rate_too_small, batchnorm_tiny_batches,
+         dominant_class, capacity_too_low, overfitting, tiny_last_batch, constant_prediction, stuck_at_chance,
+         dead_layers, saturated_layers, loss_spike, exploding_gradients, vanishing_gradients, penalty_dominates)

@@ -1,6 +1,8 @@
 """``regression``: the estimator layer that says how a network is trained (TFlearn's arguments)."""
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -106,9 +108,28 @@ def regression(incoming, placeholder="default", optimizer="adam", loss="categori
     config.build_loss()
     config.build_metric()
     config.trainable = None if trainable_vars is None else _parameters(trainable_vars, f"{label} trainable_vars")
+    _warn_if_loss_does_not_fit(incoming, loss, label)
     node = add_layer(incoming, None, incoming.shape, name or "Regression")
     node.estimator = config
     return node
+
+
+def _warn_if_loss_does_not_fit(incoming: Node, loss, label: str) -> None:
+    """Warn where the loss certainly does not fit the output layer (the diagnosis says it again after
+    the fit, with what it did to training)."""
+    activation = getattr(incoming.module, "activation_name", None)
+    units = incoming.shape[-1] if len(incoming.shape) else None
+    if not isinstance(loss, str) or activation is None or not isinstance(units, int):
+        return
+    problem = None
+    if activation == "softmax" and units == 1:
+        problem = "a softmax over 1 unit always outputs 1.0; use activation='sigmoid' for one output unit"
+    elif loss == "categorical_crossentropy" and activation != "softmax" and units > 1:
+        problem = (f"loss='categorical_crossentropy' expects the probabilities of a softmax output, but the output "
+                   f"activation is {activation!r}; use activation='softmax' (or loss='softmax_categorical_crossentropy' "
+                   "on a linear output)")
+    if problem:
+        warnings.warn(f"{label}: {problem}.", UserWarning, stacklevel=3)
 
 
 def _parameters(values, where: str) -> list:

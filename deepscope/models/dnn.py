@@ -236,7 +236,7 @@ class DNN:
         epochs_left, position = settings.n_epoch, None
         if ckpt is not None:
             epochs_left, position, record = checkpointmod.restore_training(self, ckpt, state, record, settings.n_epoch)
-        recorder = None if diagnostics is None else self._diagnostics_recorder(diagnostics, xs, settings)
+        recorder = None if diagnostics is None else self._diagnostics_recorder(diagnostics, xs, y, settings)
         self.diagnosis = None
         continue_epoch = None if ckpt is None else ckpt.epochs_done
         if resume_folder is not None:  # continue in that folder (from scratch when it has no checkpoint yet)
@@ -245,6 +245,9 @@ class DNN:
         callbacks = self._fit_callbacks(callbacks, run_id, settings.show_metric, state, run_config,
                                         continue_epoch=continue_epoch, recorder=recorder)
         saving = saving.in_run(state.run, ckpt is not None, settings.steps_per_epoch)
+        if ckpt is not None and recorder is not None:  # one fit's records across the kill
+            recorder.continue_from([state.run.path if state.run is not None else None,
+                                    Path(ckpt.path).parent.parent], state.step)
 
         def make_trainer(resume_position: EpochPosition | None) -> Trainer:
             guard = guardmod.NaNGuard(self, self.trainable_parameters(),
@@ -258,6 +261,10 @@ class DNN:
 
         try:
             record = self._train(make_trainer, epochs_left, position, state, record, saving)
+        except ValueError as error:
+            if "more than 1 value per channel" not in str(error):
+                raise
+            _refuse_batch_of_one(settings.batch_size, n)
         except guardmod.NonFiniteError as error:
             if recorder is not None:
                 recorder.add_nonfinite(error, state)
@@ -308,11 +315,12 @@ class DNN:
             warn_if_environment_changed(folder, run_config)
         return ckpt, folder
 
-    def _diagnostics_recorder(self, settings, xs, fit: FitSettings):
+    def _diagnostics_recorder(self, settings, xs, y, fit: FitSettings):
         """The step-diagnostics callback of this fit, with its probe (evenly spaced training samples)."""
         n = xs[0].shape[0]
         probe = [x.index_select(0, diagnosticsmod.probe_indices(n, settings.probe_size).to(x.device)) for x in xs]
-        return diagnosticsmod.FitDiagnostics(settings, self, probe, fit.total_steps, n, fit.batch_size, fit.drop_last)
+        return diagnosticsmod.FitDiagnostics(settings, self, probe, fit.total_steps, n, fit.batch_size, fit.drop_last,
+                                             data=(xs, y))
 
     def _fit_data(self, X_inputs, Y_targets, validation_set):
         """Training tensors and the validation set (given, or the trailing fraction held out)."""
@@ -713,3 +721,13 @@ def _parameter(value, where: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
     fail(f"{where}", "a parameter such as net.W or net.b of a layer", type(value).__name__, error=TypeError)
+
+
+def _refuse_batch_of_one(batch_size: int, n: int) -> None:
+    """Batch normalization met a training batch of 1 sample: say so (torch's own error names no layer)."""
+    try:
+        fail("fit batch_size", "batches of at least 2 samples: batch_normalization normalizes by the batch's own mean "
+             "and variance in training", Text(f"a batch of 1 sample (batch_size={batch_size}, {n} samples)"),
+             "Give batch_size=32 or more (for a last batch of 1 sample: drop_last=True).")
+    except ValueError as clear:
+        raise clear from None

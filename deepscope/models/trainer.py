@@ -164,6 +164,7 @@ class Trainer:
                         fire("on_batch_end", state, snapshot=snapshot)
                     if self.checkpointer is not None and self.checkpointer.due(state.step):
                         self.checkpointer.save(state, order, index + 1, loss_sum)
+                        fire("on_checkpoint", state)
                     if self.stop_at_step is not None and state.step >= self.stop_at_step:
                         state.stop_training = True
                     if state.stop_training:
@@ -182,6 +183,7 @@ class Trainer:
                 fire("on_epoch_end", state)
             if self.checkpointer is not None and self.checkpointer.last_step != state.step:
                 self.checkpointer.save(state, None, state.steps_per_epoch, None, epoch_finished=True)
+                fire("on_checkpoint", state)
         finally:
             net.eval()
             fire("on_train_end", state)

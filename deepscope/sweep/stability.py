@@ -33,7 +33,7 @@ class StabilityGrid:
         seeds: the seeds, in order; per_seed: ``(len(seeds), len(x_values), len(y_values))`` values
             (NaN: missing, failed or non-finite; see ``status``).
         status: same shape as ``per_seed``: ``'ok'``, ``'collapsed'``, ``'nonfinite'``, ``'failed'`` or ``''``.
-        diagnosis: the most frequent error finding of the cell's collapsed or failed trials (``''``
+        diagnosis: the most frequent root cause of the cell's collapsed or failed trials (``''``
             when none; among equally frequent ones the cause, e.g. ``dead_layer``, before the symptom,
             ``constant_prediction``), from the trials' diagnoses; diagnosis_count: in how many of them.
     """
@@ -94,6 +94,15 @@ def error_codes(row: dict) -> list[str]:
     return [d.get("code") for d in record.get("diagnoses", []) if d.get("severity") == "error" and d.get("code")]
 
 
+def root_cause(row: dict) -> str | None:
+    """The finding a trial's diagnosis leads with (its root cause when one was found), or None."""
+    record = row.get("record") or {}
+    if "root_cause" in record:
+        return record["root_cause"]
+    codes = error_codes(row)  # a journal written before root causes were recorded
+    return min(codes, key=_cause_rank) if codes else None
+
+
 def stability_grid(study_or_rows, x: str, y: str, metric: str = "val_acc", collapse: float | None = 0.11
                    ) -> StabilityGrid:
     """The numbers behind :func:`stability_map` (no plotting). Other parameters, if any, are pooled."""
@@ -117,8 +126,8 @@ def stability_grid(study_or_rows, x: str, y: str, metric: str = "val_acc", colla
             continue
         i, j, k = xs.index(p[x]), ys.index(p[y]), seeds.index(r.get("seed"))
         v = metric_value(r, metric)
-        if _is_bad(r, metric, collapse):  # why the collapsed / failed seeds of the cell went wrong
-            codes[i][j].update(dict.fromkeys(error_codes(r), 1))
+        if _is_bad(r, metric, collapse) and root_cause(r):  # why the collapsed / failed seeds went wrong
+            codes[i][j][root_cause(r)] += 1
         if v is not None:
             values[i][j].append(v)
             finite = bool(np.isfinite(v))
@@ -293,9 +302,11 @@ def study_summary(study_or_rows, x: str, y: str, metric: str = "val_acc", collap
     for i, j in bad:
         xv, yv = g.x_values[i], g.y_values[j]
         seeds = [g.seeds[k] for k in range(len(g.seeds)) if g.status[k, i, j] in ("collapsed", "nonfinite", "failed")]
-        why, steps, errors = Counter(), {}, set()
+        why, steps, errors, roots = Counter(), {}, set(), Counter()
         for r in rows:
             if r.get("params", {}).get(x) == xv and r.get("params", {}).get(y) == yv and r.get("seed") in seeds:
+                if root_cause(r):
+                    roots[root_cause(r)] += 1
                 for label, (step, severity) in _labels(r).items():
                     why[label] += 1
                     if severity == "error":
@@ -306,8 +317,10 @@ def study_summary(study_or_rows, x: str, y: str, metric: str = "val_acc", collap
         reasons = ", ".join(f"{label} ({why[label]}/{len(seeds)}" + (f", step {min(steps[label])}-{max(steps[label])}"
                                                                       if steps.get(label) else "") + ")"
                             for label in ranked) or "no diagnosis recorded"
+        root = ("root cause: " + ", ".join(f"{code} ({n}/{len(seeds)})" for code, n in roots.most_common(2))
+                + "; ") if roots else ""
         lines.append(f"  {x}={_label(xv)}, {y}={_label(yv)}: seeds {seeds} "
-                     f"(mean {_fmt(g.mean[i, j], True)}); why: {reasons}")
+                     f"(mean {_fmt(g.mean[i, j], True)}); {root}why: {reasons}")
     return "\n".join(lines)
 
 

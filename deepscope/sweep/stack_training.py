@@ -15,6 +15,7 @@ from .._checks import fail
 from ..callbacks.base import TrainingState
 from ..callbacks.run_logger import RunLogger
 from ..diagnostics import recorder as recordermod
+from ..diagnostics import causes
 from ..diagnostics.findings import Finding
 from ..models.data import validation_split
 from ..models.fit_state import FitSettings
@@ -212,7 +213,7 @@ class StackTrainer:
             dnn.history = list(member.history)
             if self.recorder is not None:
                 member.records = self.recorder.records_of(i, None if alive[i] else bad_steps[i])
-            _finish_member(member, self.settings, self.xs, self.n, self.diagnostics, write_runs, self.fit)
+            _finish_member(member, self.settings, self.xs, self.y, self.diagnostics, write_runs, self.fit)
 
 
 def _fit_data(first, fit: StackFit):
@@ -232,9 +233,10 @@ def _fit_data(first, fit: StackFit):
     return xs, y, validation
 
 
-def _finish_member(member: Member, settings: FitSettings, xs, n: int, diagnostics, write_runs: bool, fit: StackFit):
+def _finish_member(member: Member, settings: FitSettings, xs, y, diagnostics, write_runs: bool, fit: StackFit):
     """The member's diagnosis and run folder, as its own fit would leave them."""
     dnn = member.dnn
+    n = y.shape[0]
     state = TrainingState(model=dnn, n_epoch=settings.n_epoch, steps_per_epoch=settings.steps_per_epoch,
                           batch_size=settings.batch_size, n_samples=n, epoch=dnn.epoch, step=dnn.step)
     state.history = list(member.history)
@@ -255,13 +257,16 @@ def _finish_member(member: Member, settings: FitSettings, xs, n: int, diagnostic
         probe = [x.index_select(0, recordermod.probe_indices(n, diagnostics.probe_size).to(x.device)) for x in xs]
         fit_diagnostics = recordermod.FitDiagnostics(diagnostics, dnn, probe, settings.total_steps, n,
                                                      settings.batch_size, settings.drop_last,
-                                                     writer_fn=logger.get_writer if logger else None)
+                                                     writer_fn=logger.get_writer if logger else None,
+                                                     data=(xs, y))
         fit_diagnostics.records = member.records
         dnn.diagnosis = fit_diagnostics.diagnosis = fit_diagnostics.finish(state)
         if member.failed is not None:  # first, as a fit stopped by its NaN guard reports it
             dnn.diagnosis.findings.insert(0, Finding(
                 "non_finite", "error", member.failed[0].upper() + member.failed[1:],
-                ["a lower learning rate", "gradient clipping (DNN(clip_gradients=5.0))"], step=member.failed_step))
+                ["a lower learning rate", "gradient clipping (DNN(clip_gradients=5.0))"], step=member.failed_step,
+                summary=f"training stopped at step {member.failed_step} on a NaN/Inf"))
+            dnn.diagnosis.summary = causes.sentence(dnn.diagnosis.findings)
         if logger is not None:
             fit_diagnostics.write(logger.run.path)
     if logger is not None:

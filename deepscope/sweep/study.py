@@ -406,7 +406,8 @@ class Study:
                                          metrics=metrics, seconds=seconds, record=found, **extra)
             value = metrics.get(self.metric)
             shown = f"{self.metric}={value:.4g}" if isinstance(value, float) else f"{self.metric}={value}"
-            codes = [d["code"] for d in (found or {}).get("diagnoses", []) if d.get("severity") == "error"]
+            root = (found or {}).get("root_cause")
+            codes = [root] if root else []
             how = "".join(part for part, on in ((f", 1 of {start.get('vectorized')} vectorized", start.get("vectorized")),
                                                  (", resumed", start["resume"]), (", pruned", outcome.get("pruned")))
                           if on)
@@ -500,7 +501,9 @@ def trial_record(root: Path, run_id: str) -> dict | None:
     return {"run_folder": folder.name, "final_metrics": final.get("metrics", {}),
             "n_predicted_classes": final.get("n_predicted_classes"), "majority_fraction": final.get("majority_fraction"),
             "dead": final.get("dead", {}), "saturated": final.get("saturated", {}),
-            "diagnoses": [{"code": f.code, "severity": f.severity, "step": f.step, "layer": f.layer,
+            "root_cause": diagnosis.root_cause.code if diagnosis.root_cause is not None else None,
+            "summary": diagnosis.summary,
+            "diagnoses": [{"code": f.code, "severity": f.severity, "step": f.step, "layer": f.layer, "role": f.role,
                            "message": f.message} for f in diagnosis.findings]}
 
 
