@@ -82,10 +82,11 @@ def mlp(hidden=(64,), activation="relu", optimizer="adam", learning_rate=1e-3, l
                               batch_size=batch_size)
 
 
-def cnn(optimizer="adam", learning_rate=1e-3, weights_init="auto", batch_size=64, filters=8, activation="relu"):
+def cnn(optimizer="adam", learning_rate=1e-3, weights_init="auto", batch_size=64, filters=8, activation="relu",
+        bias_init="zeros"):
     """conv 3x3 -> pool -> conv 3x3 -> pool -> dense 32 -> softmax."""
     net = tflearn.input_data(shape=[None, 28, 28, 1])
-    net = tflearn.conv_2d(net, filters, 3, activation=activation, weights_init=weights_init)
+    net = tflearn.conv_2d(net, filters, 3, activation=activation, weights_init=weights_init, bias_init=bias_init)
     net = tflearn.max_pool_2d(net, 2)
     net = tflearn.conv_2d(net, 2 * filters, 3, activation=activation, weights_init=weights_init)
     net = tflearn.max_pool_2d(net, 2)
@@ -135,6 +136,7 @@ class Case:
     twin: str | None = None
     harm: str = "val"
     dnn: dict = field(default_factory=dict)
+    heldout: bool = False
 
 
 def fit_args(dataset, steps=300, image=False, **extra):
@@ -342,6 +344,85 @@ def _cases() -> list[Case]:
     add(Case("dominant_class/fashion-90-percent", "dominant_class",
              lambda: (mlp(optimizer="sgd", learning_rate=0.05), *imbalanced("fashion", 0.9)),
              "healthy/fashion-mlp-sgd"))
+    def sorted_by_class(dataset):
+        X, Y, kw = fit_args(dataset)
+        order = np.argsort(Y.argmax(1), kind="stable")
+        return X[order], Y[order], {**kw, "shuffle": False}
+
+    add(Case("data_not_shuffled/mnist-sorted-sgd", "data_not_shuffled",
+             lambda: (mlp(optimizer="sgd", learning_rate=0.1), *sorted_by_class("mnist")), "healthy/mnist-mlp-sgd"))
+    add(Case("data_not_shuffled/fashion-sorted-adam", "data_not_shuffled",
+             lambda: (mlp(), *sorted_by_class("fashion")), "healthy/fashion-mlp-adam"))
+    add(Case("data_not_shuffled/notmnist-sorted-momentum", "data_not_shuffled",
+             lambda: (mlp(optimizer="momentum", learning_rate=0.05), *sorted_by_class("notmnist")),
+             "healthy/notmnist-mlp-sgd"))
+    add(Case("healthy/mnist-mlp-unshuffled-mixed", None,  # shuffle=False on data already in random order
+             lambda: (mlp(), *(lambda X, Y, kw: (X, Y, {**kw, "shuffle": False}))(*fit_args("mnist")))))
+    c += _heldout_cases(labels, few, big)
+    return c
+
+
+def _heldout_cases(labels, few, big) -> list[Case]:
+    """Written after the rules were tuned on the cases above; kept apart in the scores."""
+    c = []
+
+    def add(case):
+        case.heldout = True
+        c.append(case)
+
+    def scaled(dataset, model, factor=255.0):
+        X, Y, kw = fit_args(dataset)
+        vX, vY = kw["validation_set"]
+        return model, X * factor, Y, {**kw, "validation_set": (vX * factor, vY)}
+
+    add(Case("healthy/mnist-cnn-momentum", None,
+             lambda: (cnn(optimizer="momentum", learning_rate=0.02), *fit_args("mnist", image=True, steps=200))))
+    add(Case("healthy/fashion-deep-mlp-sgd", None,
+             lambda: (mlp(hidden=(128, 64, 32), optimizer="sgd", learning_rate=0.1), *fit_args("fashion"))))
+    add(Case("healthy/notmnist-mlp-tanh-adam", None, lambda: (mlp(activation="tanh"), *fit_args("notmnist"))))
+    add(Case("healthy/mnist-mlp-rmsprop", None,
+             lambda: (mlp(optimizer="rmsprop", learning_rate=1e-3), *fit_args("mnist"))))
+    add(Case("healthy/fashion-mlp-l2-momentum", None,
+             lambda: (mlp(hidden=(64, 32), optimizer="momentum", learning_rate=0.05, weight_decay=5e-4),
+                      *fit_args("fashion"))))
+    add(Case("healthy/notmnist-mlp-batchnorm-16", None,
+             lambda: (mlp(batch_norm=True, batch_size=16), *fit_args("notmnist"))))
+    add(Case("uninformative_labels/mnist-cnn-random", "uninformative_labels",
+             lambda: labels("mnist", "random", model=cnn, image=True), "healthy/mnist-cnn-momentum"))
+    add(Case("learning_rate_too_small/fashion-cnn-sgd", "learning_rate_too_small",
+             lambda: (cnn(optimizer="sgd", learning_rate=1e-4), *fit_args("fashion", image=True, steps=200)),
+             "healthy/fashion-cnn"))
+    add(Case("learning_rate_too_large/notmnist-tanh-sgd-10", "learning_rate_too_large",
+             lambda: (mlp(activation="tanh", optimizer="sgd", learning_rate=10.0), *fit_args("notmnist")),
+             "healthy/notmnist-mlp-sgd", dnn={"clip_gradients": None}))
+    add(Case("init_too_large/mnist-tanh-stddev-3", "init_too_large",
+             lambda: (mlp(activation="tanh", weights_init=big(3.0)), *fit_args("mnist")), "healthy/mnist-mlp-tanh"))
+    add(Case("penalty_collapse/mnist-l2-both-sgd", "penalty_collapse",
+             lambda: (mlp(hidden=(64, 32), optimizer="sgd", learning_rate=0.1, weight_decay=[2.0, 2.0]),
+                      *fit_args("mnist")), "healthy/mnist-mlp-sgd"))
+    add(Case("capacity_too_low/notmnist-3-unit", "capacity_too_low",
+             lambda: (mlp(hidden=(3,)), *fit_args("notmnist")), "healthy/notmnist-mlp-adam"))
+    add(Case("dominant_class/notmnist-85-percent", "dominant_class",
+             lambda: (mlp(optimizer="sgd", learning_rate=0.05), *imbalanced("notmnist", 0.85)),
+             "healthy/notmnist-mlp-sgd"))
+    add(Case("overfitting/mnist-cnn-50", "overfitting",
+             lambda: few("mnist", 50, cnn, image=True, steps=400), None, harm="gap"))
+    add(Case("loss_output_mismatch/fashion-softmax-mean-absolute", "loss_output_mismatch",
+             lambda: (mlp(optimizer="sgd", learning_rate=0.1, loss="mean_absolute"), *fit_args("fashion")),
+             "healthy/fashion-mlp-sgd"))
+    add(Case("inputs_not_normalized/notmnist-0-255-tanh", "inputs_not_normalized",
+             lambda: scaled("notmnist", mlp(activation="tanh", optimizer="sgd", learning_rate=0.1)),
+             "healthy/notmnist-mlp-sgd"))
+    add(Case("dead_at_init/notmnist-cnn-negative-bias", "dead_at_init",
+             lambda: (cnn(bias_init=tflearn.initializations.constant(-4.0)),
+                      *fit_args("notmnist", image=True, steps=200)), "healthy/notmnist-cnn-sgd"))
+    add(Case("vanishing_gradients/notmnist-deep-sigmoid-sgd", "vanishing_gradients",
+             lambda: (mlp(hidden=(32,) * 9, activation="sigmoid", optimizer="sgd", learning_rate=0.1),
+                      *fit_args("notmnist")), "healthy/notmnist-mlp-sgd"))
+    add(Case("batchnorm_tiny_batches/notmnist-batch-2", "batchnorm_tiny_batches",
+             lambda: (mlp(batch_norm=True, batch_size=2), *fit_args("notmnist")), "healthy/notmnist-mlp-batchnorm-16"))
+    add(Case("parameters_not_changing/notmnist-cnn-no-step", "parameters_not_changing",
+             lambda: (cnn(), *fit_args("notmnist", image=True, steps=100, trainer=NoStep)), "healthy/notmnist-cnn-sgd"))
     return c
 
 
@@ -403,6 +484,16 @@ def judge_harm(results: dict[str, Result]) -> None:
             r.harmed = twin is not None and r.val_acc is not None and not (r.val_acc >= twin.val_acc - 0.05)
 
 
+def scores(results: list) -> str:
+    """One line: named, first, false alarms."""
+    broken = [r for r in results if r.case.cause is not None and r.harmed]
+    healthy = [r for r in results if r.case.cause is None]
+    named = sum(r.case.cause in r.codes for r in broken)
+    first = sum(r.root == r.case.cause for r in broken)
+    alarms = sum(bool(r.codes) for r in healthy)
+    return (f"named {named}/{len(broken)}, first {first}/{len(broken)}, false alarms {alarms}/{len(healthy)}")
+
+
 def table(results: dict[str, Result]) -> str:
     broken = [r for r in results.values() if r.case.cause is not None and r.harmed]
     healthy = [r for r in results.values() if r.case.cause is None]
@@ -422,6 +513,10 @@ def table(results: dict[str, Result]) -> str:
     for cause, rs in sorted(by_cause.items()):
         lines.append(f"| {cause} | {len(rs)} | {sum(cause in r.codes for r in rs)} | "
                      f"{sum(r.root == cause for r in rs)} |")
+    tuned = [r for r in results.values() if not r.case.heldout]
+    held = [r for r in results.values() if r.case.heldout]
+    if held:
+        lines.append(f"\ncases the rules were tuned on: {scores(tuned)}; held-out cases (written after): {scores(held)}")
     unconfirmed = [r.case.name for r in results.values() if r.case.cause is not None and not r.harmed]
     if unconfirmed:
         lines.append(f"\nharm not confirmed (left out of the scores): {', '.join(unconfirmed)}")

@@ -26,6 +26,7 @@ EXPLAINS: dict[str, set] = {
     "learning_rate_too_small": _COLLAPSE,
     "batchnorm_tiny_batches": _COLLAPSE | {"overfitting"},
     "dominant_class": _COLLAPSE | {"overfitting"},
+    "data_not_shuffled": _COLLAPSE | {"loss_spike", "overfitting"},
     "capacity_too_low": _COLLAPSE | {"vanishing_gradients", "saturated_layer"},
     "vanishing_gradients": _COLLAPSE,
     "loss_spike": _COLLAPSE | _UNITS | {"exploding_gradients", "non_finite"},
@@ -37,10 +38,11 @@ EXPLAINS: dict[str, set] = {
 # among several root causes, the one most likely to be the first thing to fix
 PRIORITY = ("parameters_not_changing", "loss_output_mismatch", "uninformative_labels", "inputs_not_normalized",
             "init_too_large", "dead_at_init", "penalty_collapse", "learning_rate_too_large", "learning_rate_too_small",
-            "batchnorm_tiny_batches", "dominant_class", "capacity_too_low", "vanishing_gradients", "overfitting",
+            "batchnorm_tiny_batches", "dominant_class", "data_not_shuffled", "capacity_too_low", "vanishing_gradients", "overfitting",
             "tiny_last_batch", "non_finite", "loss_spike", "exploding_gradients", "dead_layer", "mostly_dead_layer",
             "saturated_layer", "penalty_dominates", "constant_prediction", "stuck_at_chance")
 SEVERITY = {"error": 0, "warning": 1, "note": 2}
+OUTCOMES = ("constant_prediction", "stuck_at_chance", "non_finite")  # what a user sees first, for the sentence
 
 
 def _rank(f: Finding) -> tuple:
@@ -94,7 +96,8 @@ def link(findings: list[Finding]) -> list[Finding]:
 
 
 def chain(findings: list[Finding]) -> list[Finding]:
-    """The root cause and the longest line of findings it explains, ending at the last symptom."""
+    """The root cause and the line of findings it explains down to what the user sees (a constant
+    prediction, training at chance, a NaN; else the longest line)."""
     alarms = [f for f in findings if f.severity != "note"]
     if not alarms:
         return []
@@ -102,16 +105,15 @@ def chain(findings: list[Finding]) -> list[Finding]:
     for f in alarms:
         by_code.setdefault(f.code, []).append(f)
 
-    def longest(f: Finding, seen: frozenset) -> list[Finding]:
-        best: list[Finding] = []
-        for e in alarms:
-            if id(e) not in seen and _can_explain(f, e):
-                line = longest(e, seen | {id(e)})
-                if len(line) > len(best):
-                    best = line
-        return [f] + best
+    def score(line: list[Finding]) -> tuple:  # a line ending at what the user sees, then the longest
+        leaf = line[-1].code
+        return (OUTCOMES.index(leaf) if leaf in OUTCOMES else len(OUTCOMES), -len(line))
 
-    return longest(alarms[0], frozenset({id(alarms[0])}))
+    def best_line(f: Finding, seen: frozenset) -> list[Finding]:
+        lines = [[f]] + [[f] + best_line(e, seen | {id(e)}) for e in alarms if id(e) not in seen and _can_explain(f, e)]
+        return min(lines, key=score)
+
+    return best_line(alarms[0], frozenset({id(alarms[0])}))
 
 
 def sentence(findings: list[Finding]) -> str:

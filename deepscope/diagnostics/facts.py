@@ -49,6 +49,9 @@ class FitFacts:
         init_scale: per layer, the weights' standard deviation at the first record over the
             He (ReLU-like) or Glorot (others) standard deviation.
         nonfinite_step: the step a NaN/Inf loss or gradient stopped the fit at (None: it did not).
+        shuffle: whether the fit shuffled its samples every epoch.
+        batch_purity: without shuffling, the mean share of the most frequent class in each batch of
+            the fixed order (None: not measured); near 1, the data are sorted by class.
     """
     n_samples: int
     batch_size: int
@@ -82,6 +85,8 @@ class FitFacts:
     input_scale: float | None = None
     init_scale: dict = field(default_factory=dict)
     nonfinite_step: int | None = None  # the step a NaN/Inf stopped the fit at
+    shuffle: bool = True
+    batch_purity: float | None = None
 
     @property
     def val_accuracy(self) -> float | None:
@@ -187,6 +192,15 @@ def evaluate_outputs(net: nn.Module, xs: list) -> torch.Tensor:
                           for i in range(0, n, CHUNK)])
     finally:
         net.train(was_training)
+
+
+def batch_purity(labels: torch.Tensor, batch_size: int) -> float:
+    """The mean share of the most frequent class in each batch of ``labels`` taken in order."""
+    labels = labels.reshape(-1).cpu()
+    n_batches = max(1, labels.numel() // batch_size)
+    shares = [float(torch.bincount(labels[i * batch_size:(i + 1) * batch_size]).max()) / batch_size
+              for i in range(n_batches)]
+    return sum(shares) / len(shares)
 
 
 def agreement_by_chance(labels: torch.Tensor) -> float:

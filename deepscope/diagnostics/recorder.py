@@ -347,13 +347,14 @@ class FitDiagnostics(StepRecorder):
         writer_fn: returns the run's TensorBoard writer (None: no TensorBoard).
         data: ``(xs, y)``: the fit's training tensors, for the end-of-fit accuracy and the data checks
             of :mod:`.facts` (None: the rules that need them stay silent).
+        shuffle: whether the fit shuffles its samples every epoch.
         (others as :class:`StepRecorder`)
     """
 
     def __init__(self, settings, dnn, probe, total_steps, n_samples, batch_size, drop_last, writer_fn=None,
-                 data=None):
+                 data=None, shuffle: bool = True):
         super().__init__(settings, dnn.net, probe, total_steps, dnn.clip_gradients)
-        self.dnn, self.writer_fn, self.data = dnn, writer_fn, data
+        self.dnn, self.writer_fn, self.data, self.shuffle = dnn, writer_fn, data, shuffle
         self.n_samples, self.batch_size, self.drop_last = n_samples, batch_size, drop_last
         self.diagnosis: Diagnosis | None = None
         self.init_scale: dict = {}
@@ -462,7 +463,8 @@ class FitDiagnostics(StepRecorder):
             final_saturated={k[:-10]: v for k, v in final_units.items() if k.endswith("/saturated")},
             optimizer=optimizer, adaptive=optimizer in factsmod.ADAPTIVE, loss_name=factsmod.loss_name(dnn),
             output_activation=output_activation, binary=binary, history=history, hidden_units=hidden,
-            saturating_layers=saturating, batch_norm=batch_norm, init_scale=dict(self.init_scale))
+            saturating_layers=saturating, batch_norm=batch_norm, init_scale=dict(self.init_scale),
+            shuffle=self.shuffle)
         if self.probe:
             first = self.probe[0]
             if first.is_floating_point() and first.numel() and bool(torch.isfinite(first).all()):
@@ -485,6 +487,8 @@ class FitDiagnostics(StepRecorder):
         counts = torch.bincount(labels.reshape(-1).cpu(), minlength=n_classes).double()
         shares = (counts / counts.sum()).tolist()
         facts.class_shares, facts.chance = shares, max(shares)
+        if not facts.shuffle and self.batch_size < y.shape[0]:
+            facts.batch_purity = factsmod.batch_purity(labels, self.batch_size)
         index = probe_indices(y.shape[0], factsmod.EVAL_SAMPLES).to(y.device)
         sample = [x.index_select(0, index) for x in xs]
         sample_labels = labels.index_select(0, index)
@@ -498,7 +502,9 @@ class FitDiagnostics(StepRecorder):
         if y.shape[0] >= 100 and (facts.near_chance or (val is not None and val <= 1.5 / n_classes)):
             facts.knn_accuracy = factsmod.knn_accuracy(x, sample_labels)
             facts.knn_by_chance = factsmod.agreement_by_chance(sample_labels)
-        if facts.train_accuracy < 0.95:
+        narrow = not facts.hidden_units or any(u < n_classes for u in facts.hidden_units)
+        poor = facts.train_accuracy < facts.chance + 0.5 * (1 - facts.chance)  # (a healthy fit pays nothing)
+        if facts.train_accuracy < 0.95 and (narrow or poor):
             facts.linear_accuracy = factsmod.linear_accuracy(x, sample_labels, n_classes)
             facts.linear_heldout = factsmod.linear_accuracy(x, sample_labels, n_classes, heldout=True)
 

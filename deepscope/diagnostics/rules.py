@@ -39,6 +39,7 @@ RAW_INPUTS = 20.0  # inputs larger than this in absolute value were not scaled
 OVERFIT_GAP = 0.15  # training accuracy above validation accuracy by 15 points
 DOMINANT = 0.5  # one class is half of the training labels or more
 BATCHNORM_MIN_BATCH = 8
+SORTED_BATCHES = 0.6  # without shuffling, batches 60% one class: the data are sorted
 
 
 def diagnose(records: list[dict], facts: FitFacts) -> list[Finding]:
@@ -294,6 +295,17 @@ def _relative_gradient(records) -> float:
     return float(np.median(values)) if values else 0.0
 
 
+def _first_death(records) -> int | None:
+    """The earliest step from which some layer stayed dead (None: none died)."""
+    deaths = []
+    for layer in _layers(records, "dead"):
+        steps, dead = _series(records, f"{layer}/dead")
+        died = _dead_since(steps, dead, DYING) if len(dead) else None
+        if died is not None:
+            deaths.append(died)
+    return min(deaths) if deaths else None
+
+
 def penalty_collapse(records, facts: FitFacts) -> list[Finding]:
     steps, loss = _series(records, "loss")
     _, penalty = _series(records, "penalty")
@@ -303,8 +315,9 @@ def penalty_collapse(records, facts: FitFacts) -> list[Finding]:
     over = np.nonzero(share > PENALTY_SHARE)[0]
     collapsed = (_stuck(facts) or facts.n_predicted_classes == 1 or facts.underperforms
                  or any(v >= DYING for v in facts.final_dead.values()))
-    if not len(over) or not collapsed:
-        return []
+    died = _first_death(records)
+    if not len(over) or not collapsed or (died is not None and steps[over[0]] > died):
+        return []  # (a penalty that took over after a layer died is its consequence: penalty_dominates)
     i = int(over[0])
     per_layer = {k[:-len("/penalty")]: v for k, v in records[i].items() if k.endswith("/penalty")}
     layer = max(per_layer, key=per_layer.get) if per_layer else None
@@ -416,6 +429,25 @@ def dominant_class(records, facts: FitFacts) -> list[Finding]:
          "report balanced accuracy or per-class recall, not accuracy"],
         role="cause", summary=f"class {top} is {_pct(shares[top])} of the training labels",
         evidence={"class_shares": shares, "majority_class": top})]
+
+
+def data_not_shuffled(records, facts: FitFacts) -> list[Finding]:
+    purity = facts.batch_purity
+    if facts.shuffle or purity is None or facts.class_shares is None:
+        return []
+    by_chance = max(facts.class_shares)
+    if purity < max(SORTED_BATCHES, by_chance + 0.5 * (1 - by_chance)):
+        return []
+    failed = _stuck(facts) or facts.underperforms or (facts.majority_fraction or 0) >= ONE_CLASS
+    return [Finding(
+        "data_not_shuffled", "error" if failed else "warning",
+        f"The training data are sorted by class and not shuffled (shuffle=False): on average {_pct(purity)} of a "
+        f"batch is one class ({_pct(by_chance)} if mixed). Every epoch the network is pulled to one class after "
+        "another and ends on the last classes it saw.",
+        ["fit(..., shuffle=True) (TFlearn's default)", "shuffle X and Y together once before fitting "
+         "(deepscope.data_utils.shuffle(X, Y))"],
+        role="cause", summary=f"the data are sorted by class and not shuffled ({_pct(purity)} of a batch is one class)",
+        evidence={"batch_purity": purity, "largest_class_share": by_chance})]
 
 
 def tiny_last_batch(records, facts: FitFacts) -> list[Finding]:
@@ -681,5 +713,5 @@ def penalty_dominates(records, facts: FitFacts) -> list[Finding]:
 
 RULES = (parameters_not_changing, loss_output_mismatch, uninformative_labels, inputs_not_normalized, init_too_large,
          dead_at_init, penalty_collapse, learning_rate_too_large, learning_rate_too_small, batchnorm_tiny_batches,
-         dominant_class, capacity_too_low, overfitting, tiny_last_batch, constant_prediction, stuck_at_chance,
+         dominant_class, data_not_shuffled, capacity_too_low, overfitting, tiny_last_batch, constant_prediction, stuck_at_chance,
          dead_layers, saturated_layers, loss_spike, exploding_gradients, vanishing_gradients, penalty_dominates)

@@ -129,7 +129,7 @@ def _warn_if_loss_does_not_fit(incoming: Node, loss, label: str) -> None:
                    f"activation is {activation!r}; use activation='softmax' (or loss='softmax_categorical_crossentropy' "
                    "on a linear output)")
     if problem:
-        warnings.warn(f"{label}: {problem}.", UserWarning, stacklevel=3)
+        warnings.warn(f"{label}: {problem}.", UserWarning, stacklevel=4)
 
 
 def _parameters(values, where: str) -> list:

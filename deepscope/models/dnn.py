@@ -320,7 +320,7 @@ class DNN:
         n = xs[0].shape[0]
         probe = [x.index_select(0, diagnosticsmod.probe_indices(n, settings.probe_size).to(x.device)) for x in xs]
         return diagnosticsmod.FitDiagnostics(settings, self, probe, fit.total_steps, n, fit.batch_size, fit.drop_last,
-                                             data=(xs, y))
+                                             data=(xs, y), shuffle=fit.shuffle)
 
     def _fit_data(self, X_inputs, Y_targets, validation_set):
         """Training tensors and the validation set (given, or the trailing fraction held out)."""

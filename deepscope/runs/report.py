@@ -82,13 +82,16 @@ def page(title: str, sections: list[str], subtitle: str = "") -> str:
 def findings_html(diagnosis) -> str:
     if diagnosis is None:
         return '<p class="muted">No diagnosis stored (the fit ran with diagnostics=False or an older deepscope).</p>'
-    if not diagnosis.findings:
-        return '<p class="ok">Nothing wrong found by the step diagnostics.</p>'
-    parts = []
+    if not diagnosis.alarms:
+        return '<p class="ok">Nothing wrong found by the step diagnostics.</p>' + (
+            '<p class="muted">Notes: ' + " ".join(html.escape(f.message) for f in diagnosis.findings) + "</p>"
+            if diagnosis.findings else "")
+    parts = [f'<p><b>{html.escape(diagnosis.summary)}</b></p>'] if diagnosis.summary else []
     for f in diagnosis.findings:
         fixes = "".join(f"<li>{html.escape(x)}</li>" for x in f.fixes)
+        explains = f"; explains {html.escape(', '.join(f.explains))}" if f.explains else ""
         parts.append(f'<div class="finding {html.escape(f.severity)}"><b>{html.escape(f.code)}</b> '
-                     f'({html.escape(f.severity)}): {html.escape(f.message)}'
+                     f'({html.escape(f.role)}, {html.escape(f.severity)}{explains}): {html.escape(f.message)}'
                      + (f"<br>Likely fixes:<ul>{fixes}</ul>" if fixes else "") + "</div>")
     return "".join(parts)
 

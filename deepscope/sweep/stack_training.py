@@ -258,7 +258,7 @@ def _finish_member(member: Member, settings: FitSettings, xs, y, diagnostics, wr
         fit_diagnostics = recordermod.FitDiagnostics(diagnostics, dnn, probe, settings.total_steps, n,
                                                      settings.batch_size, settings.drop_last,
                                                      writer_fn=logger.get_writer if logger else None,
-                                                     data=(xs, y))
+                                                     data=(xs, y), shuffle=settings.shuffle)
         fit_diagnostics.records = member.records
         dnn.diagnosis = fit_diagnostics.diagnosis = fit_diagnostics.finish(state)
         if member.failed is not None:  # first, as a fit stopped by its NaN guard reports it
