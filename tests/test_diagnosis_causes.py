@@ -133,12 +133,14 @@ def test_penalty_collapse_named_when_it_happens_and_chained_in_the_sentence():
 
 
 def test_overfitting_with_where_early_stopping_would_stop():
-    d = fit(net(hidden=(256, 256), lr=1e-2), X=XB[:24], Y=YB1[:24], n_epoch=300, batch_size=8,
-            validation_set=(np.concatenate([VAL[0], XB[24:]]), np.concatenate([VAL[1], YB1[24:]])))
-    f = next((f for f in d.findings if f.code == "overfitting"), None)
-    if f is None:  # the blobs are easy: make sure the test case really overfits before blaming the rule
-        pytest.skip("the constructed case did not overfit on this platform")
-    assert f.evidence["gap"] > 0.15
+    X, labels = toy.spirals(600, noise=0.3, seed=0, n_classes=3)
+    Y = np.eye(3, dtype=np.float32)[labels]
+    d = fit(net(hidden=(256, 256), lr=1e-2, n_out=3), X=X[:30], Y=Y[:30], n_epoch=300, batch_size=10,
+            validation_set=(X[300:], Y[300:]))
+    assert d.root_cause.code == "overfitting", str(d)
+    f = d.root_cause
+    assert f.evidence["gap"] > 0.15 and f.evidence["train_accuracy"] == 1.0
+    assert f.evidence["best_val_epoch"] is not None and "early stopping would have stopped there" in f.message
 
 
 def test_overfitting_rule_on_its_facts():

@@ -415,21 +415,26 @@ class FitDiagnostics(StepRecorder):
 
     def add_nonfinite(self, error, state: TrainingState) -> None:
         """A NaN/Inf stopped the fit: add it to the diagnosis (and the run folder)."""
-        finding = Finding("non_finite", "error", f"Training stopped at step {error.step}: {error}",
-                          ["a lower learning rate", "gradient clipping (DNN(clip_gradients=5.0))",
-                           "fit(nan_guard='rollback')"], step=error.step, layer=getattr(error, "tensor", None),
-                          summary=f"training stopped at step {error.step} on a NaN/Inf")
+        self.judge_nonfinite(Finding(
+            "non_finite", "error", f"Training stopped at step {error.step}: {error}",
+            ["a lower learning rate", "gradient clipping (DNN(clip_gradients=5.0))", "fit(nan_guard='rollback')"],
+            step=error.step, layer=getattr(error, "tensor", None),
+            summary=f"training stopped at step {error.step} on a NaN/Inf"))
+        if state.run is not None:
+            self.write(state.run.path)
+
+    def judge_nonfinite(self, finding: Finding) -> None:
+        """Judge the fit again knowing it ended on a NaN/Inf (``finding``, at ``finding.step``): the
+        rules whose harm it is (a learning rate too large, ...) now lead, the NaN among the symptoms."""
         if self.diagnosis is None:
             self.diagnosis = Diagnosis()
         findings = self.diagnosis.findings
-        if self.facts is not None:  # judge again, knowing that the fit ended on a NaN/Inf
-            self.facts.nonfinite_step = error.step
+        if self.facts is not None:
+            self.facts.nonfinite_step = finding.step
             findings = rules.diagnose(self.records, self.facts)
         self.diagnosis.findings = causes.link([finding, *[f for f in findings if f.code != "non_finite"]])
         self.diagnosis.summary = causes.sentence(self.diagnosis.findings)
         self.dnn.diagnosis = self.diagnosis
-        if state.run is not None:
-            self.write(state.run.path)
 
     def _facts(self, final_units: dict, history: list) -> factsmod.FitFacts:
         out = self.probe_outputs

@@ -9,6 +9,7 @@ constants, so what counts as "dead" or "too small" is written down in one place.
 """
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
@@ -605,10 +606,13 @@ def exploding_gradients(records, facts: FitFacts) -> list[Finding]:
     steps, g = _series(records, "grad_norm")
     if len(g) < 4:
         return []
+    before = sorted(float(v) for v in g[:3])  # the records before i, sorted: a running median
     for i in range(3, len(g)):  # the first record far above the median of the records before it
-        base = float(np.median(g[:i]))
+        m = len(before)
+        base = before[m // 2] if m % 2 else 0.5 * (before[m // 2 - 1] + before[m // 2])
         if g[i] > EXPLODING_FACTOR * max(base, 1e-12) or g[i] > EXPLODING_ABSOLUTE > 100 * base:
             break
+        bisect.insort(before, float(g[i]))
     else:
         return []
     worst = int(np.argmax(g))

@@ -64,9 +64,10 @@ def study_report(study, path: str | os.PathLike | None = None, metric: str | Non
         ["study", study.name], ["folder", str(folder)], ["trials", len(rows)], ["finished", finished],
         ["failed", failed], ["metric", metric], ["parameters", ", ".join(params)]])))
     table = aggregate(rows, metric)
-    body = table_html([*params, "mean", "median", "std", "min", "max", "n", "NaN", "failed"],
+    body = table_html([*params, "mean", "median", "std", "min", "max", "n", "NaN", "failed", "root cause"],
                       [[t["params"].get(p) for p in params] + [t["mean"], t["median"], t["std"], t["min"], t["max"],
-                                                               t["n"], t["n_nonfinite"], t["n_failed"]] for t in table])
+                                                               t["n"], t["n_nonfinite"], t["n_failed"], t["root_cause"]]
+                       for t in table])
     sections.append(section("table", f"{metric} per point, over seeds", body))
     varying = [p for p in params if len({repr(r["params"].get(p)) for r in rows}) > 1]
     if len(varying) >= 2 and rows:

@@ -15,7 +15,7 @@ from .._checks import fail
 from ..callbacks.base import TrainingState
 from ..callbacks.run_logger import RunLogger
 from ..diagnostics import recorder as recordermod
-from ..diagnostics import causes
+from ..diagnostics import facts
 from ..diagnostics.findings import Finding
 from ..models.data import validation_split
 from ..models.fit_state import FitSettings
@@ -97,6 +97,9 @@ class StackTrainer:
         self.linear = type(spec).__name__ in LINEAR_IN_GRADIENT
         self.diagnostics = recordermod.settings_from(fit.diagnostics)
         self.recorder = None if self.diagnostics is None else _StackRecorder(stack, self.diagnostics, settings.total_steps)
+        # each model's weights as initialized (its diagnosis compares them with He/Glorot, as its fit would)
+        self.init_scales = [facts.init_scales(recordermod.monitored_layers(m.dnn.net, None)) if self.diagnostics
+                            else {} for m in stack.members]
         self.shuffle = settings.shuffle and settings.batch_size < n  # one full batch: order does not matter
         self.end = n - n % settings.batch_size if settings.drop_last else n
         self.alive = torch.ones(stack.n, dtype=torch.bool, device=stack.device)
@@ -213,7 +216,8 @@ class StackTrainer:
             dnn.history = list(member.history)
             if self.recorder is not None:
                 member.records = self.recorder.records_of(i, None if alive[i] else bad_steps[i])
-            _finish_member(member, self.settings, self.xs, self.y, self.diagnostics, write_runs, self.fit)
+            _finish_member(member, self.settings, self.xs, self.y, self.diagnostics, write_runs, self.fit,
+                           self.init_scales[i])
 
 
 def _fit_data(first, fit: StackFit):
@@ -233,7 +237,8 @@ def _fit_data(first, fit: StackFit):
     return xs, y, validation
 
 
-def _finish_member(member: Member, settings: FitSettings, xs, y, diagnostics, write_runs: bool, fit: StackFit):
+def _finish_member(member: Member, settings: FitSettings, xs, y, diagnostics, write_runs: bool, fit: StackFit,
+                   init_scale: dict | None = None):
     """The member's diagnosis and run folder, as its own fit would leave them."""
     dnn = member.dnn
     n = y.shape[0]
@@ -260,13 +265,13 @@ def _finish_member(member: Member, settings: FitSettings, xs, y, diagnostics, wr
                                                      writer_fn=logger.get_writer if logger else None,
                                                      data=(xs, y), shuffle=settings.shuffle)
         fit_diagnostics.records = member.records
+        fit_diagnostics.init_scale = dict(init_scale or {})
         dnn.diagnosis = fit_diagnostics.diagnosis = fit_diagnostics.finish(state)
-        if member.failed is not None:  # first, as a fit stopped by its NaN guard reports it
-            dnn.diagnosis.findings.insert(0, Finding(
+        if member.failed is not None:  # as a fit stopped by its NaN guard reports it
+            fit_diagnostics.judge_nonfinite(Finding(
                 "non_finite", "error", member.failed[0].upper() + member.failed[1:],
                 ["a lower learning rate", "gradient clipping (DNN(clip_gradients=5.0))"], step=member.failed_step,
                 summary=f"training stopped at step {member.failed_step} on a NaN/Inf"))
-            dnn.diagnosis.summary = causes.sentence(dnn.diagnosis.findings)
         if logger is not None:
             fit_diagnostics.write(logger.run.path)
     if logger is not None:

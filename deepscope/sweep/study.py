@@ -21,6 +21,8 @@ records ``started`` / ``finished`` / ``failed`` events (see :mod:`deepscope.swee
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import json
 import os
 import shutil
@@ -468,10 +470,17 @@ def aggregate(rows: list[dict], metric: str) -> list[dict]:
     """Per point (params), over its seeds: ``mean, median, std, min, max`` of the finite values of
     ``metric`` (``std`` with ddof=0; NaN where none), ``n`` (finished seeds that reported it, finite
     or not), ``n_nonfinite`` (of those, NaN/Inf: a diverged seed is counted, never dropped) and
-    ``n_failed`` (trials that raised). Points in first-seen order."""
+    ``n_failed`` (trials that raised), ``root_cause`` (the most frequent root cause of the
+    point's trials' diagnoses, e.g. ``'penalty_collapse (3/5)'``; ``''`` when none was found).
+    Points in first-seen order."""
     groups: dict[str, dict] = {}
     for row in rows:
-        g = groups.setdefault(_key(row["params"]), {"params": row["params"], "values": [], "n_failed": 0})
+        g = groups.setdefault(_key(row["params"]), {"params": row["params"], "values": [], "n_failed": 0,
+                                                    "causes": Counter(), "n": 0})
+        g["n"] += 1
+        cause = (row.get("record") or {}).get("root_cause")
+        if cause:
+            g["causes"][cause] += 1
         value = metric_value(row, metric)
         if value is not None:
             g["values"].append(value)
@@ -484,7 +493,8 @@ def aggregate(rows: list[dict], metric: str) -> list[dict]:
         stats = ((finite.mean(), np.median(finite), finite.std(), finite.min(), finite.max()) if finite.size
                  else (float("nan"),) * 5)
         table.append({"params": g["params"], **dict(zip(("mean", "median", "std", "min", "max"), map(float, stats))),
-                      "n": int(v.size), "n_nonfinite": int(v.size - finite.size), "n_failed": g["n_failed"]})
+                      "n": int(v.size), "n_nonfinite": int(v.size - finite.size), "n_failed": g["n_failed"],
+                      "root_cause": ", ".join(f"{c} ({k}/{g['n']})" for c, k in g["causes"].most_common(2))})
     return table
 
 
