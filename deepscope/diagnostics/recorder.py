@@ -482,8 +482,8 @@ class FitDiagnostics(StepRecorder):
         return facts
 
     def _measure_data(self, facts: factsmod.FitFacts) -> None:
-        """Training accuracy, class shares and (when they matter) the data checks, on up to 1,000
-        evenly spaced training samples."""
+        """Training accuracy, class shares and (when they matter) the data checks, on evenly spaced
+        training samples (see :mod:`.facts` for how many)."""
         xs, y = self.data
         labels = factsmod.class_targets(y, facts.n_outputs, facts.binary)
         if labels is None:
@@ -494,17 +494,27 @@ class FitDiagnostics(StepRecorder):
         facts.class_shares, facts.chance = shares, max(shares)
         if not facts.shuffle and self.batch_size < y.shape[0]:
             facts.batch_purity = factsmod.batch_purity(labels, self.batch_size)
-        index = probe_indices(y.shape[0], factsmod.EVAL_SAMPLES).to(y.device)
+        seen = self.total_steps * self.batch_size  # samples the fit trained on
+        size = max(self.settings.probe_size, min(factsmod.EVAL_SAMPLES, int(factsmod.EVAL_FRACTION * seen)))
+        index = probe_indices(y.shape[0], size).to(y.device)
         sample = [x.index_select(0, index) for x in xs]
         sample_labels = labels.index_select(0, index)
-        out = factsmod.evaluate_outputs(self.net, sample)
+        probe = self.probe_outputs
+        if probe is not None and probe.shape[0] == len(index) and self.probe is not None:
+            out = probe.float().reshape(len(index), -1)  # the same samples: the final probe pass's outputs
+        else:
+            out = factsmod.evaluate_outputs(self.net, sample)
+        facts.eval_samples = len(index)
         predicted = (out[:, 0] > 0.5).long() if facts.binary else out.argmax(1)
         facts.train_accuracy = float((predicted == sample_labels).float().mean())
-        x = sample[0]
-        if not x.is_floating_point() or len(xs) != 1:
+        if not xs[0].is_floating_point() or len(xs) != 1:
             return
+        # the data checks need no forward pass: on up to 512 samples, whatever the fit's length
+        index = probe_indices(y.shape[0], factsmod.EVAL_SAMPLES).to(y.device)
+        x, sample_labels = xs[0].index_select(0, index), labels.index_select(0, index)
+        facts.data_samples = len(index)
         val = facts.val_accuracy
-        if y.shape[0] >= 100 and (facts.near_chance or (val is not None and val <= 1.5 / n_classes)):
+        if len(index) >= 100 and (facts.near_chance or (val is not None and val <= 1.5 / n_classes)):
             facts.knn_accuracy = factsmod.knn_accuracy(x, sample_labels)
             facts.knn_by_chance = factsmod.agreement_by_chance(sample_labels)
         narrow = not facts.hidden_units or any(u < n_classes for u in facts.hidden_units)
