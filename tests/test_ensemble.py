@@ -105,16 +105,23 @@ def _same_init_build(keep_prob):
     return build
 
 
-def test_dropout_masks_differ_across_models():
+def test_dropout_masks_come_from_each_models_own_generator():
+    """A model's masks are those its own fit would draw: a build that reseeds the generator gives every
+    seed the same masks (as their separate fits would), a plain build gives each seed its own."""
     kwargs = dict(n_epoch=3, batch_size=8, shuffle=False)
     plain = train_ensemble(_same_init_build(None), X3, Y3, [0, 1, 2], **kwargs)
     p0, p1 = plain.models[0].predict(X3), plain.models[1].predict(X3)
     np.testing.assert_allclose(p0, p1, atol=1e-6)  # no dropout, same init: identical models
-    dropped = train_ensemble(_same_init_build(0.5), X3, Y3, [0, 1, 2], **kwargs)
-    d = [m.predict(X3) for m in dropped.models]
-    assert np.abs(d[0] - d[1]).max() > 1e-3 and np.abs(d[1] - d[2]).max() > 1e-3
-    # predict runs in eval mode: deterministic
-    np.testing.assert_array_equal(dropped.models[0].predict(X3), d[0])
+    reseeded = train_ensemble(_same_init_build(0.5), X3, Y3, [0, 1, 2], **kwargs)
+    d = [m.predict(X3) for m in reseeded.models]
+    np.testing.assert_allclose(d[0], d[1], atol=1e-6)  # same generator state after the build: same masks
+    own = tflearn.DNN(_same_init_build(0.5)())
+    own.fit(X3, Y3, **kwargs)
+    np.testing.assert_allclose(own.predict(X3), d[0], atol=1e-5)  # = its separate fit
+    seeded = train_ensemble(lambda: mlp(keep_prob=0.5), X3, Y3, [0, 1, 2], **kwargs)
+    e = [m.predict(X3) for m in seeded.models]
+    assert np.abs(e[0] - e[1]).max() > 1e-3 and np.abs(e[1] - e[2]).max() > 1e-3
+    np.testing.assert_array_equal(seeded.models[0].predict(X3), e[0])  # predict runs in eval mode
 
 
 def test_clear_errors():

@@ -125,30 +125,103 @@ def test_a_diverging_model_stops_alone(tmp_path):
 
 
 def test_dropout_rate_per_model():
+    """Each model's masks drop its own rate (a model that keeps everything draws nothing)."""
     members = [new_member(_built(lambda k=k: mlp(keep=k), 0)) for k in (0.5, 0.999999, 0.25)]
     stacks, singles = stack_groups(members)
     assert len(stacks) == 1 and stacks[0][1] == "dense"  # one stack despite different rates
     stack = Stack(*stacks[0])
-    stack.unit_stats = None
-    x = torch.tensor(X[:64])
-    torch.manual_seed(0)
-    zeros = []
-    original = torch.rand_like
-    seen = {}
+    h = torch.ones(3, 4000, 16)
+    out = stack._dropout(h, [0.5, 0.999999, 0.25])
+    zeros = [float((out[i] == 0).float().mean()) for i in range(3)]
+    assert zeros[0] == pytest.approx(0.5, abs=0.03) and zeros[1] < 0.01 and zeros[2] == pytest.approx(0.75, abs=0.03)
+    assert float(out[0][out[0] > 0].mean()) == pytest.approx(2.0)  # kept units scaled by 1 / keep
 
-    def spy(t, *a, **k):
-        out = original(t, *a, **k)
-        seen["mask_source"] = out
-        return out
-    torch.rand_like = spy
-    try:
-        stack._dense(x, per_group=False, training=True)
-    finally:
-        torch.rand_like = original
-    draws = seen["mask_source"]  # (M, B, units): a unit is kept where draw < keep of its model
-    for i, keep in enumerate((0.5, 0.999999, 0.25)):
-        zeros.append(float((draws[i] >= keep).float().mean()))
-    assert zeros[0] == pytest.approx(0.5, abs=0.05) and zeros[1] < 0.01 and zeros[2] == pytest.approx(0.75, abs=0.05)
+
+def test_dropout_stack_equals_separate_fits(tmp_path):
+    """Every model draws its masks from its own generator, as its own fit does: equal within float tolerance."""
+    cells = [(0, 0.5), (1, 0.5), (0, 0.8), (2, 0.999999)]
+    builds = [lambda k=k: mlp(keep=k, lr=0.1) for _, k in cells]
+    seeds = [c[0] for c in cells]
+    with runs_dir(tmp_path):
+        expected = [separate_fit(b, s, 5.0, X_inputs=X, Y_targets=Y, n_epoch=3, validation_set=(VX, VY))
+                    for b, s in zip(builds, seeds)]
+        members = stacked(builds, seeds, 5.0, StackFit(X, Y, n_epoch=3, validation_set=(VX, VY)))
+    for a, m in zip(expected, members):
+        assert_same_models(a, m.dnn)
+
+
+def test_a_model_does_not_depend_on_its_neighbours(tmp_path):
+    """Adding a diverging model (and another seed) to a stack with dropout changes none of the others."""
+    good = [lambda: mlp(keep=0.5, lr=0.1), lambda: mlp(keep=0.7, lr=0.05)]
+    diverging = lambda: mlp(keep=0.5, lr=1e6)  # noqa: E731
+    with runs_dir(tmp_path):
+        alone = stacked(good, [0, 1], None, StackFit(X, Y, n_epoch=3))
+        crowd = stacked([diverging, good[0], lambda: mlp(keep=0.6, lr=0.1), good[1]], [0, 0, 3, 1], None,
+                        StackFit(X, Y, n_epoch=3))
+    assert crowd[0].failed is not None and all(m.failed is None for m in crowd[1:])
+    assert_same_models(alone[0].dnn, crowd[1].dnn)
+    assert_same_models(alone[1].dnn, crowd[3].dnn)
+
+
+def test_vmap_networks_with_dropout_are_not_stacked():
+    def conv_dropout():
+        net = tflearn.input_data(shape=[None, 4, 3, 1])
+        net = tflearn.dropout(tflearn.conv_2d(net, 3, 2, activation="relu"), 0.5)
+        return tflearn.regression(tflearn.fully_connected(net, 4, activation="softmax"))
+    key, why = stack_key(_built(conv_dropout, 0))
+    assert key is None and "dropout" in why and "one by one" not in why
+
+
+def test_a_damaged_stack_checkpoint_is_refused_and_the_restart_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from deepscope.sweep import stack_checkpoint
+
+    builds = [lambda: mlp(keep=0.5, lr=0.1), lambda: mlp(keep=0.7, lr=0.05)]
+    with runs_dir(tmp_path):
+        whole = stacked(builds, [0, 1], 5.0, StackFit(X, Y, n_epoch=4))
+    original = stack_checkpoint.save
+
+    def save_then_die(trainer, path):
+        original(trainer, path)
+        if trainer.epoch == 2:
+            raise KeyboardInterrupt
+
+    for damage in ("truncate", "nan", "missing", "metadata"):
+        path = tmp_path / f"{damage}.safetensors"
+        monkeypatch.setattr(stack_checkpoint, "save", save_then_die)
+        with runs_dir(tmp_path), pytest.raises(KeyboardInterrupt):
+            members = []
+            for build, seed in zip(builds, [0, 1]):
+                set_seed(seed)
+                members.append(new_member(tflearn.DNN(build(), clip_gradients=5.0)))
+            train_stack(members, "dense", StackFit(X, Y, n_epoch=4), write_runs=False, checkpoint=path)
+        monkeypatch.setattr(stack_checkpoint, "save", original)
+        with safe_open(str(path), "pt") as f:
+            meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+        if damage == "truncate":
+            path.write_bytes(path.read_bytes()[:-100])
+        elif damage == "nan":
+            name = next(k for k in tensors if k.startswith("param."))
+            tensors[name] = torch.full_like(tensors[name], float("nan"))
+            save_file(tensors, str(path), metadata=meta)
+        elif damage == "missing":
+            tensors.pop("rng.model.1")
+            save_file(tensors, str(path), metadata=meta)
+        else:
+            meta["deepscope"] = meta["deepscope"][:-30]
+            save_file(tensors, str(path), metadata=meta)
+        members = []
+        for build, seed in zip(builds, [0, 1]):
+            set_seed(seed)
+            members.append(new_member(tflearn.DNN(build(), clip_gradients=5.0)))
+        set_seed(12345)  # whatever the driver's generator holds
+        with runs_dir(tmp_path):
+            stack = train_stack(members, "dense", StackFit(X, Y, n_epoch=4), write_runs=False, checkpoint=path)
+        assert stack.resumed_epoch is None, damage  # refused: trained again from the start
+        for a, m in zip(whole, members):
+            assert_same_models(a.dnn, m.dnn)
 
 
 def test_what_cannot_be_stacked_says_why():

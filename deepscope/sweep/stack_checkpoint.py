@@ -3,9 +3,11 @@ continues its stacks from their last finished epoch instead of training them aga
 
 One file per stack, ``<study>/stacks/<digest>.safetensors`` (the digest names the stack's trials):
 the stacked weights and buffers, the optimizer's state tensors, the per-model NaN flags, the step
-records and the random generator in safetensors; everything else (epoch, step, histories, optimizer
-groups, schedule, record columns, a fingerprint of the stack) as JSON in the file's metadata. Written
-atomically at the end of every epoch; never unpickled; removed once the stack's trials are journaled.
+records, the random generator and each model's dropout generator in safetensors; everything else
+(epoch, step, histories, optimizer groups, schedule, record columns, a fingerprint of the stack) as
+JSON in the file's metadata, with a sha256 of it all: a damaged file is refused and the stack starts
+again (which gives the same result: every model's randomness is its own). Written atomically at the
+end of every epoch; never unpickled; removed once the stack's trials are journaled.
 """
 from __future__ import annotations
 
@@ -14,13 +16,13 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_save
 
 from .._io import atomic_write_bytes
 from ..models.checkpoint import jsonable, load_optimizer_state, optimizer_state
 
-FORMAT = "deepscope-stack-checkpoint-1"
+FORMAT = "deepscope-stack-checkpoint-2"  # 2: sha256, per-model dropout generators
 
 
 def checkpoint_path(folder, run_ids: list[str]) -> Path:
@@ -46,6 +48,8 @@ def save(trainer, path: Path) -> None:
     tensors["alive"] = trainer.alive.to(torch.uint8)
     tensors["first_bad"] = trainer.first_bad
     tensors["rng"] = torch.get_rng_state()
+    for i, generator in enumerate(getattr(stack, "generators", [])):  # each model's dropout stream
+        tensors[f"rng.model.{i}"] = generator.get_state()
     recorder = trainer.recorder
     if recorder is not None:
         tensors.update({f"record.{i}": v for i, v in enumerate(recorder.values)})
@@ -54,9 +58,23 @@ def save(trainer, path: Path) -> None:
             "scheduler": jsonable(trainer.scheduler.state_dict()) if trainer.scheduler is not None else None,
             "records": None if recorder is None else {"columns": recorder.columns, "steps": recorder.steps}}
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    meta["sha256"] = checksum(tensors, meta)
     data = safetensors_save(tensors, metadata={"deepscope": json.dumps(meta)})
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data)
+
+
+def checksum(tensors: dict, meta: dict) -> str:
+    """sha256 of every tensor (name, dtype, shape, bytes, in name order) and of the metadata (but its
+    own ``sha256``): a truncated file, a tensor missing or replaced, or cut metadata no longer match."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode("utf-8"))
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    digest.update(json.dumps({k: v for k, v in meta.items() if k != "sha256"}, sort_keys=True,
+                             default=str).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def restore(trainer, path: Path) -> bool:
@@ -70,7 +88,13 @@ def restore(trainer, path: Path) -> bool:
             if meta.get("format") != FORMAT or meta.get("fingerprint") != fingerprint(trainer):
                 return False
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (OSError, ValueError, RuntimeError):  # a damaged file: the stack starts again
+    except (OSError, ValueError, RuntimeError, SafetensorError):  # a damaged file: the stack starts again
+        print(f"deepscope: the stack checkpoint {path.name} cannot be read (damaged); its trials start again "
+              "from the beginning.", flush=True)
+        return False
+    if meta.get("sha256") != checksum(tensors, meta):  # damaged or edited: the stack starts again
+        print(f"deepscope: the stack checkpoint {path.name} does not match its checksum (damaged); "
+              "its trials start again from the beginning.", flush=True)
         return False
     stack = trainer.stack
     try:  # (torch checks the groups before it changes anything)
@@ -87,6 +111,8 @@ def restore(trainer, path: Path) -> bool:
     trainer.alive = tensors["alive"].to(stack.device).bool()
     trainer.first_bad = tensors["first_bad"].to(stack.device)
     torch.set_rng_state(tensors["rng"])
+    for i, generator in enumerate(getattr(stack, "generators", [])):
+        generator.set_state(tensors[f"rng.model.{i}"])
     trainer.epoch, trainer.step, trainer.histories = meta["epoch"], meta["step"], meta["histories"]
     if trainer.recorder is not None and meta["records"] is not None:
         n = len(meta["records"]["steps"])

@@ -11,8 +11,10 @@ by the same code, differing only in values the stack carries as tensors over the
 
 Results equal separate ``DNN.fit(..., run_id=...)`` calls within floating-point tolerance (tests in
 ``tests/test_stacking.py``: histories, weights, per-model gradient clipping, learning rates, L2 per
-layer, a diverging model), except **dropout masks**, which come from another random stream (same
-distribution, other draws).
+layer, dropout, a diverging model). Each model draws its dropout masks from its own generator, in the
+state its own fit's generator has when training starts (:func:`new_member`), layer by layer as its
+fit would: a model's result does not depend on the stack it landed in. The vmap engine cannot draw
+per-model masks, so networks it would run with dropout are not stacked (they train one by one).
 
 This module decides what stacks (:func:`stack_key`, :func:`stack_groups`) and computes a stack's
 forward pass and losses (:class:`Stack`); :mod:`deepscope.sweep.stack_training` runs the training loop.
@@ -79,12 +81,26 @@ class Member:
     failed_step: int | None = None
     seconds: float = 0.0
     records: list = field(default_factory=list)
+    rng_state: torch.Tensor | None = None  # the random generator as its own fit starts training
 
 
 def new_member(dnn: DNN, run_id: str | None = None) -> Member:
     """A member for ``dnn``, drawing its data seed now, exactly where ``DNN.fit`` would (call it right
-    after building the model from a freshly seeded generator, as a study's trial does)."""
-    return Member(dnn, dnn._data_seed(), run_id)
+    after building the model from a freshly seeded generator, as a study's trial does), and keeping
+    the random generator's state at that point: the state its own fit's first step would start from,
+    which the stack's dropout masks for this model are drawn from."""
+    data_seed = dnn._data_seed()
+    cuda = dnn.device.type == "cuda"
+    state = torch.cuda.get_rng_state(dnn.device) if cuda else torch.get_rng_state()
+    return Member(dnn, data_seed, run_id, rng_state=state)
+
+
+def model_generator(state: torch.Tensor | None, device: torch.device) -> torch.Generator:
+    """A generator on ``device`` in ``state`` (a member's), for that model's own dropout masks."""
+    generator = torch.Generator(device=device)
+    if state is not None:
+        generator.set_state(state)
+    return generator
 
 
 # -- which models can share a stack ------------------------------------------------------------
@@ -110,14 +126,15 @@ def stack_key(dnn: DNN) -> tuple[str | None, str]:
     except (ValueError, TypeError) as error:
         return None, f"the network cannot be described ({error})"
     engine = "dense" if dense_chain(dnn) is not None else "vmap"
+    if engine == "vmap" and any(isinstance(m, nn.Dropout) and m.p > 0 for m in net.modules()):
+        return None, "dropout outside a chain of fully connected layers (vmap cannot draw each model's own masks)"
     for node in description["nodes"]:
         args = node.get("args", {})
         optimizer = args.get("optimizer")
         if isinstance(optimizer, dict) and isinstance(optimizer.get("__config__"), dict):
             args["optimizer"] = {**optimizer, "__config__": {k: v for k, v in optimizer["__config__"].items()
                                                              if k != "learning_rate"}}
-        keep = ("keep_prob",) if engine == "vmap" else ()  # the vmap engine runs the first model's dropout
-        node["args"] = {k: v for k, v in args.items() if k not in PER_MODEL_ARGUMENTS or k in keep}
+        node["args"] = {k: v for k, v in args.items() if k not in PER_MODEL_ARGUMENTS}
     signature = [(name, tuple(t.shape), str(t.dtype)) for name, t in
                  (*net.named_parameters(), *net.named_buffers())]
     key = json.dumps([description, signature, dnn.clip_gradients, str(dnn.device), str(dnn.autocast_dtype)],
@@ -194,6 +211,10 @@ class Stack:
             self.keep = [torch.tensor([1.0 - float(dict(m.dnn.net.named_modules())[name].p) for m in self.members],
                                       device=device) if type(module) is nn.Dropout else None
                          for name, module in zip(self.chain_names, self.chain)]
+            self.keep_values = [None if k is None else k.tolist() for k in self.keep]
+            dropout = any(k is not None and any(v < 1.0 for v in values)
+                          for k, values in zip(self.keep, self.keep_values))
+            self.generators = [model_generator(m.rng_state, device) for m in self.members] if dropout else []
         else:
             self.objective = _DataLoss(self.first)
 
@@ -236,10 +257,8 @@ class Stack:
         m_count = self.n
         for index, (name, module) in enumerate(zip(self.chain_names, self.chain)):
             if type(module) is nn.Dropout:
-                keep = self.keep[index]
-                if training and bool((keep < 1).any()):
-                    mask = torch.rand_like(h) < keep.view(-1, 1, 1)
-                    h = h * mask / keep.view(-1, 1, 1)
+                if training:
+                    h = self._dropout(h, self.keep_values[index])
                 continue
             weight = self.params[f"{name}.weight"]  # (M, out, in)
             bias = self.params.get(f"{name}.bias")  # (M, out)
@@ -276,6 +295,18 @@ class Stack:
             if self.unit_stats is not None and not last and module.activation_name not in recordermod.NOT_MONITORED:
                 self.unit_stats[name] = _unit_values(h, module.activation_name)
         return h
+
+    def _dropout(self, h: torch.Tensor, keep: list) -> torch.Tensor:
+        """Dropout on ``(M, B, units)``: each model's mask from its own generator, drawn as its own
+        fit's ``F.dropout`` draws it (``bernoulli_(keep)`` on a ``(B, units)`` tensor, then ``/ keep``;
+        nothing drawn where it keeps everything)."""
+        if all(k >= 1.0 for k in keep):
+            return h
+        noise = torch.ones_like(h)
+        for i, (k, generator) in enumerate(zip(keep, self.generators)):
+            if k < 1.0:
+                noise[i].bernoulli_(k, generator=generator).div_(k)
+        return h * noise
 
     def penalty_terms(self) -> list[torch.Tensor]:
         """Each L1/L2 term, ``(M,)`` per term (network order); TFlearn's L1/L2 directly, others under vmap."""
