@@ -57,3 +57,30 @@ def test_lr_find_suggests_a_rate_where_the_loss_falls_and_stops_on_divergence():
 def test_lr_find_bad_arguments():
     with pytest.raises(ValueError, match="lr_find end_lr"):
         model().lr_find(X, Y1, start_lr=1.0, end_lr=0.1)
+
+
+def test_lr_find_steps_as_fit_does_trainable_vars_and_trainer_honoured():
+    """Each step is the fit's own step: regression(trainable_vars=...) and fit's trainer= subclass."""
+    tflearn.set_seed(0)
+    net = tflearn.input_data([None, 2])
+    first = tflearn.fully_connected(net, 16, activation="relu", name="first")
+    out = tflearn.fully_connected(first, 2, activation="softmax", name="out")
+    frozen_start = first.W.detach().clone()
+    dnn = tflearn.DNN(tflearn.regression(out, optimizer="sgd", learning_rate=0.1,
+                                         trainable_vars=tflearn.get_layer_variables_by_name("out")))
+    seen = {"steps": 0, "first_moved": False, "out_moved": False}
+    out_start = out.W.detach().clone()
+
+    class Spy(tflearn.models.Trainer):
+        def train_step(self, xs, y):
+            result = super().train_step(xs, y)
+            seen["steps"] += 1
+            seen["first_moved"] |= not torch.equal(first.W.detach(), frozen_start)
+            seen["out_moved"] |= not torch.equal(out.W.detach(), out_start)
+            return result
+
+    dnn.lr_find(X, Y1, num_steps=20, trainer=Spy)
+    assert seen["steps"] >= 2 and seen["out_moved"] and not seen["first_moved"]
+    assert torch.equal(out.W.detach(), out_start)  # restored afterwards
+    with pytest.raises(TypeError, match="lr_find trainer"):
+        dnn.lr_find(X, Y1, trainer=object)

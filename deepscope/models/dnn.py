@@ -31,7 +31,7 @@ from .fit_state import (EpochPosition, FitRecord, FitSettings, TrainingCheckpoin
 from .lr_find import lr_find as range_test
 from .summary import summary_table
 from .targets import MultiTarget
-from .trainer import Trainer
+from .trainer import Trainer, trainer_type
 
 
 def default_device() -> torch.device:
@@ -210,7 +210,7 @@ class DNN:
         Returns:
             The model (so calls can be chained).
         """
-        trainer_class = _trainer_class(trainer)
+        trainer_class = trainer_type(trainer, "fit trainer")
         diagnostics = diagnosticsmod.settings_from(diagnostics)
         resume = resume or (resuming_named_runs() and bool(run_id or checkpoint_dir))
         saving = checkpointmod.CheckpointSettings.check(nan_guard, checkpoint_every, checkpoint_dir,
@@ -588,7 +588,7 @@ class DNN:
         Returns:
             ``LRFinderResult`` (``suggestion``, ``lrs``, ``losses``, ``plot(path)``).
         """
-        return range_test(self, X, Y, start_lr, end_lr, num_steps, batch_size, **kwargs)
+        return range_test(self, X, Y, start_lr, end_lr, num_steps, batch_size, **kwargs)  # (trainer=... too)
 
     def summary(self, print_fn=print) -> str:
         """A table of layers with output shapes and parameter counts."""
@@ -675,17 +675,6 @@ def warn_if_environment_changed(folder: Path, run_config: dict) -> None:
                       "training continues correctly, but not bit for bit as an uninterrupted run would (float "
                       "sums depend on the thread count). Set torch.set_num_threads to the run's to match.",
                       RuntimeWarning, stacklevel=3)
-
-
-def _trainer_class(trainer) -> type:
-    """``fit(trainer=...)``: None (the default ``Trainer``) or a ``Trainer`` subclass."""
-    if trainer is None:
-        return Trainer
-    if isinstance(trainer, type) and issubclass(trainer, Trainer):
-        return trainer
-    fail("fit trainer", "a subclass of deepscope.models.Trainer (the class, not an instance)",
-         type(trainer).__name__ if not isinstance(trainer, type) else trainer.__name__, error=TypeError,
-         fix="Write `class MyTrainer(Trainer): def train_step(self, xs, y): ...` and pass trainer=MyTrainer.")
 
 
 def _device(device) -> torch.device:

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from .._checks import check_float, check_int, fail
-from .trainer import clip_grad_norm
+from .fit_state import FitSettings
+from .trainer import trainer_type
 from .._io import save_figure
 
 
@@ -50,8 +51,11 @@ class LRFinderResult:
 
 
 def lr_find(dnn, X, Y, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100, batch_size=None,
-            smoothing: float = 0.98, diverge: float = 4.0, seed: int | None = None) -> LRFinderResult:
+            smoothing: float = 0.98, diverge: float = 4.0, seed: int | None = None, trainer=None) -> LRFinderResult:
     """Run the range test on ``dnn`` and restore it afterwards.
+
+    Each step is the fit's own step (``Trainer.train_step``: the same loss, gradient clipping,
+    ``regression(trainable_vars=...)`` and optimizer), at the ramp's learning rate.
 
     Args:
         dnn: the ``DNN``.
@@ -62,6 +66,7 @@ def lr_find(dnn, X, Y, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: 
         smoothing: exponential smoothing of the loss (0: none).
         diverge: stop once the smoothed loss exceeds this multiple of its best value.
         seed: seed of the batch draw (None: from torch's generator, which is restored afterwards).
+        trainer: the ``Trainer`` subclass whose ``train_step`` runs each step (as ``fit(trainer=...)``).
 
     Returns:
         :class:`LRFinderResult`.
@@ -84,8 +89,9 @@ def lr_find(dnn, X, Y, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: 
     factor = (end_lr / start_lr) ** (1.0 / (num_steps - 1))
     lrs, losses, smoothed = [], [], []
     average, best, stopped = 0.0, math.inf, False
-    params = [p for p in dnn.net.parameters() if p.requires_grad]
     n = y.shape[0]
+    settings = FitSettings.check(n, 1, batch_size, True)
+    step_runner = trainer_type(trainer, "lr_find trainer")(dnn, xs, y, settings)
     try:
         dnn.net.train()
         for step in range(num_steps):
@@ -93,13 +99,7 @@ def lr_find(dnn, X, Y, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: 
             for group in dnn.optimizer.param_groups:
                 group["lr"] = lr
             index = torch.randint(0, n, (min(batch_size, n),), generator=generator).to(y.device)
-            _, loss = dnn.compute_loss([x.index_select(0, index) for x in xs], y.index_select(0, index))
-            for p in params:
-                p.grad = None
-            loss.backward()
-            if dnn.clip_gradients:
-                clip_grad_norm(params, dnn.clip_gradients)
-            dnn.optimizer.step()
+            loss, _ = step_runner.train_step([x.index_select(0, index) for x in xs], y.index_select(0, index))
             value = float(loss.detach())
             average = smoothing * average + (1 - smoothing) * value
             current = average / (1 - smoothing ** (step + 1)) if smoothing else value

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import fail
 from ..callbacks.base import CallbackList, TrainingState
 from .fit_state import EpochPosition, FitSettings
 from .. import losses
@@ -215,6 +216,17 @@ class Trainer:
         else:
             for begin in range(start * bs, n, bs):
                 yield [x[begin:begin + bs] for x in self.xs], self.y[begin:begin + bs]
+
+
+def trainer_type(trainer, where: str = "fit trainer") -> type:
+    """``fit(trainer=...)`` / ``lr_find(trainer=...)``: None (the default ``Trainer``) or a subclass."""
+    if trainer is None:
+        return Trainer
+    if isinstance(trainer, type) and issubclass(trainer, Trainer):
+        return trainer
+    fail(where, "a subclass of deepscope.models.Trainer (the class, not an instance)",
+         type(trainer).__name__ if not isinstance(trainer, type) else trainer.__name__, error=TypeError,
+         fix="Write `class MyTrainer(Trainer): def train_step(self, xs, y): ...` and pass trainer=MyTrainer.")
 
 
 def unhooked_step(optimizer: torch.optim.Optimizer):

@@ -14,8 +14,8 @@
 Each seed's model trains exactly as ``DNN(build(), clip_gradients=...).fit(X, Y, ...)`` after
 ``set_seed(seed)`` would (same initialization, same data order, same clipping, results equal within
 floating-point tolerance, dropout masks included: each model draws them from its own generator): the
-models are stacked
-and trained together by :mod:`deepscope.sweep.stacking`, which a vectorized ``Study`` uses too.
+models are stacked and trained together by :mod:`deepscope.sweep.stacking`, which a vectorized
+``Study`` uses too.
 For small networks a step costs about the same for 1 or N models. Networks with batch normalization
 are refused (running statistics of each model under ``vmap``).
 """
