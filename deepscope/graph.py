@@ -61,6 +61,11 @@ class Shape(list):
         return list(self)
 
 
+#: the layer functions a ``Node`` applies to itself (arithmetic, activations), handed over by
+#: layers/core.py when it is imported (they build on this module, so it cannot import them)
+NODE_LAYERS: dict = {}
+
+
 class Node:
     """A symbolic tensor: the output of a layer while the network is described.
 
@@ -99,11 +104,10 @@ class Node:
         return f"<deepscope Node {self.name!r} shape={list(self.shape)}>"
 
     # Arithmetic on layer outputs (TFlearn's tensors allow it): each operation is recorded as an
-    # ``elementwise`` layer, so the network still saves and loads. (The layer functions import this
-    # module, so these import them when called.)
+    # ``elementwise`` layer, so the network still saves and loads. (The layer functions build on this
+    # module; layers/core.py hands them to ``NODE_LAYERS`` when it is imported.)
     def _elementwise(self, other, op: str, reverse: bool = False) -> "Node":
-        from .layers.core import elementwise
-
+        elementwise = NODE_LAYERS["elementwise"]
         if isinstance(other, Node):
             return elementwise([other, self] if reverse else [self, other], op)
         if isinstance(other, numbers.Real) and not isinstance(other, bool):
@@ -142,9 +146,7 @@ class Node:
 
     def apply_activation(self, activation) -> "Node":
         """An activation layer on this node (what ``deepscope.activations.relu(node)`` does)."""
-        from .layers.core import activation as activation_layer
-
-        return activation_layer(self, activation)
+        return NODE_LAYERS["activation"](self, activation)
 
 
 class Layer(nn.Module):

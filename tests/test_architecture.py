@@ -95,3 +95,91 @@ def test_nothing_imports_the_cli_and_nothing_unpickles():
 
 def test_the_parser_sees_relative_imports():
     assert {"graph", "activations"} <= deepscope_imports(PACKAGE / "layers" / "core.py")
+
+
+# -- no import circles, function-level imports included ------------------------------------------
+def _module_name(path: Path) -> str:
+    parts = ("deepscope",) + path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _resolve(name: str) -> str | None:
+    """The deepscope module (file) ``name`` refers to: itself, or the package holding the attribute."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def module_imports(path: Path) -> set[str]:
+    """Every deepscope module ``path`` imports, anywhere in the file (inside functions too), as dotted
+    names; a package's own ``__init__`` is left out (importing a submodule runs it first, always)."""
+    me = _module_name(path)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        targets = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names if alias.name.startswith("deepscope")]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join(base + (node.module.split(".") if node.module else []))
+            elif node.module and node.module.startswith("deepscope"):
+                module = node.module
+            else:
+                continue
+            targets = [f"{module}.{alias.name}" for alias in node.names] + [module]
+        for target in targets:
+            resolved = _resolve(target)
+            if resolved and resolved != me and not me.startswith(resolved + ".") and resolved != "deepscope":
+                found.add(resolved)
+    return found
+
+
+def import_circles(graph: dict) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, circles, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return circles
+
+
+def test_no_import_circles_even_inside_functions():
+    graph = {name: module_imports(path) for name, path in MODULES.items()}
+    assert "deepscope.sweep.records" in graph["deepscope.sweep.study"]  # (the parser sees relative imports)
+    circles = import_circles(graph)
+    assert not circles, "import circles (a function-level import counts too): " + "; ".join(
+        " <-> ".join(c) for c in circles)
+
+
+def test_the_circle_finder_finds_a_circle():
+    assert import_circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert import_circles({"a": {"b"}, "b": set()}) == []

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import torch
 
 from .._checks import Text, check_choice, fail
 from .recording import activations, resolve_layers
-from .visualize import as_array, save_figure
+from .._io import save_figure
 from ..utils import RECORDING_BATCH_SIZE
 
 
@@ -30,6 +31,21 @@ class LayerSimilarity(NamedTuple):
     matrix: np.ndarray  # (len(rows), len(cols))
     rows: list
     cols: list
+
+
+def as_array(x, where: str, min_rank: int = 1) -> np.ndarray:
+    """A numpy float64 copy of an array, list or tensor, with a clear error for a bad rank or NaNs."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().double().numpy()
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        fail(where, "a numeric array", Text(type(x).__name__), error=TypeError)
+    if x.ndim < min_rank:
+        fail(where, f"an array of rank >= {min_rank}", Text(f"shape {x.shape}"))
+    if not np.isfinite(x).all():
+        fail(where, "finite values", Text("NaN or inf values"), "Check the data or the layer for divergence.")
+    return x
 
 
 def _flat(x, where: str) -> np.ndarray:

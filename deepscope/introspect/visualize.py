@@ -20,22 +20,8 @@ import torch
 from .._checks import Text, check_choice, check_int, fail
 from .._io import save_figure
 from .recording import activations, layer_modules, resolve_layers
+from .similarity import as_array, rdm
 from ..utils import RECORDING_BATCH_SIZE
-
-
-def as_array(x, where: str, min_rank: int = 1) -> np.ndarray:
-    """A numpy float64 copy of an array, list or tensor, with a clear error for a bad rank or NaNs."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().double().numpy()
-    try:
-        x = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        fail(where, "a numeric array", Text(type(x).__name__), error=TypeError)
-    if x.ndim < min_rank:
-        fail(where, f"an array of rank >= {min_rank}", Text(f"shape {x.shape}"))
-    if not np.isfinite(x).all():
-        fail(where, "finite values", Text("NaN or inf values"), "Check the data or the layer for divergence.")
-    return x
 
 
 def _conv_weight(model, layer: str | None) -> tuple[str, torch.Tensor]:
@@ -212,7 +198,6 @@ def embed(features, method: str = "pca", n_components: int = 2, metric: str = "e
         signs = np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(1)])
         signs[signs == 0] = 1
         return (u[:, :n_components] * s[:n_components]) * signs[:n_components]
-    from .similarity import rdm
 
     d2 = rdm(x, metric) ** 2  # (N, N) squared distances
     j = np.eye(len(x)) - 1.0 / len(x)  # centering matrix

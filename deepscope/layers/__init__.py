@@ -18,3 +18,12 @@ __all__ = ["activation", "dropout", "flatten", "fully_connected", "input_data", 
            "simple_rnn", "lstm", "gru", "embedding", "merge", "merge_outputs", "elementwise",
            "residual_block", "residual_bottleneck", "resnext_block", "densenet_block", "grouped_conv_2d", "highway",
            "highway_conv_2d", "custom_layer", "register_custom_function", "bidirectional_rnn", "BasicLSTMCell", "BasicRNNCell", "GRUCell"]
+
+# TFlearn's paths for the blocks (tflearn.layers.core.highway, tflearn.layers.conv.residual_block, ...): they
+# are written in blocks.py, which builds on core and conv, so the package hands them to those modules here.
+from . import blocks as _blocks, conv as _conv, core as _core  # noqa: E402
+
+_core.highway = _blocks.highway
+for _name in ("densenet_block", "grouped_conv_2d", "highway_conv_2d", "residual_block", "residual_bottleneck",
+              "resnext_block"):
+    setattr(_conv, _name, getattr(_blocks, _name))

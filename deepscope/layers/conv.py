@@ -419,17 +419,3 @@ def upsample_2d(incoming, kernel_size, name="UpSample2D") -> Node:
     factor = _sizes(kernel_size, 2, where, "kernel_size")
     _, h, w, c = incoming.shape
     return add_layer(incoming, Upsample(factor), [None, h * factor[0], w * factor[1], c], name)
-
-
-# The residual family and highway convolutions are TFlearn's ``tflearn.layers.conv`` names too; they
-# are written with the layers above in layers/blocks.py (which imports this module, so it is looked
-# up when first asked for).
-_BLOCKS = ("densenet_block", "grouped_conv_2d", "highway_conv_2d", "residual_block", "residual_bottleneck",
-           "resnext_block")
-
-
-def __getattr__(name: str):
-    if name in _BLOCKS:
-        from . import blocks
-        return getattr(blocks, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,7 @@ from torch import nn
 from .. import activations, initializations, regularizers
 from .._registry import Registry
 from .._checks import Text, check_choice, check_float, check_int, check_shape_list, fail
-from ..graph import Graph, Layer, Node, add_layer, layer_function, layer_label, require_node
+from ..graph import NODE_LAYERS, Graph, Layer, Node, add_layer, layer_function, layer_label, require_node
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,9 +452,4 @@ def reshape(incoming, new_shape, name="Reshape") -> Node:
     return add_layer(incoming, Reshape(rest), [None] + rest, name)
 
 
-def __getattr__(name: str):
-    """TFlearn's ``tflearn.layers.core.highway`` lives in layers/blocks.py (which imports this module)."""
-    if name == "highway":
-        from .blocks import highway
-        return highway
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+NODE_LAYERS.update(elementwise=elementwise, activation=activation)  # what Node arithmetic and activations call

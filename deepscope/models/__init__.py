@@ -6,7 +6,8 @@ class to ``fit(..., trainer=MyTrainer)``.
 from .dnn import DNN
 from .generator import SequenceGenerator
 from .fit_state import FitRecord, FitSettings, fit_callbacks, resume_named_runs
-from .serialization import ModelFileError, load_model
+from .loading import load_model
+from .serialization import ModelFileError
 from .trainer import Trainer
 
 __all__ = ["DNN", "SequenceGenerator", "FitRecord", "FitSettings", "ModelFileError", "Trainer", "fit_callbacks", "load_model",

@@ -243,44 +243,7 @@ def migrate(description: dict, version: str, source: str) -> dict:
     return description
 
 
-def load_model(path, device=None, **dnn_kwargs):
-    """Rebuild a model from a file written by ``DNN.save``, without the original code.
-
-    Args:
-        path: the model file.
-        device: where to put the model (default: automatic).
-        dnn_kwargs: further ``DNN`` arguments.
-
-    Returns:
-        A ``DNN`` with the saved weights.
-    """
-    from .dnn import DNN
-
-    tensors, meta = read_file(path)
-    try:
-        description = json.loads(meta["network"])
-    except (KeyError, json.JSONDecodeError, RecursionError) as exc:
-        raise ModelFileError(f"model file {str(path)!r} has a damaged network description "
-                             f"({type(exc).__name__}: {str(exc)[:200]}).") from None
-    if description is None:
-        raise ModelFileError(f"model file {str(path)!r} holds a custom nn.Module's weights: build the module "
-                             f"yourself, wrap it in DNN and call model.load(path).")
-    if not isinstance(description, dict):
-        raise ModelFileError(f"model file {str(path)!r}: the network description is not an object.")
-    description = migrate(description, str(meta.get("version")), str(path))
-    _check_shapes_before_building(description, tensors, str(path))
-    try:
-        output = rebuild_network(description, str(path))
-        dnn = DNN(output, device=device, **dnn_kwargs)
-    except (RuntimeError, MemoryError, OverflowError, KeyError, RecursionError) as exc:
-        raise ModelFileError(f"model file {str(path)!r}: the network it describes cannot be built "
-                             f"({type(exc).__name__}: {str(exc)[:200]}); the file is damaged or was changed "
-                             "after saving. Nothing was loaded.") from None
-    load_weights(dnn, path)
-    return dnn
-
-
-def _check_shapes_before_building(description: dict, tensors: dict, source: str) -> None:
+def check_shapes_before_building(description: dict, tensors: dict, source: str) -> None:
     """Build the network on the meta device (no memory) and compare its parameter shapes with the
     file's tensors, so a tampered description (``n_units=10**12``) is refused before any allocation."""
     try:

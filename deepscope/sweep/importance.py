@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from .study import metric_value
+from .records import metric_value
 
 
 def param_importances(rows: list[dict], params: list[str], metric: str) -> tuple[dict[str, float] | None, str]:

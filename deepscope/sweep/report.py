@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -21,7 +22,7 @@ from .._io import atomic_write_text
 from ..runs.report import figure_img, page, section, table_html
 from .stability import stability_map, study_summary
 from .importance import param_importances
-from .study import Study, aggregate, metric_value
+from .records import aggregate, journal_rows, metric_value
 from .journal import Journal
 
 
@@ -29,8 +30,6 @@ class _Rows:
     """The results of a study folder, read from its journal (a Study needs its train_fn to run, not to read)."""
 
     def __init__(self, folder: Path):
-        import json
-
         self.folder = folder
         self.name = folder.name
         try:
@@ -40,7 +39,7 @@ class _Rows:
         self.journal = Journal(folder / "journal.jsonl")
 
     def results(self) -> list[dict]:
-        return Study.results(self)
+        return journal_rows(self.journal)
 
 
 def study_report(study, path: str | os.PathLike | None = None, metric: str | None = None,

@@ -17,7 +17,7 @@ import numpy as np
 from .._checks import fail
 from .._io import save_figure
 from .importance import param_importances
-from .study import metric_value
+from .records import metric_value
 
 
 @dataclass

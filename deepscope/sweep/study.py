@@ -21,8 +21,6 @@ records ``started`` / ``finished`` / ``failed`` events (see :mod:`deepscope.swee
 """
 from __future__ import annotations
 
-from collections import Counter
-
 import json
 import os
 import shutil
@@ -34,10 +32,12 @@ import numpy as np
 from .._checks import check_choice, check_int, fail
 from .._io import atomic_write_json
 from ..callbacks.run_folder import runs_root
-from ..diagnostics import read_diagnosis
 from ..models.fit_state import fit_callbacks
 from ..utils import set_seed
 from .journal import TERMINAL, Journal, trial_id
+from .records import _key, aggregate, journal_rows, metric_value, trial_record
+from .report import study_report
+from .stability import study_summary
 from .space import check_space, grid, sample
 from ..runs.report import Report
 from .bayes import run_bayes
@@ -49,10 +49,6 @@ from .stacking import new_member, stack_groups
 
 METHODS = ("grid", "random", "bayes")
 BACKENDS = ("processes", "ray")
-
-
-def _key(params: dict) -> str:
-    return json.dumps(params, sort_keys=True)
 
 
 class Study:
@@ -427,13 +423,7 @@ class Study:
     def results(self) -> list[dict]:
         """One row per trial in the journal: ``trial, run_id, params, seed, status, metrics, error, attempts``
         (status ``'finished'``, ``'failed'``, ``'pruned'`` or ``'interrupted'``)."""
-        rows = []
-        for tid, s in self.journal.states().items():
-            status = s["event"] if s["event"] in TERMINAL else "interrupted"
-            rows.append({"trial": tid, "run_id": s.get("run_id"), "params": s.get("params", {}),
-                         "seed": s.get("seed"), "status": status, "metrics": s.get("metrics", {}),
-                         "error": s.get("error"), "attempts": s["attempts"], "record": s.get("record") or {}})
-        return rows
+        return journal_rows(self.journal)
 
     def table(self, metric: str | None = None) -> list[dict]:
         """Aggregate per point over seeds: see :func:`aggregate`."""
@@ -441,80 +431,12 @@ class Study:
 
     def report(self, path=None, collapse: float | None = 0.11):
         """An HTML report of the study (see :mod:`deepscope.sweep.report`), shown inline in notebooks."""
-        from .report import study_report  # (report imports this module)
         return Report(study_report(self, path, collapse=collapse))
 
     def summary(self, x: str, y: str, collapse: float | None = 0.11) -> str:
         """Which cells of the ``x`` by ``y`` grid collapsed, for which seeds, and why (the trials'
         diagnoses): see :func:`deepscope.sweep.study_summary`."""
-        from .stability import study_summary  # (stability imports this module)
         return study_summary(self, x, y, self.metric, collapse)
-
-
-def metric_value(row: dict, metric: str) -> float | None:
-    """A finished trial's ``metric`` as a float (NaN/Inf kept: the journal stores them as text);
-    None when the trial did not finish or did not report it."""
-    if row.get("status") != "finished":
-        return None
-    value = row.get("metrics", {}).get(metric)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and value.strip().lower() in ("nan", "inf", "-inf", "infinity", "-infinity"):
-        return float(value)
-    return None
-
-
-def aggregate(rows: list[dict], metric: str) -> list[dict]:
-    """Per point (params), over its seeds: ``mean, median, std, min, max`` of the finite values of
-    ``metric`` (``std`` with ddof=0; NaN where none), ``n`` (finished seeds that reported it, finite
-    or not), ``n_nonfinite`` (of those, NaN/Inf: a diverged seed is counted, never dropped) and
-    ``n_failed`` (trials that raised), ``root_cause`` (the most frequent root cause of the
-    point's trials' diagnoses, e.g. ``'penalty_collapse (3/5)'``; ``''`` when none was found).
-    Points in first-seen order."""
-    groups: dict[str, dict] = {}
-    for row in rows:
-        g = groups.setdefault(_key(row["params"]), {"params": row["params"], "values": [], "n_failed": 0,
-                                                    "causes": Counter(), "n": 0})
-        g["n"] += 1
-        cause = (row.get("record") or {}).get("root_cause")
-        if cause:
-            g["causes"][cause] += 1
-        value = metric_value(row, metric)
-        if value is not None:
-            g["values"].append(value)
-        elif row["status"] == "failed":
-            g["n_failed"] += 1
-    table = []
-    for g in groups.values():
-        v = np.asarray(g["values"], dtype=float)
-        finite = v[np.isfinite(v)]
-        stats = ((finite.mean(), np.median(finite), finite.std(), finite.min(), finite.max()) if finite.size
-                 else (float("nan"),) * 5)
-        table.append({"params": g["params"], **dict(zip(("mean", "median", "std", "min", "max"), map(float, stats))),
-                      "n": int(v.size), "n_nonfinite": int(v.size - finite.size), "n_failed": g["n_failed"],
-                      "root_cause": ", ".join(f"{c} ({k}/{g['n']})" for c, k in g["causes"].most_common(2))})
-    return table
-
-
-def trial_record(root: Path, run_id: str) -> dict | None:
-    """What happened in a trial, read from its run folder (the newest fit under ``run_id``): final
-    metrics, distinct predicted classes, dead/saturated fraction per layer, and the diagnoses."""
-    base = root / run_id
-    folders = [base] + sorted(base.parent.glob(base.name + "_*")) if base.parent.is_dir() else []
-    found = [(f, d) for f in folders if (d := read_diagnosis(f)) is not None]
-    if not found:
-        return None
-    folder, diagnosis = max(found, key=lambda fd: (fd[0] / "diagnosis.json").stat().st_mtime)
-    final = diagnosis.final
-    return {"run_folder": folder.name, "final_metrics": final.get("metrics", {}),
-            "n_predicted_classes": final.get("n_predicted_classes"), "majority_fraction": final.get("majority_fraction"),
-            "dead": final.get("dead", {}), "saturated": final.get("saturated", {}),
-            "root_cause": diagnosis.root_cause.code if diagnosis.root_cause is not None else None,
-            "summary": diagnosis.summary,
-            "diagnoses": [{"code": f.code, "severity": f.severity, "step": f.step, "layer": f.layer, "role": f.role,
-                           "message": f.message} for f in diagnosis.findings]}
 
 
 def _has_checkpoints(folder: Path) -> bool:
