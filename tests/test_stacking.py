@@ -368,3 +368,61 @@ def test_a_killed_vectorized_study_continues_its_stack_from_the_last_epoch(tmp_p
         assert len(metrics) == 5  # header + 4 epochs: the restored histories and the new ones
         steps = (tmp_path / row["run_id"] / "steps.csv").read_text().splitlines()
         assert steps[1].startswith("1,1,")  # the step records of epochs 1-2 came back too
+
+
+class EpochLog(tflearn.callbacks.Callback):
+    """Records what its trial's fit shows at each epoch; stops the trial after ``stop_after`` epochs."""
+
+    def __init__(self, log, key, stop_after=None):
+        self.log, self.key, self.stop_after = log, key, stop_after
+
+    def on_train_begin(self, state):
+        self.log.setdefault(self.key, []).append("begin")
+
+    def on_epoch_end(self, state):
+        self.log.setdefault(self.key, []).append((state.epoch, round(state.epoch_logs["val_acc"], 6),
+                                                  round(state.epoch_logs["loss"], 5)))
+        if self.stop_after is not None and state.epoch >= self.stop_after:
+            state.stop_training = True
+
+    def on_train_end(self, state):
+        self.log.setdefault(self.key, []).append(("end", state.epoch))
+
+
+def test_callbacks_in_a_vectorized_study_see_their_own_trial_and_can_stop_it(tmp_path, capsys):
+    """Each trial's callbacks get its own epochs and metrics, as in its own fit; stopping one trial early
+    leaves it as its fit would leave it (and the others untouched)."""
+    space = {"l2_first": [1e-4, 1e-2], "l2_second": [1e-4]}
+    logs = {"vec": {}, "seq": {}}
+
+    def callbacks(which):
+        return lambda params, seed: [EpochLog(logs[which], (params["l2_first"], seed),
+                                              stop_after=2 if params["l2_first"] == 1e-2 and seed == 1 else None)]
+
+    results = {}
+    for which, vectorize in (("vec", "auto"), ("seq", False)):
+        fit = Fit(build_cell, X, Y, n_epoch=4, validation_set=(VX, VY), callbacks=callbacks(which))
+        study = Study(which, fit, space, seeds=(0, 1), root=tmp_path, vectorize=vectorize)
+        study.run()
+        results[which] = {(r["params"]["l2_first"], r["seed"]): r for r in study.results()}
+    assert "4 trials in 1 vectorized run" in capsys.readouterr().out
+    assert logs["vec"] == logs["seq"] and len(logs["vec"]) == 4
+    assert logs["vec"][(1e-2, 1)][-1] == ("end", 2) and logs["vec"][(1e-4, 0)][-1] == ("end", 4)
+    for key, row in results["vec"].items():
+        for name, value in results["seq"][key]["metrics"].items():
+            assert row["metrics"][name] == pytest.approx(value, abs=1e-5), (key, name)
+
+
+def test_a_trainer_subclass_runs_one_by_one_and_says_why(tmp_path, capsys):
+    class Plain(tflearn.models.Trainer):
+        pass
+
+    fit = Fit(build_cell, X, Y, n_epoch=1, trainer=Plain)
+    rows = Study("own", fit, {"l2_first": [1e-4, 1e-2], "l2_second": [1e-4]}, seeds=(0,), root=tmp_path).run()
+    out = capsys.readouterr().out
+    assert "2 trials not vectorized: a trainer= subclass (Plain" in out and "vectorized run" not in out
+    assert all(r["status"] == "finished" for r in rows)
+    with pytest.raises(TypeError, match="Fit trainer"):
+        Fit(build_cell, X, Y, trainer=object)
+    with pytest.raises(TypeError, match="Fit callbacks"):
+        Fit(build_cell, X, Y, callbacks=[object()])

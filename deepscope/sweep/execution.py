@@ -142,6 +142,7 @@ def execute_stack(fit: Fit, root, trials: list, metric: str, members: list | Non
             for params, seed, run_id in trials:
                 set_seed(seed)
                 members.append(new_member(fit.model(params), run_id))
+                members[-1].callbacks = fit.callbacks_for(params, seed)
         else:
             for member, (_, _, run_id) in zip(members, trials):
                 member.run_id = run_id

@@ -20,8 +20,10 @@ from __future__ import annotations
 import inspect
 
 from .._checks import check_float, check_int, fail
+from ..callbacks.base import Callback
 from ..graph import Node
 from ..models.dnn import DNN
+from ..models.trainer import trainer_type
 from .stack_training import StackFit
 
 
@@ -34,11 +36,19 @@ class Fit:
         n_epoch, validation_set, batch_size, shuffle, show_metric, max_steps, drop_last, diagnostics:
             as ``DNN.fit``.
         clip_gradients, device: as ``DNN(...)`` (TFlearn's default clipping at 5.0).
+        callbacks: every trial's ``fit(callbacks=...)``: ``Callback`` instances (the same objects for
+            every trial, as calling ``fit`` trial after trial would), or a function
+            ``callbacks(params, seed) -> [Callback, ...]`` making each trial its own. In a vectorized
+            study each model's callbacks get ``on_train_begin``, ``on_epoch_end`` with that trial's own
+            epoch logs, and ``on_train_end``; ``state.stop_training`` stops that trial alone. Callbacks
+            with per-batch events make the trials run one by one (the study says so).
+        trainer: every trial's ``fit(trainer=...)`` (a ``Trainer`` subclass); its ``train_step`` runs
+            as written, so such trials run one by one.
     """
 
     def __init__(self, build, X, Y, n_epoch=10, validation_set=None, batch_size=None, shuffle=None,
                  show_metric=False, max_steps=None, drop_last=False, diagnostics=True, clip_gradients=5.0,
-                 device=None):
+                 device=None, callbacks=None, trainer=None):
         if not callable(build) or isinstance(build, Node):
             fail("Fit build", "a function build(**params) returning regression(...)", type(build).__name__,
                  "Wrap the network in a function of the study's parameters.", error=TypeError)
@@ -61,6 +71,34 @@ class Fit:
         self.clip_gradients = None if not clip_gradients else check_float(
             clip_gradients, "Fit clip_gradients", minimum=0.0, min_inclusive=False)
         self.device = device
+        if callbacks is not None and not callable(callbacks):
+            callbacks = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
+            if not all(isinstance(cb, Callback) for cb in callbacks):
+                fail("Fit callbacks", "deepscope.callbacks.Callback instances, or a function (params, seed) -> list",
+                     callbacks, error=TypeError)
+        self.callbacks = callbacks
+        self.trainer = None if trainer is None else trainer_type(trainer, "Fit trainer")
+
+    def callbacks_for(self, params: dict, seed) -> list:
+        """The callbacks of one trial's fit."""
+        if self.callbacks is None:
+            return []
+        made = self.callbacks(dict(params), seed) if callable(self.callbacks) else self.callbacks
+        made = [made] if isinstance(made, Callback) else list(made or [])
+        if not all(isinstance(cb, Callback) for cb in made):
+            fail("Fit callbacks(params, seed)", "a list of deepscope.callbacks.Callback", made, error=TypeError)
+        return made
+
+    def why_not_vectorized(self, params: dict, seed) -> str | None:
+        """Why this trial cannot train in a stack (None: it can)."""
+        if self.trainer is not None:
+            return f"a trainer= subclass ({self.trainer.__name__}: its train_step runs as written)"
+        for cb in self.callbacks_for(params, seed):
+            events = [e for e in ("on_batch_begin", "on_batch_end", "on_epoch_begin")
+                      if getattr(type(cb), e, None) is not getattr(Callback, e)]
+            if events:
+                return f"a callback with events a stack does not send ({type(cb).__name__}.{events[0]})"
+        return None
 
     def model(self, params: dict) -> DNN:
         """``DNN(build(**params))`` (call it after seeding: the initialization draws from the generator)."""
@@ -81,7 +119,8 @@ class Fit:
         model = self.model(params)
         model.fit(self.X, self.Y, n_epoch=self.n_epoch, validation_set=self.validation_set,
                   batch_size=self.batch_size, shuffle=self.shuffle, show_metric=self.show_metric,
-                  max_steps=self.max_steps, drop_last=self.drop_last, diagnostics=self.diagnostics, run_id=run_id)
+                  max_steps=self.max_steps, drop_last=self.drop_last, diagnostics=self.diagnostics, run_id=run_id,
+                  callbacks=self.callbacks_for(params, seed), trainer=self.trainer)
         return final_logs(model.history)
 
     def stack_fit(self) -> StackFit:

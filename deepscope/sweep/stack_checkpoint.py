@@ -56,7 +56,8 @@ def save(trainer, path: Path) -> None:
     meta = {"format": FORMAT, "fingerprint": fingerprint(trainer), "epoch": trainer.epoch, "step": trainer.step,
             "histories": trainer.histories, "optimizer": optimizer,
             "scheduler": jsonable(trainer.scheduler.state_dict()) if trainer.scheduler is not None else None,
-            "records": None if recorder is None else {"columns": recorder.columns, "steps": recorder.steps}}
+            "records": None if recorder is None else {"columns": recorder.columns, "steps": recorder.steps},
+            "stopped": [m.stopped_epoch for m in stack.members]}
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     meta["sha256"] = checksum(tensors, meta)
     data = safetensors_save(tensors, metadata={"deepscope": json.dumps(meta)})
@@ -114,6 +115,11 @@ def restore(trainer, path: Path) -> bool:
     for i, generator in enumerate(getattr(stack, "generators", [])):
         generator.set_state(tensors[f"rng.model.{i}"])
     trainer.epoch, trainer.step, trainer.histories = meta["epoch"], meta["step"], meta["histories"]
+    for member, stopped in zip(stack.members, meta.get("stopped") or []):
+        member.stopped_epoch = stopped  # (its slice holds the weights it stopped with)
+    for i, member in enumerate(stack.members):
+        if member.stopped_epoch is not None:
+            stack.write_back_one(i)
     if trainer.recorder is not None and meta["records"] is not None:
         n = len(meta["records"]["steps"])
         trainer.recorder.values = [tensors[f"record.{i}"].to(stack.device) for i in range(n)]

@@ -105,6 +105,8 @@ class StackTrainer:
         self.alive = torch.ones(stack.n, dtype=torch.bool, device=stack.device)
         self.first_bad = torch.zeros(stack.n, dtype=torch.long, device=stack.device)  # the step it turned NaN
         self.histories: list[list[dict]] = [[] for _ in stack.members]
+        self.states = [TrainingState(model=m.dnn, n_epoch=settings.n_epoch, steps_per_epoch=settings.steps_per_epoch,
+                                     batch_size=settings.batch_size, n_samples=n) for m in stack.members]
         self.metric_name = first.metric.name if first.metric is not None else None
         self.step = self.epoch = 0
 
@@ -147,6 +149,8 @@ class StackTrainer:
                     p.copy_(b + (p - b) * factor.reshape(-1, *([1] * (p.dim() - 1))))
         if self.scheduler is not None:
             self.scheduler.step()
+        if self.any_stopped:
+            self.freeze_stopped()
         if record:
             self.recorder.after(self.step, self.epoch, loss.detach(), data.detach(), [t.detach() for t in terms], norms)
         return loss.detach(), out.detach()
@@ -159,7 +163,10 @@ class StackTrainer:
         stack.resumed_epoch = None
         if self.checkpoint is not None and stack_checkpoint.restore(self, self.checkpoint):
             stack.resumed_epoch = self.epoch  # continue after the last finished epoch
+        self._fire("on_train_begin")
         while self.epoch < settings.n_epoch and not (stop_at is not None and self.step >= stop_at):
+            if all(m.stopped_epoch is not None for m in stack.members):
+                break
             self.epoch += 1
             loss_sum = torch.zeros(stack.n, device=stack.device)
             steps = 0
@@ -174,10 +181,42 @@ class StackTrainer:
                 if stop_at is not None and self.step >= stop_at:
                     break
             self._log_epoch(loss_sum / max(steps, 1), metrics)
+            self._fire("on_epoch_end")
             more = self.epoch < settings.n_epoch and not (stop_at is not None and self.step >= stop_at)
             if self.checkpoint is not None and more:
                 stack_checkpoint.save(self, self.checkpoint)
         stack.write_back()
+        self._fire("on_train_end")
+
+    def _fire(self, event: str) -> None:
+        """Each model's callbacks get ``event`` with that model's own state (epoch logs, history); a
+        callback that sets ``stop_training`` at an epoch's end stops that model there, as its fit would."""
+        for i, member in enumerate(self.stack.members):
+            if not member.callbacks or (member.stopped_epoch is not None and event != "on_train_end"):
+                continue
+            state = self.states[i]
+            epochs = member.stopped_epoch if member.stopped_epoch is not None else self.epoch
+            state.epoch, state.history = epochs, self.histories[i][:epochs]
+            state.step = min(self.step, epochs * self.settings.steps_per_epoch)
+            state.epoch_logs = dict(state.history[-1]) if state.history else {}
+            for callback in member.callbacks:
+                try:
+                    getattr(callback, event)(state)
+                except StopIteration:
+                    state.stop_training = True
+            if event == "on_epoch_end" and state.stop_training and member.stopped_epoch is None:
+                member.stopped_epoch = self.epoch
+                self.stack.write_back_one(i)  # its weights as its fit would end; the slice stays there
+
+    @property
+    def any_stopped(self) -> bool:
+        return any(m.stopped_epoch is not None for m in self.stack.members)
+
+    def freeze_stopped(self) -> None:
+        """Put the stopped models' weights back into their slices (the step moved them)."""
+        for i, member in enumerate(self.stack.members):
+            if member.stopped_epoch is not None:
+                self.stack.restore_one(i)
 
     def _log_epoch(self, mean_loss: torch.Tensor, metrics: list | None) -> None:
         """Every model's epoch logs: loss, the training metric, validation loss and metric."""
@@ -213,6 +252,11 @@ class StackTrainer:
                                  "loss dividing by zero.")
                 member.history = self.histories[i][:(bad_steps[i] - 1) // self.settings.steps_per_epoch]
                 dnn.step, dnn.epoch = bad_steps[i] - 1, len(member.history)
+            elif member.stopped_epoch is not None:  # a callback stopped it: as its fit, at that epoch's end
+                member.history = self.histories[i][:member.stopped_epoch]
+                dnn.epoch = member.stopped_epoch
+                dnn.step = min(self.step, member.stopped_epoch * self.settings.steps_per_epoch)
+                bad_steps[i], alive[i] = dnn.step + 1, False  # (its step records end there too)
             dnn.history = list(member.history)
             if self.recorder is not None:
                 member.records = self.recorder.records_of(i, None if alive[i] else bad_steps[i])

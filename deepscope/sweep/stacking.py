@@ -71,6 +71,9 @@ class Member:
         failed: why it stopped (a non-finite loss or gradient), else None.
         failed_step: the step it stopped at, else None.
         seconds: its share of the stack's training time.
+        callbacks: its fit's callbacks; they get ``on_train_begin``, ``on_epoch_end`` (with this model's
+            own epoch logs) and ``on_train_end``; ``state.stop_training`` stops this model alone.
+        stopped_epoch: the epoch after which a callback stopped it, else None.
     """
 
     dnn: DNN
@@ -82,6 +85,8 @@ class Member:
     seconds: float = 0.0
     records: list = field(default_factory=list)
     rng_state: torch.Tensor | None = None  # the random generator as its own fit starts training
+    callbacks: list = field(default_factory=list)  # its fit's callbacks (epoch events: see stack_training)
+    stopped_epoch: int | None = None  # a callback stopped it after this epoch (as its fit would stop)
 
 
 def new_member(dnn: DNN, run_id: str | None = None) -> Member:
@@ -368,9 +373,22 @@ class Stack:
     @torch.no_grad()
     def write_back(self) -> None:
         """Copy each model's slice into its own network."""
-        for i, member in enumerate(self.members):
-            for name, t in (*member.dnn.net.named_parameters(), *member.dnn.net.named_buffers()):
-                t.copy_((self.params if name in self.params else self.buffers)[name][i])
+        for i in range(self.n):
+            self.write_back_one(i)
+
+    @torch.no_grad()
+    def write_back_one(self, i: int) -> None:
+        """Copy model ``i``'s slice into its own network."""
+        member = self.members[i]
+        for name, t in (*member.dnn.net.named_parameters(), *member.dnn.net.named_buffers()):
+            t.copy_((self.params if name in self.params else self.buffers)[name][i])
+
+    @torch.no_grad()
+    def restore_one(self, i: int) -> None:
+        """Copy model ``i``'s own network back into its slice (a stopped model stays where it stopped)."""
+        member = self.members[i]
+        for name, t in (*member.dnn.net.named_parameters(), *member.dnn.net.named_buffers()):
+            (self.params if name in self.params else self.buffers)[name][i].copy_(t)
 
 
 class _DataLoss(nn.Module):

@@ -209,10 +209,19 @@ class Study:
         fit: Fit = self.train_fn
         states = self.journal.states()
         candidates, left = [], []
+        reasons: dict[str, int] = {}  # why trials run one by one: how many
         for params, seed, label in trials:
             state = states.get(trial_id(params, seed))
             if state is not None and (state["event"] in TERMINAL or _has_checkpoints(self.root / state["run_id"])):
                 left.append((params, seed, label))  # done (skipped there) or resumes from its checkpoints
+                continue
+            try:
+                why = fit.why_not_vectorized(params, seed)
+            except Exception:  # noqa: BLE001 - the ordinary path runs it again and records the error
+                why = "its callbacks could not be made"
+            if why is not None:
+                reasons[why] = reasons.get(why, 0) + 1
+                left.append((params, seed, label))
                 continue
             set_seed(seed)
             try:
@@ -220,10 +229,11 @@ class Study:
             except Exception:  # noqa: BLE001 - the ordinary path runs it again and records the error
                 left.append((params, seed, label))
                 continue
-            candidates.append(((params, seed, label), new_member(model)))
+            member = new_member(model)
+            member.callbacks = fit.callbacks_for(params, seed)
+            candidates.append(((params, seed, label), member))
         stacks, singles = stack_groups([member for _, member in candidates])
         trial_of = {id(member): trial for trial, member in candidates}
-        reasons: dict[str, int] = {}
         for member, reason in singles:
             reasons[reason] = reasons.get(reason, 0) + 1
             left.append(trial_of[id(member)])
@@ -232,7 +242,7 @@ class Study:
                   f"run{'s' if len(stacks) > 1 else ''} ({', '.join(f'{len(m)} models, {e}' for m, e in stacks)})",
                   flush=True)
         for reason, count in reasons.items():
-            if self.verbose and len(candidates) > 1:
+            if self.verbose and len(trials) > 1:
                 print(f"[{self.name}] {count} trial{'s' if count > 1 else ''} not vectorized: {reason}", flush=True)
         if self.backend == "ray" or (self.workers or 1) > 1:  # stacks as jobs of the workers / Ray tasks
             self._run_stack_jobs(stacks, trial_of)
