@@ -243,6 +243,39 @@ def test_bayes_with_a_pruner_stops_hopeless_points(tmp_path):
         Study("p", train, {"lr": [0.1]}, pruner=optuna.pruners.MedianPruner())
 
 
+def _pruned_point(lr):
+    net = tflearn.input_data(shape=[None, 4])
+    net = tflearn.fully_connected(net, 2, activation="softmax")
+    return tflearn.regression(net, optimizer="sgd", learning_rate=lr, batch_size=16)
+
+
+def test_a_pruner_prunes_vectorized_points(tmp_path, capsys):
+    """The same search with a Fit: each point's seeds train as one stack; the pruner's verdict on the first
+    seed stops both at that epoch; points are still judged, told and journaled as pruned."""
+    import optuna
+    from deepscope.sweep import Fit
+
+    X = np.random.default_rng(0).random((64, 4)).astype("float32")
+    Y = np.eye(2, dtype="float32")[(X[:, 0] > 0.5).astype(int)]
+    study = Study("pruned_vec", Fit(_pruned_point, X, Y, n_epoch=6, validation_set=(X, Y)),
+                  {"lr": LogUniform(1e-4, 1.0)}, method="bayes", n_trials=8, seeds=(0, 1), metric="val_loss",
+                  mode="min", root=tmp_path, pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
+    rows = study.run()
+    out = capsys.readouterr().out
+    assert "2 trials in 1 vectorized run" in out
+    states = [t.state for t in study.optuna_study.trials]
+    assert len(states) == 8 and optuna.trial.TrialState.PRUNED in states
+    assert optuna.trial.TrialState.COMPLETE in states and optuna.trial.TrialState.FAIL not in states
+    by_point: dict = {}
+    for r in rows:
+        by_point.setdefault(r["params"]["lr"], []).append(r)
+    for point in by_point.values():  # both seeds of a point share its fate, pruned ones stopped early
+        assert len(point) == 2 and point[0]["status"] == point[1]["status"]
+        if point[0]["status"] == "pruned":
+            epochs = [len((tmp_path / r["run_id"] / "metrics.csv").read_text().splitlines()) - 1 for r in point]
+            assert epochs[0] == epochs[1] < 6
+
+
 def test_random_study(tmp_path):
     study = Study("rand", lambda p, s, r: {"val_acc": p["lr"]}, {"lr": LogUniform(1e-3, 1e-1)}, method="random",
                   n_trials=3, seeds=(0, 1), root=tmp_path, verbose=False)
@@ -401,3 +434,21 @@ def test_a_killed_parallel_driver_takes_its_workers_along_and_a_restart_finishes
     events = [json.loads(x) for x in journal.read_text().splitlines()]
     finished = [e["trial"] for e in events if e["event"] == "finished"]
     assert len(finished) == 6 and len(set(finished)) == 6
+
+
+def test_vectorized_bayes_tells_optuna_each_points_value(tmp_path):
+    """Before: run_trials returned only the trials left to the ordinary path, so every stacked point was
+    told FAIL and the search learned nothing."""
+    import optuna
+    from deepscope.sweep import Fit
+
+    X = np.random.default_rng(0).random((64, 4)).astype("float32")
+    Y = np.eye(2, dtype="float32")[(X[:, 0] > 0.5).astype(int)]
+    study = Study("bayes_vec", Fit(_pruned_point, X, Y, n_epoch=2, validation_set=(X, Y)), {"lr": LogUniform(1e-3, 1.0)},
+                  method="bayes", n_trials=4, seeds=(0, 1), metric="val_loss", mode="min", root=tmp_path, verbose=False)
+    rows = study.run()
+    trials = study.optuna_study.trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 4
+    for t in trials:
+        losses = [r["metrics"]["val_loss"] for r in rows if r["params"]["lr"] == t.params["lr"]]
+        assert t.value == pytest.approx(sum(losses) / len(losses))

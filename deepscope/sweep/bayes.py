@@ -96,8 +96,15 @@ def run_bayes(study) -> None:
 
 
 def _run_pruned(study, trial, params: dict, labels: list[str]) -> list[dict] | None:
-    """Run a point's seeds one by one, the first reporting to the pruner; None when it was pruned."""
+    """Run a point's seeds, the first reporting to the pruner; None when it was pruned. A vectorized study
+    trains them as one stack (the pruner's verdict on the first seed stops the point's other seeds at
+    the same epoch, and every seed is recorded as pruned); otherwise one by one, the others not run."""
     reporter = PruningReporter(trial, study.metric)
+    if study.stacks_in_process(params, study.seeds[0]):
+        follower = FollowPruning(reporter)
+        results = study.run_trials([(params, seed, label) for seed, label in zip(study.seeds, labels)],
+                                   callbacks=lambda p, seed: [reporter] if seed == study.seeds[0] else [follower])
+        return None if reporter.pruned else results
     first = study.run_point_seed(params, study.seeds[0], labels[0], callbacks=[reporter])
     if reporter.pruned:
         for seed, label in zip(study.seeds[1:], labels[1:]):
@@ -128,6 +135,24 @@ class PruningReporter(Callback):
         if self.trial.should_prune():
             self.pruned = True
             state.stop_training = True
+
+
+class FollowPruning(Callback):
+    """Stops a point's other seeds when its first seed's ``PruningReporter`` was told to prune (and
+    marks them ``pruned`` so the study records them so)."""
+
+    def __init__(self, reporter: PruningReporter):
+        self.reporter = reporter
+        self.pruned = False
+
+    def on_epoch_end(self, state) -> None:
+        if self.reporter.pruned:
+            self.pruned = True
+            state.stop_training = True
+
+    @property
+    def epoch(self) -> int:
+        return self.reporter.epoch
 
 
 def _replay_journal(study, opt, distributions) -> None:

@@ -171,6 +171,8 @@ def execute_stack(fit: Fit, root, trials: list, metric: str, members: list | Non
         else:
             outcomes.append({"metrics": plain_metrics(final_logs(member.history), metric), "seconds": member.seconds})
         outcomes[-1]["vectorized"] = len(members)
+        if any(getattr(cb, "pruned", False) for cb in member.callbacks):  # (a pruner stopped it)
+            outcomes[-1]["pruned"] = True
         if stack.resumed_epoch is not None:
             outcomes[-1]["resumed_epoch"] = stack.resumed_epoch
     return outcomes

@@ -84,8 +84,9 @@ class Study:
             ``'sqlite:///study.db'``, or an optuna storage object); default: a journal file in the study's
             folder. Several drivers of one study share it (see :mod:`deepscope.sweep.bayes`).
         pruner: method='bayes': an optuna pruner (``optuna.pruners.MedianPruner()``,
-            ``HyperbandPruner()``) judging the per-epoch ``metric`` of each point's first seed; a pruned
-            point's other seeds are not run. (Pruned points are not vectorized.)
+            ``HyperbandPruner()``) judging the per-epoch ``metric`` of each point's first seed. One by one, a
+            pruned point's other seeds are not run; vectorized (in this process), the point's seeds train
+            as one stack and stop together at the epoch the pruner stops the first.
         vectorize: ``'auto'`` (default): when ``train_fn`` is a :class:`~deepscope.sweep.Fit`, the trials
             that share an architecture train together in one vectorized run (each as its own fit would:
             see :mod:`deepscope.sweep.stacking`); trials that cannot be stacked run one by one, and the
@@ -187,12 +188,21 @@ class Study:
             self.run_trials(trials)
         return self.results()
 
-    def run_trials(self, trials: list) -> list[dict]:
+    def run_trials(self, trials: list, callbacks=None) -> list[dict]:
         """Run ``(params, seed, label)`` trials not yet done: stacked when :attr:`vectorize`, the rest in
-        worker processes (``workers > 1``) or one by one. Returns their journal states."""
+        worker processes (``workers > 1``) or one by one. Returns their journal states.
+
+        Args:
+            callbacks: ``callbacks(params, seed) -> list``: more callbacks for a trial's fit (a pruning
+                reporter), for trials trained in this process; a trial whose callback has ``pruned`` set
+                is recorded as pruned."""
+        asked = list(trials)
         if self.vectorize:
-            trials = self._run_stacked(trials)
-        if self.backend == "ray":
+            trials = self._run_stacked(trials, callbacks)
+        if callbacks is not None:  # (callbacks stay in this process: the rest one by one here)
+            for params, seed, label in trials:
+                self.run_point_seed(params, seed, label, callbacks=callbacks(params, seed))
+        elif self.backend == "ray":
             self._run_parallel(trials, RaySubmitter(self.threads, self.ray_address))
         elif self.workers > 1:
             self._run_parallel(trials)
@@ -200,9 +210,16 @@ class Study:
             for params, seed, label in trials:
                 self.run_point_seed(params, seed, label)
         states = self.journal.states()
-        return [states[trial_id(params, seed)] for params, seed, _ in trials if trial_id(params, seed) in states]
+        return [states[trial_id(params, seed)] for params, seed, _ in asked if trial_id(params, seed) in states]
 
-    def _run_stacked(self, trials: list) -> list:
+    def stacks_in_process(self, params: dict, seed) -> bool:
+        """Whether this study trains a trial of ``params`` in a stack in this process (a ``Fit``, vectorized,
+        one worker, no Ray, nothing that keeps it out of a stack)."""
+        fit = self.train_fn
+        return bool(self.vectorize) and isinstance(fit, Fit) and self.backend != "ray" and (self.workers or 1) <= 1 \
+            and fit.why_not_vectorized(params, seed) is None
+
+    def _run_stacked(self, trials: list, callbacks=None) -> list:
         """Build the model of every trial not yet done, train those that share a stack key together
         (:func:`~deepscope.sweep.stack_training.train_stack`, each trial claimed in the journal first) and
         return the others (unstackable, or resuming from checkpoints) for the ordinary path."""
@@ -230,7 +247,7 @@ class Study:
                 left.append((params, seed, label))
                 continue
             member = new_member(model)
-            member.callbacks = fit.callbacks_for(params, seed)
+            member.callbacks = fit.callbacks_for(params, seed) + (list(callbacks(params, seed)) if callbacks else [])
             candidates.append(((params, seed, label), member))
         stacks, singles = stack_groups([member for _, member in candidates])
         trial_of = {id(member): trial for trial, member in candidates}
@@ -244,7 +261,7 @@ class Study:
         for reason, count in reasons.items():
             if self.verbose and len(trials) > 1:
                 print(f"[{self.name}] {count} trial{'s' if count > 1 else ''} not vectorized: {reason}", flush=True)
-        if self.backend == "ray" or (self.workers or 1) > 1:  # stacks as jobs of the workers / Ray tasks
+        if (self.backend == "ray" or (self.workers or 1) > 1) and callbacks is None:  # stacks as jobs of workers
             self._run_stack_jobs(stacks, trial_of)
         else:
             for members, _ in stacks:
