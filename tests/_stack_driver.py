@@ -2,8 +2,8 @@
 
     python tests/_stack_driver.py ROOT NAME kill|run
 
-4 trials (2 learning rates x 2 seeds) of one stack, 4 epochs; with ``kill`` the process dies (os._exit(9))
-right after the stack's checkpoint of epoch 2 is written.
+4 trials (2 learning rates x 2 seeds) of one stack, 4 epochs, a stack checkpoint every 3 steps; with
+``kill`` the process dies (os._exit(9)) right after the first checkpoint written inside epoch 2.
 """
 import os
 import sys
@@ -28,11 +28,12 @@ def build(lr):
     return tflearn.regression(net, optimizer="adam", learning_rate=lr, batch_size=32)
 
 
+stack_checkpoint.EVERY_STEPS = 3  # (7 steps an epoch: the first checkpoint of epoch 2 is inside it, at step 9)
 if mode == "kill":
     save = stack_checkpoint.save
 
-    def save_then_die(trainer, path):
-        save(trainer, path)
+    def save_then_die(trainer, path, position=None):
+        save(trainer, path, position)
         if trainer.epoch == 2:
             os._exit(9)
     stack_checkpoint.save = save_then_die

@@ -182,10 +182,11 @@ def test_a_damaged_stack_checkpoint_is_refused_and_the_restart_equals_an_uninter
     with runs_dir(tmp_path):
         whole = stacked(builds, [0, 1], 5.0, StackFit(X, Y, n_epoch=4))
     original = stack_checkpoint.save
+    monkeypatch.setattr(stack_checkpoint, "EVERY_SECONDS", 0.0)
 
-    def save_then_die(trainer, path):
-        original(trainer, path)
-        if trainer.epoch == 2:
+    def save_then_die(trainer, path, position=None):
+        original(trainer, path, position)
+        if trainer.epoch == 2 and position is None:
             raise KeyboardInterrupt
 
     for damage in ("truncate", "nan", "missing", "metadata"):
@@ -336,8 +337,9 @@ def test_a_stack_that_cannot_train_falls_back_to_one_by_one(tmp_path, capsys, mo
 
 
 def test_a_killed_vectorized_study_continues_its_stack_from_the_last_epoch(tmp_path):
-    """Killed right after epoch 2's stack checkpoint, the restarted study continues the stack from there
-    (weights, optimizer, dropout generator, histories, step records) and ends as an uninterrupted run."""
+    """Killed right after a stack checkpoint written inside epoch 2, the restarted study continues the stack
+    from there (weights, optimizer, dropout generators, histories, step records, the position in the epoch)
+    and ends as an uninterrupted run."""
     import subprocess
     import sys
     from pathlib import Path
@@ -426,3 +428,48 @@ def test_a_trainer_subclass_runs_one_by_one_and_says_why(tmp_path, capsys):
         Fit(build_cell, X, Y, trainer=object)
     with pytest.raises(TypeError, match="Fit callbacks"):
         Fit(build_cell, X, Y, callbacks=[object()])
+
+
+@pytest.mark.parametrize("every", [None, 4])
+def test_a_stack_killed_inside_an_epoch_resumes_there(tmp_path, monkeypatch, every):
+    """Checkpoints by steps (4) or by time (every step, 0 s): killed after a checkpoint written inside an
+    epoch, the restarted stack continues from that batch and ends equal to an uninterrupted one."""
+    from deepscope.sweep import stack_checkpoint
+
+    builds = [lambda: mlp(keep=0.5, lr=0.1), lambda: mlp(keep=0.8, lr=0.05)]
+    fit = StackFit(X, Y, n_epoch=3, validation_set=(VX, VY))  # 120 samples, batch 16: 8 steps an epoch
+
+    def members():
+        made = []
+        for build, seed in zip(builds, [0, 1]):
+            set_seed(seed)
+            made.append(new_member(tflearn.DNN(build(), clip_gradients=5.0)))
+        return made
+
+    with runs_dir(tmp_path):
+        whole = members()
+        train_stack(whole, "dense", fit, write_runs=False)
+    monkeypatch.setattr(stack_checkpoint, "EVERY_STEPS", every)
+    monkeypatch.setattr(stack_checkpoint, "EVERY_SECONDS", 0.0)
+    original, written = stack_checkpoint.save, []
+
+    def save_then_die(trainer, path, position=None):
+        original(trainer, path, position)
+        written.append((trainer.step, position is not None))
+        if trainer.step == 12:  # inside epoch 2 (steps 9-16)
+            raise KeyboardInterrupt
+
+    path = tmp_path / "stack.safetensors"
+    monkeypatch.setattr(stack_checkpoint, "save", save_then_die)
+    with runs_dir(tmp_path), pytest.raises(KeyboardInterrupt):
+        train_stack(members(), "dense", fit, write_runs=False, checkpoint=path)
+    monkeypatch.setattr(stack_checkpoint, "save", original)
+    assert written[-1] == (12, True)
+    set_seed(999)  # whatever the generator holds now
+    with runs_dir(tmp_path):
+        resumed = members()
+        stack = train_stack(resumed, "dense", fit, write_runs=False, checkpoint=path)
+    assert stack.resumed_epoch == 2
+    for a, b in zip(whole, resumed):
+        assert len(a.history) == len(b.history) == 3
+        assert_same_models(a.dnn, b.dnn)

@@ -6,13 +6,16 @@ the stacked weights and buffers, the optimizer's state tensors, the per-model Na
 records, the random generator and each model's dropout generator in safetensors; everything else
 (epoch, step, histories, optimizer groups, schedule, record columns, a fingerprint of the stack) as
 JSON in the file's metadata, with a sha256 of it all: a damaged file is refused and the stack starts
-again (which gives the same result: every model's randomness is its own). Written atomically at the
-end of every epoch; never unpickled; removed once the stack's trials are journaled.
+again (which gives the same result: every model's randomness is its own). Written atomically once 30 s
+have passed since the last one (at a step inside an epoch, or at an epoch's end; a tiny network's
+one-step epochs are not written every step), inside an epoch only without ``show_metric`` (its running
+metrics are not saved); never unpickled; removed once the stack's trials are journaled.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import torch
@@ -22,7 +25,9 @@ from safetensors.torch import save as safetensors_save
 from .._io import atomic_write_bytes
 from ..models.checkpoint import jsonable, load_optimizer_state, optimizer_state
 
-FORMAT = "deepscope-stack-checkpoint-2"  # 2: sha256, per-model dropout generators
+FORMAT = "deepscope-stack-checkpoint-2"  # 2: sha256, per-model dropout generators, positions inside an epoch
+EVERY_SECONDS = 30.0  # write a stack's checkpoint once this long has passed since the last one
+EVERY_STEPS = None  # or every this many steps (tests)
 
 
 def checkpoint_path(folder, run_ids: list[str]) -> Path:
@@ -39,8 +44,18 @@ def fingerprint(trainer) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def save(trainer, path: Path) -> None:
-    """Write the trainer's state after a finished epoch (atomically)."""
+def due(trainer) -> bool:
+    """Whether to write a checkpoint now: every ``EVERY_STEPS`` steps when set, else once ``EVERY_SECONDS``
+    have passed since the last one (a tiny network's epoch of one step is not written at every step)."""
+    if EVERY_STEPS:
+        return trainer.step % EVERY_STEPS == 0
+    return time.monotonic() - trainer.saved_at >= EVERY_SECONDS
+
+
+def save(trainer, path: Path, position: tuple | None = None) -> None:
+    """Write the trainer's state (atomically): after a finished epoch, or inside one (``position``:
+    ``(batches done, the epoch's loss sum so far)``)."""
+    trainer.saved_at = time.monotonic()
     stack = trainer.stack
     tensors = {f"param.{k}": v.detach() for k, v in stack.params.items()}
     tensors.update({f"buffer.{k}": v.detach() for k, v in stack.buffers.items()})
@@ -48,6 +63,8 @@ def save(trainer, path: Path) -> None:
     tensors["alive"] = trainer.alive.to(torch.uint8)
     tensors["first_bad"] = trainer.first_bad
     tensors["rng"] = torch.get_rng_state()
+    if position is not None:
+        tensors["position.loss_sum"] = position[1].detach()
     for i, generator in enumerate(getattr(stack, "generators", [])):  # each model's dropout stream
         tensors[f"rng.model.{i}"] = generator.get_state()
     recorder = trainer.recorder
@@ -57,7 +74,8 @@ def save(trainer, path: Path) -> None:
             "histories": trainer.histories, "optimizer": optimizer,
             "scheduler": jsonable(trainer.scheduler.state_dict()) if trainer.scheduler is not None else None,
             "records": None if recorder is None else {"columns": recorder.columns, "steps": recorder.steps},
-            "stopped": [m.stopped_epoch for m in stack.members]}
+            "stopped": [m.stopped_epoch for m in stack.members],
+            "batches_done": None if position is None else int(position[0])}
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     meta["sha256"] = checksum(tensors, meta)
     data = safetensors_save(tensors, metadata={"deepscope": json.dumps(meta)})
@@ -115,6 +133,8 @@ def restore(trainer, path: Path) -> bool:
     for i, generator in enumerate(getattr(stack, "generators", [])):
         generator.set_state(tensors[f"rng.model.{i}"])
     trainer.epoch, trainer.step, trainer.histories = meta["epoch"], meta["step"], meta["histories"]
+    if meta.get("batches_done") is not None:  # written inside an epoch: continue it from there
+        trainer.position = (meta["batches_done"], tensors["position.loss_sum"].to(stack.device))
     for member, stopped in zip(stack.members, meta.get("stopped") or []):
         member.stopped_epoch = stopped  # (its slice holds the weights it stopped with)
     for i, member in enumerate(stack.members):

@@ -110,12 +110,13 @@ class StackTrainer:
         self.metric_name = first.metric.name if first.metric is not None else None
         self.step = self.epoch = 0
 
-    def batches(self):
-        """This epoch's batches, ``(G, B, ...)``: one per data order, each as its seed's fit draws it."""
+    def batches(self, start: int = 0):
+        """This epoch's batches from the ``start``-th, ``(G, B, ...)``: one per data order, each as its
+        seed's fit draws it."""
         xs, y, batch, groups = self.xs, self.y, self.settings.batch_size, len(self.stack.data_seeds)
         orders = [torch.randperm(self.n, generator=torch.Generator().manual_seed(seed + self.epoch)).to(y.device)
                   for seed in self.stack.data_seeds] if self.shuffle else None
-        for begin in range(0, self.end, batch):
+        for begin in range(start * batch, self.end, batch):
             if orders is None:
                 yield ([x[begin:begin + batch].unsqueeze(0).expand(groups, *x[begin:begin + batch].shape) for x in xs],
                        y[begin:begin + batch].unsqueeze(0).expand(groups, *y[begin:begin + batch].shape))
@@ -161,17 +162,24 @@ class StackTrainer:
             net.train()
         stop_at = settings.max_steps
         stack.resumed_epoch = None
+        self.position = None  # (batches done, loss sum) of an epoch a checkpoint was written in
         if self.checkpoint is not None and stack_checkpoint.restore(self, self.checkpoint):
-            stack.resumed_epoch = self.epoch  # continue after the last finished epoch
+            stack.resumed_epoch = self.epoch  # continue where the checkpoint was written
+        self.saved_at = time.monotonic()
         self._fire("on_train_begin")
-        while self.epoch < settings.n_epoch and not (stop_at is not None and self.step >= stop_at):
+        while self.position is not None or (
+                self.epoch < settings.n_epoch and not (stop_at is not None and self.step >= stop_at)):
             if all(m.stopped_epoch is not None for m in stack.members):
                 break
-            self.epoch += 1
-            loss_sum = torch.zeros(stack.n, device=stack.device)
-            steps = 0
+            if self.position is not None:  # continue the epoch the checkpoint was written in
+                start, loss_sum = self.position
+                self.position = None
+            else:
+                self.epoch += 1
+                start, loss_sum = 0, torch.zeros(stack.n, device=stack.device)
+            steps = start
             metrics = [_fresh(m.dnn.metric) for m in stack.members] if settings.show_metric and self.metric_name else None
-            for xb, yb in self.batches():
+            for index, (xb, yb) in enumerate(self.batches(start), start):
                 self.step += 1
                 loss, out = self.train_step(xb, yb)
                 loss_sum += torch.where(self.alive, loss, torch.zeros_like(loss))
@@ -180,10 +188,12 @@ class StackTrainer:
                     _update_metrics(stack, metrics, out, yb)
                 if stop_at is not None and self.step >= stop_at:
                     break
+                if self.checkpoint is not None and metrics is None and stack_checkpoint.due(self):
+                    stack_checkpoint.save(self, self.checkpoint, position=(index + 1, loss_sum))  # inside the epoch
             self._log_epoch(loss_sum / max(steps, 1), metrics)
             self._fire("on_epoch_end")
             more = self.epoch < settings.n_epoch and not (stop_at is not None and self.step >= stop_at)
-            if self.checkpoint is not None and more:
+            if self.checkpoint is not None and more and stack_checkpoint.due(self):
                 stack_checkpoint.save(self, self.checkpoint)
         stack.write_back()
         self._fire("on_train_end")
