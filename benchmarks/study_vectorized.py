@@ -177,10 +177,23 @@ def tiny(repeats: int) -> dict:
         net = tflearn.fully_connected(net, 1, activation="sigmoid")
         return tflearn.regression(net, optimizer="sgd", learning_rate=2.0, loss="mean_square")
 
+    def or_point(lr):
+        net = tflearn.input_data(shape=[None, 2])
+        net = tflearn.fully_connected(net, 1, activation="sigmoid")
+        return tflearn.regression(net, optimizer="sgd", learning_rate=lr, loss="mean_square")
+
     out = {}
     for n_models in (32, 100):
-        times = {"sequential fits": [], "sequential fits, diagnostics off": [], "train_ensemble": []}
-        for _ in range(repeats):
+        times = {"sequential fits": [], "sequential fits, diagnostics off": [], "train_ensemble": [],
+                 "Study vectorized": [], "Study one by one": []}
+        for r in range(repeats):
+            for name, vectorize in (("Study vectorized", "auto"), ("Study one by one", False)):
+                root = Path(tempfile.mkdtemp())
+                start = time.perf_counter()
+                Study(f"or{n_models}", Fit(or_point, X, Y, n_epoch=100), {"lr": [2.0]}, seeds=range(n_models),
+                      root=root, verbose=False, vectorize=vectorize).run()
+                times[name].append(time.perf_counter() - start)
+                shutil.rmtree(root, ignore_errors=True)
             for name, diagnostics in (("sequential fits", True), ("sequential fits, diagnostics off", False)):
                 start = time.perf_counter()
                 for seed in range(n_models):
@@ -197,7 +210,9 @@ def tiny(repeats: int) -> dict:
         print(f"OR network x {n_models} seeds, 100 epochs: sequential fits {medians['sequential fits']:.2f} s "
               f"(diagnostics off {off:.2f} s), train_ensemble {medians['train_ensemble']:.2f} s "
               f"({medians['sequential fits'] / medians['train_ensemble']:.1f}x; "
-              f"{off / medians['train_ensemble']:.1f}x vs diagnostics off)", flush=True)
+              f"{off / medians['train_ensemble']:.1f}x vs diagnostics off); Study vectorized "
+              f"{medians['Study vectorized']:.2f} s vs one by one {medians['Study one by one']:.2f} s "
+              f"({medians['Study one by one'] / medians['Study vectorized']:.1f}x)", flush=True)
     return out
 
 
