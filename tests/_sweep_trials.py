@@ -53,3 +53,12 @@ if __name__ == "__main__":  # a driver: python _sweep_trials.py ROOT [NAME WORKE
         Study(name, slow_fn, {"units": [3, 4, 5], "lr": [0.1, 0.5]}, seeds=(0,), root=sys.argv[1], verbose=False,
               workers=workers, threads=1).run()
     print("DONE")
+
+
+def build_dropout(units, lr):
+    """A stacked study's network with dropout (each model's masks from its own generator)."""
+    net = tflearn.input_data(shape=[None, 6])
+    net = tflearn.fully_connected(net, units, activation="relu")
+    net = tflearn.dropout(net, 0.7)
+    net = tflearn.fully_connected(net, 2, activation="softmax")
+    return tflearn.regression(net, optimizer="sgd", learning_rate=lr, batch_size=16)

@@ -473,3 +473,33 @@ def test_a_stack_killed_inside_an_epoch_resumes_there(tmp_path, monkeypatch, eve
     for a, b in zip(whole, resumed):
         assert len(a.history) == len(b.history) == 3
         assert_same_models(a.dnn, b.dnn)
+
+
+@pytest.mark.parametrize("killed,finished", [(2, 1), (1, 2)])
+def test_a_study_killed_under_one_partition_and_finished_under_another_equals_an_uninterrupted_one(
+        tmp_path, killed, finished):
+    """With dropout in the network: killed under workers=2 and finished under workers=1 (and the reverse),
+    every trial equals the uninterrupted study's, whatever stack or worker it trained in."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("_workers_driver.py")
+    repo = str(Path(__file__).resolve().parents[1])
+    run = lambda name, workers, mode: subprocess.run(  # noqa: E731
+        [sys.executable, str(script), str(tmp_path), name, str(workers), mode], capture_output=True, text=True,
+        timeout=300, env={**__import__("os").environ, "PYTHONPATH": repo})
+    first = run("study", killed, "kill")
+    assert first.returncode == 9 and "DONE" not in first.stdout, first.stderr
+    second = run("study", finished, "run")
+    assert second.returncode == 0 and "DONE" in second.stdout, second.stderr
+    whole = run("whole", 1, "run")
+    assert whole.returncode == 0, whole.stderr
+    space = {"units": [4, 6], "lr": [0.1, 0.3]}
+    rows = {r["trial"]: r for r in Study("study", lambda p, s, r: {}, space, seeds=(0, 1), root=tmp_path).results()}
+    reference = {r["trial"]: r for r in Study("whole", lambda p, s, r: {}, space, seeds=(0, 1), root=tmp_path).results()}
+    assert set(rows) == set(reference) and len(rows) == 8
+    for trial, row in rows.items():
+        assert row["status"] == reference[trial]["status"] == "finished"
+        for key, value in reference[trial]["metrics"].items():
+            assert row["metrics"][key] == pytest.approx(value, abs=1e-5), (trial, key)
