@@ -37,8 +37,9 @@ EXPLAINS: dict[str, set] = {
 }
 # among several root causes, the one most likely to be the first thing to fix
 PRIORITY = ("parameters_not_changing", "loss_output_mismatch", "uninformative_labels", "inputs_not_normalized",
-            "init_too_large", "dead_at_init", "penalty_collapse", "learning_rate_too_large", "learning_rate_too_small",
-            "batchnorm_tiny_batches", "dominant_class", "data_not_shuffled", "capacity_too_low", "vanishing_gradients", "overfitting",
+            "init_too_large", "dead_at_init", "penalty_collapse", "learning_rate_too_large",
+            "learning_rate_too_small", "batchnorm_tiny_batches", "dominant_class", "data_not_shuffled",
+            "capacity_too_low", "vanishing_gradients", "overfitting",
             "tiny_last_batch", "non_finite", "loss_spike", "exploding_gradients", "dead_layer", "mostly_dead_layer",
             "saturated_layer", "penalty_dominates", "constant_prediction", "stuck_at_chance")
 SEVERITY = {"error": 0, "warning": 1, "note": 2}

@@ -26,8 +26,8 @@ from . import guard as guardmod
 from . import serialization
 from .distributed import DataParallel
 from .dry_run import dry_run
-from .fit_state import (EpochPosition, FitRecord, FitSettings, TrainingCheckpoint, context_fit_callbacks,
-                        resuming_named_runs)
+from .fit_state import (VALIDATION_BATCH_SIZE, EpochPosition, FitRecord, FitSettings, TrainingCheckpoint,
+                        context_fit_callbacks, resuming_named_runs)
 from .lr_find import lr_find as range_test
 from .summary import summary_table
 from .targets import MultiTarget
@@ -224,7 +224,6 @@ class DNN:
             self.config.shuffle_batches if shuffle is None else shuffle, show_metric, snapshot_epoch, snapshot_step,
             drop_last, max_steps, validation_batch_size or self.config.validation_batch_size)
         self.fit_preprocessing(xs)
-        self.validation_batch_size = settings.validation_batch_size
         self.ensure_optimizer(settings.total_steps)
         run_config = self.run_config(settings, validation_set, n)
         ckpt, resume_folder = self._resume_point(saving, run_id, run_config)
@@ -488,10 +487,11 @@ class DNN:
         outputs = [self.net(*[x[i:i + batch_size] for x in xs]) for i in range(0, n, batch_size)]
         return torch.cat(outputs)
 
-    def snapshot(self, state: TrainingState, validation) -> None:
-        """Validate (if a validation set was given) and write checkpoints (TFlearn's snapshot)."""
+    def snapshot(self, state: TrainingState, validation, batch_size: int = VALIDATION_BATCH_SIZE) -> None:
+        """Validate (if a validation set was given, ``batch_size`` samples at a time) and write
+        checkpoints (TFlearn's snapshot)."""
         if validation is not None:
-            val_loss, val_metric = self._validate(validation)
+            val_loss, val_metric = self._validate(validation, batch_size)
             state.epoch_logs["val_loss"] = val_loss
             if val_metric is not None:
                 state.epoch_logs["val_" + self.metric.name] = val_metric
@@ -503,10 +503,9 @@ class DNN:
             serialization.save_snapshot(self, self.checkpoint_path, state.step, self.max_checkpoints)
 
     @torch.inference_mode()
-    def _validate(self, validation):
+    def _validate(self, validation, bs: int):
         xs, y = validation
         self.net.eval()
-        bs = self.validation_batch_size
         total = torch.zeros((), device=self.device)
         if self.metric is not None:
             self.metric.reset()
@@ -535,8 +534,8 @@ class DNN:
         if Y is None:
             fail("evaluate Y", "the targets of X (one-hot rows, class indices or values)", None,
                  "For outputs without targets use model.predict(X).", error=TypeError)
-        self.validation_batch_size = check_int(batch_size, "evaluate batch_size")
-        _, score = self._validate(self.prepare_data(X, Y, "evaluate X", "evaluate Y"))
+        batch_size = check_int(batch_size, "evaluate batch_size")
+        _, score = self._validate(self.prepare_data(X, Y, "evaluate X", "evaluate Y"), batch_size)
         return [score]
 
     # -- weights ----------------------------------------------------------------------------

@@ -160,7 +160,7 @@ class Trainer:
                         metric.update(self.dnn.activate(output), y)
                     snapshot = bool(snapshot_step) and state.step % snapshot_step == 0
                     if snapshot:
-                        self.dnn.snapshot(state, self.validation)
+                        self.dnn.snapshot(state, self.validation, self.settings.validation_batch_size)
                     if batch_events:
                         fire("on_batch_end", state, snapshot=snapshot)
                     if self.checkpointer is not None and self.checkpointer.due(state.step):
@@ -179,7 +179,7 @@ class Trainer:
                     logs[metric.name] = metric.compute()
                 state.epoch_logs = logs
                 if self.settings.snapshot_epoch:
-                    self.dnn.snapshot(state, self.validation)
+                    self.dnn.snapshot(state, self.validation, self.settings.validation_batch_size)
                 state.history.append(state.epoch_logs)
                 fire("on_epoch_end", state)
             if self.checkpointer is not None and self.checkpointer.last_step != state.step:

@@ -88,7 +88,6 @@ class StackTrainer:
             fit.drop_last, fit.max_steps, first.config.validation_batch_size)
         for member in stack.members:
             member.dnn.fit_preprocessing(self.xs)
-            member.dnn.validation_batch_size = settings.validation_batch_size
         if any(getattr(node.module, "preprocessing", None) is not None for node in first.net.inputs):
             stack.params, stack.buffers = stack_module_state([m.dnn.net for m in stack.members])  # fitted statistics
             stack.trainable = list(stack.params.values())
