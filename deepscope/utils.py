@@ -52,27 +52,32 @@ GRADIENT_BATCH_SIZE = 64  # attribution: a backward pass per batch, with the inp
 
 
 @contextmanager
-def evaluation_pass(net: torch.nn.Module, hooks: Iterable = ()):
-    """Run ``net`` for evaluation: eval mode (no dropout, batch-norm running statistics) and no
-    autograd; afterwards, even on an error, the hook handles in ``hooks`` are removed and the
-    network's train/eval mode is restored.
+def evaluation_pass(net: torch.nn.Module, hooks: Iterable = (), gradients: bool = False):
+    """Run ``net`` for evaluation: eval mode (no dropout, batch-norm running statistics) and, unless
+    ``gradients``, no autograd; afterwards, even on an error, the hook handles in ``hooks`` are removed
+    and every submodule's train/eval mode is what it was (the one eval-mode helper of the package).
 
     Args:
         net: the module.
         hooks: handles returned by ``register_forward_hook`` / ``register_forward_pre_hook``.
+        gradients: keep autograd on (attribution and synthesis take gradients in eval mode).
 
     Yields:
         ``net``.
     """
-    was_training = net.training
+    modes = [(m, m.training) for m in net.modules()]
     net.eval()
     try:
-        with torch.no_grad():
+        if gradients:
             yield net
+        else:
+            with torch.no_grad():
+                yield net
     finally:
         for handle in hooks:
             handle.remove()
-        net.train(was_training)
+        for module, mode in modes:
+            module.training = mode
 
 
 class Session:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..utils import evaluation_pass
+
 EVAL_SAMPLES = 512  # at most this many training samples for the end-of-fit accuracy and the data checks
 EVAL_FRACTION = 0.01  # and at most 1% of the samples the fit trained on (its forward pass: < 0.5% of the fit)
 CHUNK = 500
@@ -185,17 +187,12 @@ def class_targets(y: torch.Tensor, n_outputs: int | None, binary: bool) -> torch
     return None
 
 
-@torch.no_grad()
 def evaluate_outputs(net: nn.Module, xs: list) -> torch.Tensor:
     """The network's outputs on ``xs`` in evaluation mode, in chunks (the mode restored after)."""
-    was_training = net.training
-    net.eval()
-    try:
-        n = xs[0].shape[0]
+    n = xs[0].shape[0]
+    with evaluation_pass(net):
         return torch.cat([net(*[x[i:i + CHUNK] for x in xs]).detach().float().reshape(min(CHUNK, n - i), -1)
                           for i in range(0, n, CHUNK)])
-    finally:
-        net.train(was_training)
 
 
 def batch_purity(labels: torch.Tensor, batch_size: int) -> float:

@@ -116,6 +116,20 @@ def monitored_layers(net: nn.Module, names: list | None) -> list[MonitoredLayer]
     return layers
 
 
+def saturated(y: torch.Tensor, activation: str | None, level: float = SATURATION) -> torch.Tensor:
+    """Where a sigmoid output is above ``level`` or below ``1 - level``, a tanh output beyond
+    ``+-level`` (the one definition of a saturated unit: recorder, stacks and ``introspect.health``)."""
+    return (y > level) | (y < 1 - level) if activation == "sigmoid" else y.abs() > level
+
+
+def unit_values(y: torch.Tensor, kind: str, activation: str | None, dims) -> torch.Tensor:
+    """Per unit, over ``dims``: the maximum (``kind='dead'``: a unit never above 0 is dead) or the
+    fraction of saturated values (``kind='saturated'``)."""
+    if kind == "dead":
+        return y.amax(dim=dims).float()
+    return saturated(y, activation).float().mean(dim=dims)
+
+
 class _UnitStats:
     """Forward hook: per-unit maximum (dead units) or saturated-sample fraction of one layer's output.
     Units are dim 1 inside the network (features, or channels of NCHW maps), the last dim of (N, T, F)."""
@@ -132,11 +146,7 @@ class _UnitStats:
             y = y[:MAP_SAMPLES]  # a channel never active at any position of 32 images is dead
         unit_dim = y.dim() - 1 if y.dim() == 3 else 1
         others = [d for d in range(y.dim()) if d != unit_dim]
-        if self.kind == "dead":
-            self.value = y.amax(dim=others).float()  # (units,)
-        else:
-            near = (y > SATURATION) | (y < 1 - SATURATION) if self.activation == "sigmoid" else y.abs() > SATURATION
-            self.value = near.float().mean(dim=others)  # (units,) fraction of samples (and positions) saturated
+        self.value = unit_values(y, self.kind, self.activation, others)  # (units,)
 
 
 class StepRecorder(Callback):

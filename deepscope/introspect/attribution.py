@@ -15,7 +15,6 @@ parameters never receive ``.grad``, and the network's train/eval mode is restore
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -23,19 +22,7 @@ import torch
 from .._checks import Text, check_int, fail
 from .._io import save_figure
 from .recording import network_of
-from ..utils import RECORDING_BATCH_SIZE, GRADIENT_BATCH_SIZE
-
-
-@contextmanager
-def evaluating(net: torch.nn.Module):
-    """Evaluation mode inside the block; the previous mode of every submodule afterwards."""
-    modes = [(m, m.training) for m in net.modules()]
-    net.eval()
-    try:
-        yield net
-    finally:
-        for m, mode in modes:
-            m.training = mode
+from ..utils import GRADIENT_BATCH_SIZE, RECORDING_BATCH_SIZE, evaluation_pass
 
 
 def input_tensor(model, X, where: str) -> torch.Tensor:
@@ -96,7 +83,7 @@ def _per_batch(model, x, target, batch_size, where, fn) -> np.ndarray:
     net = network_of(model)
     batch_size = check_int(batch_size, f"{where} batch_size")
     batches = [slice(i, i + batch_size) for i in range(0, x.shape[0], batch_size)]
-    with evaluating(net):
+    with evaluation_pass(net, gradients=True):
         with torch.no_grad():
             t = _targets(target, torch.cat([scores_of(net, x[sl]) for sl in batches]), f"{where} target")
         out = [fn(net, x[sl], t[sl], sl).detach().float().cpu() for sl in batches]
@@ -194,7 +181,7 @@ def completeness_gap(model, X, attributions, target=None, baseline=None) -> np.n
     net = network_of(model)
     x = input_tensor(model, X, "completeness_gap X")
     b = _baseline(baseline, x, "completeness_gap baseline")
-    with evaluating(net), torch.no_grad():
+    with evaluation_pass(net):
         t = _targets(target, scores_of(net, x), "completeness_gap target")
         diff = (_score(net, x, t) - _score(net, b, t)).cpu().double().numpy()
     total = np.asarray(attributions, dtype=np.float64).reshape(x.shape[0], -1).sum(1)
@@ -233,7 +220,7 @@ def occlusion(model, X, target=None, patch: int = 4, stride: int = 4, fill: floa
     count = torch.zeros(h, w, device=x.device)
     for i, j in spots:
         count[i:i + patch, j:j + patch] += 1
-    with evaluating(net), torch.no_grad():
+    with evaluation_pass(net):
         t = _targets(target, scores_of(net, x), "occlusion target")
         base = _score(net, x, t)  # (N,)
         for s in range(n):

@@ -19,10 +19,10 @@ import torch
 
 from .._checks import Text, check_float, check_int, fail
 from ..callbacks.base import Callback, TrainingState
+from ..diagnostics.recorder import BOUNDED, saturated
 from .recording import network_of, resolve_layers, to_user_layout
 from ..utils import RECORDING_BATCH_SIZE, evaluation_pass
 
-BOUNDED = ("sigmoid", "tanh")  # activations that saturate
 SKIPPED = {None, "linear", "softmax"}  # not monitored by default (inputs, pools, outputs)
 MOST_SAMPLES = 0.95  # a unit is saturated when saturated on more than this fraction of samples
 
@@ -69,9 +69,7 @@ class _Stats:
         ymax, ysum = y.amax(0), y.sum(0)
         sat = None
         if self.kind is not None:
-            s = self.saturation
-            near = (y > s) | (y < 1 - s) if self.kind == "sigmoid" else y.abs() > s  # (rows, units)
-            sat = near.sum(0, dtype=torch.float32)
+            sat = saturated(y, self.kind, self.saturation).sum(0, dtype=torch.float32)  # (units,)
         if self.max is None:
             self.max, self.sum, self.sat = ymax, ysum, sat
         else:

@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import Text, check_float, check_int, fail
-from .attribution import _display, evaluating, save_figure, scores_of
+from .attribution import _display, save_figure, scores_of
 from .recording import Recorder, network_of, resolve_layers
+from ..utils import evaluation_pass
 
 
 class _StopForward(Exception):
@@ -118,7 +119,7 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
     image = len(shape) == 3
     x = (0.5 + 0.01 * torch.randn((1, *shape), generator=gen)).to(device).requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
-    with evaluating(net):
+    with evaluation_pass(net, gradients=True):
         _unit_activation(layer_output(net, x.detach(), layer), unit, "maximize_activation unit")
         for step in range(steps):
             xj = x
@@ -175,7 +176,7 @@ def deep_dream(model, image, layer: str, steps: int = 20, lr: float = 0.01, octa
     sizes = [tuple(max(1, round(s / scale ** k)) for s in base.shape[1:3]) for k in range(octaves)][::-1]
     resize = lambda t, size: F.interpolate(t, size=size, mode="bilinear", align_corners=False)  # noqa: E731
     detail = torch.zeros(1, base.shape[-1], *sizes[0], device=device)  # (1, C, h, w)
-    with evaluating(net):
+    with evaluation_pass(net, gradients=True):
         for size in sizes:  # smallest octave first
             octave = resize(nchw, size) if size != tuple(nchw.shape[2:]) else nchw
             detail = resize(detail, size)

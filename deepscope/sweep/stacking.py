@@ -411,12 +411,8 @@ class _DataLoss(nn.Module):
 
 def _unit_values(h: torch.Tensor, activation: str | None) -> torch.Tensor:
     """Per model and unit: the maximum over the batch (dead units) or the saturated fraction, ``(M, units)``."""
-    h = h.detach()
-    if activation in recordermod.BOUNDED:
-        near = (h > recordermod.SATURATION) | (h < 1 - recordermod.SATURATION) if activation == "sigmoid" \
-            else h.abs() > recordermod.SATURATION
-        return near.float().mean(1)
-    return h.amax(1).float()
+    kind = "saturated" if activation in recordermod.BOUNDED else "dead"
+    return recordermod.unit_values(h.detach(), kind, activation, 1)
 
 
 def norms_per_model(t: torch.Tensor, n: int) -> torch.Tensor:
