@@ -252,3 +252,12 @@ def test_a_study_keeps_each_trials_root_cause(tmp_path):
     g = stability_grid(study, "lr", "lr", metric="val_acc", collapse=0.4)
     assert g.diagnosis[0, 0] == "learning_rate_too_small"
     assert "learning rate (1e-07) is too small" in by_lr[1e-7]["record"]["summary"]
+
+
+def test_data_sorted_by_class_without_shuffling():
+    order = np.argsort(YB, kind="stable")
+    d = fit(net(optimizer="sgd", lr=0.1), X=XB[order], Y=YB1[order], shuffle=False, n_epoch=3)
+    assert "data_not_shuffled" in d.codes, str(d)
+    assert d.findings[d.codes.index("data_not_shuffled")].evidence["batch_purity"] > 0.9
+    mixed = fit(net(optimizer="sgd", lr=0.1), shuffle=False, n_epoch=3)  # the blobs come mixed: nothing to say
+    assert "data_not_shuffled" not in mixed.codes
