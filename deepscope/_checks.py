@@ -5,8 +5,11 @@ when it helps, how to fix it. Never ``assert`` on user input.
 """
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 import numbers
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 
 class Text(str):
@@ -93,3 +96,33 @@ def check_shape_list(value: Any, where: str) -> list:
         if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:
             fail(where, f"positive integer sizes (dimension {i} is {dim!r})", value)
     return [None if (i == 0 and d in (None, -1)) else int(d) for i, d in enumerate(shape)]
+
+
+def unknown_keyword(where: str, names: list, key: str, error=TypeError) -> None:
+    """Refuse the keyword argument ``key`` of ``where`` (whose arguments are ``names``), with the
+    closest name as "did you mean"."""
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    fix = f"Did you mean {close[0]}=...?" if close else f"Its arguments: {', '.join(names)}."
+    fail(where, "one of its keyword arguments", Text(f"unknown argument {key!r}"), fix, error=error)
+
+
+def checks_keywords(fn: Callable = None, *, where: str | None = None) -> Callable:
+    """Decorator: an unknown keyword argument gets a clear error with "did you mean" instead of
+    Python's bare ``TypeError`` (the public API's functions and methods)."""
+    if fn is None:
+        return functools.partial(checks_keywords, where=where)
+    signature = inspect.signature(fn)
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return fn
+    names = [n for n, p in signature.parameters.items() if n != "self"
+             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    known = frozenset(names)
+    label = where or fn.__qualname__.replace(".__init__", "")
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for key in kwargs:
+            if key not in known:
+                unknown_keyword(label, names, key)
+        return fn(*args, **kwargs)
+    return wrapper

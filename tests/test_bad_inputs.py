@@ -117,3 +117,30 @@ def test_bad_input_gets_a_clear_error(name, names, call):
     assert names in message, message
     assert any(w in message for w in ("expected", "unknown", "does not", "needs")), message
     assert not any(raw in message for raw in RAW_TORCH), message
+
+
+def test_unknown_keywords_of_the_public_api_say_did_you_mean():
+    from deepscope.sweep import Fit
+    net = tflearn.input_data(shape=[None, 4])
+    with pytest.raises(TypeError, match="fully_connected.*'activaton'.*Did you mean activation="):
+        tflearn.fully_connected(net, 10, activaton="relu")
+    out = tflearn.fully_connected(net, 2, activation="softmax")
+    with pytest.raises(TypeError, match="regression.*Did you mean learning_rate="):
+        tflearn.regression(out, learningrate=0.1)
+    model = tflearn.DNN(tflearn.regression(out))
+    X, Y = np.zeros((4, 4), "float32"), np.eye(2, dtype="float32")[[0, 1, 0, 1]]
+    with pytest.raises(TypeError, match="DNN.fit.*Did you mean n_epoch="):
+        model.fit(X, Y, n_epochs=3)
+    with pytest.raises(TypeError, match="DNN.*Did you mean tensorboard_verbose="):
+        tflearn.DNN(tflearn.regression(out), tensorbord_verbose=1)
+    with pytest.raises(TypeError, match="lr_find.*Did you mean num_steps="):
+        model.lr_find(X, Y, num_step=5)
+    with pytest.raises(TypeError, match="Fit.*Did you mean n_epoch="):
+        Fit(lambda: out, X, Y, epochs=3)
+
+
+def test_channels_first_images_get_the_transpose_not_a_reshape():
+    net = tflearn.input_data(shape=[None, 28, 28, 1])
+    model = tflearn.DNN(tflearn.regression(tflearn.fully_connected(net, 10, activation="softmax")))
+    with pytest.raises(ValueError, match=r"channels-first.*X.transpose\(0, 2, 3, 1\)"):
+        model.predict(np.zeros((2, 1, 28, 28), "float32"))

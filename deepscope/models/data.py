@@ -48,9 +48,25 @@ def check_inputs(xs: list[torch.Tensor], shapes: list[list], argument: str) -> l
             out.append(x)
             continue
         fail(label, f"samples of shape {list(expected)} to match input_data(shape={list(shape)})",
-             Text(f"an array of shape {tuple(x.shape)}"),
-             f"Reshape the data, e.g. X.reshape([-1] + {list(expected)}), or change input_data's shape.")
+             Text(f"an array of shape {tuple(x.shape)}"), _layout_advice(tuple(x.shape[1:]), expected))
     return out
+
+
+def _layout_advice(got: tuple, expected: tuple) -> str:
+    """How to fix a sample shape: a transpose when the axes are only in another order (channels first,
+    ``(N, C, H, W)`` for NHWC: a reshape would scramble the pixels), else a reshape."""
+    if len(got) == len(expected) and sorted(got) == sorted(expected) and got != expected:
+        if len(got) == 3 and got == (expected[2], expected[0], expected[1]):
+            return ("The samples are channels-first (N, C, H, W) and the network takes channels-last (N, H, W, C): "
+                    "transpose them, X.transpose(0, 2, 3, 1) (numpy) or X.permute(0, 2, 3, 1) (torch); a reshape "
+                    "would scramble the pixels.")
+        order = []
+        for size in expected:  # the axis order that turns got into expected (first unused match)
+            order.append(next(i for i, g in enumerate(got) if g == size and i not in order))
+        axes = ", ".join(str(a + 1) for a in order)
+        return (f"The axes are in another order: transpose them, X.transpose(0, {axes}); a reshape would scramble "
+                "the values.")
+    return f"Reshape the data, e.g. X.reshape([-1] + {list(expected)}), or change input_data's shape."
 
 
 def split_inputs(X, input_names: list[str], argument: str) -> list:

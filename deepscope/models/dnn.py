@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .. import diagnostics as diagnosticsmod
-from .._checks import Text, check_float, check_int, fail
+from .._checks import Text, check_float, check_int, checks_keywords, fail
 from .._version import __version__
 from ..callbacks.base import Callback, CallbackList, TrainingState
 from ..callbacks.progress import ProgressCallback
@@ -65,6 +65,7 @@ class DNN:
             is your own ``nn.Module`` (else they come from ``regression``).
     """
 
+    @checks_keywords
     def __init__(self, network, clip_gradients=5.0, tensorboard_verbose=0, tensorboard_dir=None,
                  checkpoint_path=None, best_checkpoint_path=None, max_checkpoints=None, session=None,
                  best_val_accuracy=0.0, device=None, loss="categorical_crossentropy", optimizer="adam",
@@ -155,6 +156,7 @@ class DNN:
         return self.net._output_layer.activation(output) if self.fused else output
 
     # -- fit --------------------------------------------------------------------------------
+    @checks_keywords
     def fit(self, X_inputs, Y_targets, n_epoch=10, validation_set=None, show_metric=False, batch_size=None,
             shuffle=None, snapshot_epoch=True, snapshot_step=None, excl_trainops=None,
             validation_batch_size=None, run_id=None, callbacks=None, seed=None, resume=False,
@@ -527,6 +529,7 @@ class DNN:
         """Class indices sorted from most to least likely, per sample (TFlearn's ``predict_label``)."""
         return np.argsort(-self.predict(X), axis=1)
 
+    @checks_keywords
     def evaluate(self, X, Y, batch_size=128):
         """The metric on ``(X, Y)``, as a one-element list (TFlearn returns a list)."""
         if self.metric is None:

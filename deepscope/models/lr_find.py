@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._checks import check_float, check_int, fail
+from .._checks import check_float, check_int, checks_keywords, fail
 from .fit_state import FitSettings
 from .trainer import trainer_type
 from .._io import save_figure
@@ -50,6 +50,7 @@ class LRFinderResult:
         return save_figure(fig, path, where="LRFinderResult.plot path")
 
 
+@checks_keywords(where="lr_find")
 def lr_find(dnn, X, Y, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100, batch_size=None,
             smoothing: float = 0.98, diverge: float = 4.0, seed: int | None = None, trainer=None) -> LRFinderResult:
     """Run the range test on ``dnn`` and restore it afterwards.

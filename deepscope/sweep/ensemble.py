@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import check_float, check_int, fail
+from .._checks import check_float, check_int, checks_keywords, fail
 from ..graph import Node
 from ..models.dnn import DNN
 from ..utils import set_seed
@@ -63,6 +63,7 @@ class EnsembleResult:
         return text
 
 
+@checks_keywords
 def train_ensemble(build, X, Y, seeds, n_epoch=10, batch_size=None, validation_set=None, shuffle=None,
                    show_metric=False, clip_gradients=5.0, device=None, diagnostics=False) -> EnsembleResult:
     """Train one network for many seeds at once (see the module doc).

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 
-from .._checks import check_float, check_int, fail
+from .._checks import check_float, check_int, checks_keywords, fail
 from ..callbacks.base import Callback
 from ..graph import Node
 from ..models.dnn import DNN
@@ -46,6 +46,7 @@ class Fit:
             as written, so such trials run one by one.
     """
 
+    @checks_keywords
     def __init__(self, build, X, Y, n_epoch=10, validation_set=None, batch_size=None, shuffle=None,
                  show_metric=False, max_steps=None, drop_last=False, diagnostics=True, clip_gradients=5.0,
                  device=None, callbacks=None, trainer=None):

@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from .._checks import check_choice, check_int, fail
+from .._checks import check_choice, check_int, checks_keywords, fail
 from .._io import atomic_write_json
 from ..callbacks.run_folder import runs_root
 from ..models.fit_state import fit_callbacks
@@ -96,6 +96,7 @@ class Study:
         verbose: print one line per trial.
     """
 
+    @checks_keywords
     def __init__(self, name: str, train_fn: Callable, space: dict, seeds=(0,), root=None, method: str = "grid",
                  n_trials: int | None = None, metric: str = "val_acc", mode: str = "max", search_seed: int = 0,
                  verbose: bool = True, workers: int | None = None, threads: int | None = None, vectorize="auto",
