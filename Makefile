@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e ".[test,sweep,brain,hdf5,ray]"
+	@# the real datasets beside the checkout: recorded in .venv, so every shell using it finds them
+	if [ -d "$(SHARED)" ]; then $(PY) -m deepscope.cli.main datasets use "$(SHARED)"; fi
 	touch $(STAMP)
 
 demo: setup

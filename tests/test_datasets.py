@@ -471,10 +471,19 @@ def test_corrupt_cached_file_is_reverified_and_downloaded_again(server, tmp_path
 
 
 def test_data_root_and_registry(tmp_path, monkeypatch):
+    from deepscope.datasets import _download
+    monkeypatch.setattr(_download, "ENVIRONMENT_CONFIG", tmp_path / "venv" / "deepscope.json")
     monkeypatch.setenv("DEEPSCOPE_DATA", str(tmp_path / "env"))
     assert data_root() == tmp_path / "env" and data_root(tmp_path / "x") == tmp_path / "x"
     monkeypatch.delenv("DEEPSCOPE_DATA")
     assert data_root() == Path.home() / ".deepscope" / "datasets"
+    (tmp_path / "venv").mkdir()
+    (tmp_path / "shared").mkdir()
+    _download.record_data_dir(tmp_path / "shared")  # what make does: every shell of this environment finds it
+    assert data_root() == tmp_path / "shared" and "recorded by set-up" in _download.data_source()[1]
+    monkeypatch.setenv("DEEPSCOPE_DATA", str(tmp_path / "env"))
+    assert data_root() == tmp_path / "env"  # the variable still wins
+    monkeypatch.delenv("DEEPSCOPE_DATA")
     assert ds.list_datasets() == ["cifar10", "cifar100", "fashion_mnist", "imdb", "mnist", "notmnist", "oxflower17",
                                   "svhn", "titanic"]
     assert ds.info("oxflower17", tmp_path)["files"][0]["checksum"].startswith("md5")

@@ -108,8 +108,22 @@ def datasets(args) -> int:
         args.parser.print_help()
         return 2
     from .. import datasets as ds
+    from ..datasets import _download
     from ..runs.render import print_mapping, print_table
 
+    if args.action == "where":
+        folder, why = _download.data_source()
+        print(f"datasets folder: {folder}\n  because: {why}")
+        print("  (in order: a loader's data_dir argument, $DEEPSCOPE_DATA, the folder recorded in this environment "
+              "by set-up or 'deepscope datasets use FOLDER', ~/.deepscope/datasets)")
+        return 0
+    if args.action == "use":
+        try:
+            config = _download.record_data_dir(args.folder)
+        except NotADirectoryError as err:
+            raise UsageError(str(err)) from None
+        print(f"datasets folder {_download.data_source()[0]} recorded in {config}")
+        return 0
     if args.action == "list":
         rows = []
         for name in ds.list_datasets():

@@ -46,10 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quick", action="store_true", help="the tutorial's quick mode (for CI)")
     p.set_defaults(handler=commands.tutorial, parser=p)
 
-    p = sub.add_parser("datasets", help="list, describe or download datasets",
-                       description="Datasets of deepscope.datasets (cached in --data-dir, "
-                                   "$DEEPSCOPE_DATA or ~/.deepscope/datasets).")
+    p = sub.add_parser("datasets", help="list, describe or download datasets; where they are",
+                       description="Datasets of deepscope.datasets (cached in --data-dir, $DEEPSCOPE_DATA, the "
+                                   "folder set-up recorded in this environment, or ~/.deepscope/datasets).")
     dsub = p.add_subparsers(dest="action", metavar="ACTION")
+    dsub.add_parser("where", help="which datasets folder the loaders use, and why",
+                    description="Which datasets folder the loaders use, and why.")
+    d = dsub.add_parser("use", help="record a datasets folder in this environment (every shell finds it)",
+                        description="Record FOLDER as this environment's datasets folder (what make does).")
+    d.add_argument("folder", help="the folder holding the datasets (e.g. ../shared/datasets)")
     d = dsub.add_parser("list", help="list the datasets and whether they are cached",
                         description="List the downloadable datasets.")
     d.add_argument("--data-dir", help="cache folder to inspect")

@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import hashlib
 import http.client
+import json
 import os
 import socket
 import sys
@@ -22,6 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
+from .._io import atomic_write_text
 from ._sources import FileSpec
 
 try:  # POSIX; elsewhere the atomic rename alone protects the cache
@@ -54,8 +56,47 @@ class _Permanent(Exception):
     """A failure where retrying the same URL is pointless (404, an HTML page, bad checksum)."""
 
 
+#: the data folder that set-up (``make``) found, recorded in the environment it created, so that every
+#: shell using that environment finds it without exporting anything (``deepscope datasets use FOLDER``)
+ENVIRONMENT_CONFIG = Path(sys.prefix) / "deepscope.json"
+DEFAULT_ROOT = Path.home() / ".deepscope" / "datasets"
+
+
+def recorded_data_dir() -> str | None:
+    """The data folder recorded in this environment's ``deepscope.json`` (None when there is none)."""
+    try:
+        value = json.loads(ENVIRONMENT_CONFIG.read_text()).get("data_dir")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def data_source(data_dir: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """The datasets folder and why it is that one: the ``data_dir`` argument, else ``$DEEPSCOPE_DATA``,
+    else the folder recorded in this environment by set-up, else ``~/.deepscope/datasets``."""
+    if data_dir is not None:
+        return Path(data_dir).expanduser().absolute(), "the data_dir argument"
+    if os.environ.get("DEEPSCOPE_DATA"):
+        return Path(os.environ["DEEPSCOPE_DATA"]).expanduser().absolute(), "$DEEPSCOPE_DATA"
+    recorded = recorded_data_dir()
+    if recorded is not None:
+        return Path(recorded).expanduser().absolute(), f"recorded by set-up in {ENVIRONMENT_CONFIG}"
+    return DEFAULT_ROOT, "the default (nothing recorded, $DEEPSCOPE_DATA not set)"
+
+
+def record_data_dir(folder: str | os.PathLike) -> Path:
+    """Record ``folder`` as this environment's datasets folder (what ``make`` does when it finds the real
+    datasets beside the checkout). Returns the config file."""
+    folder = Path(folder).expanduser().resolve()
+    if not folder.is_dir():
+        raise NotADirectoryError(f"datasets folder {str(folder)!r} does not exist (or is not a folder).")
+    atomic_write_text(ENVIRONMENT_CONFIG, json.dumps({"data_dir": str(folder)}, indent=1) + "\n", durable=False)
+    return ENVIRONMENT_CONFIG
+
+
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
-    """The cache folder: ``data_dir``, else ``$DEEPSCOPE_DATA``, else ``~/.deepscope/datasets``.
+    """The cache folder: ``data_dir``, else ``$DEEPSCOPE_DATA``, else the folder set-up recorded in this
+    environment (``<venv>/deepscope.json``), else ``~/.deepscope/datasets`` (see :func:`data_source`).
 
     Args:
         data_dir: explicit folder, or None.
@@ -63,8 +104,7 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
     Returns:
         The folder as an absolute ``Path`` (not created).
     """
-    if data_dir is None:
-        data_dir = os.environ.get("DEEPSCOPE_DATA") or Path.home() / ".deepscope" / "datasets"
+    data_dir, _ = data_source(data_dir)
     root = Path(data_dir).expanduser().absolute()
     if root.exists() and not root.is_dir():
         raise NotADirectoryError(f"data_dir {str(root)!r} is a file; expected the folder that holds (or will "
