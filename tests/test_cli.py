@@ -86,6 +86,9 @@ def test_tensorboard_dry_run(capsys, root, tmp_path):
 def test_datasets(capsys, tmp_path, monkeypatch):
     code, out, _ = run(capsys, "datasets", "list", "--data-dir", str(tmp_path))
     assert code == 0 and "mnist" in out and "cifar10" in out
+    assert "kriegeskorte92" in out and "local copy only" in out  # the neural data are listed too
+    code, out, _ = run(capsys, "datasets", "where")
+    assert code == 0 and "datasets folder:" in out and "because:" in out
     code, out, _ = run(capsys, "datasets", "info", "mnist", "--data-dir", str(tmp_path))
     assert code == 0 and "train-images-idx3-ubyte.gz" in out and "sha256" in out
     code, _, err = run(capsys, "datasets", "info", "mnistt")

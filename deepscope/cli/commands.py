@@ -130,6 +130,10 @@ def datasets(args) -> int:
             about = ds.info(name, args.data_dir)
             state = "yes" if about["cached"] else ("local copy" if about["local_copy"] else "no")
             rows.append([name, about["title"], state, about["folder"]])
+        neural = ds.kriegeskorte92.find_folder(args.data_dir)  # neural data: a local copy only, no download
+        rows.append(["kriegeskorte92", "92 object images, human and monkey IT RDMs (local copy only)",
+                     "yes" if neural is not None else "no",
+                     str(neural or _download.data_root(args.data_dir) / ds.kriegeskorte92.SUBDIR)])
         print_table(["name", "title", "cached", "folder"], rows, title="Datasets")
         return 0
     if args.name not in ds.list_datasets():

@@ -113,7 +113,8 @@ def load_data(data_dir: str | os.PathLike | None = None) -> Kriegeskorte92:
     """Load the 92-image data set from a local copy (checked against its sha256).
 
     Args:
-        data_dir: the datasets folder (default ``$DEEPSCOPE_DATA`` or ``~/.deepscope/datasets``);
+        data_dir: the datasets folder (default: ``$DEEPSCOPE_DATA``, the folder set-up recorded, or
+            ``~/.deepscope/datasets``: ``deepscope datasets where``);
             the files may be in its ``kriegeskorte92/`` subfolder or in it directly.
 
     Returns:
