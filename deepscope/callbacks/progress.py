@@ -134,7 +134,8 @@ class ProgressCallback(Callback):
     def _print(self, state: TrainingState, now: float, final: bool = False) -> None:
         done = state.step - self.first_step
         elapsed = now - self.start
-        line = f"Training Step: {state.step} | {self._info(state, now)} | time: {elapsed:.3f}s"
+        rest = " | ".join(self._parts(state, now)[1:])  # (the step once: TFlearn's "Training Step" says it)
+        line = f"Training Step: {state.step} | {rest} | time: {elapsed:.3f}s"
         if not final and 0 < done < self.total:
             line += f" | ETA: {elapsed / done * (self.total - done):.1f}s"
         print(line, file=self.stream, flush=True)
