@@ -144,6 +144,13 @@ def fit_args(dataset, steps=300, image=False, **extra):
     return X, Y, {"max_steps": steps, "validation_set": (vX, vY), **extra}
 
 
+def scaled(dataset, model, factor=255.0):
+    """A recipe on unscaled pixels (0-255), training and validation alike."""
+    X, Y, kw = fit_args(dataset)
+    vX, vY = kw["validation_set"]
+    return model, X * factor, Y, {**kw, "validation_set": (vX * factor, vY)}
+
+
 def shuffled_labels(Y, seed=1):
     return Y[np.random.default_rng(seed).permutation(len(Y))]
 
@@ -308,14 +315,10 @@ def _cases() -> list[Case]:
              "healthy/notmnist-cnn-sgd"))
 
     add(Case("inputs_not_normalized/mnist-0-255-sigmoid", "inputs_not_normalized",
-             lambda: (lambda X, Y, kw: (mlp(activation="sigmoid", optimizer="sgd", learning_rate=0.1), X * 255, Y,
-                                        {**kw, "validation_set": (kw["validation_set"][0] * 255,
-                                                                  kw["validation_set"][1])}))(*fit_args("mnist")),
+             lambda: scaled("mnist", mlp(activation="sigmoid", optimizer="sgd", learning_rate=0.1)),
              "healthy/mnist-mlp-sgd"))
     add(Case("inputs_not_normalized/fashion-0-255-sgd", "inputs_not_normalized",
-             lambda: (lambda X, Y, kw: (mlp(optimizer="sgd", learning_rate=0.1), X * 255, Y,
-                                        {**kw, "validation_set": (kw["validation_set"][0] * 255,
-                                                                  kw["validation_set"][1])}))(*fit_args("fashion")),
+             lambda: scaled("fashion", mlp(optimizer="sgd", learning_rate=0.1)),
              "healthy/fashion-mlp-sgd", dnn={"clip_gradients": None}))
 
     add(Case("dead_at_init/mnist-negative-bias", "dead_at_init",
@@ -369,11 +372,6 @@ def _heldout_cases(labels, few, big) -> list[Case]:
     def add(case):
         case.heldout = True
         c.append(case)
-
-    def scaled(dataset, model, factor=255.0):
-        X, Y, kw = fit_args(dataset)
-        vX, vY = kw["validation_set"]
-        return model, X * factor, Y, {**kw, "validation_set": (vX * factor, vY)}
 
     add(Case("healthy/mnist-cnn-momentum", None,
              lambda: (cnn(optimizer="momentum", learning_rate=0.02), *fit_args("mnist", image=True, steps=200))))

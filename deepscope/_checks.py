@@ -98,12 +98,14 @@ def check_shape_list(value: Any, where: str) -> list:
     return [None if (i == 0 and d in (None, -1)) else int(d) for i, d in enumerate(shape)]
 
 
-def unknown_keyword(where: str, names: list, key: str, error=TypeError) -> None:
-    """Refuse the keyword argument ``key`` of ``where`` (whose arguments are ``names``), with the
-    closest name as "did you mean"."""
-    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
-    fix = f"Did you mean {close[0]}=...?" if close else f"Its arguments: {', '.join(names)}."
-    fail(where, "one of its keyword arguments", Text(f"unknown argument {key!r}"), fix, error=error)
+def check_keywords(where: str, names, kwargs: dict) -> None:
+    """Refuse a keyword argument of ``where`` that is not among ``names``, with the closest name as
+    "did you mean" (Python's own ``TypeError`` names no alternative)."""
+    for key in kwargs:
+        if key not in names:
+            close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.6)
+            fix = f"Did you mean {close[0]}=...?" if close else f"Its arguments: {', '.join(names)}."
+            fail(where, "one of its keyword arguments", Text(f"unknown argument {key!r}"), fix, error=TypeError)
 
 
 def checks_keywords(fn: Callable = None, *, where: str | None = None) -> Callable:
@@ -114,15 +116,17 @@ def checks_keywords(fn: Callable = None, *, where: str | None = None) -> Callabl
     signature = inspect.signature(fn)
     if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
         return fn
-    names = [n for n, p in signature.parameters.items() if n != "self"
-             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    known = frozenset(names)
+    names = keyword_names(signature)
     label = where or fn.__qualname__.replace(".__init__", "")
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        for key in kwargs:
-            if key not in known:
-                unknown_keyword(label, names, key)
+        check_keywords(label, names, kwargs)
         return fn(*args, **kwargs)
     return wrapper
+
+
+def keyword_names(signature: inspect.Signature) -> tuple:
+    """The names a call may give by keyword (``self`` left out)."""
+    return tuple(n for n, p in signature.parameters.items() if n != "self"
+                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import fail, unknown_keyword
+from ._checks import check_keywords, fail, keyword_names
 from ._registry import Registry
 
 LAYERS = Registry("layer")  # layer function name -> function, used to rebuild saved networks
@@ -236,15 +236,13 @@ def layer_function(kind: str) -> Callable:
     def decorator(fn: Callable) -> Callable:
         signature = inspect.signature(fn)
 
-        names = [n for n, p in signature.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        open_keywords = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+        names = None if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()) else \
+            keyword_names(signature)
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            if not open_keywords:
-                for key in kwargs:
-                    if key not in signature.parameters:
-                        unknown_keyword(fn.__name__, names, key)
+            if names is not None:
+                check_keywords(fn.__name__, names, kwargs)
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             scope = bound.arguments.get("scope")

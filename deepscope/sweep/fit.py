@@ -90,11 +90,11 @@ class Fit:
             fail("Fit callbacks(params, seed)", "a list of deepscope.callbacks.Callback", made, error=TypeError)
         return made
 
-    def why_not_vectorized(self, params: dict, seed) -> str | None:
-        """Why this trial cannot train in a stack (None: it can)."""
+    def why_not_vectorized(self, callbacks: list) -> str | None:
+        """Why a trial with these callbacks (:meth:`callbacks_for`) cannot train in a stack (None: it can)."""
         if self.trainer is not None:
             return f"a trainer= subclass ({self.trainer.__name__}: its train_step runs as written)"
-        for cb in self.callbacks_for(params, seed):
+        for cb in callbacks:
             events = [e for e in ("on_batch_begin", "on_batch_end", "on_epoch_begin")
                       if getattr(type(cb), e, None) is not getattr(Callback, e)]
             if events:

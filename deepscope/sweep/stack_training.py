@@ -149,7 +149,7 @@ class StackTrainer:
                     p.copy_(b + (p - b) * factor.reshape(-1, *([1] * (p.dim() - 1))))
         if self.scheduler is not None:
             self.scheduler.step()
-        if self.any_stopped:
+        if self.stopped:
             self.freeze_stopped()
         if record:
             self.recorder.after(self.step, self.epoch, loss.detach(), data.detach(), [t.detach() for t in terms], norms)
@@ -165,10 +165,11 @@ class StackTrainer:
         if self.checkpoint is not None and stack_checkpoint.restore(self, self.checkpoint):
             stack.resumed_epoch = self.epoch  # continue where the checkpoint was written
         self.saved_at = time.monotonic()
+        self.stopped = [i for i, m in enumerate(stack.members) if m.stopped_epoch is not None]  # (a checkpoint's)
         self._fire("on_train_begin")
         while self.position is not None or (
                 self.epoch < settings.n_epoch and not (stop_at is not None and self.step >= stop_at)):
-            if all(m.stopped_epoch is not None for m in stack.members):
+            if len(self.stopped) == stack.n:
                 break
             if self.position is not None:  # continue the epoch the checkpoint was written in
                 start, loss_sum = self.position
@@ -215,17 +216,13 @@ class StackTrainer:
                     state.stop_training = True
             if event == "on_epoch_end" and state.stop_training and member.stopped_epoch is None:
                 member.stopped_epoch = self.epoch
+                self.stopped.append(i)
                 self.stack.write_back_one(i)  # its weights as its fit would end; the slice stays there
-
-    @property
-    def any_stopped(self) -> bool:
-        return any(m.stopped_epoch is not None for m in self.stack.members)
 
     def freeze_stopped(self) -> None:
         """Put the stopped models' weights back into their slices (the step moved them)."""
-        for i, member in enumerate(self.stack.members):
-            if member.stopped_epoch is not None:
-                self.stack.restore_one(i)
+        for i in self.stopped:
+            self.stack.restore_one(i)
 
     def _log_epoch(self, mean_loss: torch.Tensor, metrics: list | None) -> None:
         """Every model's epoch logs: loss, the training metric, validation loss and metric."""

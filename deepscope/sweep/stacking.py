@@ -213,12 +213,10 @@ class Stack:
         if engine == "dense":
             self.chain = dense_chain(self.first)
             self.chain_names = [modules[id(m)] for m in self.chain]
-            self.keep = [torch.tensor([1.0 - float(dict(m.dnn.net.named_modules())[name].p) for m in self.members],
-                                      device=device) if type(module) is nn.Dropout else None
-                         for name, module in zip(self.chain_names, self.chain)]
-            self.keep_values = [None if k is None else k.tolist() for k in self.keep]
-            dropout = any(k is not None and any(v < 1.0 for v in values)
-                          for k, values in zip(self.keep, self.keep_values))
+            # per dropout layer of the chain, each model's keep probability (None: not a dropout layer)
+            self.keep = [[1.0 - float(dict(m.dnn.net.named_modules())[name].p) for m in self.members]
+                         if type(module) is nn.Dropout else None for name, module in zip(self.chain_names, self.chain)]
+            dropout = any(k is not None and min(k) < 1.0 for k in self.keep)
             self.generators = [model_generator(m.rng_state, device) for m in self.members] if dropout else []
         else:
             self.objective = _DataLoss(self.first)
@@ -263,7 +261,7 @@ class Stack:
         for index, (name, module) in enumerate(zip(self.chain_names, self.chain)):
             if type(module) is nn.Dropout:
                 if training:
-                    h = self._dropout(h, self.keep_values[index])
+                    h = self._dropout(h, self.keep[index])
                 continue
             weight = self.params[f"{name}.weight"]  # (M, out, in)
             bias = self.params.get(f"{name}.bias")  # (M, out)

@@ -218,7 +218,7 @@ class Study:
         one worker, no Ray, nothing that keeps it out of a stack)."""
         fit = self.train_fn
         return bool(self.vectorize) and isinstance(fit, Fit) and self.backend != "ray" and (self.workers or 1) <= 1 \
-            and fit.why_not_vectorized(params, seed) is None
+            and fit.why_not_vectorized(fit.callbacks_for(params, seed)) is None
 
     def _run_stacked(self, trials: list, callbacks=None) -> list:
         """Build the model of every trial not yet done, train those that share a stack key together
@@ -234,7 +234,8 @@ class Study:
                 left.append((params, seed, label))  # done (skipped there) or resumes from its checkpoints
                 continue
             try:
-                why = fit.why_not_vectorized(params, seed)
+                trial_callbacks = fit.callbacks_for(params, seed)
+                why = fit.why_not_vectorized(trial_callbacks)
             except Exception:  # noqa: BLE001 - the ordinary path runs it again and records the error
                 why = "its callbacks could not be made"
             if why is not None:
@@ -248,7 +249,7 @@ class Study:
                 left.append((params, seed, label))
                 continue
             member = new_member(model)
-            member.callbacks = fit.callbacks_for(params, seed) + (list(callbacks(params, seed)) if callbacks else [])
+            member.callbacks = trial_callbacks + (list(callbacks(params, seed)) if callbacks else [])
             candidates.append(((params, seed, label), member))
         stacks, singles = stack_groups([member for _, member in candidates])
         trial_of = {id(member): trial for trial, member in candidates}
