@@ -381,6 +381,9 @@ class EpochLog(tflearn.callbacks.Callback):
     def on_train_begin(self, state):
         self.log.setdefault(self.key, []).append("begin")
 
+    def on_epoch_begin(self, state):
+        self.log.setdefault(self.key, []).append(("epoch", state.epoch))
+
     def on_epoch_end(self, state):
         self.log.setdefault(self.key, []).append((state.epoch, round(state.epoch_logs["val_acc"], 6),
                                                   round(state.epoch_logs["loss"], 5)))

@@ -363,7 +363,19 @@ class Checkpointer:
             stale.unlink(missing_ok=True)
 
     def due(self, step: int) -> bool:
+        """Whether to write one after this step (every ``every`` steps)."""
         return bool(self.every) and step % self.every == 0
+
+    def due_after_epoch(self, state) -> bool:
+        """Whether to write one at an epoch's end (never: ``every`` counts steps)."""
+        return False
+
+    def finish(self, state) -> bool:
+        """At the end of training: write the last state unless the last step's checkpoint holds it."""
+        if self.last_step == state.step:
+            return False
+        self.save(state, None, state.steps_per_epoch, None, epoch_finished=True)
+        return True
 
     def save(self, state, order, batches_done: int, loss_sum, epoch_finished: bool = False) -> Path:
         if self.guard is not None:

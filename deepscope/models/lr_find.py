@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .._checks import check_float, check_int, checks_keywords, fail
+from ..callbacks.base import Callback, CallbackList
 from .fit_state import FitSettings
 from .trainer import trainer_type
 from .._io import save_figure
@@ -62,7 +63,7 @@ def lr_find(dnn, X, Y, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: 
         dnn: the ``DNN``.
         X, Y: training data (as for ``fit``).
         start_lr, end_lr: the learning-rate range (exponential ramp).
-        num_steps: steps over the range (batches are drawn at random from the data).
+        num_steps: steps over the range (shuffled batches, epoch after epoch, as ``fit`` draws them).
         batch_size: samples per step (default: the model's).
         smoothing: exponential smoothing of the loss (0: none).
         diverge: stop once the smoothed loss exceeds this multiple of its best value.
@@ -86,31 +87,14 @@ def lr_find(dnn, X, Y, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: 
              "scheduler": copy.deepcopy(dnn.scheduler.state_dict()) if dnn.scheduler is not None else None,
              "rng": (torch.get_rng_state(), np.random.get_state(), random.getstate())}
     dnn.ensure_optimizer(num_steps)
-    generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2 ** 31 - 1, (1,))))
-    factor = (end_lr / start_lr) ** (1.0 / (num_steps - 1))
-    lrs, losses, smoothed = [], [], []
-    average, best, stopped = 0.0, math.inf, False
     n = y.shape[0]
-    settings = FitSettings.check(n, 1, batch_size, True)
-    step_runner = trainer_type(trainer, "lr_find trainer")(dnn, xs, y, settings)
-    try:
-        dnn.net.train()
-        for step in range(num_steps):
-            lr = start_lr * factor ** step
-            for group in dnn.optimizer.param_groups:
-                group["lr"] = lr
-            index = torch.randint(0, n, (min(batch_size, n),), generator=generator).to(y.device)
-            loss, _ = step_runner.train_step([x.index_select(0, index) for x in xs], y.index_select(0, index))
-            value = float(loss.detach())
-            average = smoothing * average + (1 - smoothing) * value
-            current = average / (1 - smoothing ** (step + 1)) if smoothing else value
-            lrs.append(lr)
-            losses.append(value)
-            smoothed.append(current)
-            best = min(best, current)
-            if not math.isfinite(current) or current > diverge * best:
-                stopped = True
-                break
+    settings = FitSettings.check(n, 1, batch_size, True, snapshot_epoch=False)
+    ramp = _RangeTest(dnn, start_lr, (end_lr / start_lr) ** (1.0 / (num_steps - 1)), smoothing, diverge)
+    data_seed = seed if seed is not None else int(torch.randint(0, 2 ** 31 - 1, (1,)))
+    runner = trainer_type(trainer, "lr_find trainer")(dnn, xs, y, settings, CallbackList([ramp]),
+                                                        data_seed=data_seed, stop_at_step=num_steps)
+    try:  # a short run of fit's loop: epochs of shuffled batches until num_steps steps or divergence
+        runner.run(math.ceil(num_steps / settings.steps_per_epoch))
     finally:
         dnn.net.load_state_dict(saved["weights"])
         dnn.net.train(saved["training"])
@@ -123,22 +107,55 @@ def lr_find(dnn, X, Y, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: 
         torch.set_rng_state(saved["rng"][0])
         np.random.set_state(saved["rng"][1])
         random.setstate(saved["rng"][2])
+    lrs, smoothed = ramp.lrs, ramp.smoothed
     if len(lrs) < 2:
         fail("lr_find", "a loss that stays finite for at least 2 steps", f"divergence at {lrs[0]:.3g}",
              "Lower start_lr.")
-    return LRFinderResult(np.asarray(lrs), np.asarray(losses), np.asarray(smoothed), _suggest(lrs, smoothed), stopped)
+    return LRFinderResult(np.asarray(lrs), np.asarray(ramp.losses), np.asarray(smoothed), _suggest(lrs, smoothed),
+                          ramp.stopped)
+
+
+class _RangeTest(Callback):
+    """Sets each step's learning rate (an exponential ramp) and follows the smoothed loss; stops the run
+    once it diverges."""
+
+    def __init__(self, dnn, start_lr: float, factor: float, smoothing: float, diverge: float):
+        self.dnn, self.start_lr, self.factor = dnn, start_lr, factor
+        self.smoothing, self.diverge = smoothing, diverge
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+        self.smoothed: list[float] = []
+        self.average, self.best, self.stopped = 0.0, math.inf, False
+
+    def on_batch_begin(self, state) -> None:
+        lr = self.start_lr * self.factor ** len(self.lrs)
+        for group in self.dnn.optimizer.param_groups:
+            group["lr"] = lr
+        self.lrs.append(lr)
+
+    def on_batch_end(self, state, snapshot: bool = False) -> None:
+        value = float(state.batch_loss)
+        self.average = self.smoothing * self.average + (1 - self.smoothing) * value
+        current = self.average / (1 - self.smoothing ** len(self.lrs)) if self.smoothing else value
+        self.losses.append(value)
+        self.smoothed.append(current)
+        self.best = min(self.best, current)
+        if not math.isfinite(current) or current > self.diverge * self.best:
+            self.stopped = state.stop_training = True
 
 
 def _suggest(lrs: list[float], smoothed: list[float]) -> float | None:
-    """The rate where the smoothed loss falls fastest (against log lr), ignoring the diverged tail."""
+    """The rate where the smoothed loss falls fastest (against log lr), ignoring the diverged tail and the
+    first tenth of the steps (as fastai's ``skip_start``: the smoothing has seen too few steps there)."""
     loss = np.asarray(smoothed, dtype=float)
     finite = np.isfinite(loss)
     if finite.sum() < 3:
         return None
     log_lr = np.log10(np.asarray(lrs, dtype=float))[finite]
     loss = loss[finite]
+    skip = len(loss) // 10
     stop = int(np.argmin(loss)) + 1  # up to the lowest loss
-    if stop < 3:
+    if stop - skip < 3:
         return None
-    slope = np.gradient(loss[:stop], log_lr[:stop])
-    return float(10 ** log_lr[int(np.argmin(slope))])
+    slope = np.gradient(loss[skip:stop], log_lr[skip:stop])
+    return float(10 ** log_lr[skip + int(np.argmin(slope))])

@@ -18,7 +18,110 @@ from ..layers.core import Dense
 from ..network import Network
 
 
-class Trainer:
+class Loop:
+    """The training loop, written once, for one model (:class:`Trainer`) or a stack of models trained
+    together (``sweep/stack_training.StackTrainer``): epochs, resumed epochs, batches, steps, the loss sum,
+    callbacks, snapshots, checkpoints and stopping. A learner fills in what differs (the hooks below).
+
+    Attributes a learner sets: ``state`` (the ``TrainingState`` whose ``epoch``/``step`` the loop
+    counts), ``settings`` (``FitSettings``), ``resume`` (an ``EpochPosition`` or None),
+    ``checkpointer`` (with ``due(step)``, ``save(...)``, ``due_after_epoch(state)``, ``finish(state)``;
+    or None), ``parallel`` (torchrun group or None), ``stop_at_step`` (or None) and
+    ``has_batch_events``.
+    """
+
+    resume = None
+    checkpointer = None
+    parallel = None
+    stop_at_step = None
+    has_batch_events = False
+
+    # -- the hooks a learner fills in --------------------------------------------------------
+    def fire(self, event: str, **kwargs) -> None:
+        """Call the callbacks' ``event``."""
+
+    def epoch_order(self, epoch: int):
+        """This epoch's sample order (None: in order)."""
+
+    def batches(self, order, start: int = 0):
+        """Yield ``(xs, y)`` batches of the epoch from the ``start``-th."""
+        raise NotImplementedError
+
+    def train_step(self, xs, y):
+        """One optimizer step: ``(detached loss, output)``."""
+        raise NotImplementedError
+
+    def begin_epoch(self, fresh: bool) -> None:
+        """Before an epoch's first batch (``fresh``: not a resumed epoch)."""
+
+    def update_metrics(self, output, y) -> None:
+        """Add a batch to the running training metric."""
+
+    def snapshot(self) -> None:
+        """``snapshot_step``: validate now."""
+
+    def end_epoch(self, loss_sum, steps: int) -> None:
+        """The epoch's logs, ``on_epoch_end``."""
+
+    def end_training(self) -> None:
+        """After the last epoch (or an interruption): ``on_train_end``."""
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(self, n_epoch: int) -> None:
+        """Train ``n_epoch`` epochs (a resumed epoch counts as one)."""
+        state = self.state
+        batch_events = self.has_batch_events
+        snapshot_step = self.settings.snapshot_step
+        checkpointer = self.checkpointer
+        self.fire("on_train_begin")
+        try:
+            resume, self.resume = self.resume, None
+            for _ in range(n_epoch):
+                if state.stop_training:
+                    break
+                if resume is not None:  # continue the epoch a checkpoint was written in
+                    order, start, loss_sum = resume.order, resume.batches_done, resume.loss_sum
+                else:
+                    state.epoch += 1
+                    order, start, loss_sum = self.epoch_order(state.epoch), 0, None
+                steps = start
+                self.begin_epoch(fresh=resume is None)
+                resume = None
+                for index, (xs, y) in enumerate(self.batches(order, start), start):
+                    state.batch_index = index
+                    if batch_events:
+                        self.fire("on_batch_begin")
+                    if self.parallel is not None:  # torchrun: this process's rows of the batch
+                        xs, y = self.parallel.share(xs, y)
+                    loss, output = self.train_step(xs, y)
+                    loss_sum = loss if loss_sum is None else loss_sum + loss
+                    steps += 1
+                    state.step += 1
+                    state.batch_loss = loss
+                    self.update_metrics(output, y)
+                    snapshot = bool(snapshot_step) and state.step % snapshot_step == 0
+                    if snapshot:
+                        self.snapshot()
+                    if batch_events:
+                        self.fire("on_batch_end", snapshot=snapshot)
+                    if checkpointer is not None and checkpointer.due(state.step):
+                        checkpointer.save(state, order, index + 1, loss_sum)
+                        self.fire("on_checkpoint")
+                    if self.stop_at_step is not None and state.step >= self.stop_at_step:
+                        state.stop_training = True
+                    if state.stop_training:
+                        break
+                self.end_epoch(loss_sum, steps)
+                if checkpointer is not None and checkpointer.due_after_epoch(state):
+                    checkpointer.save(state, None, state.steps_per_epoch, None, epoch_finished=True)
+                    self.fire("on_checkpoint")
+            if checkpointer is not None and checkpointer.finish(state):
+                self.fire("on_checkpoint")
+        finally:
+            self.end_training()
+
+
+class Trainer(Loop):
     """Runs the epochs of one ``DNN.fit``; subclass it and override :meth:`train_step` to change
     what one step does (``model.fit(X, Y, trainer=MyTrainer)``), as with Keras' ``train_step``.
 
@@ -57,6 +160,8 @@ class Trainer:
             batch_size=self.batch_size, n_samples=self.n)
         self.validation = validation
         self.show_metric = settings.show_metric and dnn.metric is not None
+        self.metric = dnn.metric if self.show_metric else None
+        self.has_batch_events = self.callbacks.has_batch_events
         self.data_seed = data_seed
         self.resume = resume
         self.guard, self.checkpointer, self.parallel = guard, checkpointer, parallel
@@ -120,74 +225,43 @@ class Trainer:
         if dnn.scheduler is not None:
             dnn.scheduler.step()
 
-    # -- epochs -----------------------------------------------------------------------------
-    def run(self, n_epoch: int) -> None:
-        state, fire = self.state, self.callbacks.fire
+    # -- the loop's hooks (``Loop.run``) ---------------------------------------------------------
+    def fire(self, event: str, **kwargs) -> None:
+        self.callbacks.fire(event, self.state, **kwargs)
+
+    def begin_epoch(self, fresh: bool) -> None:
         net = self.dnn.net
-        metric = self.dnn.metric if self.show_metric else None
-        batch_events = self.callbacks.has_batch_events
-        snapshot_step = self.settings.snapshot_step
-        fire("on_train_begin", state)
-        try:
-            resume, self.resume = self.resume, None
-            for _ in range(n_epoch):
-                if state.stop_training:
-                    break
-                if resume is not None:  # continue the epoch a checkpoint was written in
-                    order, start, loss_sum = resume.order, resume.batches_done, resume.loss_sum
-                else:
-                    state.epoch += 1
-                    order, start, loss_sum = self.epoch_order(state.epoch), 0, None
-                steps = start
-                if not net.training:  # (validation switches to eval mode)
-                    net.train()
-                fire("on_epoch_begin", state)
-                if metric is not None and resume is None:
-                    metric.reset()
-                resume = None
-                for index, (xs, y) in enumerate(self.batches(order, start), start):
-                    state.batch_index = index
-                    if batch_events:
-                        fire("on_batch_begin", state)
-                    if self.parallel is not None:  # torchrun: this process's rows of the batch
-                        xs, y = self.parallel.share(xs, y)
-                    loss, output = self.train_step(xs, y)
-                    loss_sum = loss if loss_sum is None else loss_sum + loss
-                    steps += 1
-                    state.step += 1
-                    state.batch_loss = loss
-                    if metric is not None:
-                        metric.update(self.dnn.activate(output), y)
-                    snapshot = bool(snapshot_step) and state.step % snapshot_step == 0
-                    if snapshot:
-                        self.dnn.snapshot(state, self.validation, self.settings.validation_batch_size)
-                    if batch_events:
-                        fire("on_batch_end", state, snapshot=snapshot)
-                    if self.checkpointer is not None and self.checkpointer.due(state.step):
-                        self.checkpointer.save(state, order, index + 1, loss_sum)
-                        fire("on_checkpoint", state)
-                    if self.stop_at_step is not None and state.step >= self.stop_at_step:
-                        state.stop_training = True
-                    if state.stop_training:
-                        break
-                if self.guard is not None:
-                    self.guard.check_now(state.step)
-                if self.parallel is not None and loss_sum is not None:
-                    loss_sum = self.parallel.mean(loss_sum)
-                logs = {"loss": float(loss_sum) / steps} if steps else {}
-                if metric is not None:
-                    logs[metric.name] = metric.compute()
-                state.epoch_logs = logs
-                if self.settings.snapshot_epoch:
-                    self.dnn.snapshot(state, self.validation, self.settings.validation_batch_size)
-                state.history.append(state.epoch_logs)
-                fire("on_epoch_end", state)
-            if self.checkpointer is not None and self.checkpointer.last_step != state.step:
-                self.checkpointer.save(state, None, state.steps_per_epoch, None, epoch_finished=True)
-                fire("on_checkpoint", state)
-        finally:
-            net.eval()
-            fire("on_train_end", state)
+        if not net.training:  # (validation switches to eval mode)
+            net.train()
+        self.fire("on_epoch_begin")
+        if self.metric is not None and fresh:
+            self.metric.reset()
+
+    def update_metrics(self, output, y) -> None:
+        if self.metric is not None:
+            self.metric.update(self.dnn.activate(output), y)
+
+    def snapshot(self) -> None:
+        self.dnn.snapshot(self.state, self.validation, self.settings.validation_batch_size)
+
+    def end_epoch(self, loss_sum, steps: int) -> None:
+        state = self.state
+        if self.guard is not None:
+            self.guard.check_now(state.step)
+        if self.parallel is not None and loss_sum is not None:
+            loss_sum = self.parallel.mean(loss_sum)
+        logs = {"loss": float(loss_sum) / steps} if steps else {}
+        if self.metric is not None:
+            logs[self.metric.name] = self.metric.compute()
+        state.epoch_logs = logs
+        if self.settings.snapshot_epoch:
+            self.snapshot()
+        state.history.append(state.epoch_logs)
+        self.fire("on_epoch_end")
+
+    def end_training(self) -> None:
+        self.dnn.net.eval()
+        self.fire("on_train_end")
 
     def epoch_order(self, epoch: int) -> torch.Tensor | None:
         """This epoch's sample permutation (None: no shuffling), from a generator seeded with

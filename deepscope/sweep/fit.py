@@ -39,9 +39,10 @@ class Fit:
         callbacks: every trial's ``fit(callbacks=...)``: ``Callback`` instances (the same objects for
             every trial, as calling ``fit`` trial after trial would), or a function
             ``callbacks(params, seed) -> [Callback, ...]`` making each trial its own. In a vectorized
-            study each model's callbacks get ``on_train_begin``, ``on_epoch_end`` with that trial's own
-            epoch logs, and ``on_train_end``; ``state.stop_training`` stops that trial alone. Callbacks
-            with per-batch events make the trials run one by one (the study says so).
+            study each model's callbacks get ``on_train_begin``, ``on_epoch_begin``, ``on_epoch_end`` with
+            that trial's own epoch logs, ``on_checkpoint`` and ``on_train_end``; ``state.stop_training``
+            stops that trial alone. Callbacks with per-batch events make the trials run one by one (a
+            stop inside an epoch cannot be honoured in a stack; the study says so).
         trainer: every trial's ``fit(trainer=...)`` (a ``Trainer`` subclass); its ``train_step`` runs
             as written, so such trials run one by one.
     """
@@ -95,7 +96,7 @@ class Fit:
         if self.trainer is not None:
             return f"a trainer= subclass ({self.trainer.__name__}: its train_step runs as written)"
         for cb in callbacks:
-            events = [e for e in ("on_batch_begin", "on_batch_end", "on_epoch_begin")
+            events = [e for e in ("on_batch_begin", "on_batch_end")
                       if getattr(type(cb), e, None) is not getattr(Callback, e)]
             if events:
                 return f"a callback with events a stack does not send ({type(cb).__name__}.{events[0]})"

@@ -24,6 +24,7 @@ from safetensors.torch import save as safetensors_save
 
 from .._io import atomic_write_bytes
 from ..models.checkpoint import jsonable, load_optimizer_state, optimizer_state
+from ..models.fit_state import EpochPosition
 
 FORMAT = "deepscope-stack-checkpoint-2"  # 2: sha256, per-model dropout generators, positions inside an epoch
 EVERY_SECONDS = 30.0  # write a stack's checkpoint once this long has passed since the last one
@@ -44,18 +45,41 @@ def fingerprint(trainer) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def due(trainer) -> bool:
-    """Whether to write a checkpoint now: every ``EVERY_STEPS`` steps when set, else once ``EVERY_SECONDS``
-    have passed since the last one (a tiny network's epoch of one step is not written at every step)."""
-    if EVERY_STEPS:
-        return trainer.step % EVERY_STEPS == 0
-    return time.monotonic() - trainer.saved_at >= EVERY_SECONDS
+class StackCheckpointer:
+    """The one training loop's checkpointer for a stack (``models/trainer.Loop``): writes ``path`` every
+    ``EVERY_STEPS`` steps when set, else once ``EVERY_SECONDS`` have passed since the last write (a tiny
+    network's epoch of one step is not written at every step); inside an epoch only without
+    ``show_metric`` (the running metrics are not saved)."""
+
+    def __init__(self, trainer, path: Path):
+        self.trainer, self.path = trainer, Path(path)
+        self.saved_at = time.monotonic()
+
+    def _time(self, step: int) -> bool:
+        if EVERY_STEPS:
+            return step % EVERY_STEPS == 0
+        return time.monotonic() - self.saved_at >= EVERY_SECONDS
+
+    def due(self, step: int) -> bool:
+        """Inside an epoch (after a step)."""
+        return self.trainer.metrics is None and self._time(step)
+
+    def due_after_epoch(self, state) -> bool:
+        """At an epoch's end, when more epochs follow."""
+        return state.epoch < state.n_epoch and not state.stop_training and self._time(state.step)
+
+    def save(self, state, order, batches_done: int, loss_sum, epoch_finished: bool = False) -> None:
+        self.saved_at = time.monotonic()
+        save(self.trainer, self.path, None if epoch_finished else (batches_done, loss_sum))
+
+    def finish(self, state) -> bool:
+        """Nothing at the end: the stack's trials are journaled next and the file removed."""
+        return False
 
 
 def save(trainer, path: Path, position: tuple | None = None) -> None:
     """Write the trainer's state (atomically): after a finished epoch, or inside one (``position``:
     ``(batches done, the epoch's loss sum so far)``)."""
-    trainer.saved_at = time.monotonic()
     stack = trainer.stack
     tensors = {f"param.{k}": v.detach() for k, v in stack.params.items()}
     tensors.update({f"buffer.{k}": v.detach() for k, v in stack.buffers.items()})
@@ -134,7 +158,8 @@ def restore(trainer, path: Path) -> bool:
         generator.set_state(tensors[f"rng.model.{i}"])
     trainer.epoch, trainer.step, trainer.histories = meta["epoch"], meta["step"], meta["histories"]
     if meta.get("batches_done") is not None:  # written inside an epoch: continue it from there
-        trainer.position = (meta["batches_done"], tensors["position.loss_sum"].to(stack.device))
+        trainer.resume = EpochPosition(trainer.epoch_order(trainer.epoch), meta["batches_done"],
+                                       tensors["position.loss_sum"].to(stack.device))
     for member, stopped in zip(stack.members, meta.get("stopped") or []):
         member.stopped_epoch = stopped  # (its slice holds the weights it stopped with)
     for i, member in enumerate(stack.members):

@@ -12,13 +12,14 @@ import torch
 from torch.func import stack_module_state
 
 from .._checks import fail
-from ..callbacks.base import TrainingState
+from ..callbacks.base import CallbackList, TrainingState
 from ..callbacks.run_logger import RunLogger
 from ..diagnostics import recorder as recordermod
 from ..diagnostics import facts
 from ..diagnostics.findings import Finding
 from ..models.data import validation_split
 from ..models.fit_state import FitSettings
+from ..models.trainer import Loop
 from ..utils import INFERENCE_BATCH_SIZE
 from . import stack_checkpoint
 from .stacking import LINEAR_IN_GRADIENT, Member, Stack, norms_per_model, stack_key
@@ -50,8 +51,9 @@ def train_stack(members: list[Member], engine: str, fit: StackFit, write_runs: b
     ``steps.csv`` and ``diagnosis.json``).
 
     Args:
-        checkpoint: a file (:mod:`.stack_checkpoint`) written at the end of every epoch; when it holds
-            this stack's state, training continues from it (``stack.resumed_epoch`` says from where).
+        checkpoint: a file (:mod:`.stack_checkpoint`) written every 30 s (inside an epoch or at its end);
+            when it holds this stack's state, training continues from it (``stack.resumed_epoch`` says
+            from where).
 
     Returns:
         The :class:`Stack` (its ``members`` are grouped by data order).
@@ -62,13 +64,14 @@ def train_stack(members: list[Member], engine: str, fit: StackFit, write_runs: b
         fail("train_stack engine", "'dense' or 'vmap' (from stacking.stack_key)", engine)
     started = time.perf_counter()
     trainer = StackTrainer(Stack(members, engine), fit, checkpoint)
-    trainer.run()
+    trainer.run(trainer.epochs_left())
     trainer.finish(write_runs, (time.perf_counter() - started) / len(members))
     return trainer.stack
 
 
-class StackTrainer:
-    """``DNN.fit``'s loop (``models/trainer.py``) for the models of a stack.
+class StackTrainer(Loop):
+    """The learner of a stack for the one training loop (``models/trainer.Loop``): every step trains
+    the M models at once; each model keeps its own NaN flag, history, callbacks and stop.
 
     Args:
         stack: the models.
@@ -77,7 +80,7 @@ class StackTrainer:
     """
 
     def __init__(self, stack: Stack, fit: StackFit, checkpoint: Path | None = None):
-        self.stack, self.fit, self.checkpoint = stack, fit, checkpoint
+        self.stack, self.fit = stack, fit
         self.key = stack_key(stack.first)[0] if checkpoint is not None else None  # (the checkpoint's fingerprint)
         first = stack.first
         self.xs, self.y, self.validation = _fit_data(first, fit)
@@ -104,17 +107,55 @@ class StackTrainer:
         self.alive = torch.ones(stack.n, dtype=torch.bool, device=stack.device)
         self.first_bad = torch.zeros(stack.n, dtype=torch.long, device=stack.device)  # the step it turned NaN
         self.histories: list[list[dict]] = [[] for _ in stack.members]
+        self.state = TrainingState(model=None, n_epoch=settings.n_epoch, steps_per_epoch=settings.steps_per_epoch,
+                                   batch_size=settings.batch_size, n_samples=n)  # the loop's count of the stack
         self.states = [TrainingState(model=m.dnn, n_epoch=settings.n_epoch, steps_per_epoch=settings.steps_per_epoch,
                                      batch_size=settings.batch_size, n_samples=n) for m in stack.members]
+        self.callbacks = [CallbackList(m.callbacks or []) for m in stack.members]
+        self.has_batch_events = any(c.has_batch_events for c in self.callbacks)
         self.metric_name = first.metric.name if first.metric is not None else None
-        self.step = self.epoch = 0
+        self.metrics = None
+        self.stop_at_step = settings.max_steps
+        stack.resumed_epoch = None
+        if checkpoint is not None:
+            self.checkpointer = stack_checkpoint.StackCheckpointer(self, checkpoint)
+            if stack_checkpoint.restore(self, checkpoint):
+                stack.resumed_epoch = self.epoch  # continue where the checkpoint was written
+        self.stopped = [i for i, m in enumerate(stack.members) if m.stopped_epoch is not None]  # (a checkpoint's)
 
-    def batches(self, start: int = 0):
-        """This epoch's batches from the ``start``-th, ``(G, B, ...)``: one per data order, each as its
-        seed's fit draws it."""
+    @property
+    def step(self) -> int:
+        """Steps taken by the stack."""
+        return self.state.step
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.state.step = value
+
+    @property
+    def epoch(self) -> int:
+        """The stack's epoch (1-based)."""
+        return self.state.epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self.state.epoch = value
+
+    def epochs_left(self) -> int:
+        """``run``'s epochs: those not done, the resumed one included."""
+        return self.settings.n_epoch - self.epoch + (self.resume is not None)
+
+    # -- the loop's hooks (``Loop.run``) ---------------------------------------------------------
+    def epoch_order(self, epoch: int) -> list[torch.Tensor] | None:
+        """One permutation per data order (each as its seed's fit draws it), or None."""
+        if not self.shuffle:
+            return None
+        return [torch.randperm(self.n, generator=torch.Generator().manual_seed(seed + epoch)).to(self.y.device)
+                for seed in self.stack.data_seeds]
+
+    def batches(self, orders, start: int = 0):
+        """This epoch's batches from the ``start``-th, ``(G, B, ...)``: one per data order."""
         xs, y, batch, groups = self.xs, self.y, self.settings.batch_size, len(self.stack.data_seeds)
-        orders = [torch.randperm(self.n, generator=torch.Generator().manual_seed(seed + self.epoch)).to(y.device)
-                  for seed in self.stack.data_seeds] if self.shuffle else None
         for begin in range(start * batch, self.end, batch):
             if orders is None:
                 yield ([x[begin:begin + batch].unsqueeze(0).expand(groups, *x[begin:begin + batch].shape) for x in xs],
@@ -125,18 +166,18 @@ class StackTrainer:
                     [y.index_select(0, i) for i in idx])
 
     def train_step(self, xb, yb):
-        """One optimizer step of every model: ``(loss (M,), output)``."""
-        stack = self.stack
-        record = self.recorder is not None and self.recorder.due(self.step)
+        """One optimizer step of every model: ``(loss (M,), output)``; a model that failed adds 0."""
+        stack, step = self.stack, self.state.step + 1
+        record = self.recorder is not None and self.recorder.due(step)
         if record:
-            self.recorder.before(self.step)
+            self.recorder.before(step)
         loss, data, terms, out = stack.losses(xb, yb, True, True)
         for p in stack.trainable:
             p.grad = None
         loss.sum().backward()  # each model's slice of every gradient is its own
         norms = stack.clip(self.stack.first.clip_gradients or None)
         finite = torch.isfinite(loss.detach()) & torch.isfinite(norms)  # the NaN guard, per model, no sync
-        self.first_bad = torch.where(self.alive & ~finite, torch.full_like(self.first_bad, self.step), self.first_bad)
+        self.first_bad = torch.where(self.alive & ~finite, torch.full_like(self.first_bad, step), self.first_bad)
         self.alive = self.alive & finite
         factor = stack.lr_factor
         if factor is not None and self.linear:  # a per-model learning rate: a gradient scale
@@ -152,55 +193,37 @@ class StackTrainer:
         if self.stopped:
             self.freeze_stopped()
         if record:
-            self.recorder.after(self.step, self.epoch, loss.detach(), data.detach(), [t.detach() for t in terms], norms)
-        return loss.detach(), out.detach()
+            self.recorder.after(step, self.epoch, loss.detach(), data.detach(), [t.detach() for t in terms], norms)
+        loss = loss.detach()
+        return torch.where(self.alive, loss, torch.zeros_like(loss)), out.detach()
 
-    def run(self) -> None:
-        stack, settings = self.stack, self.settings
-        for net in (m.dnn.net for m in stack.members):
-            net.train()
-        stop_at = settings.max_steps
-        stack.resumed_epoch = None
-        self.position = None  # (batches done, loss sum) of an epoch a checkpoint was written in
-        if self.checkpoint is not None and stack_checkpoint.restore(self, self.checkpoint):
-            stack.resumed_epoch = self.epoch  # continue where the checkpoint was written
-        self.saved_at = time.monotonic()
-        self.stopped = [i for i, m in enumerate(stack.members) if m.stopped_epoch is not None]  # (a checkpoint's)
-        self._fire("on_train_begin")
-        while self.position is not None or (
-                self.epoch < settings.n_epoch and not (stop_at is not None and self.step >= stop_at)):
-            if len(self.stopped) == stack.n:
-                break
-            if self.position is not None:  # continue the epoch the checkpoint was written in
-                start, loss_sum = self.position
-                self.position = None
-            else:
-                self.epoch += 1
-                start, loss_sum = 0, torch.zeros(stack.n, device=stack.device)
-            steps = start
-            metrics = [_fresh(m.dnn.metric) for m in stack.members] if settings.show_metric and self.metric_name else None
-            for index, (xb, yb) in enumerate(self.batches(start), start):
-                self.step += 1
-                loss, out = self.train_step(xb, yb)
-                loss_sum += torch.where(self.alive, loss, torch.zeros_like(loss))
-                steps += 1
-                if metrics is not None:
-                    _update_metrics(stack, metrics, out, yb)
-                if stop_at is not None and self.step >= stop_at:
-                    break
-                if self.checkpoint is not None and metrics is None and stack_checkpoint.due(self):
-                    stack_checkpoint.save(self, self.checkpoint, position=(index + 1, loss_sum))  # inside the epoch
-            self._log_epoch(loss_sum / max(steps, 1), metrics)
-            self._fire("on_epoch_end")
-            more = self.epoch < settings.n_epoch and not (stop_at is not None and self.step >= stop_at)
-            if self.checkpoint is not None and more and stack_checkpoint.due(self):
-                stack_checkpoint.save(self, self.checkpoint)
-        stack.write_back()
-        self._fire("on_train_end")
+    def begin_epoch(self, fresh: bool) -> None:
+        for net in (m.dnn.net for m in self.stack.members):
+            if not net.training:
+                net.train()
+        if self.settings.show_metric and self.metric_name:
+            self.metrics = [_fresh(m.dnn.metric) for m in self.stack.members]
+        self.fire("on_epoch_begin")
 
-    def _fire(self, event: str) -> None:
-        """Each model's callbacks get ``event`` with that model's own state (epoch logs, history); a
-        callback that sets ``stop_training`` at an epoch's end stops that model there, as its fit would."""
+    def update_metrics(self, output, y) -> None:
+        if self.metrics is not None:
+            _update_metrics(self.stack, self.metrics, output, y)
+
+    def end_epoch(self, loss_sum, steps: int) -> None:
+        if loss_sum is None:
+            loss_sum = torch.zeros(self.stack.n, device=self.stack.device)
+        self._log_epoch(loss_sum / max(steps, 1), self.metrics)
+        self.fire("on_epoch_end")
+
+    def end_training(self) -> None:
+        self.stack.write_back()
+        self.fire("on_train_end")
+
+    def fire(self, event: str, **kwargs) -> None:
+        """Each model's callbacks get ``event`` with that model's own state (epoch logs, history, its
+        batch's loss); a callback that sets ``stop_training`` at an epoch's end stops that model there, as
+        its fit would (the stack stops once every model has)."""
+        loop = self.state
         for i, member in enumerate(self.stack.members):
             if not member.callbacks or (member.stopped_epoch is not None and event != "on_train_end"):
                 continue
@@ -209,15 +232,16 @@ class StackTrainer:
             state.epoch, state.history = epochs, self.histories[i][:epochs]
             state.step = min(self.step, epochs * self.settings.steps_per_epoch)
             state.epoch_logs = dict(state.history[-1]) if state.history else {}
-            for callback in member.callbacks:
-                try:
-                    getattr(callback, event)(state)
-                except StopIteration:
-                    state.stop_training = True
+            if event.startswith("on_batch"):
+                state.batch_index = loop.batch_index
+                state.batch_loss = None if loop.batch_loss is None else loop.batch_loss[i]
+            self.callbacks[i].fire(event, state, **kwargs)
             if event == "on_epoch_end" and state.stop_training and member.stopped_epoch is None:
                 member.stopped_epoch = self.epoch
                 self.stopped.append(i)
                 self.stack.write_back_one(i)  # its weights as its fit would end; the slice stays there
+        if len(self.stopped) == self.stack.n:
+            loop.stop_training = True
 
     def freeze_stopped(self) -> None:
         """Put the stopped models' weights back into their slices (the step moved them)."""
