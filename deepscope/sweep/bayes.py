@@ -24,6 +24,7 @@ import math
 from ..callbacks.base import Callback
 from .claims import OWNER, journal_lock, owner_alive
 from .journal import TERMINAL, trial_id
+from .trials import Trial
 
 
 def _mean(states: list[dict], metric: str) -> float | None:
@@ -45,8 +46,12 @@ def optuna_storage(study):
     return JournalStorage(JournalFileBackend(str(study.folder / "optuna.journal")))
 
 
-def run_bayes(study) -> None:
-    """Try ``study.n_trials`` points chosen by TPE, each with every seed (see the module doc)."""
+def run_bayes(study):
+    """Try ``study.n_trials`` points chosen by TPE, each with every seed (see the module doc).
+
+    Returns:
+        The ``optuna.Study`` (its ``trials`` are the points tried, by this and every other driver).
+    """
     try:
         import optuna
     except ImportError as error:  # pragma: no cover - optuna is a dependency of the sweep extra
@@ -56,18 +61,20 @@ def run_bayes(study) -> None:
     distributions = {name: dist.optuna() for name, dist in study.space.items()}
     direction = "maximize" if study.mode == "max" else "minimize"
     with journal_lock(study.folder):
-        opt = optuna.create_study(study_name=study.name, storage=optuna_storage(study), direction=direction,
+        storage = optuna.storages.get_storage(optuna_storage(study))  # (a URL becomes its storage object)
+        opt = optuna.create_study(study_name=study.name, storage=storage, direction=direction,
                                   load_if_exists=True, pruner=study.pruner)
         if not opt.trials:
             _replay_journal(study, opt, distributions)
-    study.optuna_study = opt
+    study_id = storage.get_study_id_from_name(study.name)
     states = optuna.trial.TrialState
     while True:
         with journal_lock(study.folder):  # one driver at a time asks: never the same point twice
             trials = opt.get_trials(deepcopy=False)
             for t in trials:  # a point whose driver died: give it back
                 if t.state == states.RUNNING and not owner_alive(t.user_attrs.get("owner")):
-                    opt._storage.set_trial_user_attr(t._trial_id, "abandoned", True)
+                    storage.set_trial_user_attr(storage.get_trial_id_from_study_id_trial_number(study_id, t.number),
+                                                "abandoned", True)
                     opt.tell(t.number, state=states.FAIL)
                     opt.enqueue_trial(t.params, skip_if_exists=False)
             trials = opt.get_trials(deepcopy=False)
@@ -82,7 +89,7 @@ def run_bayes(study) -> None:
         params = dict(trial.params)
         labels = [f"{number}/{study.n_trials} (seed {j + 1}/{len(study.seeds)})" for j in range(len(study.seeds))]
         if study.pruner is None:
-            results = study.run_trials([(params, seed, label) for seed, label in zip(study.seeds, labels)])
+            results = study.run_trials([Trial(params, seed, label) for seed, label in zip(study.seeds, labels)])
         else:
             results = _run_pruned(study, trial, params, labels)
             if results is None:
@@ -93,6 +100,7 @@ def run_bayes(study) -> None:
             opt.tell(trial, state=states.FAIL)
         else:
             opt.tell(trial, value)
+    return opt
 
 
 def _run_pruned(study, trial, params: dict, labels: list[str]) -> list[dict] | None:
@@ -102,7 +110,7 @@ def _run_pruned(study, trial, params: dict, labels: list[str]) -> list[dict] | N
     reporter = PruningReporter(trial, study.metric)
     if study.stacks_in_process(params, study.seeds[0]):
         follower = FollowPruning(reporter)
-        results = study.run_trials([(params, seed, label) for seed, label in zip(study.seeds, labels)],
+        results = study.run_trials([Trial(params, seed, label) for seed, label in zip(study.seeds, labels)],
                                    callbacks=lambda p, seed: [reporter] if seed == study.seeds[0] else [follower])
         return None if reporter.pruned else results
     first = study.run_point_seed(params, study.seeds[0], labels[0], callbacks=[reporter])

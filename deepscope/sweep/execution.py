@@ -1,5 +1,7 @@
 """Where trials run: ``execute_trial`` (one trial) and ``execute_stack`` (trials trained together) in the
-driver, in worker processes (``ProcessSubmitter``) or as Ray tasks (``RaySubmitter``)."""
+driver (``InlineSubmitter``), in worker processes (``ProcessSubmitter``) or as Ray tasks (``RaySubmitter``).
+The three submitters share one interface (``capacity``, ``share``, ``submit``, ``result``, a context), so the
+study drives them all with one claim -> submit -> wait -> journal loop (``Study._execute``)."""
 from __future__ import annotations
 
 import shutil
@@ -20,23 +22,48 @@ from .journal import plain_metrics
 from .stack_checkpoint import checkpoint_path
 from .stack_training import train_stack
 from .stacking import new_member, stack_key
+from .trials import Claim, Outcome
 
 
-def execute_trial(train_fn: Callable, root, params: dict, seed: int, run_id: str, resume: bool, metric: str) -> dict:
-    """Train one trial (in the driver or in a worker process): seed, run folders under ``root``,
-    resume an interrupted attempt. Returns ``{"metrics", "seconds"}`` or ``{"error", "traceback",
-    "seconds"}`` (the study goes on after a failed trial)."""
+def execute_trial(train_fn: Callable, root, claim: Claim, metric: str) -> Outcome:
+    """Train one claimed trial (in the driver or in a worker process): seed, run folders under ``root``,
+    resume an interrupted attempt. A failed trial gives an ``Outcome`` with its error (the study goes on)."""
     start = time.perf_counter()
+    trial = claim.trial
     try:
-        with runs_dir(root), resume_named_runs(resume):  # the trial's fits write here (and resume)
-            set_seed(seed)
-            metrics = plain_metrics(train_fn(dict(params), seed, run_id), metric)
+        with runs_dir(root), resume_named_runs(claim.resume):  # the trial's fits write here (and resume)
+            set_seed(trial.seed)
+            metrics = plain_metrics(train_fn(dict(trial.params), trial.seed, claim.run_id), metric)
     except KeyboardInterrupt:
         raise
     except Exception as error:  # noqa: BLE001 - the study goes on; the message is kept
-        return {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()[-4000:],
-                "seconds": _since(start)}
-    return {"metrics": metrics, "seconds": _since(start)}
+        return Outcome(_since(start), error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc()[-4000:])
+    return Outcome(_since(start), metrics=metrics)
+
+
+class InlineSubmitter:
+    """Jobs run in this process, one at a time, when submitted (the returned future is already done)."""
+
+    def capacity(self) -> int:
+        return 1
+
+    def __enter__(self):
+        return self
+
+    def share(self, value):
+        return value
+
+    def submit(self, fn, *args):
+        import concurrent.futures as futures
+        job = futures.Future()
+        job.set_result(fn(*args))
+        return job
+
+    def result(self, job):
+        return job.result()
+
+    def __exit__(self, kind, value, traceback_):
+        return None
 
 
 class ProcessSubmitter:
@@ -70,7 +97,7 @@ class ProcessSubmitter:
     def submit(self, fn, *args):
         return self.pool.submit(fn, *args)
 
-    def result(self, job) -> dict:
+    def result(self, job):
         return job.result()
 
     def __exit__(self, kind, value, traceback_):
@@ -81,20 +108,20 @@ class ProcessSubmitter:
 class RaySubmitter:
     """Trials as Ray tasks (``num_cpus=threads`` each) on the cluster this process connects to."""
 
-    def __init__(self, threads: int, address: str | None):
+    def __init__(self, threads: int, address: str | None, workers: int | None = None):
         try:
             import ray
         except ImportError:
             fail("Study backend", "Ray installed for backend='ray'", "no module named 'ray'",
                  "pip install 'deepscope[ray]'", error=ImportError)
-        self.ray, self.threads = ray, threads
+        self.ray, self.threads, self.workers = ray, threads, workers
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         self.remote = ray.remote(num_cpus=threads, max_retries=0)(_ray_call)
 
     def capacity(self) -> int:
-        """The cluster's CPUs divided by the threads of one trial."""
-        return max(1, int(self.ray.cluster_resources().get("CPU", 1) // self.threads))
+        """``workers``, or the cluster's CPUs divided by the threads of one trial."""
+        return self.workers or max(1, int(self.ray.cluster_resources().get("CPU", 1) // self.threads))
 
     def __enter__(self):
         self.refs = {}
@@ -110,12 +137,12 @@ class RaySubmitter:
         self.refs[job] = ref
         return job
 
-    def result(self, job) -> dict:
+    def result(self, job):
         self.refs.pop(job, None)
         try:
             return job.result()
-        except Exception as error:  # noqa: BLE001 - a task lost by Ray (node died): the trial failed
-            return {"error": f"{type(error).__name__} (Ray): {error}"[:2000], "traceback": "", "seconds": 0.0}
+        except Exception as error:  # noqa: BLE001 - a task lost by Ray (node died): its trials failed
+            return Outcome(0.0, error=f"{type(error).__name__} (Ray): {error}"[:2000])
 
     def __exit__(self, kind, value, traceback_):
         if kind is not None:  # an interrupt: cancel the tasks still running
@@ -129,52 +156,51 @@ def _ray_call(threads: int, fn, *args):
     return fn(*args)
 
 
-def execute_stack(fit: Fit, root, trials: list, metric: str, members: list | None = None,
-                  verbose: bool = False, checkpoints=None) -> list[dict]:
-    """Train ``(params, seed, run_id)`` trials of one stack key together (in the driver, a worker process
-    or a Ray task): build each model after ``set_seed(seed)`` (unless ``members`` are given), train the
-    stack, write each run folder under ``root``. Returns one ``execute_trial``-like outcome per trial (with
-    ``vectorized``: the models in its stack). Whatever the stack cannot do, its trials do one by one.
-    ``checkpoints``: the folder of stack checkpoints (a killed stack continues from its last epoch)."""
+def execute_stack(fit: Fit, root, claims: list[Claim], metric: str, members: list | None = None,
+                  verbose: bool = False, checkpoints=None) -> list[Outcome]:
+    """Train claimed trials of one stack key together (in the driver, a worker process or a Ray task):
+    build each model after ``set_seed(seed)`` (unless ``members`` are given), train the stack, write each
+    run folder under ``root``. Returns one ``Outcome`` per trial (``vectorized``: the models in its stack).
+    Whatever the stack cannot do, its trials do one by one. ``checkpoints``: the folder of stack
+    checkpoints (a killed stack continues from its last checkpoint)."""
     try:
         if members is None:  # (a worker: the driver grouped these trials by their stack key)
             members = []
-            for params, seed, run_id in trials:
-                set_seed(seed)
-                members.append(new_member(fit.model(params), run_id))
-                members[-1].callbacks = fit.callbacks_for(params, seed)
+            for claim in claims:
+                set_seed(claim.trial.seed)
+                members.append(new_member(fit.model(claim.trial.params), claim.run_id))
+                members[-1].callbacks = fit.callbacks_for(claim.trial.params, claim.trial.seed)
         else:
-            for member, (_, _, run_id) in zip(members, trials):
-                member.run_id = run_id
+            for member, claim in zip(members, claims):
+                member.run_id = claim.run_id
         key, engine = stack_key(members[0].dnn)
         if key is None:
             raise ValueError(f"the models do not stack ({engine})")
-        checkpoint = None if checkpoints is None else checkpoint_path(checkpoints, [t[2] for t in trials])
+        checkpoint = None if checkpoints is None else checkpoint_path(checkpoints, [c.run_id for c in claims])
         with runs_dir(root):
             stack = train_stack(members, engine, fit.stack_fit(), checkpoint=checkpoint)
     except KeyboardInterrupt:
         raise
     except Exception as error:  # noqa: BLE001 - the general path decides what the trials give
         if verbose:
-            print(f"the vectorized run of {len(trials)} trials stopped ({type(error).__name__}: {error}); "
+            print(f"the vectorized run of {len(claims)} trials stopped ({type(error).__name__}: {error}); "
                   "they run one by one instead", flush=True)
         outcomes = []
-        for params, seed, run_id in trials:
-            if (Path(root) / run_id).is_dir():
-                shutil.rmtree(Path(root) / run_id)  # a folder the stack had begun
-            outcomes.append(execute_trial(fit, root, params, seed, run_id, False, metric))
+        for claim in claims:
+            if (Path(root) / claim.run_id).is_dir():
+                shutil.rmtree(Path(root) / claim.run_id)  # a folder the stack had begun
+            outcomes.append(execute_trial(fit, root, Claim(claim.trial, claim.run_id, False, claim.attempt), metric))
         return outcomes
     outcomes = []
     for member in members:
         if member.failed is not None:
-            outcomes.append({"error": f"NonFiniteError: {member.failed}", "traceback": "", "seconds": member.seconds})
+            outcome = Outcome(member.seconds, error=f"NonFiniteError: {member.failed}")
         else:
-            outcomes.append({"metrics": plain_metrics(final_logs(member.history), metric), "seconds": member.seconds})
-        outcomes[-1]["vectorized"] = len(members)
-        if any(getattr(cb, "pruned", False) for cb in member.callbacks):  # (a pruner stopped it)
-            outcomes[-1]["pruned"] = True
-        if stack.resumed_epoch is not None:
-            outcomes[-1]["resumed_epoch"] = stack.resumed_epoch
+            outcome = Outcome(member.seconds, metrics=plain_metrics(final_logs(member.history), metric))
+        outcome.vectorized = len(members)
+        outcome.pruned = any(getattr(cb, "pruned", False) for cb in member.callbacks)  # (a pruner stopped it)
+        outcome.resumed = stack.resumed_epoch is not None
+        outcomes.append(outcome)
     return outcomes
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -43,7 +44,8 @@ from ..runs.report import Report
 from .bayes import run_bayes
 from .fit import Fit
 from .claims import OWNER, journal_lock, owner_alive
-from .execution import ProcessSubmitter, RaySubmitter, execute_stack, execute_trial
+from .execution import InlineSubmitter, ProcessSubmitter, RaySubmitter, execute_stack, execute_trial
+from .trials import Claim, Outcome, Trial, TrialState
 from .stack_checkpoint import checkpoint_path
 from .stacking import new_member, stack_groups
 
@@ -149,6 +151,7 @@ class Study:
         self.folder = self.root / name
         self.journal = Journal(self.folder / "journal.jsonl")
         self.counts = {"run": 0, "skipped": 0, "rerun": 0}
+        self.optuna_study = None  # method='bayes': the optuna study after run()
 
     # -- points -----------------------------------------------------------------------------
     def points(self) -> list[dict]:
@@ -180,38 +183,45 @@ class Study:
             "space": {k: v if isinstance(v, list) else repr(v) for k, v in self.space.items()}})
         self.counts = {"run": 0, "skipped": 0, "rerun": 0}
         if self.method == "bayes":
-            run_bayes(self)
+            self.optuna_study = run_bayes(self)
         else:
             points = self.points()
             total = len(points) * len(self.seeds)
-            trials = [(params, seed, f"{i * len(self.seeds) + j + 1}/{total}")
+            trials = [Trial(params, seed, f"{i * len(self.seeds) + j + 1}/{total}")
                       for i, params in enumerate(points) for j, seed in enumerate(self.seeds)]
             self.run_trials(trials)
         return self.results()
 
-    def run_trials(self, trials: list, callbacks=None) -> list[dict]:
-        """Run ``(params, seed, label)`` trials not yet done: stacked when :attr:`vectorize`, the rest in
-        worker processes (``workers > 1``) or one by one. Returns their journal states.
+    def run_trials(self, trials: list[Trial], callbacks=None) -> list[dict]:
+        """Run the trials not yet done: stacked when :attr:`vectorize`, the rest in worker processes
+        (``workers > 1``), as Ray tasks, or one by one. Returns their journal states.
 
         Args:
+            trials: :class:`~deepscope.sweep.trials.Trial` records.
             callbacks: ``callbacks(params, seed) -> list``: more callbacks for a trial's fit (a pruning
                 reporter), for trials trained in this process; a trial whose callback has ``pruned`` set
                 is recorded as pruned."""
         asked = list(trials)
         if self.vectorize:
             trials = self._run_stacked(trials, callbacks)
-        if callbacks is not None:  # (callbacks stay in this process: the rest one by one here)
-            for params, seed, label in trials:
-                self.run_point_seed(params, seed, label, callbacks=callbacks(params, seed))
-        elif self.backend == "ray":
-            self._run_parallel(trials, RaySubmitter(self.threads, self.ray_address))
-        elif self.workers > 1:
-            self._run_parallel(trials)
-        else:
-            for params, seed, label in trials:
-                self.run_point_seed(params, seed, label)
+        if callbacks is not None:  # (callbacks stay in this process)
+            self._execute([[t] for t in trials], lambda claims: (self._train_here, claims[0],
+                                                                 callbacks(claims[0].trial.params, claims[0].trial.seed)))
+        elif trials:
+            submitter = self._submitter()
+            fn = submitter.share(self.train_fn)
+            self._execute([[t] for t in trials], lambda claims: (execute_trial, fn, str(self.root), claims[0],
+                                                                 self.metric), submitter)
         states = self.journal.states()
-        return [states[trial_id(params, seed)] for params, seed, _ in asked if trial_id(params, seed) in states]
+        return [states[t.id] for t in asked if t.id in states]
+
+    def _submitter(self):
+        """Where this study's jobs run: Ray tasks, worker processes, or this process."""
+        if self.backend == "ray":
+            return RaySubmitter(self.threads, self.ray_address, self.workers)
+        if self.workers > 1:
+            return ProcessSubmitter(self.train_fn, self.workers, self.threads)
+        return InlineSubmitter()
 
     def stacks_in_process(self, params: dict, seed) -> bool:
         """Whether this study trains a trial of ``params`` in a stack in this process (a ``Fit``, vectorized,
@@ -220,7 +230,7 @@ class Study:
         return bool(self.vectorize) and isinstance(fit, Fit) and self.backend != "ray" and (self.workers or 1) <= 1 \
             and fit.why_not_vectorized(fit.callbacks_for(params, seed)) is None
 
-    def _run_stacked(self, trials: list, callbacks=None) -> list:
+    def _run_stacked(self, trials: list[Trial], callbacks=None) -> list[Trial]:
         """Build the model of every trial not yet done, train those that share a stack key together
         (:func:`~deepscope.sweep.stack_training.train_stack`, each trial claimed in the journal first) and
         return the others (unstackable, or resuming from checkpoints) for the ordinary path."""
@@ -228,29 +238,29 @@ class Study:
         states = self.journal.states()
         candidates, left = [], []
         reasons: dict[str, int] = {}  # why trials run one by one: how many
-        for params, seed, label in trials:
-            state = states.get(trial_id(params, seed))
+        for trial in trials:
+            state = states.get(trial.id)
             if state is not None and (state["event"] in TERMINAL or _has_checkpoints(self.root / state["run_id"])):
-                left.append((params, seed, label))  # done (skipped there) or resumes from its checkpoints
+                left.append(trial)  # done (skipped there) or resumes from its checkpoints
                 continue
             try:
-                trial_callbacks = fit.callbacks_for(params, seed)
+                trial_callbacks = fit.callbacks_for(trial.params, trial.seed)
                 why = fit.why_not_vectorized(trial_callbacks)
             except Exception:  # noqa: BLE001 - the ordinary path runs it again and records the error
                 why = "its callbacks could not be made"
             if why is not None:
                 reasons[why] = reasons.get(why, 0) + 1
-                left.append((params, seed, label))
+                left.append(trial)
                 continue
-            set_seed(seed)
+            set_seed(trial.seed)
             try:
-                model = fit.model(params)
+                model = fit.model(trial.params)
             except Exception:  # noqa: BLE001 - the ordinary path runs it again and records the error
-                left.append((params, seed, label))
+                left.append(trial)
                 continue
             member = new_member(model)
-            member.callbacks = trial_callbacks + (list(callbacks(params, seed)) if callbacks else [])
-            candidates.append(((params, seed, label), member))
+            member.callbacks = trial_callbacks + (list(callbacks(trial.params, trial.seed)) if callbacks else [])
+            candidates.append((trial, member))
         stacks, singles = stack_groups([member for _, member in candidates])
         trial_of = {id(member): trial for trial, member in candidates}
         for member, reason in singles:
@@ -263,99 +273,68 @@ class Study:
         for reason, count in reasons.items():
             if self.verbose and len(trials) > 1:
                 print(f"[{self.name}] {count} trial{'s' if count > 1 else ''} not vectorized: {reason}", flush=True)
+        checkpoints = str(self.folder / "stacks")
         if (self.backend == "ray" or (self.workers or 1) > 1) and callbacks is None:  # stacks as jobs of workers
-            self._run_stack_jobs(stacks, trial_of)
-        else:
+            submitter = self._submitter()
+            capacity = submitter.capacity()
+            parts = []
             for members, _ in stacks:
-                self._train_stack_here(members, trial_of)
+                size = -(-len(members) // capacity)  # every worker gets a share of every stack
+                parts += [[trial_of[id(m)] for m in members[i:i + size]] for i in range(0, len(members), size)]
+            fn = submitter.share(self.train_fn)
+            self._execute(parts, lambda claims: (execute_stack, fn, str(self.root), claims, self.metric, None, False,
+                                                 checkpoints), submitter, stacked=True)
+        else:  # in this process, with the models built above (each trial claimed first)
+            member_of = {trial_of[id(m)].id: m for members, _ in stacks for m in members}
+            self._execute([[trial_of[id(m)] for m in members] for members, _ in stacks],
+                          lambda claims: (execute_stack, self.train_fn, self.root, claims, self.metric,
+                                          [member_of[c.trial.id] for c in claims], self.verbose, checkpoints),
+                          stacked=True)
         return left
 
-    def _claim(self, trials: list) -> list:
-        """Claim ``(params, seed, label)`` trials: ``(params, seed, label, start)`` of those not taken meanwhile."""
-        claimed = []
-        for (params, seed, label), start in zip(trials, self._start_trials([t[:2] for t in trials])):
-            if start is None:
-                self.counts["skipped"] += 1
-                continue
-            claimed.append((params, seed, label, start))
-        return claimed
+    def _execute(self, groups: list[list[Trial]], job, submitter=None, stacked: bool = False) -> None:
+        """The one claim -> submit -> wait -> journal loop. Each group of trials is claimed in the journal
+        (those done or taken meanwhile drop out), submitted as one job (``job(claims) -> (fn, *args)``,
+        giving an ``Outcome`` or a list of them), and journaled when its outcomes come back; at most the
+        submitter's capacity of jobs run at once.
 
-    def _journal_stack(self, claimed: list, outcomes: list) -> None:
-        """Journal a stack's trials, then drop the stack's checkpoint."""
-        for (params, seed, label, start), outcome in zip(claimed, outcomes):
-            resumed = outcome.pop("resumed_epoch", None) is not None
-            self._finish_trial(params, seed, label, {**start, "vectorized": outcome.pop("vectorized", None),
-                                                     "resume": start["resume"] or resumed}, outcome)
-        checkpoint_path(self.folder / "stacks", [start["run_id"] for *_, start in claimed]).unlink(missing_ok=True)
-
-    def _train_stack_here(self, members: list, trial_of: dict) -> None:
-        """Claim the members' trials (others may have taken some meanwhile), train them in this process,
-        journal each."""
-        by_trial = {trial_id(*trial_of[id(m)][:2]): m for m in members}
-        claimed = self._claim([trial_of[id(m)] for m in members])
-        if claimed:
-            kept = [by_trial[start["trial"]] for *_, start in claimed]
-            jobs = [(params, seed, start["run_id"]) for params, seed, _, start in claimed]
-            self._journal_stack(claimed, execute_stack(self.train_fn, self.root, jobs, self.metric, members=kept,
-                                                       verbose=self.verbose, checkpoints=str(self.folder / "stacks")))
-
-    def _run_stack_jobs(self, stacks: list, trial_of: dict) -> None:
-        """Stacks split into parts, one part per worker process or Ray task (claimed when submitted)."""
+        Args:
+            groups: the trials of each job (one trial, or the part of a stack a job trains).
+            job: what to submit for a group's claims.
+            submitter: where jobs run (None: in this process, one after the other).
+            stacked: the jobs train stacks (their checkpoints are removed once they are journaled).
+        """
         import concurrent.futures as futures
 
-        submitter = (RaySubmitter(self.threads, self.ray_address) if self.backend == "ray"
-                     else ProcessSubmitter(self.train_fn, self.workers, self.threads))
-        capacity = self.workers or submitter.capacity()
-        parts = []
-        for members, _ in stacks:
-            size = -(-len(members) // capacity)  # every worker gets a share of every stack
-            parts += [[trial_of[id(m)] for m in members[i:i + size]] for i in range(0, len(members), size)]
+        submitter = submitter or InlineSubmitter()
+        capacity = submitter.capacity()
+        pending, running = list(groups), {}
         with submitter:
-            fit = submitter.share(self.train_fn)
-            running = {}
-            while parts or running:
-                while parts and len(running) < capacity:
-                    claimed = self._claim(parts.pop(0))
-                    if claimed:
-                        jobs = [(params, seed, start["run_id"]) for params, seed, _, start in claimed]
-                        running[submitter.submit(execute_stack, fit, str(self.root), jobs, self.metric, None, False,
-                                                 str(self.folder / "stacks"))] = claimed
-                if not running:
-                    break
-                done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
-                for job in done:
-                    claimed = running.pop(job)
-                    outcomes = submitter.result(job)
-                    if isinstance(outcomes, dict):  # the job itself was lost (Ray): each of its trials failed
-                        outcomes = [dict(outcomes) for _ in claimed]
-                    self._journal_stack(claimed, outcomes)
-
-    def _run_parallel(self, trials: list, submitter=None) -> None:
-        """Run ``trials`` in ``workers`` processes (spawned, ``threads`` torch threads each), or as Ray
-        tasks. The driver journals a trial as started when it submits it and finished when its result
-        comes back."""
-        import concurrent.futures as futures
-
-        submitter = submitter or ProcessSubmitter(self.train_fn, self.workers, self.threads)
-        workers = self.workers or submitter.capacity()
-        pending = list(trials)
-        with submitter:
-            running = {}
             while pending or running:
-                while pending and len(running) < workers:
-                    params, seed, label = pending.pop(0)
-                    start = self._start_trial(params, seed)
-                    if start is None:
-                        continue
-                    job = submitter.submit(execute_trial, self.train_fn, str(self.root), params, seed,
-                                           start["run_id"], start["resume"], self.metric)
-                    running[job] = (params, seed, label, start)
+                while pending and len(running) < capacity:
+                    claims = self._claim(pending.pop(0))
+                    if claims:
+                        fn, *args = job(claims)
+                        running[submitter.submit(fn, *args)] = claims
                 if not running:
                     break
                 done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
-                for job in done:
-                    params, seed, label, start = running.pop(job)
-                    self._finish_trial(params, seed, label, start, submitter.result(job))
+                for finished in done:
+                    claims = running.pop(finished)
+                    outcomes = submitter.result(finished)
+                    if isinstance(outcomes, Outcome):  # one trial's, or a lost job's (each of its trials failed)
+                        outcomes = [outcomes] + [replace(outcomes) for _ in claims[1:]]
+                    for claim, outcome in zip(claims, outcomes):
+                        self._finish_trial(claim, outcome)
+                    if stacked:
+                        checkpoint_path(self.folder / "stacks", [c.run_id for c in claims]).unlink(missing_ok=True)
+
+    def _train_here(self, claim: Claim, callbacks: list) -> Outcome:
+        """A trial in this process whose fits also run ``callbacks`` (a pruning reporter)."""
+        with fit_callbacks(callbacks or []):
+            outcome = execute_trial(self.train_fn, self.root, claim, self.metric)
+        outcome.pruned = any(getattr(cb, "pruned", False) for cb in callbacks or [])
+        return outcome
 
     def run_point_seed(self, params: dict, seed: int, label: str = "", callbacks=None) -> dict:
         """Run one trial unless the journal says it is done; return its journal state.
@@ -363,44 +342,33 @@ class Study:
         Args:
             callbacks: callbacks every ``DNN.fit`` of the trial also runs (a pruning reporter); a trial
                 whose callback has ``pruned`` set is recorded as pruned."""
-        start = self._start_trial(params, seed)
-        if start is None:
-            self.counts["skipped"] += 1
-            return self.journal.states()[trial_id(params, seed)]
-        with fit_callbacks(callbacks or []):
-            outcome = execute_trial(self.train_fn, self.root, params, seed, start["run_id"], start["resume"],
-                                    self.metric)
-        if any(getattr(cb, "pruned", False) for cb in callbacks or []):
-            outcome["pruned"] = True
-        return self._finish_trial(params, seed, label, start, outcome)
+        trial = Trial(params, seed, label)
+        self._execute([[trial]], lambda claims: (self._train_here, claims[0], callbacks))
+        return self.journal.states()[trial.id]
 
     def skip_pruned(self, params: dict, seed: int, label: str, epoch: int) -> None:
         """Record a trial of a pruned point as pruned without running it."""
-        start = self._start_trial(params, seed)
-        if start is not None:
-            self.journal.append("pruned", trial=start["trial"], params=params, seed=seed, run_id=start["run_id"],
-                                metrics={}, seconds=0.0, note=f"its point was pruned after epoch {epoch} of the first seed")
+        claims = self._claim([Trial(params, seed, label)])
+        if claims:
+            self.journal.append("pruned", trial=claims[0].trial.id, params=params, seed=seed,
+                                run_id=claims[0].run_id, metrics={}, seconds=0.0,
+                                note=f"its point was pruned after epoch {epoch} of the first seed")
             self._say(label, params, seed, "not run: the point was pruned")
 
-    def _start_trial(self, params: dict, seed: int) -> dict | None:
-        """Journal a trial as started (None when the journal says it is done): its run id, whether it
-        resumes an interrupted attempt from checkpoints, and the attempt number."""
-        return self._start_trials([(params, seed)])[0]
-
-    def _start_trials(self, trials: list) -> list[dict | None]:
-        """:meth:`_start_trial` for many ``(params, seed)`` at once: one lock, one read of the journal,
-        one fsynced write (a vectorized study claims its stacks so)."""
-        starts, events = [], []
+    def _claim(self, trials: list[Trial]) -> list[Claim]:
+        """Journal trials as started (under the journal's lock: one read, one fsynced write), unless the
+        journal says they are done or another live driver runs them: their claims (run folder, whether each
+        resumes an interrupted attempt from checkpoints, the attempt number)."""
+        claims, events = [], []
         with journal_lock(self.folder):  # claim the trials: no other driver starts them meanwhile
             states = self.journal.states()
-            for params, seed in trials:
-                tid = trial_id(params, seed)
-                state = states.get(tid)
+            for trial in trials:
+                state = states.get(trial.id)
                 if state is not None and (state["event"] in TERMINAL or (
                         state.get("owner") != OWNER and owner_alive(state.get("owner")))):
-                    starts.append(None)  # done, or another live driver is running it
+                    self.counts["skipped"] += 1  # done, or another live driver is running it
                     continue
-                run_id = f"{self.name}/{tid}"
+                run_id = self.run_id(trial.params, trial.seed)
                 folder = self.root / run_id
                 resume = False
                 if state is not None:  # started, never finished: its driver was killed
@@ -409,39 +377,37 @@ class Study:
                     if not resume and folder.is_dir():
                         shutil.rmtree(folder)  # a partial run without checkpoints: start again in the same folder
                 attempt = (state or {}).get("attempts", 0) + 1
-                events.append(("started", dict(trial=tid, params=params, seed=seed, run_id=run_id, attempt=attempt,
-                                               resume=resume, owner=OWNER)))
-                starts.append({"trial": tid, "run_id": run_id, "resume": resume, "attempt": attempt})
+                events.append(("started", dict(trial=trial.id, params=trial.params, seed=trial.seed, run_id=run_id,
+                                               attempt=attempt, resume=resume, owner=OWNER)))
+                claims.append(Claim(trial, run_id, resume, attempt))
             if events:
                 self.journal.append_many(events)
-        return starts
+        return claims
 
-    def _finish_trial(self, params: dict, seed: int, label: str, start: dict, outcome: dict) -> dict:
-        """Journal a trial's outcome (``execute_trial``'s) with its record; print one line."""
-        tid, run_id, seconds = start["trial"], start["run_id"], outcome["seconds"]
+    def _finish_trial(self, claim: Claim, outcome: Outcome) -> dict:
+        """Journal a trial's outcome with its record; print one line."""
+        trial, run_id, seconds = claim.trial, claim.run_id, outcome.seconds
+        params, seed, label = trial.params, trial.seed, trial.label
         found = trial_record(self.root, run_id)
-        if "error" in outcome:
-            record = self.journal.append("failed", trial=tid, params=params, seed=seed, run_id=run_id,
-                                         error=outcome["error"], traceback=outcome["traceback"], seconds=seconds,
+        if outcome.state is TrialState.FAILED:
+            record = self.journal.append("failed", trial=trial.id, params=params, seed=seed, run_id=run_id,
+                                         error=outcome.error, traceback=outcome.traceback, seconds=seconds,
                                          record=found)
-            self._say(label, params, seed, f"FAILED {outcome['error']}")
+            self._say(label, params, seed, f"FAILED {outcome.error}")
         else:
-            metrics = outcome["metrics"]
-            event = "pruned" if outcome.get("pruned") else "finished"
-            extra = {"vectorized": start["vectorized"]} if start.get("vectorized") else {}  # models in its stack
-            record = self.journal.append(event, trial=tid, params=params, seed=seed, run_id=run_id,
-                                         metrics=metrics, seconds=seconds, record=found, **extra)
+            metrics = outcome.metrics
+            extra = {"vectorized": outcome.vectorized} if outcome.vectorized else {}  # models in its stack
+            record = self.journal.append(outcome.state.value, trial=trial.id, params=params, seed=seed,
+                                         run_id=run_id, metrics=metrics, seconds=seconds, record=found, **extra)
             value = metrics.get(self.metric)
             shown = f"{self.metric}={value:.4g}" if isinstance(value, float) else f"{self.metric}={value}"
             root = (found or {}).get("root_cause")
-            codes = [root] if root else []
-            how = "".join(part for part, on in ((f", 1 of {start.get('vectorized')} vectorized", start.get("vectorized")),
-                                                 (", resumed", start["resume"]), (", pruned", outcome.get("pruned")))
-                          if on)
-            self._say(label, params, seed, f"{shown} ({seconds:.1f} s{how})"
-                      + (f" diagnosis: {', '.join(codes)}" if codes else ""))
+            how = "".join(part for part, on in ((f", 1 of {outcome.vectorized} vectorized", outcome.vectorized),
+                                                 (", resumed", claim.resume or outcome.resumed),
+                                                 (", pruned", outcome.pruned)) if on)
+            self._say(label, params, seed, f"{shown} ({seconds:.1f} s{how})" + (f" diagnosis: {root}" if root else ""))
         self.counts["run"] += 1
-        return {**record, "attempts": start["attempt"]}
+        return {**record, "attempts": claim.attempt}
 
     def _say(self, label, params, seed, text) -> None:
         if self.verbose:
