@@ -125,6 +125,23 @@ def test_demo_quick(tmp_path, capsys):
         assert (run / "metrics.csv").is_file() or (run / "config.json").is_file()
 
 
+def test_representations_tutorial_quick(shared_datasets, monkeypatch, capsys, tmp_path):
+    """Tutorial 7: decoding, dimensionality, CKA/Procrustes across seeds, selectivity, t-SNE, brain.compare."""
+    for name in ("mnist", "kriegeskorte92"):
+        if not (shared_datasets / name).is_dir():
+            pytest.skip(f"{name} not in the shared datasets")
+    monkeypatch.setenv("DEEPSCOPE_DATA", str(shared_datasets))
+    out = run_script(TUTORIALS / "07_representations.py", "--quick", "--out", str(tmp_path / "figures"),
+                     monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    hidden = number(r"decoding hidden\s+accuracy ([0-9.]+)", out)
+    assert hidden > number(r"decoding hidden\s+accuracy [0-9.]+ \(chance ([0-9.]+)\)", out) + 0.4
+    assert number(r"across seeds hidden\s+CKA\(seed 0, seed 1\) ([0-9.]+)", out) > 0.5
+    assert "best layer per region" in out and "human IT" in out
+    for name in ("decoding.png", "dimensionality.png", "cka_seeds.png", "selectivity.png", "tsne_hidden.png",
+                 "compare.png", "compare.html"):
+        assert (tmp_path / "figures" / name).stat().st_size > 5000
+
+
 def test_brain_tutorial_quick(shared_datasets, monkeypatch, capsys, tmp_path):
     """Tutorial 6: RSA of a CIFAR-trained CNN with human and monkey IT (noise ceiling, bootstrap),
     encoding of a simulated V1 population, the trajectory over training, receptive fields."""

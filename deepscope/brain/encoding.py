@@ -78,7 +78,7 @@ class EncodingResult:
 
 
 def encoding_scores(features, responses, n_folds: int = 5, alphas=ALPHAS, n_components: int | None = None,
-                    seed: int = 0) -> EncodingResult:
+                    seed: int = 0, labels=None) -> EncodingResult:
     """Cross-validated ridge regression from ``features`` to every unit of ``responses``.
 
     Args:
@@ -88,6 +88,8 @@ def encoding_scores(features, responses, n_folds: int = 5, alphas=ALPHAS, n_comp
         alphas: the ridge penalties ``RidgeCV`` chooses from (per unit).
         n_components: reduce the features by PCA to this many components first (fitted on the
             training folds only); None: no PCA.
+        labels: a category per stimulus: the folds are stratified by it (each holds out the same share
+            of every category, as Brain-Score's splits); None: plain shuffled folds.
 
     Returns:
         :class:`EncodingResult`.
@@ -102,7 +104,16 @@ def encoding_scores(features, responses, n_folds: int = 5, alphas=ALPHAS, n_comp
     y = y_all.mean(1)  # (stimuli, units)
     predictions = np.zeros_like(y)
     chosen = np.zeros(y.shape[1])
-    for train, test in KFold(n_folds, shuffle=True, random_state=seed).split(x):
+    if labels is None:
+        splits = KFold(n_folds, shuffle=True, random_state=seed).split(x)
+    else:
+        from sklearn.model_selection import StratifiedKFold
+        groups = np.asarray(labels).reshape(len(labels), -1)
+        groups = groups.argmax(1) if groups.shape[1] > 1 else groups[:, 0]
+        if len(groups) != len(x):
+            fail("encoding_scores labels", f"one label per stimulus ({len(x)})", Text(f"{len(groups)}"))
+        splits = StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(x, groups)
+    for train, test in splits:
         scaler = StandardScaler().fit(x[train])
         x_train, x_test = scaler.transform(x[train]), scaler.transform(x[test])
         if n_components is not None:

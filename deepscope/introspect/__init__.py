@@ -8,7 +8,18 @@
 - ``synthesis``: activation maximization and DeepDream.
 - ``lesions``: silence units and measure what the network loses.
 - ``tuning``: tuning curves of units to a stimulus parameter (e.g. oriented gratings).
+- ``decoding``: cross-validated linear probes per layer, with chance and a permutation test.
+- ``dimensionality``: participation ratio, effective dimensionality, power-law exponent, TwoNN.
+- ``shape``: Procrustes distance, CCA, SVCCA, PWCCA between layers, seeds or models.
+- ``selectivity``: category selectivity (d'), lifetime and population sparseness.
+- ``features``: every layer's features recorded in chunks, memory bounded (principal components).
 """
+from .decoding import Decoding, LayerDecoding, decode, layer_decoding, plot_decoding
+from .dimensionality import (LayerDimensionality, effective_dimensionality, eigenspectrum, layer_dimensionality,
+                             participation_ratio, plot_dimensionality, powerlaw_exponent, two_nn)
+from .features import layer_features
+from .selectivity import LayerSelectivity, Selectivity, layer_selectivity, plot_selectivity, selectivity, sparseness
+from .shape import canonical_correlations, procrustes_distance, pwcca, shape_matrix, svcca
 from .attribution import completeness_gap, gradient_x_input, integrated_gradients, occlusion, plot_attribution, saliency
 from .health import HealthMonitor, LayerHealth, format_health, unit_health
 from .lesions import LesionStudy, lesion, lesion_study, lesion_top_k
@@ -21,7 +32,12 @@ from .tuning import oriented_gratings, plot_tuning_curves, tuning_curves
 from .visualize import (embed, feature_maps, filters, layer_embedding, plot_embedding, plot_feature_maps,
                         plot_filters)
 
-__all__ = ["Playground", "plot_playground", "plot_receptive_fields", "receptive_field", "receptive_fields", "completeness_gap", "gradient_x_input", "integrated_gradients", "occlusion", "plot_attribution", "saliency",
+__all__ = ["Decoding", "LayerDecoding", "decode", "layer_decoding", "plot_decoding",
+           "LayerDimensionality", "effective_dimensionality", "eigenspectrum", "layer_dimensionality",
+           "participation_ratio", "plot_dimensionality", "powerlaw_exponent", "two_nn", "layer_features",
+           "LayerSelectivity", "Selectivity", "layer_selectivity", "plot_selectivity", "selectivity", "sparseness",
+           "canonical_correlations", "procrustes_distance", "pwcca", "shape_matrix", "svcca",
+           "Playground", "plot_playground", "plot_receptive_fields", "receptive_field", "receptive_fields", "completeness_gap", "gradient_x_input", "integrated_gradients", "occlusion", "plot_attribution", "saliency",
            "deep_dream", "maximize_activation", "plot_images",
            "HealthMonitor", "LayerHealth", "format_health", "unit_health",
            "LesionStudy", "lesion", "lesion_study", "lesion_top_k",

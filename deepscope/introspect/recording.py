@@ -123,13 +123,26 @@ def activations(model, X, layers=None, batch_size: int = RECORDING_BATCH_SIZE) -
         ``{layer name: array (N, ...)}`` in the user's layout (NHWC feature maps).
     """
     with Recorder(model, layers) as rec:
-        if hasattr(model, "predict") and hasattr(model, "net"):
-            xs, _ = model.prepare_data(X, None, "activations X", "")
-            model._forward_batches(xs, batch_size)
-        else:
-            net = network_of(model)
-            x = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X, dtype=torch.float32)
-            with evaluation_pass(net):
-                for i in range(0, x.shape[0], batch_size):
-                    net(x[i:i + batch_size])
+        forward_in_chunks(model, X, batch_size, "activations X")
     return {name: rec[name].float().numpy() for name in rec.outputs if rec.outputs[name]}
+
+
+def forward_in_chunks(model, X, batch_size: int = RECORDING_BATCH_SIZE, where: str = "X") -> None:
+    """Run ``model`` on ``X`` in evaluation mode, ``batch_size`` samples at a time (for hooks to record).
+
+    Args:
+        model: a ``DNN`` (``X`` as for ``predict``) or an ``nn.Module`` (``X`` a tensor or array).
+        X: the inputs.
+        where: the argument's name in errors.
+    """
+    if hasattr(model, "predict") and hasattr(model, "net"):
+        xs, _ = model.prepare_data(X, None, where, "")
+        with torch.no_grad():
+            model._forward_batches(xs, batch_size)
+        return
+    net = network_of(model)
+    x = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X, dtype=torch.float32)
+    device = next((p.device for p in net.parameters()), torch.device("cpu"))
+    with evaluation_pass(net):
+        for i in range(0, x.shape[0], batch_size):
+            net(x[i:i + batch_size].to(device))

@@ -173,20 +173,26 @@ def plot_feature_maps(model, x, layer: str, path, max_maps: int = 32) -> Path:
     return save_figure(fig, path)
 
 
-def embed(features, method: str = "pca", n_components: int = 2, metric: str = "euclidean") -> np.ndarray:
+def embed(features, method: str = "pca", n_components: int = 2, metric: str = "euclidean",
+          perplexity: float | None = None, seed: int = 0) -> np.ndarray:
     """Points in a few dimensions that keep the structure of high-dimensional features.
 
     Args:
         features: ``(N, ...)``, flattened per sample.
-        method: ``'pca'`` (centered SVD; each axis signed so its largest loading is positive)
-            or ``'mds'`` (classical MDS of the ``rdm(features, metric)`` distances).
+        method: ``'pca'`` (centered SVD; each axis signed so its largest loading is positive),
+            ``'mds'`` (classical MDS of the ``rdm(features, metric)`` distances), ``'tsne'``
+            (scikit-learn's t-SNE, PCA-initialized) or ``'umap'`` (umap-learn, an optional extra).
         n_components: output dimensions.
-        metric: distance for ``'mds'`` (``'euclidean'``, ``'correlation'``, ``'cosine'``).
+        metric: distance for ``'mds'``, ``'tsne'`` and ``'umap'`` (``'euclidean'``, ``'correlation'``,
+            ``'cosine'``).
+        perplexity: t-SNE's perplexity (default ``min(30, (N - 1) / 3)``); for UMAP, its ``n_neighbors``
+            (default 15).
+        seed: the random state of t-SNE and UMAP.
 
     Returns:
         Array ``(N, n_components)``; for PCA, ordered by explained variance.
     """
-    check_choice(method, "embed method", ["pca", "mds"])
+    check_choice(method, "embed method", ["pca", "mds", "tsne", "umap"])
     x = as_array(features, "embed features", min_rank=1)
     x = x.reshape(len(x), -1)  # (N, F)
     n_components = check_int(n_components, "embed n_components", minimum=1, maximum=max(1, min(x.shape)))
@@ -198,6 +204,8 @@ def embed(features, method: str = "pca", n_components: int = 2, metric: str = "e
         signs = np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(1)])
         signs[signs == 0] = 1
         return (u[:, :n_components] * s[:n_components]) * signs[:n_components]
+    if method in ("tsne", "umap"):
+        return _neighbour_embedding(x, method, n_components, metric, perplexity, seed)
 
     d2 = rdm(x, metric) ** 2  # (N, N) squared distances
     j = np.eye(len(x)) - 1.0 / len(x)  # centering matrix
@@ -205,6 +213,31 @@ def embed(features, method: str = "pca", n_components: int = 2, metric: str = "e
     vals, vecs = np.linalg.eigh(b)  # ascending
     vals, vecs = vals[::-1][:n_components], vecs[:, ::-1][:, :n_components]
     return vecs * np.sqrt(np.clip(vals, 0, None))
+
+
+def _neighbour_embedding(x: np.ndarray, method: str, n_components: int, metric: str, perplexity, seed: int):
+    """t-SNE (scikit-learn) or UMAP (umap-learn) of ``x`` (N, F)."""
+    check_choice(metric, "embed metric", ["euclidean", "correlation", "cosine"])
+    if len(x) < 4:
+        fail("embed features", f"at least 4 samples for {method}", Text(f"{len(x)}"))
+    if method == "tsne":
+        try:
+            from sklearn.manifold import TSNE
+        except ImportError:
+            fail("embed method='tsne'", "scikit-learn installed", Text("no module named 'sklearn'"),
+                 "pip install 'deepscope[brain]'", error=ImportError)
+        perplexity = min(30.0, (len(x) - 1) / 3) if perplexity is None else float(perplexity)
+        if not 0 < perplexity < len(x):
+            fail("embed perplexity", f"a value between 0 and the number of samples ({len(x)})", perplexity)
+        return TSNE(n_components, perplexity=perplexity, metric=metric, init="pca", random_state=seed).fit_transform(x)
+    try:
+        import umap
+    except ImportError:
+        fail("embed method='umap'", "umap-learn installed", Text("no module named 'umap'"), "pip install umap-learn",
+             error=ImportError)
+    neighbours = 15 if perplexity is None else int(perplexity)
+    return umap.UMAP(n_components=n_components, n_neighbors=min(neighbours, len(x) - 1), metric=metric,
+                     random_state=seed).fit_transform(x)
 
 
 def _labels(labels, n: int) -> np.ndarray | None:
