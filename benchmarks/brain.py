@@ -5,7 +5,11 @@ interleaved repeats):
   subjects of the 92-image data set: ``brain.layer_rsa`` vs rsatoolbox's ``eval_bootstrap``
   (fixed models, the same resampling scheme, noise ceiling per sample off);
 - ridge encoding of 212 units from a 4,096-feature layer with 5-fold CV: ``brain.encoding_scores``
-  vs a plain scikit-learn loop (StandardScaler + RidgeCV per fold).
+  vs a plain scikit-learn loop (StandardScaler + RidgeCV per fold);
+- the one call, ``brain.compare`` (a 6-layer CNN on the 92 images: RSA with 1,000 bootstraps against the 4
+  subjects and ridge encoding of a simulated V1 population, 5 folds) vs the sum of its parts
+  (``layer_rsa`` + ``layer_encoding``, each recording the layers itself) vs rsatoolbox's ``eval_bootstrap``
+  plus the scikit-learn loop on the same layers (recorded once by deepscope).
 
     python benchmarks/brain.py [--repeats 3]
 """
@@ -78,9 +82,49 @@ def main(argv=None) -> int:
             predictions[test] = ridge.predict(scaler.transform(x[test]))
         [np.corrcoef(predictions[:, u], target[:, u])[0, 1] for u in range(target.shape[1])]
 
+    import deepscope as tflearn
+    tflearn.set_seed(0)
+    net = tflearn.input_data(shape=[None, 32, 32, 3])
+    for filters in (16, 32):
+        net = tflearn.conv_2d(net, filters, 3, activation="relu")
+        net = tflearn.max_pool_2d(net, 2)
+    net = tflearn.fully_connected(net, 64, activation="relu")
+    net = tflearn.fully_connected(net, 10, activation="softmax")
+    model = tflearn.DNN(tflearn.regression(net))
+    stimuli = brain.stimuli_for(model, data.images)
+    population = {"V1": y}
+    layer_names = list(tflearn.introspect.layer_modules(model))[1:]  # (without the input layer)
+
+    def ours_compare():
+        brain.compare(model, stimuli, rdms={"hIT": human}, responses=population, layers=layer_names,
+                      n_bootstrap=1000, n_folds=5)
+
+    def parts():
+        brain.layer_rsa(model, stimuli, {"hIT": human}, layers=layer_names, n_bootstrap=1000)
+        brain.layer_encoding(model, stimuli, population, layers=layer_names)
+
+    def references():
+        acts = tflearn.introspect.activations(model, stimuli, layer_names)
+        fixed = [ModelFixed(name, brain.upper_vectors(brain.rsa.rdm(a)[None])[0]) for name, a in acts.items()]
+        with quiet():
+            eval_bootstrap(fixed, subjects, method="spearman", N=1000, boot_noise_ceil=False)
+        target = y.mean(1)
+        for a in acts.values():
+            features = a.reshape(len(a), -1)
+            predictions = np.zeros_like(target)
+            for train, test in KFold(5, shuffle=True, random_state=0).split(features):
+                scaler = StandardScaler().fit(features[train])
+                ridge = RidgeCV(alphas=brain.encoding.ALPHAS, alpha_per_target=True).fit(
+                    scaler.transform(features[train]), target[train])
+                predictions[test] = ridge.predict(scaler.transform(features[test]))
+
     rows = {"RSA, 6 layers x 92 stimuli x 4 subjects, 1,000 bootstraps": (ours_rsa, rsatoolbox_rsa, "rsatoolbox"),
             "ridge encoding, 212 units from 4,096 features, 5-fold CV": (ours_encoding, sklearn_encoding,
-                                                                         "scikit-learn loop")}
+                                                                         "scikit-learn loop"),
+            f"brain.compare, {len(layer_names)} CNN layers (RSA 1,000 bootstraps + encoding) vs its parts": (
+                ours_compare, parts, "layer_rsa + layer_encoding"),
+            f"brain.compare, {len(layer_names)} CNN layers vs the reference libraries": (
+                ours_compare, references, "rsatoolbox + scikit-learn")}
     print(f"rsatoolbox {getattr(rsatoolbox, '__version__', '0.3')}, {args.repeats} interleaved repeats, medians")
     for name, (ours, theirs, label) in rows.items():
         times = {"deepscope": [], label: []}

@@ -139,3 +139,104 @@ def test_gradients_go_through_the_input_preprocessing():
     np.testing.assert_allclose(saliency(model, X, 1), np.abs(W[[1, 1]]) / 2, rtol=1e-6)
     ig = integrated_gradients(model, X, 1, baseline=1.0, steps=4)  # the baseline the network sees as 0
     np.testing.assert_allclose(ig, W[[1, 1]] * (X - 1) / 2, rtol=1e-5, atol=1e-6)
+
+
+# -- SmoothGrad, Grad-CAM, layer and neuron attribution ---------------------------------------------
+def cnn_model():
+    tflearn.set_seed(3)
+    net = tflearn.input_data(shape=[None, 10, 10, 2])
+    net = tflearn.conv_2d(net, 4, 3, activation="relu")
+    net = tflearn.max_pool_2d(net, 2)
+    net = tflearn.fully_connected(net, 6, activation="tanh")
+    net = tflearn.fully_connected(net, 3, activation="softmax")
+    return tflearn.DNN(tflearn.regression(net))
+
+
+def images(n=5, seed=0):
+    return np.random.default_rng(seed).random((n, 10, 10, 2)).astype(np.float32)
+
+
+def test_batched_integrated_gradients_equal_the_per_sample_path_and_stay_complete():
+    model, x = cnn_model(), images(7)
+    few = integrated_gradients(model, x, steps=16, internal_batch_size=5)  # paths split across passes
+    many = integrated_gradients(model, x, steps=16, internal_batch_size=4096)
+    np.testing.assert_allclose(few, many, atol=1e-6)
+    gaps = [np.abs(completeness_gap(model, x, integrated_gradients(model, x, steps=s))).max() for s in (64, 512)]
+    assert gaps[1] < gaps[0] / 4 and gaps[1] < 5e-3  # (max pooling's switches: the error falls as 1 / steps)
+
+
+def test_smoothgrad_kinds_and_their_limits():
+    from deepscope.introspect import smoothgrad
+
+    model, x = nonlinear_model(), np.random.default_rng(0).normal(size=(4, 5)).astype(np.float32)
+    plain = gradient_x_input(model, x) / np.where(x == 0, 1, x)  # the gradient
+    tiny = smoothgrad(model, x, stdev=1e-6, n_samples=3)
+    np.testing.assert_allclose(tiny, plain, atol=1e-4)
+    var = smoothgrad(model, x, kind="vargrad", n_samples=16)
+    squared = smoothgrad(model, x, kind="smoothgrad_sq", n_samples=16)
+    mean = smoothgrad(model, x, n_samples=16)
+    assert (var >= -1e-7).all() and np.allclose(var, squared - mean ** 2, atol=1e-6)
+    with pytest.raises(ValueError, match="smoothgrad kind"):
+        smoothgrad(model, x, kind="sharp")
+
+
+def test_grad_cam_layer_and_neuron_attribution_behave():
+    from deepscope.introspect import grad_cam, layer_integrated_gradients, neuron_integrated_gradients
+    from deepscope.introspect.recording import layer_output, unit_activation
+
+    model, x = cnn_model(), images()
+    cam = grad_cam(model, x, "Conv2D")
+    assert cam.shape == (5, 10, 10) and (cam >= 0).all()
+    assert grad_cam(model, x, "Conv2D", upsample=False).shape == (5, 10, 10)  # ('same' padding)
+    with pytest.raises(ValueError, match="grad_cam layer"):
+        grad_cam(model, x, "FullyConnected")
+    layer_ig = layer_integrated_gradients(model, x, "FullyConnected", steps=128)
+    scores = model.net.logits(torch.as_tensor(x)).detach().numpy()
+    zero = model.net.logits(torch.zeros_like(torch.as_tensor(x))).detach().numpy()
+    target = scores.argmax(1)
+    rows = np.arange(5)
+    np.testing.assert_allclose(layer_ig.sum(1), scores[rows, target] - zero[rows, target], atol=2e-3)
+    neuron = neuron_integrated_gradients(model, x, "Conv2D", unit=1, steps=512)
+    with torch.no_grad():
+        net = model.net
+        value = unit_activation(layer_output(net, torch.as_tensor(x), "Conv2D"), 1, "u").numpy()
+        base = unit_activation(layer_output(net, torch.zeros_like(torch.as_tensor(x)), "Conv2D"), 1, "u").numpy()
+    assert neuron.shape == x.shape
+    np.testing.assert_allclose(neuron.reshape(5, -1).sum(1), value - base, atol=2e-3)  # complete
+
+
+def test_equal_to_captum():
+    captum = pytest.importorskip("captum.attr")
+    from deepscope.introspect import grad_cam, layer_integrated_gradients, neuron_integrated_gradients, smoothgrad
+
+    model, x = cnn_model(), images(4)
+    net = model.net
+    forward = net.logits
+    xt = torch.as_tensor(x)
+    target = forward(xt).argmax(1).detach()
+    # Captum's "riemann_trapezoid" weights n points by 1/n (ends halved): they sum to (n - 1) / n, so its
+    # integral is ours (weights summing to 1) times 32/33; the same points and gradients otherwise
+    trapezoid = 33 / 32
+    ours = integrated_gradients(model, x, steps=32)
+    theirs = captum.IntegratedGradients(forward).attribute(xt, target=target, n_steps=33, method="riemann_trapezoid")
+    np.testing.assert_allclose(ours, trapezoid * theirs.detach().numpy(), atol=1e-5)
+    torch.manual_seed(5)
+    theirs = captum.NoiseTunnel(captum.Saliency(forward)).attribute(xt, nt_type="smoothgrad", nt_samples=8, stdevs=0.2,
+                                                                     target=target, abs=False)
+    np.testing.assert_allclose(smoothgrad(model, x, n_samples=8, stdev=0.2, seed=5), theirs.detach().numpy(), atol=1e-5)
+    conv = net.layers["Conv2D"]
+    theirs = captum.LayerGradCam(forward, conv).attribute(xt, target=target, relu_attributions=True)
+    np.testing.assert_allclose(grad_cam(model, x, "Conv2D", upsample=False), theirs[:, 0].detach().numpy(), atol=1e-5)
+    hidden = net.layers["FullyConnected"]
+    theirs = captum.LayerIntegratedGradients(forward, hidden).attribute(xt, target=target, n_steps=33,
+                                                                        method="riemann_trapezoid")
+    np.testing.assert_allclose(layer_integrated_gradients(model, x, "FullyConnected"),
+                               trapezoid * theirs.detach().numpy(), atol=1e-5)
+    theirs = captum.LayerIntegratedGradients(forward, conv).attribute(xt, target=target, n_steps=33,
+                                                                      method="riemann_trapezoid")
+    np.testing.assert_allclose(layer_integrated_gradients(model, x, "Conv2D"),
+                               trapezoid * theirs.permute(0, 2, 3, 1).detach().numpy(), atol=1e-5)  # (NHWC)
+    theirs = captum.NeuronIntegratedGradients(forward, conv).attribute(
+        xt, neuron_selector=lambda out: out[:, 2].mean((1, 2)), n_steps=33, method="riemann_trapezoid")
+    np.testing.assert_allclose(neuron_integrated_gradients(model, x, "Conv2D", 2), trapezoid * theirs.detach().numpy(),
+                               atol=1e-5)

@@ -4,7 +4,8 @@
 - ``health``: dead and saturated units (``unit_health``, the ``HealthMonitor`` callback).
 - ``visualize``: filters, feature maps, embeddings of a layer's representations.
 - ``similarity``: representational similarity (RDMs, RSA) and linear CKA between layers or models.
-- ``attribution``: saliency, gradient x input, integrated gradients, occlusion.
+- ``attribution``: saliency, gradient x input, integrated gradients, SmoothGrad/VarGrad, Grad-CAM, layer
+  and neuron integrated gradients, occlusion (all batched, memory bounded).
 - ``synthesis``: activation maximization and DeepDream.
 - ``lesions``: silence units and measure what the network loses.
 - ``tuning``: tuning curves of units to a stimulus parameter (e.g. oriented gratings).
@@ -20,7 +21,8 @@ from .dimensionality import (LayerDimensionality, effective_dimensionality, eige
 from .features import layer_features
 from .selectivity import LayerSelectivity, Selectivity, layer_selectivity, plot_selectivity, selectivity, sparseness
 from .shape import canonical_correlations, procrustes_distance, pwcca, shape_matrix, svcca
-from .attribution import completeness_gap, gradient_x_input, integrated_gradients, occlusion, plot_attribution, saliency
+from .attribution import (completeness_gap, grad_cam, gradient_x_input, integrated_gradients, layer_integrated_gradients,
+                          neuron_integrated_gradients, occlusion, plot_attribution, saliency, smoothgrad)
 from .health import HealthMonitor, LayerHealth, format_health, unit_health
 from .lesions import LesionStudy, lesion, lesion_study, lesion_top_k
 from .playground import Playground, plot_playground
@@ -37,7 +39,8 @@ __all__ = ["Decoding", "LayerDecoding", "decode", "layer_decoding", "plot_decodi
            "participation_ratio", "plot_dimensionality", "powerlaw_exponent", "two_nn", "layer_features",
            "LayerSelectivity", "Selectivity", "layer_selectivity", "plot_selectivity", "selectivity", "sparseness",
            "canonical_correlations", "procrustes_distance", "pwcca", "shape_matrix", "svcca",
-           "Playground", "plot_playground", "plot_receptive_fields", "receptive_field", "receptive_fields", "completeness_gap", "gradient_x_input", "integrated_gradients", "occlusion", "plot_attribution", "saliency",
+           "Playground", "plot_playground", "plot_receptive_fields", "receptive_field", "receptive_fields", "completeness_gap", "grad_cam", "gradient_x_input", "layer_integrated_gradients",
+           "neuron_integrated_gradients", "smoothgrad", "integrated_gradients", "occlusion", "plot_attribution", "saliency",
            "deep_dream", "maximize_activation", "plot_images",
            "HealthMonitor", "LayerHealth", "format_health", "unit_health",
            "LesionStudy", "lesion", "lesion_study", "lesion_top_k",

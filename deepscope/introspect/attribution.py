@@ -21,7 +21,7 @@ import torch
 
 from .._checks import Text, check_int, fail
 from .._io import save_figure
-from .recording import network_of
+from .recording import layer_output, network_of, resolve_layers, scores_of, to_user_layout, unit_activation
 from ..utils import GRADIENT_BATCH_SIZE, RECORDING_BATCH_SIZE, evaluation_pass
 
 
@@ -40,12 +40,6 @@ def input_tensor(model, X, where: str) -> torch.Tensor:
     if x.dim() == 0 or x.shape[0] == 0:
         fail(where, "at least one sample", Text(f"shape {tuple(x.shape)}"))
     return x.detach().float()
-
-
-def scores_of(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Per-class scores (N, K): the output layer's logits when the network has them."""
-    out = net.logits(x) if hasattr(net, "logits") else net(x)
-    return out.reshape(out.shape[0], -1)
 
 
 def _targets(target, scores: torch.Tensor, where: str) -> torch.Tensor:
@@ -131,11 +125,36 @@ def _baseline(baseline, x: torch.Tensor, where: str) -> torch.Tensor:  # (N, ...
     return b
 
 
-def integrated_gradients(model, X, target=None, baseline=None, steps: int = 32) -> np.ndarray:
+def _path_integral(x: torch.Tensor, b: torch.Tensor, steps: int, internal_batch_size: int, gradient) -> torch.Tensor:
+    """``(x - b) * the trapezoid mean over the path b -> x of gradient(points, rows)``, for every sample,
+    with at most ``internal_batch_size`` path points per backward pass (memory bounded, any N).
+
+    ``gradient(points (P, ...), rows (P,))`` returns d score / d points for path points of the samples
+    ``rows``."""
+    alphas = torch.linspace(0, 1, steps + 1, device=x.device, dtype=x.dtype)
+    weights = torch.full((steps + 1,), 1.0 / steps, device=x.device, dtype=x.dtype)
+    weights[[0, -1]] /= 2  # trapezoid: the two ends count half
+    n, per = x.shape[0], steps + 1
+    total = torch.zeros_like(x)
+    flat_rows = torch.arange(n, device=x.device).repeat_interleave(per)  # sample of each path point
+    flat_alpha = alphas.repeat(n)
+    flat_weight = weights.repeat(n)
+    for start in range(0, n * per, internal_batch_size):
+        rows = flat_rows[start:start + internal_batch_size]
+        shape = (-1, *[1] * (x.dim() - 1))
+        a = flat_alpha[start:start + internal_batch_size].reshape(shape)
+        points = b[rows] + a * (x[rows] - b[rows])  # (P, ...) on the paths
+        grads = gradient(points, rows) * flat_weight[start:start + internal_batch_size].reshape(shape)
+        total.index_add_(0, rows, grads)
+    return (x - b) * total
+
+
+def integrated_gradients(model, X, target=None, baseline=None, steps: int = 32,
+                         internal_batch_size: int = 512) -> np.ndarray:
     """Sundararajan et al.'s integrated gradients: ``(x - x') * mean gradient on the path x' -> x``.
 
-    The path integral is a trapezoid rule over ``steps`` intervals, computed as one batch of
-    ``steps + 1`` points per sample.
+    The path integral is a trapezoid rule over ``steps`` intervals; the path points of all samples are
+    batched, ``internal_batch_size`` at a time (memory stays bounded over any number of inputs).
 
     Args:
         model: a ``DNN`` or an ``nn.Module`` (one input).
@@ -143,29 +162,191 @@ def integrated_gradients(model, X, target=None, baseline=None, steps: int = 32) 
         target: class index, one per sample, or None (the class predicted for ``X``).
         baseline: the reference input x' (default zeros): a number, one sample or one per sample.
         steps: intervals of the path.
+        internal_batch_size: path points per backward pass.
 
     Returns:
         Attributions shaped like ``X``; they sum to about ``score(x) - score(x')``
         (see :func:`completeness_gap`).
     """
     steps = check_int(steps, "integrated_gradients steps")
-    alphas = torch.linspace(0, 1, steps + 1)
-    weights = torch.full((steps + 1,), 1.0 / steps)
-    weights[[0, -1]] /= 2  # trapezoid: the two ends count half
-
+    internal_batch_size = check_int(internal_batch_size, "integrated_gradients internal_batch_size")
     x = input_tensor(model, X, "integrated_gradients X")
     b = _baseline(baseline, x, "integrated_gradients baseline")
+    chunk = max(1, internal_batch_size // (steps + 1))  # samples whose paths fit one pass
 
     def one_batch(net, xb, t, sl):
-        out = []
-        for xi, bi, ti in zip(xb, b[sl], t):
-            a = alphas.to(x).reshape(-1, *[1] * xi.dim())  # (steps + 1, 1, ...)
-            path = bi + a * (xi - bi)  # (steps + 1, ...) points from the baseline to the input
-            grads = _input_gradient(net, path, ti.expand(steps + 1))
-            out.append((xi - bi) * (weights.to(x).reshape_as(a) * grads).sum(0))
-        return torch.stack(out)
+        return _path_integral(xb, b[sl], steps, internal_batch_size, lambda points, rows: _input_gradient(net, points, t[rows]))
 
-    return _per_batch(model, x, target, 16, "integrated_gradients", one_batch)
+    return _per_batch(model, x, target, chunk, "integrated_gradients", one_batch)
+
+
+def smoothgrad(model, X, target=None, n_samples: int = 25, stdev: float | None = None, kind: str = "smoothgrad",
+               absolute: bool = False, seed: int = 0, internal_batch_size: int = 512) -> np.ndarray:
+    """SmoothGrad (Smilkov et al. 2017): the gradient averaged over noisy copies of each input; VarGrad
+    (its variance) and SmoothGrad-squared (the mean of squared gradients) as ``kind``.
+
+    Args:
+        model, X, target: as :func:`saliency`.
+        n_samples: noisy copies per input.
+        stdev: the noise's standard deviation (default: 0.15 x the input's value range, the paper's
+            10-20%).
+        kind: ``'smoothgrad'``, ``'smoothgrad_sq'`` or ``'vargrad'``.
+        absolute: average ``|gradient|`` (Captum's ``NoiseTunnel(Saliency)``) instead of the signed gradient.
+        seed: seed of the noise.
+        internal_batch_size: noisy inputs per backward pass.
+
+    Returns:
+        Attributions shaped like ``X``.
+    """
+    if kind not in ("smoothgrad", "smoothgrad_sq", "vargrad"):
+        fail("smoothgrad kind", "'smoothgrad', 'smoothgrad_sq' or 'vargrad'", kind)
+    n_samples = check_int(n_samples, "smoothgrad n_samples")
+    internal_batch_size = check_int(internal_batch_size, "smoothgrad internal_batch_size")
+    x = input_tensor(model, X, "smoothgrad X")
+    if stdev is None:
+        stdev = 0.15 * float(x.max() - x.min()) if x.max() > x.min() else 0.15
+    stdev = float(stdev)
+    generator = torch.Generator(device="cpu").manual_seed(int(seed))
+    chunk = max(1, internal_batch_size // n_samples)  # inputs whose noisy copies fit one pass
+
+    def one_batch(net, xb, t, sl):
+        # (B, S, ...) noise drawn in input order (as Captum's NoiseTunnel draws it for one batch)
+        noise = torch.randn((xb.shape[0] * n_samples, *xb.shape[1:]), generator=generator).to(xb.device) * stdev
+        grads = _input_gradient(net, xb.repeat_interleave(n_samples, 0) + noise, t.repeat_interleave(n_samples))
+        grads = (grads.abs() if absolute else grads).reshape(xb.shape[0], n_samples, *xb.shape[1:])
+        mean = grads.mean(1)
+        if kind == "smoothgrad":
+            return mean
+        squares = (grads * grads).mean(1)
+        return squares if kind == "smoothgrad_sq" else squares - mean * mean
+
+    return _per_batch(model, x, target, chunk, "smoothgrad", one_batch)
+
+
+def _layer_module(model, layer: str):
+    return resolve_layers(network_of(model), layer)[layer]
+
+
+def grad_cam(model, X, layer: str, target=None, upsample: bool = True, batch_size: int = GRADIENT_BATCH_SIZE) -> np.ndarray:
+    """Grad-CAM (Selvaraju et al. 2017): a convolutional layer's feature maps weighted by the mean
+    gradient of the target score over each map, summed over maps, negative values set to 0.
+
+    Args:
+        model, X, target: as :func:`saliency` (images (N, H, W, C)).
+        layer: a layer with feature maps (e.g. ``'Conv2D_1'``; the last convolution is the usual choice).
+        upsample: resize the map to the input's height and width (bilinear), as it is drawn over the image.
+        batch_size: images per backward pass.
+
+    Returns:
+        ``(N, H, W)`` (or the layer's ``(N, h, w)`` without ``upsample``), non-negative.
+    """
+    module = _layer_module(model, layer)
+    x = input_tensor(model, X, "grad_cam X")
+    if x.dim() != 4:
+        fail("grad_cam X", "images (N, H, W, C)", Text(f"shape {tuple(x.shape)}"))
+
+    def one_batch(net, xb, t, sl):
+        maps = []
+        handle = module.register_forward_hook(lambda mod, inputs, output: maps.append(output))
+        try:
+            score = _score(net, xb, t)
+        finally:
+            handle.remove()
+        if not maps or maps[0].dim() != 4:
+            fail("grad_cam layer", "a layer with feature maps (N, C, h, w)",
+                 Text(f"{layer!r} with output shape {tuple(maps[0].shape) if maps else None}"),
+                 "Use a conv_2d (or pooling) layer; see model.summary().")
+        (grad,) = torch.autograd.grad(score.sum(), maps[0])  # (n, C, h, w)
+        weights = grad.mean((2, 3), keepdim=True)
+        cam = torch.relu((weights * maps[0]).sum(1, keepdim=True))  # (n, 1, h, w)
+        if upsample:
+            cam = torch.nn.functional.interpolate(cam, size=xb.shape[1:3], mode="bilinear", align_corners=False)
+        return cam[:, 0]
+
+    return _per_batch(model, x, target, batch_size, "grad_cam", one_batch)
+
+
+def layer_integrated_gradients(model, X, layer: str, target=None, baseline=None, steps: int = 32,
+                               internal_batch_size: int = 512) -> np.ndarray:
+    """Integrated gradients of the target score with respect to a layer's output: which units of
+    ``layer`` carry the decision (Captum's ``LayerIntegratedGradients``: the layer's output is moved
+    from its value on the baseline to its value on the input).
+
+    Args:
+        model, X, target, baseline, steps, internal_batch_size: as :func:`integrated_gradients`.
+        layer: the layer name.
+
+    Returns:
+        ``(N, ...)`` shaped like the layer's output in the user's layout (NHWC feature maps); they sum to
+        about ``score(x) - score(baseline)``.
+    """
+    module = _layer_module(model, layer)
+    steps = check_int(steps, "layer_integrated_gradients steps")
+    internal_batch_size = check_int(internal_batch_size, "layer_integrated_gradients internal_batch_size")
+    x = input_tensor(model, X, "layer_integrated_gradients X")
+    b = _baseline(baseline, x, "layer_integrated_gradients baseline")
+    replacement: list = []
+
+    def patch(mod, inputs, output):  # the path's layer outputs, in place of the layer's own
+        return replacement[0] if replacement else None
+
+    def one_batch(net, xb, t, sl):
+        with torch.no_grad():
+            seen = []
+            handle = module.register_forward_hook(lambda mod, inputs, output: seen.append(output))
+            try:
+                net(xb)
+                net(b[sl])
+            finally:
+                handle.remove()
+        act, base = seen[0].detach(), seen[1].detach()
+
+        def gradient(points, rows):
+            points = points.detach().requires_grad_(True)
+            replacement[:] = [points]
+            handle = module.register_forward_hook(patch)
+            try:
+                score = _score(net, xb[rows], t[rows])
+            finally:
+                handle.remove()
+                replacement.clear()
+            (grad,) = torch.autograd.grad(score.sum(), points)
+            return grad
+
+        return to_user_layout(_path_integral(act, base, steps, internal_batch_size, gradient))
+
+    return _per_batch(model, x, target, max(1, internal_batch_size // (steps + 1)), "layer_integrated_gradients",
+                      one_batch)
+
+
+def neuron_integrated_gradients(model, X, layer: str, unit: int, baseline=None, steps: int = 32,
+                                internal_batch_size: int = 512) -> np.ndarray:
+    """Integrated gradients of one unit's activation with respect to the input: which input pixels drive
+    unit ``unit`` of ``layer`` (a feature, or a channel averaged over positions).
+
+    Args:
+        model, X, baseline, steps, internal_batch_size: as :func:`integrated_gradients`.
+        layer, unit: the unit (index along the layer's last dimension in the user's layout).
+
+    Returns:
+        Attributions shaped like ``X``.
+    """
+    steps = check_int(steps, "neuron_integrated_gradients steps")
+    internal_batch_size = check_int(internal_batch_size, "neuron_integrated_gradients internal_batch_size")
+    _layer_module(model, layer)
+    x = input_tensor(model, X, "neuron_integrated_gradients X")
+    b = _baseline(baseline, x, "neuron_integrated_gradients baseline")
+
+    def one_batch(net, xb, t, sl):
+        def gradient(points, rows):
+            points = points.detach().requires_grad_(True)
+            value = unit_activation(layer_output(net, points, layer), unit, "neuron_integrated_gradients unit")
+            (grad,) = torch.autograd.grad(value.sum(), points)
+            return grad
+        return _path_integral(xb, b[sl], steps, internal_batch_size, gradient)
+
+    return _per_batch(model, x, None, max(1, internal_batch_size // (steps + 1)), "neuron_integrated_gradients",
+                      one_batch)
 
 
 def completeness_gap(model, X, attributions, target=None, baseline=None) -> np.ndarray:

@@ -110,6 +110,51 @@ class Recorder:
             chunks.clear()
 
 
+def scores_of(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Per-class scores (N, K): the output layer's logits when the network has them."""
+    out = net.logits(x) if hasattr(net, "logits") else net(x)
+    return out.reshape(out.shape[0], -1)
+
+
+class _StopForward(Exception):
+    """Raised by a hook once the target layer has run: the rest of the network is skipped."""
+
+
+def layer_output(net: torch.nn.Module, x: torch.Tensor, layer: str | None) -> torch.Tensor:
+    """The output of ``layer`` on ``x`` in the user's layout, attached to the graph.
+
+    ``layer=None`` gives the class scores (the output layer's logits, (N, K)).
+    """
+    if layer is None:
+        return scores_of(net, x)
+    module = resolve_layers(net, layer)[layer]
+
+    def stop(mod, inputs, output):
+        raise _StopForward
+
+    with Recorder(net, [layer], keep="device") as rec:
+        handle = module.register_forward_hook(stop)  # runs after the Recorder's hook
+        try:
+            net(x)
+        except _StopForward:
+            pass
+        except RuntimeError as err:
+            fail(f"layer {layer!r}", "an input size the layers before it accept",
+                 Text(f"shape {tuple(x.shape)} ({err})"),
+                 "Use the size the network was built for (for deep_dream: octaves=1).")
+        finally:
+            handle.remove()
+        return rec[layer]
+
+
+def unit_activation(act: torch.Tensor, unit: int, where: str) -> torch.Tensor:
+    """Mean activation of channel / feature ``unit`` (the last dim in the user's layout), per sample."""
+    units = act.shape[-1]
+    if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) or not 0 <= unit < units:
+        fail(where, f"an integer in [0, {units - 1}] (the layer has {units} units / channels)", unit)
+    return act[..., int(unit)].reshape(act.shape[0], -1).mean(1)  # (N,)
+
+
 def activations(model, X, layers=None, batch_size: int = RECORDING_BATCH_SIZE) -> dict[str, np.ndarray]:
     """Every (or the named) layer's output on ``X``, in evaluation mode.
 

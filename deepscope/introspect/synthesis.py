@@ -15,53 +15,16 @@ size, which DeepDream's octaves need.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .._checks import Text, check_float, check_int, fail
-from .attribution import _display, save_figure, scores_of
-from .recording import Recorder, network_of, resolve_layers
+from .attribution import _display, save_figure
+from .recording import layer_output, network_of, resolve_layers, unit_activation
 from ..utils import evaluation_pass
-
-
-class _StopForward(Exception):
-    """Raised by a hook once the target layer has run: the rest of the network is skipped."""
-
-
-def layer_output(net: torch.nn.Module, x: torch.Tensor, layer: str | None) -> torch.Tensor:
-    """The output of ``layer`` on ``x`` in the user's layout, attached to the graph.
-
-    ``layer=None`` gives the class scores (the output layer's logits, (N, K)).
-    """
-    if layer is None:
-        return scores_of(net, x)
-    module = resolve_layers(net, layer)[layer]
-
-    def stop(mod, inputs, output):
-        raise _StopForward
-
-    with Recorder(net, [layer], keep="device") as rec:
-        handle = module.register_forward_hook(stop)  # runs after the Recorder's hook
-        try:
-            net(x)
-        except _StopForward:
-            pass
-        except RuntimeError as err:
-            fail(f"layer {layer!r}", "an input size the layers before it accept",
-                 Text(f"shape {tuple(x.shape)} ({err})"),
-                 "Use the size the network was built for (for deep_dream: octaves=1).")
-        finally:
-            handle.remove()
-        return rec[layer]
-
-
-def _unit_activation(act: torch.Tensor, unit: int, where: str) -> torch.Tensor:
-    """Mean activation of channel / feature ``unit`` (the last dim in the user's layout), per sample."""
-    units = act.shape[-1]
-    if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) or not 0 <= unit < units:
-        fail(where, f"an integer in [0, {units - 1}] (the layer has {units} units / channels)", unit)
-    return act[..., int(unit)].reshape(act.shape[0], -1).mean(1)  # (N,)
 
 
 def _blur(x: torch.Tensor, sigma: float = 0.5) -> torch.Tensor:
@@ -86,13 +49,19 @@ def _input_shape(net, shape) -> tuple:
 
 
 def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: int = 200,
-                        lr: float = 0.05, l2: float = 1e-3, jitter: int = 2, blur_every: int = 4,
-                        seed: int = 0) -> np.ndarray:
+                        lr: float | None = None, l2: float = 1e-3, jitter: int = 2, blur_every: int = 4,
+                        seed: int = 0, value_range=(0.0, 1.0), restarts: int = 4) -> np.ndarray:
     """The input that maximizes a unit's mean activation (Erhan et al.), by gradient ascent with Adam.
 
-    Regularizers keep the result natural-looking: L2 decay (``x *= 1 - l2`` after each step), a random
-    shift of up to ``jitter`` pixels each step (``torch.roll``) and a light gaussian blur every
-    ``blur_every`` steps (images only).
+    The image stays in the data's range: it is ``low + (high - low) * sigmoid(p)`` and ``p`` is
+    optimized, so every pixel lies in ``value_range`` at every step (an unbounded ascent finds inputs the
+    network never sees: pixels of -2.6 to 4.2 for an MNIST net trained on [0, 1]). Regularizers keep the
+    result natural-looking: L2 decay of ``p`` (towards the middle of the range), a random shift of up to
+    ``jitter`` pixels each step and a light gaussian blur every ``blur_every`` steps (images only).
+
+    A unit that does not respond at the start (zero gradient: a ReLU unit silent on the starting
+    image) is tried again from ``restarts`` random images spread over the range; if it never responds,
+    a ``RuntimeWarning`` says so (the unit is dead for inputs in this range) instead of a silent grey.
 
     Args:
         model: a ``DNN`` or an ``nn.Module``.
@@ -100,9 +69,12 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
             the class scores (the output layer's pre-activation), ``unit`` being the class.
         unit: index along the layer's last dimension in the user's layout (feature / channel).
         shape: the input shape without the batch, e.g. (28, 28, 1); default: the network's.
-        steps, lr: Adam steps and learning rate.
+        steps, lr: Adam steps and learning rate (default 0.2 on the bounded form's ``p``, 0.05 unbounded).
         l2, jitter, blur_every: regularizers (0 turns one off).
         seed: seeds the starting noise and the jitter.
+        value_range: ``(low, high)`` of the inputs the network was trained on (default [0, 1]: scaled
+            pixels); None: unbounded (the classic form, starting at 0.5).
+        restarts: random starts tried when the unit is silent.
 
     Returns:
         The input, shape ``shape`` (e.g. (H, W, C)), as float32 numpy.
@@ -110,31 +82,59 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
     net = network_of(model)
     shape = _input_shape(net, shape)
     steps = check_int(steps, "maximize_activation steps")
-    lr = check_float(lr, "maximize_activation lr", minimum=0, min_inclusive=False)
+    lr = check_float((0.05 if value_range is None else 0.2) if lr is None else lr, "maximize_activation lr",
+                     minimum=0, min_inclusive=False)
     l2 = check_float(l2, "maximize_activation l2", minimum=0, maximum=1, max_inclusive=False)
     jitter = check_int(jitter, "maximize_activation jitter", minimum=0)
     blur_every = check_int(blur_every, "maximize_activation blur_every", minimum=0)
+    restarts = check_int(restarts, "maximize_activation restarts", minimum=0)
+    if value_range is not None:
+        if not (isinstance(value_range, (tuple, list)) and len(value_range) == 2):
+            fail("maximize_activation value_range", "(low, high) or None", value_range)
+        low = check_float(value_range[0], "maximize_activation value_range low")
+        high = check_float(value_range[1], "maximize_activation value_range high", minimum=low, min_inclusive=False)
     device = next(net.parameters()).device
     gen = torch.Generator().manual_seed(int(seed))
     image = len(shape) == 3
-    x = (0.5 + 0.01 * torch.randn((1, *shape), generator=gen)).to(device).requires_grad_(True)
-    opt = torch.optim.Adam([x], lr=lr)
+
+    def to_input(p: torch.Tensor) -> torch.Tensor:
+        return p if value_range is None else low + (high - low) * torch.sigmoid(p)
+
+    def objective_of(p: torch.Tensor) -> torch.Tensor:
+        xj = to_input(p)
+        if image and jitter:
+            dy, dx = (torch.randint(-jitter, jitter + 1, (2,), generator=gen)).tolist()
+            xj = torch.roll(xj, shifts=(dy, dx), dims=(1, 2))
+        return unit_activation(layer_output(net, xj, layer), unit, "unit").sum()
+
     with evaluation_pass(net, gradients=True):
-        _unit_activation(layer_output(net, x.detach(), layer), unit, "maximize_activation unit")
+        unit_activation(layer_output(net, to_input(torch.zeros((1, *shape), device=device)), layer), unit,
+                        "maximize_activation unit")
+        noise = 0.01 * torch.randn((1, *shape), generator=gen)
+        start = (0.5 + noise) if value_range is None else noise  # (sigmoid(0) is the middle of the range)
+        for attempt in range(restarts + 1):
+            p = start.to(device).requires_grad_(True)
+            (grad,) = torch.autograd.grad(objective_of(p), p)
+            if bool(grad.abs().sum() > 0):
+                break
+            spread = torch.rand((1, *shape), generator=gen)  # a new start spread over the range
+            start = (spread * 2 - 1) * 3 if value_range is not None else spread
+        else:
+            warnings.warn(f"maximize_activation: unit {unit} of {'the class scores' if layer is None else repr(layer)} "
+                          f"does not respond to any of {restarts + 1} starting images (zero gradient): it is dead for "
+                          "inputs in this range (see introspect.unit_health); the image returned is the last start.",
+                          RuntimeWarning, stacklevel=2)
+            return to_input(p.detach())[0].float().cpu().numpy()
+        opt = torch.optim.Adam([p], lr=lr)
         for step in range(steps):
-            xj = x
-            if image and jitter:
-                dy, dx = (torch.randint(-jitter, jitter + 1, (2,), generator=gen)).tolist()
-                xj = torch.roll(x, shifts=(dy, dx), dims=(1, 2))
-            objective = _unit_activation(layer_output(net, xj, layer), unit, "unit").sum()
-            (x.grad,) = torch.autograd.grad(-objective, x)  # the input only: no parameter .grad
+            (p.grad,) = torch.autograd.grad(-objective_of(p), p)  # the input only: no parameter .grad
             opt.step()
             with torch.no_grad():
-                x.mul_(1 - l2)  # L2 decay, independent of the objective's scale
+                p.mul_(1 - l2)  # L2 decay (towards the range's middle), independent of the objective's scale
             if image and blur_every and (step + 1) % blur_every == 0:
                 with torch.no_grad():
-                    x.copy_(_blur(x))
-    return x.detach()[0].float().cpu().numpy()
+                    p.copy_(_blur(p))
+    return to_input(p.detach())[0].float().cpu().numpy()
 
 
 def deep_dream(model, image, layer: str, steps: int = 20, lr: float = 0.01, octaves: int = 3,
