@@ -102,6 +102,8 @@ def test_pca_matches_svd_up_to_sign_and_mds_matches_pca():
 
 def test_embed_errors():
     with pytest.raises(ValueError, match="'pca', 'mds'"):
+        embed(np.zeros((5, 3)), method="isomap")
+    with pytest.raises(ValueError, match="identical samples"):
         embed(np.zeros((5, 3)), method="tsne")
     with pytest.raises(ValueError, match="finite"):
         embed(np.full((5, 3), np.nan))

@@ -220,6 +220,9 @@ def _neighbour_embedding(x: np.ndarray, method: str, n_components: int, metric: 
     check_choice(metric, "embed metric", ["euclidean", "correlation", "cosine"])
     if len(x) < 4:
         fail("embed features", f"at least 4 samples for {method}", Text(f"{len(x)}"))
+    if np.ptp(x, axis=0).max() == 0:  # (scikit-learn's Barnes-Hut t-SNE crashes the process on these)
+        fail("embed features", f"samples that differ ({method} of identical points is undefined)",
+             Text(f"{len(x)} identical samples"))
     if method == "tsne":
         try:
             from sklearn.manifold import TSNE

@@ -1,0 +1,101 @@
+"""Attribution and synthesis, measured (issue 24).
+
+    python benchmarks/attribution.py [--repeats 5] [--threads 1 2] [--skip-synthesis]
+
+1. Integrated gradients on a small MNIST CNN (conv 16 - pool - conv 32 - pool - dense 64 - dense 10),
+   32 images, 32 and 64 steps: ``introspect.integrated_gradients`` vs Captum's ``IntegratedGradients``
+   (``method='riemann_trapezoid'``, the same points), interleaved repeats, medians, at each thread count.
+2. Activation maximization of the 10 class units of that CNN trained one epoch on 12,000 MNIST digits:
+   the range of every image's pixels and the softmax probability the network gives each image's class
+   (a picture the network recognizes, in the data's range: issue 24's targets are [0, 1] and >= 0.9).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import deepscope as tflearn  # noqa: E402
+from benchmarks.common import mnist  # noqa: E402
+from deepscope import introspect  # noqa: E402
+
+
+def cnn():
+    net = tflearn.input_data(shape=[None, 28, 28, 1])
+    net = tflearn.conv_2d(net, 16, 3, activation="relu")
+    net = tflearn.max_pool_2d(net, 2)
+    net = tflearn.conv_2d(net, 32, 3, activation="relu")
+    net = tflearn.max_pool_2d(net, 2)
+    net = tflearn.fully_connected(net, 64, activation="relu")
+    net = tflearn.fully_connected(net, 10, activation="softmax")
+    return tflearn.DNN(tflearn.regression(net, optimizer="adam", learning_rate=0.002))
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def speed(model, images, repeats: int, threads: list[int]) -> None:
+    from captum.attr import IntegratedGradients
+
+    x = torch.as_tensor(images)
+    target = model.net.logits(x).argmax(1).detach()
+    captum_ig = IntegratedGradients(model.net.logits)
+    for n_threads in threads:
+        torch.set_num_threads(n_threads)
+        for steps in (32, 64):
+            contenders = {
+                "deepscope": lambda: introspect.integrated_gradients(model, images, steps=steps),
+                "captum": lambda: captum_ig.attribute(x, target=target, n_steps=steps + 1, method="riemann_trapezoid"),
+            }
+            for fn in contenders.values():
+                fn()  # warm-up
+            times = {name: [] for name in contenders}
+            for r in range(repeats):
+                for name in (list(contenders) if r % 2 == 0 else list(contenders)[::-1]):
+                    times[name].append(timed(contenders[name]))
+            ours, theirs = statistics.median(times["deepscope"]), statistics.median(times["captum"])
+            print(f"IG, {len(images)} images, {steps} steps, {n_threads} thread(s): deepscope {ours:.3f} s, "
+                  f"captum {theirs:.3f} s ({ours / theirs:.2f}x captum's time)", flush=True)
+
+
+def synthesis(model) -> None:
+    probabilities, lows, highs = [], [], []
+    for unit in range(10):
+        image = introspect.maximize_activation(model, None, unit, steps=200)
+        p = model.predict(image[None])[0]
+        probabilities.append(p[unit])
+        lows.append(image.min())
+        highs.append(image.max())
+    print("activation maximization of the 10 class units (softmax probability of the class): "
+          + ", ".join(f"{u}: {p:.3f}" for u, p in enumerate(probabilities)))
+    print(f"  pixels from {min(lows):.3f} to {max(highs):.3f}; lowest class probability {min(probabilities):.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--skip-synthesis", action="store_true")
+    args = parser.parse_args()
+    X, Y, tX, _ = mnist()
+    tflearn.set_seed(0)
+    model = cnn()
+    model.fit(X[:12000].reshape(-1, 28, 28, 1), Y[:12000], n_epoch=1, batch_size=64, diagnostics=False)
+    speed(model, tX[:32].reshape(-1, 28, 28, 1), args.repeats, args.threads)
+    if not args.skip_synthesis:
+        synthesis(model)
+
+
+if __name__ == "__main__":
+    main()
