@@ -24,25 +24,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import deepscope as tflearn  # noqa: E402
-from benchmarks.common import mnist  # noqa: E402
+from benchmarks.common import mnist, mnist_cnn, timed  # noqa: E402
 from deepscope import introspect  # noqa: E402
-
-
-def cnn():
-    net = tflearn.input_data(shape=[None, 28, 28, 1])
-    net = tflearn.conv_2d(net, 16, 3, activation="relu")
-    net = tflearn.max_pool_2d(net, 2)
-    net = tflearn.conv_2d(net, 32, 3, activation="relu")
-    net = tflearn.max_pool_2d(net, 2)
-    net = tflearn.fully_connected(net, 64, activation="relu")
-    net = tflearn.fully_connected(net, 10, activation="softmax")
-    return tflearn.DNN(tflearn.regression(net, optimizer="adam", learning_rate=0.002))
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def speed(model, images, repeats: int, threads: list[int]) -> None:
@@ -90,7 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     X, Y, tX, _ = mnist()
     tflearn.set_seed(0)
-    model = cnn()
+    model = mnist_cnn()
     model.fit(X[:12000].reshape(-1, 28, 28, 1), Y[:12000], n_epoch=1, batch_size=64, diagnostics=False)
     speed(model, tX[:32].reshape(-1, 28, 28, 1), args.repeats, args.threads)
     if not args.skip_synthesis:

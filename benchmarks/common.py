@@ -135,3 +135,17 @@ def fast_paths_off():
         yield
     finally:
         trainer.DenseChain.build, trainer.folds_grad_scale = saved
+
+
+def mnist_cnn():
+    """A small MNIST CNN (conv 16 - pool - conv 32 - pool - dense 64 - dense 10 softmax), Adam 0.002."""
+    import deepscope as tflearn
+
+    net = tflearn.input_data(shape=[None, 28, 28, 1])
+    net = tflearn.conv_2d(net, 16, 3, activation="relu")
+    net = tflearn.max_pool_2d(net, 2)
+    net = tflearn.conv_2d(net, 32, 3, activation="relu")
+    net = tflearn.max_pool_2d(net, 2)
+    net = tflearn.fully_connected(net, 64, activation="relu")
+    net = tflearn.fully_connected(net, 10, activation="softmax")
+    return tflearn.DNN(tflearn.regression(net, optimizer="adam", learning_rate=0.002))

@@ -19,7 +19,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import deepscope as tflearn  # noqa: E402
-from benchmarks.common import mnist  # noqa: E402
+from benchmarks.common import mnist, mnist_cnn  # noqa: E402
 from deepscope import brain  # noqa: E402
 
 
@@ -35,14 +35,7 @@ def main() -> None:
     _, _, tX, tY = mnist()
     images, labels = tX[:args.images].reshape(-1, 28, 28, 1), tY[:args.images].argmax(1)
     tflearn.set_seed(0)
-    net = tflearn.input_data(shape=[None, 28, 28, 1])
-    net = tflearn.conv_2d(net, 16, 3, activation="relu")
-    net = tflearn.max_pool_2d(net, 2)
-    net = tflearn.conv_2d(net, 32, 3, activation="relu")
-    net = tflearn.max_pool_2d(net, 2)
-    net = tflearn.fully_connected(net, 64, activation="relu")
-    net = tflearn.fully_connected(net, 10, activation="softmax")
-    model = tflearn.DNN(tflearn.regression(net))
+    model = mnist_cnn()
     population = brain.simulate_v1(images, n_units=212, n_repeats=4, seed=0).responses
     layers = list(tflearn.introspect.layer_modules(model))[1:]
     before = peak_mb()
