@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "deepscope"
 LAYERS = [
     ("building blocks", {"activations", "initializations", "losses", "objectives", "metrics", "optimizers",
                          "regularizers", "data_utils", "data_preprocessing", "data_augmentation", "datasets",
-                         "_registry", "_checks", "_io", "_version", "utils", "text_utils", "image_utils", "estimators"}),
+                         "_registry", "_checks", "_io", "_html", "_version", "utils", "text_utils", "image_utils", "estimators"}),
     ("graph and layers", {"graph", "network", "layers", "variables"}),
     ("models and callbacks", {"models", "callbacks", "diagnostics"}),
     ("runs", {"runs"}),

@@ -235,6 +235,8 @@ def test_tracker_records_every_epoch_and_seeds_agree_with_themselves(data, tmp_p
     assert agreement["final"] == pytest.approx(np.ones(len(t.layers)), abs=1e-6)
     brain.plot_trajectory(t, tmp_path / "t.png")
     assert (tmp_path / "t.png").stat().st_size > 5000
+    page = tflearn.report(folders[0], tmp_path / "report.html").path.read_text()
+    assert 'id="representations"' in page and "recorded at epochs 0, 1, 2, 3" in page  # the run report shows it
 
 
 def test_debiased_cka_is_near_zero_for_independent_features_and_one_for_the_same():

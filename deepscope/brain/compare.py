@@ -29,7 +29,7 @@ from .._io import atomic_write_text, save_figure
 from ..introspect.decoding import LayerDecoding, decode
 from ..introspect.features import layer_features
 from ..introspect.similarity import rdm
-from ..runs.report import figure_img, page, section, table_html
+from .._html import figure_img, page, section, table_html
 from .encoding import ALPHAS, EncodingMap, encoding_scores
 from .rsa import LayerRSA, layer_rsa
 

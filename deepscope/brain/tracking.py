@@ -15,33 +15,20 @@ run folder (atomically), so it works inside a ``Study``: each trial's folder has
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .._checks import Text, check_choice, check_int, fail
-from .._io import atomic_write_bytes, save_figure
+from .._io import atomic_write_bytes
 from ..callbacks.base import Callback
 from ..introspect.recording import activations, resolve_layers
 from ..introspect.similarity import linear_cka, rdm
+from ..runs.trajectory import FILE, Trajectory, load_trajectory, plot_trajectory, trajectory_figure  # noqa: F401 (the readers)
 from .data import as_rdms
 from .rsa import METHODS, correlate, upper_vectors
 from ..utils import evaluation_pass
 
-FILE = "representations.npz"
-
-
-@dataclass
-class Trajectory:
-    """``epochs`` ``(E,)``; ``layers``; ``rdms`` ``(E, L, P)`` upper triangles; ``brain_rsa`` ``(E, L)``
-    (NaN without a brain RDM); ``cka_previous`` ``(E, L)`` (CKA with the previous record; NaN first)."""
-    epochs: np.ndarray
-    layers: list
-    rdms: np.ndarray
-    brain_rsa: np.ndarray
-    cka_previous: np.ndarray
-    method: str = "spearman"
 
 
 class RepresentationTracker(Callback):
@@ -112,20 +99,6 @@ class RepresentationTracker(Callback):
         return atomic_write_bytes(path, buffer.getvalue(), durable=False)
 
 
-def load_trajectory(run_folder) -> Trajectory:
-    """The trajectory a :class:`RepresentationTracker` wrote into a run folder."""
-    path = Path(run_folder) / FILE if Path(run_folder).is_dir() else Path(run_folder)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return Trajectory(data["epochs"], [str(n) for n in data["layers"]], data["rdms"].astype(np.float64),
-                              data["brain_rsa"], data["cka_previous"], str(data["method"]))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"load_trajectory: no {FILE} in {str(run_folder)!r} (was the fit given a "
-                                "RepresentationTracker callback?)") from None
-    except (OSError, ValueError, KeyError) as error:
-        raise ValueError(f"load_trajectory: {str(path)!r} is not a trajectory file ({error}).") from None
-
-
 def seed_agreement(run_folders, method: str = "spearman") -> dict:
     """Do seeds converge to the same representation? Per layer, the mean RDM correlation between
     every pair of runs at their last record (and at every common epoch).
@@ -149,27 +122,3 @@ def seed_agreement(run_folders, method: str = "spearman") -> dict:
                      for a in range(len(runs)) for b in range(a + 1, len(runs))]
             over[e, i] = np.mean(pairs)
     return {"layers": layers, "epochs": np.asarray(epochs), "final": over[-1], "over_epochs": over}
-
-
-def plot_trajectory(trajectory: Trajectory, path, title: str | None = None):
-    """Heat maps, layers x epochs: RSA with the brain RDM (when tracked) and CKA with the previous record."""
-    from matplotlib.figure import Figure
-
-    panels = [("brain_rsa", f"RSA with the brain RDM ({trajectory.method})", "viridis")] if np.isfinite(
-        trajectory.brain_rsa).any() else []
-    panels.append(("cka_previous", "linear CKA with the previous record (1 = no change)", "magma"))
-    fig = Figure(figsize=(max(5.0, 0.5 * len(trajectory.epochs) + 3), (0.45 * len(trajectory.layers) + 1.6)
-                          * len(panels)), layout="constrained")
-    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
-    for ax, (key, label, cmap) in zip(axes, panels):
-        values = getattr(trajectory, key).T  # (L, E)
-        image = ax.imshow(values, cmap=cmap, aspect="auto")
-        fig.colorbar(image, ax=ax, label=label)
-        ax.set_yticks(range(len(trajectory.layers)), trajectory.layers)
-        ax.set_xticks(range(len(trajectory.epochs)), [str(e) for e in trajectory.epochs])
-        ax.set_xlabel("epoch (0 = before training)")
-        ax.set_ylabel("layer")
-        ax.set_title(label)
-    if title:
-        fig.suptitle(title)
-    return save_figure(fig, path, where="plot_trajectory path")

@@ -19,7 +19,7 @@ import numpy as np
 
 from .._checks import fail
 from .._io import atomic_write_text
-from ..runs.report import figure_img, page, section, table_html
+from .._html import figure_img, page, section, table_html
 from .stability import stability_map, study_summary
 from .importance import param_importances
 from .records import aggregate, journal_rows, metric_value
