@@ -20,6 +20,7 @@ from ..diagnostics.findings import Finding
 from ..models.data import validation_split
 from ..models.fit_state import FitSettings
 from ..models.trainer import Loop
+from ..metrics import Accuracy
 from ..utils import INFERENCE_BATCH_SIZE
 from . import stack_checkpoint
 from .stacking import LINEAR_IN_GRADIENT, Member, Stack, norms_per_model, stack_key
@@ -370,15 +371,27 @@ def evaluate_stack(stack: Stack, xs, y, batch_size: int = INFERENCE_BATCH_SIZE):
     ``(xs, y)``: two lists of ``M`` floats (the metric None without one)."""
     n = y.shape[0]
     total = torch.zeros(stack.n, device=stack.device)
+    first = stack.first
+    # every model's plain multi-class accuracy at once (the per-model metric objects otherwise)
+    stacked_accuracy = all(type(m.dnn.metric) is Accuracy for m in stack.members)
+    correct = torch.zeros(stack.n, device=stack.device)
     metrics = [_fresh(m.dnn.metric) for m in stack.members]
     for start in range(0, n, batch_size):
         xb, yb = [x[start:start + batch_size] for x in xs], y[start:start + batch_size]
         loss, _, _, out = stack.losses(xb, yb, False, False)
         total += loss * yb.shape[0]
+        stacked_accuracy = stacked_accuracy and out.shape[-1] > 1  # (one output unit: binary, per model)
+        if stacked_accuracy:  # (the argmax of the activated output: as Accuracy reads it)
+            true = yb.argmax(-1) if yb.shape == out.shape[1:] else yb.reshape(-1).long()
+            activated = first.activate(out.reshape(-1, out.shape[-1])).reshape(out.shape)  # (per row, as each model's)
+            correct += (activated.argmax(-1) == true).sum(1)
+            continue
         for member, metric, o in zip(stack.members, metrics, out):
             if metric is not None:
                 metric.update(member.dnn.activate(o), yb)
     values = (total / n).tolist()
+    if stacked_accuracy:
+        return values, (correct / n).tolist()
     if metrics[0] is None:
         return values, None
     return values, [float(m.compute()) for m in metrics]
