@@ -313,3 +313,34 @@ def test_compare_equals_layer_rsa_and_layer_encoding_on_the_92_images(data, tmp_
         brain.compare(model, stimuli, responses={"V1": population.responses[:50]})
     with pytest.raises(ValueError, match="rdms=, responses= or labels="):
         brain.compare(model, stimuli)
+
+
+# -- over seeds ------------------------------------------------------------------------------------
+def test_an_analysis_over_a_studys_seeds(tmp_path):
+    from deepscope.introspect import across_seeds, plot_across_seeds
+    from deepscope.sweep import Fit, Study
+
+    x, y = blobs(n=90, classes=3, features=6, separation=1.5)
+    onehot = np.eye(3, dtype="float32")[y]
+
+    def build(units):
+        net = tflearn.input_data(shape=[None, 6])
+        net = tflearn.fully_connected(net, units, activation="relu", name="hidden")
+        net = tflearn.fully_connected(net, 3, activation="softmax", name="out")
+        return tflearn.regression(net, learning_rate=0.1)
+
+    study = Study("seeds", Fit(build, x.astype("float32"), onehot, n_epoch=3), {"units": [8]}, seeds=(0, 1, 2),
+                  root=tmp_path, verbose=False)
+    study.run()
+    models = study.trained_models({"units": 8})
+    assert len(models) == 3
+    summary = across_seeds(layer_decoding, models, x, y, layers=["hidden", "out"], n_folds=3)
+    rows = {r["layer"]: r for r in summary.table()}
+    per_seed = summary.values("accuracy")["hidden"]
+    assert rows["hidden"]["n_seeds"] == 3 and rows["hidden"]["accuracy_mean"] == pytest.approx(np.mean(per_seed))
+    assert rows["hidden"]["accuracy_sd"] == pytest.approx(np.std(per_seed, ddof=1))
+    assert plot_across_seeds(summary, "accuracy", tmp_path / "seeds.png").stat().st_size > 5000
+    with pytest.raises(KeyError, match="trained_models params"):
+        study.trained_models({"units": 9})
+    with pytest.raises(ValueError, match="at least 2 models"):
+        across_seeds(layer_decoding, models[:1], x, y)

@@ -13,12 +13,14 @@
 - ``dimensionality``: participation ratio, effective dimensionality, power-law exponent, TwoNN.
 - ``shape``: Procrustes distance, CCA, SVCCA, PWCCA between layers, seeds or models.
 - ``selectivity``: category selectivity (d'), lifetime and population sparseness.
+- ``seeds``: any layer analysis over seeds (mean, spread, each seed).
 - ``features``: every layer's features recorded in chunks, memory bounded (principal components).
 """
 from .decoding import Decoding, LayerDecoding, decode, layer_decoding, plot_decoding
 from .dimensionality import (LayerDimensionality, effective_dimensionality, eigenspectrum, layer_dimensionality,
                              participation_ratio, plot_dimensionality, powerlaw_exponent, two_nn)
 from .features import layer_features
+from .seeds import SeedSummary, across_seeds, plot_across_seeds
 from .selectivity import LayerSelectivity, Selectivity, layer_selectivity, plot_selectivity, selectivity, sparseness
 from .shape import canonical_correlations, procrustes_distance, pwcca, shape_matrix, svcca
 from .attribution import (completeness_gap, grad_cam, gradient_x_input, integrated_gradients, layer_integrated_gradients,
@@ -37,6 +39,7 @@ from .visualize import (embed, feature_maps, filters, layer_embedding, plot_embe
 __all__ = ["Decoding", "LayerDecoding", "decode", "layer_decoding", "plot_decoding",
            "LayerDimensionality", "effective_dimensionality", "eigenspectrum", "layer_dimensionality",
            "participation_ratio", "plot_dimensionality", "powerlaw_exponent", "two_nn", "layer_features",
+           "SeedSummary", "across_seeds", "plot_across_seeds",
            "LayerSelectivity", "Selectivity", "layer_selectivity", "plot_selectivity", "selectivity", "sparseness",
            "canonical_correlations", "procrustes_distance", "pwcca", "shape_matrix", "svcca",
            "Playground", "plot_playground", "plot_receptive_fields", "receptive_field", "receptive_fields", "completeness_gap", "grad_cam", "gradient_x_input", "layer_integrated_gradients",

@@ -33,7 +33,9 @@ import numpy as np
 from .._checks import check_choice, check_int, checks_keywords, fail
 from .._io import atomic_write_json
 from ..callbacks.run_folder import runs_root
+from ..callbacks.run_logger import MODEL_FILE
 from ..models.fit_state import fit_callbacks
+from ..models.loading import load_model
 from ..utils import set_seed
 from .journal import TERMINAL, Journal, trial_id
 from .records import _key, aggregate, journal_rows, metric_value, trial_record
@@ -419,6 +421,34 @@ class Study:
         """One row per trial in the journal: ``trial, run_id, params, seed, status, metrics, error, attempts``
         (status ``'finished'``, ``'failed'``, ``'pruned'`` or ``'interrupted'``)."""
         return journal_rows(self.journal)
+
+    def trained_models(self, params: dict, device=None) -> list:
+        """The trained model of each finished seed of the point ``params`` (from their run folders), for
+        analyses over seeds (``introspect.across_seeds``).
+
+        Args:
+            params: the point, as in :meth:`results` rows' ``params``.
+            device: where to put the models (default: automatic).
+
+        Returns:
+            A list of ``DNN``, in the order of the study's seeds.
+        """
+        rows = [r for r in self.results() if r["params"] == params and r["status"] == "finished"]
+        if not rows:
+            points = sorted({json.dumps(r["params"], sort_keys=True) for r in self.results()})
+            fail("Study.trained_models params", "a point with finished trials (" + "; ".join(points[:6]) + ")",
+                 params, error=KeyError)
+        order = {seed: i for i, seed in enumerate(self.seeds)}
+        rows.sort(key=lambda r: order.get(r["seed"], len(order)))
+        models = []
+        for row in rows:
+            path = self.root / row["run_id"] / MODEL_FILE
+            if not path.is_file():
+                fail("Study.trained_models", f"the trained model in every run folder ({MODEL_FILE})",
+                     f"none in {path.parent}", "Its fit ran with run folders off, or the folder was removed.",
+                     error=FileNotFoundError)
+            models.append(load_model(path, device=device))
+        return models
 
     def table(self, metric: str | None = None) -> list[dict]:
         """Aggregate per point over seeds: see :func:`aggregate`."""
