@@ -344,3 +344,17 @@ def test_an_analysis_over_a_studys_seeds(tmp_path):
         study.trained_models({"units": 9})
     with pytest.raises(ValueError, match="at least 2 models"):
         across_seeds(layer_decoding, models[:1], x, y)
+
+
+def test_projector_writes_tensorboards_embedding_files(tmp_path):
+    from deepscope.introspect import projector
+
+    x = np.random.default_rng(0).uniform(size=(20, 16, 16, 3)).astype("float32")
+    folder = projector(small_cnn(), x, "FullyConnected", tmp_path / "logs", labels=np.arange(20) % 4)
+    config = (folder / "projector_config.pbtxt").read_text()
+    assert "FullyConnected" in config and "sprite.png" in config
+    [embedding] = [p for p in folder.rglob("tensors.tsv")]
+    assert len(embedding.read_text().splitlines()) == 20
+    assert (embedding.parent / "metadata.tsv").read_text().split() == [str(i % 4) for i in range(20)]
+    with pytest.raises(ValueError, match="projector images"):
+        projector(small_cnn(), x, "FullyConnected", tmp_path / "other", images=x[:5])

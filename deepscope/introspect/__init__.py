@@ -34,7 +34,7 @@ from .synthesis import deep_dream, maximize_activation, plot_images
 from .similarity import LayerSimilarity, cka_matrix, compare_rdms, linear_cka, plot_similarity_matrix, rdm, rsa_matrix
 from .tuning import oriented_gratings, plot_tuning_curves, tuning_curves
 from .visualize import (embed, feature_maps, filters, layer_embedding, plot_embedding, plot_feature_maps,
-                        plot_filters)
+                        plot_filters, projector)
 
 __all__ = ["Decoding", "LayerDecoding", "decode", "layer_decoding", "plot_decoding",
            "LayerDimensionality", "effective_dimensionality", "eigenspectrum", "layer_dimensionality",
@@ -50,4 +50,4 @@ __all__ = ["Decoding", "LayerDecoding", "decode", "layer_decoding", "plot_decodi
            "Recorder", "activations", "layer_modules",
            "LayerSimilarity", "cka_matrix", "compare_rdms", "linear_cka", "plot_similarity_matrix", "rdm", "rsa_matrix",
            "oriented_gratings", "plot_tuning_curves", "tuning_curves",
-           "embed", "feature_maps", "filters", "layer_embedding", "plot_embedding", "plot_feature_maps", "plot_filters"]
+           "embed", "feature_maps", "filters", "layer_embedding", "plot_embedding", "plot_feature_maps", "plot_filters", "projector"]

@@ -19,6 +19,7 @@ import torch
 
 from .._checks import Text, check_choice, check_int, fail
 from .._io import save_figure
+from .features import layer_features
 from .recording import activations, layer_modules, resolve_layers
 from .similarity import as_array, rdm
 from ..utils import RECORDING_BATCH_SIZE
@@ -301,3 +302,50 @@ def layer_embedding(model, X, layer: str, labels, path, method: str = "pca", cla
     points = embed(acts, method)
     plot_embedding(points, labels, path, class_names, title=f"{layer}: {method.upper()} of {len(points)} samples")
     return points
+
+
+def projector(model, X, layer: str, folder, labels=None, images=None, max_features: int | None = 1000,
+              tag: str | None = None) -> Path:
+    """Write ``layer``'s representations of ``X`` for TensorBoard's embedding projector (PCA, t-SNE and
+    UMAP in the browser, each point labelled and drawn as its image): ``tensorboard --logdir FOLDER``,
+    then the PROJECTOR tab. Written by torch's ``SummaryWriter.add_embedding``.
+
+    Args:
+        model: a ``DNN`` or ``nn.Module``.
+        X: its inputs (N samples).
+        layer: the layer name.
+        folder: the log folder (a run folder works: the projector appears beside its scalars).
+        labels: one label per sample (class indices, names, or one-hot rows), shown and used for colour.
+        images: ``(N, H, W[, C])`` pictures of the samples (default: ``X`` when it is images), as a sprite.
+        max_features: a wider layer is reduced to its first principal components (see ``layer_features``).
+        tag: the embedding's name (default: the layer's).
+
+    Returns:
+        The folder.
+    """
+    from torch.utils.tensorboard import SummaryWriter  # (tensorboard's import is slow: only when used)
+
+    points = layer_features(model, X, [layer], max_features=max_features)[layer]  # (N, F)
+    metadata = None
+    if labels is not None:
+        names = _labels(labels, len(points))
+        metadata = [str(v) for v in names]
+    pictures = images if images is not None else (X if np.asarray(X).ndim == 4 else None)
+    label_img = None
+    if pictures is not None:
+        pics = np.asarray(pictures, dtype=np.float32)
+        if pics.ndim == 3:
+            pics = pics[..., None]
+        if pics.ndim != 4 or len(pics) != len(points):
+            fail("projector images", f"{len(points)} images (N, H, W[, C])", Text(f"shape {pics.shape}"))
+        low, high = float(pics.min()), float(pics.max())
+        pics = (pics - low) / (high - low) if high > low else np.zeros_like(pics)
+        label_img = torch.as_tensor(pics).permute(0, 3, 1, 2)  # (N, C, H, W) in [0, 1]
+    folder = Path(folder)
+    writer = SummaryWriter(str(folder))
+    try:
+        writer.add_embedding(points, metadata=metadata, label_img=label_img, tag=tag or layer)
+    finally:
+        writer.close()
+    return folder
+
