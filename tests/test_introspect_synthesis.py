@@ -111,3 +111,23 @@ def test_clear_errors_and_plot(tmp_path):
     assert open(path, "rb").read(4) == b"\x89PNG"
     with pytest.raises(ValueError, match="titles"):
         plot_images(imgs, tmp_path / "x.png", titles=["a"])
+
+
+def test_layer_atlas_pairs_each_units_image_with_its_strongest_inputs(tmp_path):
+    from deepscope.introspect import layer_atlas, top_images, unit_responses
+
+    model = dream_model()
+    x = np.random.default_rng(0).random((40, 16, 16, 3)).astype(np.float32)
+    responses = unit_responses(model, x, "Conv2D")
+    acts = activations(model, x, ["Conv2D"])["Conv2D"]
+    np.testing.assert_allclose(responses, acts.reshape(40, -1, acts.shape[-1]).mean(1), atol=1e-6)
+    top = top_images(model, x, "Conv2D", unit=2, k=5)
+    assert list(top) == list(np.argsort(-responses[:, 2])[:5])
+    atlas = layer_atlas(model, "Conv2D", x, tmp_path / "atlas.png", units=[0, 2], k=3, steps=10)
+    assert atlas.units == [0, 2] and list(atlas.top[2]) == list(top[:3])
+    assert all(0 <= img.min() and img.max() <= 1 for img in atlas.images.values())
+    assert (tmp_path / "atlas.png").stat().st_size > 5000
+    only = layer_atlas(model, "Conv2D", steps=5, max_units=3)  # no dataset: synthesized images only
+    assert only.units == [0, 1, 2] and not only.top
+    with pytest.raises(ValueError, match="top_images unit"):
+        top_images(model, x, "Conv2D", unit=99)

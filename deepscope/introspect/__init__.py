@@ -7,6 +7,7 @@
 - ``attribution``: saliency, gradient x input, integrated gradients, SmoothGrad/VarGrad, Grad-CAM, layer
   and neuron integrated gradients, occlusion (all batched, memory bounded).
 - ``synthesis``: activation maximization and DeepDream.
+- ``atlas``: every unit's synthesized image beside its strongest dataset images (``top_images``).
 - ``lesions``: silence units and measure what the network loses.
 - ``tuning``: tuning curves of units to a stimulus parameter (e.g. oriented gratings).
 - ``decoding``: cross-validated linear probes per layer, with chance and a permutation test.
@@ -16,6 +17,7 @@
 - ``seeds``: any layer analysis over seeds (mean, spread, each seed).
 - ``features``: every layer's features recorded in chunks, memory bounded (principal components).
 """
+from .atlas import LayerAtlas, layer_atlas, plot_atlas, top_images, unit_responses
 from .decoding import Decoding, LayerDecoding, decode, layer_decoding, plot_decoding
 from .dimensionality import (LayerDimensionality, effective_dimensionality, eigenspectrum, layer_dimensionality,
                              participation_ratio, plot_dimensionality, powerlaw_exponent, two_nn)
@@ -36,7 +38,8 @@ from .tuning import oriented_gratings, plot_tuning_curves, tuning_curves
 from .visualize import (embed, feature_maps, filters, layer_embedding, plot_embedding, plot_feature_maps,
                         plot_filters, projector)
 
-__all__ = ["Decoding", "LayerDecoding", "decode", "layer_decoding", "plot_decoding",
+__all__ = ["LayerAtlas", "layer_atlas", "plot_atlas", "top_images", "unit_responses",
+           "Decoding", "LayerDecoding", "decode", "layer_decoding", "plot_decoding",
            "LayerDimensionality", "effective_dimensionality", "eigenspectrum", "layer_dimensionality",
            "participation_ratio", "plot_dimensionality", "powerlaw_exponent", "two_nn", "layer_features",
            "SeedSummary", "across_seeds", "plot_across_seeds",
