@@ -60,6 +60,8 @@ def test_maximizing_a_vertical_edge_filter_draws_vertical_structure():
     horizontal = (np.diff(img[..., 0], axis=1) ** 2).sum()  # changes along the width
     vertical = (np.diff(img[..., 0], axis=0) ** 2).sum()
     assert horizontal > 3 * vertical
+    robust = maximize_activation(model, "Conv2D", 0, steps=120, rotate=10, scale=0.1)  # Lucid's transforms
+    assert 0 <= robust.min() and robust.max() <= 1 and unit_mean(model, robust, "Conv2D", 0) > 1.5 * best_random
     free = maximize_activation(model, "Conv2D", 0, steps=120, value_range=None)  # the classic, unbounded form
     assert free.min() < 0 or free.max() > 1
     assert unit_mean(model, free, "Conv2D", 0) > 4 * best_random

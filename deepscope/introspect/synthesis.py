@@ -37,6 +37,18 @@ def _blur(x: torch.Tensor, sigma: float = 0.5) -> torch.Tensor:
     return y.permute(0, 2, 3, 1)
 
 
+def _rotate_and_scale(x: torch.Tensor, degrees: float, scale: float, gen: torch.Generator) -> torch.Tensor:
+    """NHWC images rotated by a random angle in [-degrees, degrees] and zoomed by a random factor in
+    [1 - scale, 1 + scale] about their centre (bilinear, border values repeated)."""
+    angle = float(torch.empty(1).uniform_(-degrees, degrees, generator=gen)) * np.pi / 180
+    zoom = 1.0 + float(torch.empty(1).uniform_(-scale, scale, generator=gen))
+    cos, sin = np.cos(angle) / zoom, np.sin(angle) / zoom
+    theta = torch.tensor([[[cos, -sin, 0.0], [sin, cos, 0.0]]], dtype=x.dtype, device=x.device)
+    nchw = x.permute(0, 3, 1, 2)
+    grid = F.affine_grid(theta.expand(x.shape[0], 2, 3), list(nchw.shape), align_corners=False)
+    return F.grid_sample(nchw, grid, mode="bilinear", padding_mode="border", align_corners=False).permute(0, 2, 3, 1)
+
+
 def _input_shape(net, shape) -> tuple:
     if shape is None:
         inputs = getattr(net, "inputs", None)
@@ -50,7 +62,8 @@ def _input_shape(net, shape) -> tuple:
 
 def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: int = 200,
                         lr: float | None = None, l2: float = 1e-3, jitter: int = 2, blur_every: int = 4,
-                        seed: int = 0, value_range=(0.0, 1.0), restarts: int = 4) -> np.ndarray:
+                        seed: int = 0, value_range=(0.0, 1.0), restarts: int = 4, rotate: float = 0.0,
+                        scale: float = 0.0) -> np.ndarray:
     """The input that maximizes a unit's mean activation (Erhan et al.), by gradient ascent with Adam.
 
     The image stays in the data's range: it is ``low + (high - low) * sigmoid(p)`` and ``p`` is
@@ -75,6 +88,9 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
         value_range: ``(low, high)`` of the inputs the network was trained on (default [0, 1]: scaled
             pixels); None: unbounded (the classic form, starting at 0.5).
         restarts: random starts tried when the unit is silent.
+        rotate, scale: each step, rotate the image by up to ``rotate`` degrees and rescale it by up to
+            ``scale`` (e.g. 10 and 0.1, as Lucid's transformation robustness): the image must drive the
+            unit under small rotations and zooms too, so it shows a pattern, not a pixel-exact exploit.
 
     Returns:
         The input, shape ``shape`` (e.g. (H, W, C)), as float32 numpy.
@@ -88,6 +104,8 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
     jitter = check_int(jitter, "maximize_activation jitter", minimum=0)
     blur_every = check_int(blur_every, "maximize_activation blur_every", minimum=0)
     restarts = check_int(restarts, "maximize_activation restarts", minimum=0)
+    rotate = check_float(rotate, "maximize_activation rotate", minimum=0, maximum=180)
+    scale = check_float(scale, "maximize_activation scale", minimum=0, maximum=0.5)
     if value_range is not None:
         if not (isinstance(value_range, (tuple, list)) and len(value_range) == 2):
             fail("maximize_activation value_range", "(low, high) or None", value_range)
@@ -105,6 +123,8 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
         if image and jitter:
             dy, dx = (torch.randint(-jitter, jitter + 1, (2,), generator=gen)).tolist()
             xj = torch.roll(xj, shifts=(dy, dx), dims=(1, 2))
+        if image and (rotate or scale):
+            xj = _rotate_and_scale(xj, rotate, scale, gen)
         return unit_activation(layer_output(net, xj, layer), unit, "unit").sum()
 
     with evaluation_pass(net, gradients=True):
