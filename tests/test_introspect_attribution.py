@@ -240,3 +240,46 @@ def test_equal_to_captum():
         xt, neuron_selector=lambda out: out[:, 2].mean((1, 2)), n_steps=33, method="riemann_trapezoid")
     np.testing.assert_allclose(neuron_integrated_gradients(model, x, "Conv2D", 2), trapezoid * theirs.detach().numpy(),
                                atol=1e-5)
+
+
+def test_conductance_guided_backprop_and_attribution_over_seeds():
+    from deepscope.introspect import (attribution_over_models, guided_backprop, guided_grad_cam, layer_conductance,
+                                      saliency)
+
+    model, x = cnn_model(), images()
+    conductance = layer_conductance(model, x, "FullyConnected", steps=256)
+    scores = model.net.logits(torch.as_tensor(x)).detach().numpy()
+    zero = model.net.logits(torch.zeros(x.shape)).detach().numpy()
+    rows, target = np.arange(5), scores.argmax(1)
+    np.testing.assert_allclose(conductance.sum(1), scores[rows, target] - zero[rows, target], atol=5e-3)
+    guided = guided_backprop(model, x)
+    assert guided.shape == x.shape and not np.allclose(guided, saliency(model, x))  # (signed, ReLUs changed)
+    assert all(not m._forward_hooks for m in model.net.modules())  # hooks removed
+    assert guided_grad_cam(model, x, "Conv2D").shape == x.shape
+    other = cnn_model()
+    mean, sd, each = attribution_over_models(integrated_gradients, [model, other], x, target=0)
+    assert each.shape == (2, *x.shape) and np.allclose(mean, each.mean(0)) and (sd >= 0).all()
+
+
+def test_conductance_and_guided_backprop_equal_captum():
+    captum = pytest.importorskip("captum.attr")
+    from deepscope.introspect import guided_backprop, layer_conductance
+
+    model, x = cnn_model(), images(4)
+    forward, xt = model.net.logits, torch.as_tensor(x)
+    target = forward(xt).argmax(1).detach()
+    hidden = model.net.layers["FullyConnected"]
+    theirs = captum.LayerConductance(forward, hidden).attribute(xt, target=target, n_steps=32, method="riemann_trapezoid")
+    np.testing.assert_allclose(layer_conductance(model, x, "FullyConnected", steps=32), theirs.detach().numpy(),
+                               atol=1e-5)
+
+    class Logits(torch.nn.Module):  # the scores deepscope attributes (the output layer's logits), as a module
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, inputs):
+            return self.net.logits(inputs)
+
+    theirs = captum.GuidedBackprop(Logits(model.net)).attribute(xt, target=target)
+    np.testing.assert_allclose(guided_backprop(model, x), theirs.detach().numpy(), atol=1e-6)

@@ -25,7 +25,8 @@ from .features import layer_features
 from .seeds import SeedSummary, across_seeds, plot_across_seeds
 from .selectivity import LayerSelectivity, Selectivity, layer_selectivity, plot_selectivity, selectivity, sparseness
 from .shape import canonical_correlations, procrustes_distance, pwcca, shape_matrix, svcca
-from .attribution import (completeness_gap, grad_cam, gradient_x_input, integrated_gradients, layer_integrated_gradients,
+from .attribution import (attribution_over_models, completeness_gap, grad_cam, gradient_x_input, guided_backprop,
+                          guided_grad_cam, integrated_gradients, layer_conductance, layer_integrated_gradients,
                           neuron_integrated_gradients, occlusion, plot_attribution, saliency, smoothgrad)
 from .health import HealthMonitor, LayerHealth, format_health, unit_health
 from .lesions import LesionStudy, lesion, lesion_study, lesion_top_k
@@ -45,7 +46,8 @@ __all__ = ["LayerAtlas", "layer_atlas", "plot_atlas", "top_images", "unit_respon
            "SeedSummary", "across_seeds", "plot_across_seeds",
            "LayerSelectivity", "Selectivity", "layer_selectivity", "plot_selectivity", "selectivity", "sparseness",
            "canonical_correlations", "procrustes_distance", "pwcca", "shape_matrix", "svcca",
-           "Playground", "plot_playground", "plot_receptive_fields", "receptive_field", "receptive_fields", "completeness_gap", "grad_cam", "gradient_x_input", "layer_integrated_gradients",
+           "Playground", "plot_playground", "plot_receptive_fields", "receptive_field", "receptive_fields", "completeness_gap", "grad_cam", "attribution_over_models", "guided_backprop",
+           "guided_grad_cam", "layer_conductance", "gradient_x_input", "layer_integrated_gradients",
            "neuron_integrated_gradients", "smoothgrad", "integrated_gradients", "occlusion", "plot_attribution", "saliency",
            "deep_dream", "maximize_activation", "plot_images",
            "HealthMonitor", "LayerHealth", "format_health", "unit_health",

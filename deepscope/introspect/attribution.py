@@ -349,6 +349,103 @@ def neuron_integrated_gradients(model, X, layer: str, unit: int, baseline=None, 
                       one_batch)
 
 
+def layer_conductance(model, X, layer: str, target=None, baseline=None, steps: int = 32,
+                      internal_batch_size: int = 512) -> np.ndarray:
+    """Layer conductance (Dhamdhere et al. 2018): how much of the decision flows through each unit of
+    ``layer`` as the input moves from the baseline to ``x``: ``sum_i dF/dy(a_i) * (y(a_{i+1}) - y(a_i))``
+    over ``steps`` intervals of the input path (Captum's ``LayerConductance`` with ``riemann`` points).
+
+    Args:
+        model, X, target, baseline, steps: as :func:`integrated_gradients`.
+        layer: the layer name.
+        internal_batch_size: path points per pass (a sample's whole path is one pass at least).
+
+    Returns:
+        ``(N, ...)`` shaped like the layer's output in the user's layout; summed over the units they give
+        about ``score(x) - score(baseline)``.
+    """
+    module = _layer_module(model, layer)
+    steps = check_int(steps, "layer_conductance steps")
+    internal_batch_size = check_int(internal_batch_size, "layer_conductance internal_batch_size")
+    x = input_tensor(model, X, "layer_conductance X")
+    b = _baseline(baseline, x, "layer_conductance baseline")
+    alphas = torch.linspace(0, 1, steps + 1, device=x.device, dtype=x.dtype)
+
+    def one_batch(net, xb, t, sl):
+        n, per = xb.shape[0], steps + 1
+        a = alphas.repeat(n).reshape(-1, *[1] * (xb.dim() - 1))
+        rows = torch.arange(n, device=xb.device).repeat_interleave(per)
+        base = b[sl]
+        points = base[rows] + a * (xb[rows] - base[rows])  # (n * (steps + 1), ...)
+        seen = []
+        handle = module.register_forward_hook(lambda mod, inputs, output: seen.append(output))
+        try:
+            score = _score(net, points, t[rows])
+        finally:
+            handle.remove()
+        (grad,) = torch.autograd.grad(score.sum(), seen[0])
+        y = seen[0].detach().reshape(n, per, *seen[0].shape[1:])
+        g = grad.reshape(n, per, *grad.shape[1:])
+        return to_user_layout((g[:, :-1] * (y[:, 1:] - y[:, :-1])).sum(1))
+
+    return _per_batch(model, x, target, max(1, internal_batch_size // (steps + 1)), "layer_conductance", one_batch)
+
+
+class _GuidedReLU(torch.autograd.Function):
+    """ReLU whose backward pass lets only positive gradients through (guided backpropagation)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad.clamp(min=0) * (x > 0)
+
+
+def guided_backprop(model, X, target=None, batch_size: int = GRADIENT_BATCH_SIZE) -> np.ndarray:
+    """Guided backpropagation (Springenberg et al. 2015): the input gradient with every ReLU passing back
+    only positive gradients (Captum's ``GuidedBackprop``); shaped like ``X``."""
+    net = network_of(model)
+    relus = [m for m in net.modules() if isinstance(m, torch.nn.ReLU)]
+    if not relus:
+        fail("guided_backprop model", "a network with ReLU activations", Text("none"),
+             "Guided backpropagation changes how gradients pass ReLUs; use saliency otherwise.")
+    x = input_tensor(model, X, "guided_backprop X")
+    handles = [m.register_forward_hook(lambda mod, inputs, output: _GuidedReLU.apply(inputs[0])) for m in relus]
+    try:
+        return _per_batch(model, x, target, batch_size, "guided_backprop",
+                          lambda net_, xb, t, sl: _input_gradient(net_, xb, t))
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def guided_grad_cam(model, X, layer: str, target=None, batch_size: int = GRADIENT_BATCH_SIZE) -> np.ndarray:
+    """Guided Grad-CAM (Selvaraju et al. 2017): guided backpropagation times the Grad-CAM map of
+    ``layer`` resized to the input (every channel); shaped like ``X``: fine detail where the class evidence is."""
+    cam = grad_cam(model, X, layer, target, upsample=True, batch_size=batch_size)  # (N, H, W)
+    return guided_backprop(model, X, target, batch_size) * cam[..., None]
+
+
+def attribution_over_models(method, models: list, X, *args, **kwargs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One attribution ``method`` (e.g. :func:`integrated_gradients`) for each model of an ensemble or each
+    seed of a study, on the same inputs.
+
+    Returns:
+        ``(mean, sd, each)``: the mean and the standard deviation over models, and every model's
+        attribution stacked ``(models, N, ...)``. (``target=None`` is each model's own prediction; give
+        ``target=`` to compare the same class.)
+    """
+    models = list(models)
+    if len(models) < 2:
+        fail("attribution_over_models models", "at least 2 models", Text(f"{len(models)}"))
+    each = np.stack([method(m, X, *args, **kwargs) for m in models])
+    return each.mean(0), each.std(0, ddof=1), each
+
+
 def completeness_gap(model, X, attributions, target=None, baseline=None) -> np.ndarray:
     """Per sample, ``sum(attributions) - (score(x) - score(baseline))``: ~0 for integrated gradients.
 
