@@ -177,8 +177,10 @@ def execute_stack(fit: Fit, root, claims: list[Claim], metric: str, members: lis
         if key is None:
             raise ValueError(f"the models do not stack ({engine})")
         checkpoint = None if checkpoints is None else checkpoint_path(checkpoints, [c.run_id for c in claims])
+        stack_fit = fit.stack_fit()
+        stack_fit.progress = verbose  # (the study's verbose: a line per epoch of the stack)
         with runs_dir(root):
-            stack = train_stack(members, engine, fit.stack_fit(), checkpoint=checkpoint)
+            stack = train_stack(members, engine, stack_fit, checkpoint=checkpoint)
     except KeyboardInterrupt:
         raise
     except Exception as error:  # noqa: BLE001 - the general path decides what the trials give

@@ -40,6 +40,7 @@ class StackFit:
     max_steps: int | None = None
     drop_last: bool = False
     diagnostics: object = True
+    progress: bool = False  # one line per epoch for the whole stack (a study's verbose)
 
 
 def train_stack(members: list[Member], engine: str, fit: StackFit, write_runs: bool = True,
@@ -123,6 +124,7 @@ class StackTrainer(Loop):
             if stack_checkpoint.restore(self, checkpoint):
                 stack.resumed_epoch = self.epoch  # continue where the checkpoint was written
         self.stopped = [i for i, m in enumerate(stack.members) if m.stopped_epoch is not None]  # (a checkpoint's)
+        self.started = time.perf_counter()
 
     @property
     def step(self) -> int:
@@ -215,6 +217,24 @@ class StackTrainer(Loop):
             loss_sum = torch.zeros(self.stack.n, device=self.stack.device)
         self._log_epoch(loss_sum / max(steps, 1), self.metrics)
         self.fire("on_epoch_end")
+        if self.fit.progress:
+            print(self.progress_line(), flush=True)
+
+    def progress_line(self) -> str:
+        """One line (<= 100 columns) on the whole stack after an epoch: the models' loss (median and range),
+        the best validation metric, how many failed or stopped, the time so far."""
+        logs = [h[-1] for h, alive in zip(self.histories, self.alive.tolist()) if h and alive]
+        line = f"stack of {self.stack.n} models: epoch {self.epoch}/{self.settings.n_epoch}"
+        if logs:
+            losses = sorted(entry["loss"] for entry in logs)
+            line += f" | loss {losses[len(losses) // 2]:.4g} ({losses[0]:.4g}-{losses[-1]:.4g})"
+            key = next((k for k in logs[0] if k.startswith("val_") and k != "val_loss"), None)
+            if key is not None:
+                line += f" | best {key} {max(entry[key] for entry in logs):.4g}"
+        failed = self.stack.n - int(self.alive.sum())
+        line += f" | {failed} failed" if failed else ""
+        line += f" | {len(self.stopped)} stopped" if self.stopped else ""
+        return line + f" | {time.perf_counter() - self.started:.1f} s"
 
     def end_training(self) -> None:
         self.stack.write_back()
