@@ -125,6 +125,17 @@ def _baseline(baseline, x: torch.Tensor, where: str) -> torch.Tensor:  # (N, ...
     return b
 
 
+POINT_ELEMENTS = 2 ** 20  # input elements per pass when internal_batch_size is None (4 MB of float32 inputs)
+
+
+def _points_per_pass(internal_batch_size, x: torch.Tensor, where: str) -> int:
+    """Path points per backward pass: ``internal_batch_size``, or (None) as many as keep the pass's inputs
+    near ``POINT_ELEMENTS`` elements (1,337 MNIST digits, 341 CIFAR images; at least 32)."""
+    if internal_batch_size is None:
+        return max(32, POINT_ELEMENTS // max(1, x[0].numel()))
+    return check_int(internal_batch_size, f"{where} internal_batch_size")
+
+
 def _path_integral(x: torch.Tensor, b: torch.Tensor, steps: int, internal_batch_size: int, gradient) -> torch.Tensor:
     """``(x - b) * the trapezoid mean over the path b -> x of gradient(points, rows)``, for every sample,
     with at most ``internal_batch_size`` path points per backward pass (memory bounded, any N).
@@ -150,7 +161,7 @@ def _path_integral(x: torch.Tensor, b: torch.Tensor, steps: int, internal_batch_
 
 
 def integrated_gradients(model, X, target=None, baseline=None, steps: int = 32,
-                         internal_batch_size: int = 512) -> np.ndarray:
+                         internal_batch_size: int | None = None) -> np.ndarray:
     """Sundararajan et al.'s integrated gradients: ``(x - x') * mean gradient on the path x' -> x``.
 
     The path integral is a trapezoid rule over ``steps`` intervals; the path points of all samples are
@@ -162,15 +173,16 @@ def integrated_gradients(model, X, target=None, baseline=None, steps: int = 32,
         target: class index, one per sample, or None (the class predicted for ``X``).
         baseline: the reference input x' (default zeros): a number, one sample or one per sample.
         steps: intervals of the path.
-        internal_batch_size: path points per backward pass.
+        internal_batch_size: path points per backward pass (None: as many as hold about 1M input elements:
+            1,337 MNIST digits, 341 CIFAR images, 32 ImageNet images; memory bounded over any N).
 
     Returns:
         Attributions shaped like ``X``; they sum to about ``score(x) - score(x')``
         (see :func:`completeness_gap`).
     """
     steps = check_int(steps, "integrated_gradients steps")
-    internal_batch_size = check_int(internal_batch_size, "integrated_gradients internal_batch_size")
     x = input_tensor(model, X, "integrated_gradients X")
+    internal_batch_size = _points_per_pass(internal_batch_size, x, "integrated_gradients")
     b = _baseline(baseline, x, "integrated_gradients baseline")
     chunk = max(1, internal_batch_size // (steps + 1))  # samples whose paths fit one pass
 
@@ -181,7 +193,7 @@ def integrated_gradients(model, X, target=None, baseline=None, steps: int = 32,
 
 
 def smoothgrad(model, X, target=None, n_samples: int = 25, stdev: float | None = None, kind: str = "smoothgrad",
-               absolute: bool = False, seed: int = 0, internal_batch_size: int = 512) -> np.ndarray:
+               absolute: bool = False, seed: int = 0, internal_batch_size: int | None = None) -> np.ndarray:
     """SmoothGrad (Smilkov et al. 2017): the gradient averaged over noisy copies of each input; VarGrad
     (its variance) and SmoothGrad-squared (the mean of squared gradients) as ``kind``.
 
@@ -201,8 +213,8 @@ def smoothgrad(model, X, target=None, n_samples: int = 25, stdev: float | None =
     if kind not in ("smoothgrad", "smoothgrad_sq", "vargrad"):
         fail("smoothgrad kind", "'smoothgrad', 'smoothgrad_sq' or 'vargrad'", kind)
     n_samples = check_int(n_samples, "smoothgrad n_samples")
-    internal_batch_size = check_int(internal_batch_size, "smoothgrad internal_batch_size")
     x = input_tensor(model, X, "smoothgrad X")
+    internal_batch_size = _points_per_pass(internal_batch_size, x, "smoothgrad")
     if stdev is None:
         stdev = 0.15 * float(x.max() - x.min()) if x.max() > x.min() else 0.15
     stdev = float(stdev)
@@ -267,7 +279,7 @@ def grad_cam(model, X, layer: str, target=None, upsample: bool = True, batch_siz
 
 
 def layer_integrated_gradients(model, X, layer: str, target=None, baseline=None, steps: int = 32,
-                               internal_batch_size: int = 512) -> np.ndarray:
+                               internal_batch_size: int | None = None) -> np.ndarray:
     """Integrated gradients of the target score with respect to a layer's output: which units of
     ``layer`` carry the decision (Captum's ``LayerIntegratedGradients``: the layer's output is moved
     from its value on the baseline to its value on the input).
@@ -282,8 +294,8 @@ def layer_integrated_gradients(model, X, layer: str, target=None, baseline=None,
     """
     module = _layer_module(model, layer)
     steps = check_int(steps, "layer_integrated_gradients steps")
-    internal_batch_size = check_int(internal_batch_size, "layer_integrated_gradients internal_batch_size")
     x = input_tensor(model, X, "layer_integrated_gradients X")
+    internal_batch_size = _points_per_pass(internal_batch_size, x, "layer_integrated_gradients")
     b = _baseline(baseline, x, "layer_integrated_gradients baseline")
     replacement: list = []
 
@@ -320,7 +332,7 @@ def layer_integrated_gradients(model, X, layer: str, target=None, baseline=None,
 
 
 def neuron_integrated_gradients(model, X, layer: str, unit: int, baseline=None, steps: int = 32,
-                                internal_batch_size: int = 512) -> np.ndarray:
+                                internal_batch_size: int | None = None) -> np.ndarray:
     """Integrated gradients of one unit's activation with respect to the input: which input pixels drive
     unit ``unit`` of ``layer`` (a feature, or a channel averaged over positions).
 
@@ -332,9 +344,9 @@ def neuron_integrated_gradients(model, X, layer: str, unit: int, baseline=None, 
         Attributions shaped like ``X``.
     """
     steps = check_int(steps, "neuron_integrated_gradients steps")
-    internal_batch_size = check_int(internal_batch_size, "neuron_integrated_gradients internal_batch_size")
     _layer_module(model, layer)
     x = input_tensor(model, X, "neuron_integrated_gradients X")
+    internal_batch_size = _points_per_pass(internal_batch_size, x, "neuron_integrated_gradients")
     b = _baseline(baseline, x, "neuron_integrated_gradients baseline")
 
     def one_batch(net, xb, t, sl):
@@ -350,7 +362,7 @@ def neuron_integrated_gradients(model, X, layer: str, unit: int, baseline=None, 
 
 
 def layer_conductance(model, X, layer: str, target=None, baseline=None, steps: int = 32,
-                      internal_batch_size: int = 512) -> np.ndarray:
+                      internal_batch_size: int | None = None) -> np.ndarray:
     """Layer conductance (Dhamdhere et al. 2018): how much of the decision flows through each unit of
     ``layer`` as the input moves from the baseline to ``x``: ``sum_i dF/dy(a_i) * (y(a_{i+1}) - y(a_i))``
     over ``steps`` intervals of the input path (Captum's ``LayerConductance`` with ``riemann`` points).
@@ -366,8 +378,8 @@ def layer_conductance(model, X, layer: str, target=None, baseline=None, steps: i
     """
     module = _layer_module(model, layer)
     steps = check_int(steps, "layer_conductance steps")
-    internal_batch_size = check_int(internal_batch_size, "layer_conductance internal_batch_size")
     x = input_tensor(model, X, "layer_conductance X")
+    internal_batch_size = _points_per_pass(internal_batch_size, x, "layer_conductance")
     b = _baseline(baseline, x, "layer_conductance baseline")
     alphas = torch.linspace(0, 1, steps + 1, device=x.device, dtype=x.dtype)
 
