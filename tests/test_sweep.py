@@ -452,3 +452,36 @@ def test_vectorized_bayes_tells_optuna_each_points_value(tmp_path):
     for t in trials:
         losses = [r["metrics"]["val_loss"] for r in rows if r["params"]["lr"] == t.params["lr"]]
         assert t.value == pytest.approx(sum(losses) / len(losses))
+
+
+def test_importance_is_not_claimed_for_differences_within_seed_noise():
+    from deepscope.sweep.importance import param_importances, within_seed_noise
+
+    rng = np.random.default_rng(0)
+    seeds = np.array([-1.0, 0.2, 1.0, -0.4])  # every point gets the same seed effects, shuffled, plus a trace
+    noise_rows = [{"params": {"a": a, "b": b}, "seed": int(s), "status": "finished",
+                   "metrics": {"val_acc": 0.8 + 0.01 * v + 1e-4 * rng.normal()}}
+                  for a in (1, 2) for b in (1, 2, 3) for s, v in enumerate(rng.permutation(seeds))]
+    importances, note = param_importances(noise_rows, ["a", "b"], "val_acc")
+    assert importances is None and note.startswith("no parameter explains val_acc beyond seed noise")
+    signal_rows = [{**r, "metrics": {"val_acc": r["metrics"]["val_acc"] + 0.1 * r["params"]["a"]}} for r in noise_rows]
+    assert within_seed_noise(signal_rows, ["a", "b"], "val_acc") is None
+    importances, _ = param_importances(signal_rows, ["a", "b"], "val_acc")
+    assert importances is not None and max(importances, key=importances.get) == "a"
+
+
+def test_collapse_is_judged_against_the_tasks_own_chance_level(tmp_path):
+    from deepscope.sweep import Fit
+
+    x = np.random.default_rng(0).normal(size=(30, 4)).astype("float32")
+    three = np.eye(3, dtype="float32")[np.arange(30) % 3]
+
+    def build(lr):
+        net = tflearn.input_data(shape=[None, 4])
+        return tflearn.regression(tflearn.fully_connected(net, 3, activation="softmax"), learning_rate=lr)
+
+    study = Study("chance", Fit(build, x, three, n_epoch=1), {"lr": [0.1]}, root=tmp_path, verbose=False)
+    assert study.collapse_level() == pytest.approx(1 / 3 + 0.01, abs=1e-3)  # not 0.11: near-chance of 3 classes
+    assert study.collapse_level(0.5) == 0.5 and study.collapse_level(None) is None
+    assert Study("loss", Fit(build, x, three), {"lr": [0.1]}, root=tmp_path, metric="val_loss",
+                 mode="min").collapse_level() is None

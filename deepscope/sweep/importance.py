@@ -39,6 +39,9 @@ def param_importances(rows: list[dict], params: list[str], metric: str) -> tuple
             distributions={p: CategoricalDistribution(choices[p]) for p in params}, value=value))
     if len(trials) < 2:
         return None, "too few finished trials with a finite metric"
+    noise = within_seed_noise(rows, params, metric)
+    if noise is not None:
+        return None, noise
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study()
     study.add_trials(trials)
@@ -53,6 +56,38 @@ def param_importances(rows: list[dict], params: list[str], metric: str) -> tuple
     return ({k: float(v) for k, v in importances.items()},
             f"optuna's {name} importance over {len(trials)} finished trials with a finite {metric}; "
             "each value of a parameter as a category, seeds pooled")
+
+
+def within_seed_noise(rows: list[dict], params: list[str], metric: str) -> str | None:
+    """Whether the points differ no more than their seeds do (a one-way ANOVA of ``metric`` over the
+    points, seeds as the repeats): a sentence saying so, or None when the points differ (p < 0.05) or
+    there are no repeats to tell."""
+    groups: dict[tuple, list] = {}
+    for r in rows:
+        value = metric_value(r, metric)
+        if value is not None and np.isfinite(value):
+            groups.setdefault(tuple(repr(r["params"].get(p)) for p in params), []).append(float(value))
+    groups = {k: v for k, v in groups.items() if v}
+    n, k = sum(len(v) for v in groups.values()), len(groups)
+    if k < 2 or n - k < 1:
+        return None  # (one seed per point: no seed noise to compare with)
+    grand = np.mean([x for v in groups.values() for x in v])
+    between = sum(len(v) * (np.mean(v) - grand) ** 2 for v in groups.values()) / (k - 1)
+    within = sum(((np.asarray(v) - np.mean(v)) ** 2).sum() for v in groups.values()) / (n - k)
+    if within <= 0:
+        return None
+    f = between / within
+    try:
+        from scipy.stats import f as f_distribution
+        p = float(f_distribution.sf(f, k - 1, n - k))
+    except ImportError:  # (scipy is optional: an F below 2 counts as noise)
+        p = 1.0 if f < 2 else 0.0
+    if p < 0.05:
+        return None
+    spread = np.ptp([np.mean(v) for v in groups.values()])
+    sd = float(np.sqrt(within))
+    return (f"no parameter explains {metric} beyond seed noise: the {k} points' means span {spread:.3g}, seeds "
+            f"differ by {sd:.3g} (sd) within a point (one-way ANOVA over points F = {f:.2f}, p = {p:.2f})")
 
 
 def _default_evaluator(optuna):

@@ -292,6 +292,8 @@ def study_summary(study_or_rows, x: str, y: str, metric: str = "val_acc", collap
     if importances is not None:
         lines.append(f"What explains {metric}: " + ", ".join(f"{k} {v:.0%}" for k, v in importances.items())
                      + f" ({note}).")
+    elif note.startswith("no parameter explains"):
+        lines.append(note[0].upper() + note[1:] + ".")
     bad = [(i, j) for i in range(len(g.x_values)) for j in range(len(g.y_values))
            if np.nan_to_num(g.collapsed[i, j]) > 0 or g.n_failed[i, j]]
     if not bad:

@@ -454,14 +454,36 @@ class Study:
         """Aggregate per point over seeds: see :func:`aggregate`."""
         return aggregate(self.results(), metric or self.metric)
 
-    def report(self, path=None, collapse: float | None = 0.11):
-        """An HTML report of the study (see :mod:`deepscope.sweep.report`), shown inline in notebooks."""
-        return Report(study_report(self, path, collapse=collapse))
+    def report(self, path=None, collapse="auto"):
+        """An HTML report of the study (see :mod:`deepscope.sweep.report`), shown inline in notebooks.
 
-    def summary(self, x: str, y: str, collapse: float | None = 0.11) -> str:
+        Args:
+            collapse: the metric value at or below which a trial counts as collapsed; ``'auto'``: just above
+                chance for an accuracy (see :meth:`collapse_level`); None: no collapse marks.
+        """
+        return Report(study_report(self, path, collapse=self.collapse_level(collapse)))
+
+    def summary(self, x: str, y: str, collapse="auto") -> str:
         """Which cells of the ``x`` by ``y`` grid collapsed, for which seeds, and why (the trials'
-        diagnoses): see :func:`deepscope.sweep.study_summary`."""
-        return study_summary(self, x, y, self.metric, collapse)
+        diagnoses): see :func:`deepscope.sweep.study_summary` (``collapse`` as :meth:`report`)."""
+        return study_summary(self, x, y, self.metric, self.collapse_level(collapse))
+
+    def collapse_level(self, collapse="auto") -> float | None:
+        """``collapse`` as a number: ``'auto'`` is chance + 0.01 for an accuracy metric (1 / classes, the
+        classes read from a ``Fit``'s targets: 0.11 for 10 classes, 0.343 for 3), 0.11 when they are unknown,
+        and None (no collapse marks) for other metrics."""
+        if collapse != "auto":
+            return collapse
+        if not self.metric.endswith("acc"):
+            return None
+        if isinstance(self.train_fn, Fit):
+            y = np.asarray(self.train_fn.Y)
+            classes = y.shape[1] if y.ndim == 2 and y.shape[1] > 1 else len(np.unique(y)) if y.size else 0
+            if classes == 1:
+                classes = 2  # (one sigmoid unit: two classes)
+            if classes >= 2:
+                return round(1.0 / classes + 0.01, 3)
+        return 0.11
 
 
 def _has_checkpoints(folder: Path) -> bool:
