@@ -132,9 +132,11 @@ def test_hparams_readable_by_tensorboard(tmp_path):
 def test_hyperparameters_flatten_config():
     config = {"training": {"optimizer": "adam", "learning_rate": 0.01, "n_classes": None, "extra": {"beta1": 0.9}},
               "fit": {"n_epoch": 3, "batch_size": 32, "shuffle": True}, "clip_gradients": 5.0, "network": {"nodes": []}}
-    assert hyperparameters(config) == {"optimizer": "adam", "learning_rate": 0.01, "n_classes": "None",
+    assert hyperparameters(config) == {"optimizer": "adam", "learning_rate": 0.01,  # (n_classes None: left out)
                                        "extra.beta1": 0.9, "n_epoch": 3, "batch_size": 32, "shuffle": "True",
                                        "clip_gradients": 5.0}
+    config["trial"] = {"params": {"l2": 0.001, "units": 64}, "seed": 2}  # a study trial: its point and seed first
+    assert list(hyperparameters(config))[:3] == ["l2", "units", "seed"] and hyperparameters(config)["seed"] == 2
 
 
 def test_bad_verbose_is_a_clear_error():

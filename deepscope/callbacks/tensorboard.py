@@ -241,11 +241,17 @@ def hyperparameters(config: dict) -> dict:
         config: a run's config (as ``DNN.run_config`` writes it).
 
     Returns:
-        ``training`` and ``fit`` entries (optimizer, learning_rate, batch_size, n_epoch, loss,
-        metric, ...) and top-level scalars (clip_gradients, device); None and booleans become
-        text (``'None'``, ``'True'``), which the HParams dashboard shows as such.
+        A study trial's swept parameters and ``seed`` first (``trial``), then ``training`` and ``fit``
+        entries (optimizer, learning_rate, batch_size, n_epoch, loss, metric, ...) and top-level scalars
+        (clip_gradients, device); booleans become text (``'True'``); unset values (None, e.g. no
+        ``max_steps``) are left out rather than written as the text 'None'.
     """
     flat: dict = {}
+    trial = config.get("trial") or {}
+    for key, value in (trial.get("params") or {}).items():
+        flat[key] = value
+    if "seed" in trial:
+        flat["seed"] = trial["seed"]
     for section in ("training", "fit"):
         for key, value in (config.get(section) or {}).items():
             if isinstance(value, dict):
@@ -254,10 +260,10 @@ def hyperparameters(config: dict) -> dict:
             else:
                 flat[key] = value
     for key, value in config.items():
-        if key not in ("training", "fit", "network") and not isinstance(value, (dict, list)):
+        if key not in ("training", "fit", "network", "trial") and not isinstance(value, (dict, list)):
             flat.setdefault(key, value)
     return {k: (v if isinstance(v, (int, float, str)) and not isinstance(v, bool) else str(v))
-            for k, v in flat.items()}
+            for k, v in flat.items() if v is not None}
 
 
 # -- helpers --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from . import guard as guardmod
 from . import serialization
 from .distributed import DataParallel
 from .dry_run import dry_run
-from .fit_state import (VALIDATION_BATCH_SIZE, EpochPosition, FitRecord, FitSettings, TrainingCheckpoint,
+from .fit_state import (VALIDATION_BATCH_SIZE, EpochPosition, FitRecord, FitSettings, TrainingCheckpoint, current_trial,
                         context_fit_callbacks, resuming_named_runs)
 from .lr_find import lr_find as range_test
 from .summary import summary_table
@@ -615,6 +615,7 @@ class DNN:
             "mixed_precision": str(self.autocast_dtype).replace("torch.", "") if self.autocast_dtype else "float32",
             "torch": torch.__version__,
             "environment": environment(),
+            **({"trial": current_trial()} if current_trial() is not None else {}),
         }
 
 

@@ -183,3 +183,28 @@ def fit_callbacks(callbacks):
 def context_fit_callbacks() -> tuple:
     """The callbacks of the enclosing :func:`fit_callbacks` blocks."""
     return _FIT_CALLBACKS.get()
+
+
+_TRIAL: ContextVar = ContextVar("deepscope_trial", default=None)
+
+
+@contextmanager
+def study_trial(params: dict, seed: int):
+    """Inside this block every ``DNN.fit`` records the study trial it belongs to (its swept parameters and
+    seed) in its run folder's ``config.json`` and TensorBoard's HParams: how a study's trials are told apart.
+
+    Args:
+        params: the trial's point.
+        seed: the trial's seed.
+    """
+    token = _TRIAL.set({"params": dict(params), "seed": seed})
+    try:
+        yield
+    finally:
+        _TRIAL.reset(token)
+
+
+def current_trial() -> dict | None:
+    """``{'params', 'seed'}`` of the enclosing :func:`study_trial` block, or None."""
+    return _TRIAL.get()
+

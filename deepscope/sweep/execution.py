@@ -15,7 +15,7 @@ import torch
 
 from .._checks import fail
 from ..callbacks.run_folder import runs_dir
-from ..models.fit_state import resume_named_runs
+from ..models.fit_state import resume_named_runs, study_trial
 from ..utils import set_seed
 from .fit import Fit, final_logs
 from .journal import plain_metrics
@@ -31,7 +31,7 @@ def execute_trial(train_fn: Callable, root, claim: Claim, metric: str) -> Outcom
     start = time.perf_counter()
     trial = claim.trial
     try:
-        with runs_dir(root), resume_named_runs(claim.resume):  # the trial's fits write here (and resume)
+        with runs_dir(root), resume_named_runs(claim.resume), study_trial(trial.params, trial.seed):  # (its fits' folders)
             set_seed(trial.seed)
             metrics = plain_metrics(train_fn(dict(trial.params), trial.seed, claim.run_id), metric)
     except KeyboardInterrupt:
@@ -173,6 +173,8 @@ def execute_stack(fit: Fit, root, claims: list[Claim], metric: str, members: lis
         else:
             for member, claim in zip(members, claims):
                 member.run_id = claim.run_id
+        for member, claim in zip(members, claims):  # (each run folder records its trial, as a fit's does)
+            member.trial = {"params": dict(claim.trial.params), "seed": claim.trial.seed}
         key, engine = stack_key(members[0].dnn)
         if key is None:
             raise ValueError(f"the models do not stack ({engine})")

@@ -343,7 +343,10 @@ def _finish_member(member: Member, settings: FitSettings, xs, y, diagnostics, wr
     state.epoch_logs = dict(member.history[-1]) if member.history else {}
     logger = None
     if write_runs and member.run_id is not None:
-        logger = RunLogger(dnn, member.run_id, {**dnn.run_config(settings, fit.validation_set, n), "vectorized": True})
+        config = {**dnn.run_config(settings, fit.validation_set, n), "vectorized": True}
+        if member.trial is not None:
+            config["trial"] = member.trial
+        logger = RunLogger(dnn, member.run_id, config)
         state.run = dnn.last_run = logger.run
         logger.on_train_begin(state)
         step_of_epoch = settings.steps_per_epoch

@@ -86,6 +86,7 @@ class Member:
     records: list = field(default_factory=list)
     rng_state: torch.Tensor | None = None  # the random generator as its own fit starts training
     callbacks: list = field(default_factory=list)  # its fit's callbacks (epoch events: see stack_training)
+    trial: dict | None = None  # {'params', 'seed'} of the study trial it trains (recorded in its run folder)
     stopped_epoch: int | None = None  # a callback stopped it after this epoch (as its fit would stop)
 
 
