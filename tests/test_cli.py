@@ -194,3 +194,22 @@ def test_resume_command_continues_a_killed_script(tmp_path, capsys):
 def test_resume_command_needs_a_script(capsys):
     code, _, err = run(capsys, "resume", "no_such_script.py")
     assert code == 2 and "no script" in err
+
+
+def test_runs_list_shows_a_studys_trials_with_their_values(tmp_path):
+    from deepscope.sweep import Fit, Study
+
+    x = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
+    y = np.eye(2, dtype="float32")[np.arange(40) % 2]
+
+    def build(lr):
+        net = tflearn.input_data(shape=[None, 4])
+        return tflearn.regression(tflearn.fully_connected(net, 2, activation="softmax"), learning_rate=lr)
+
+    Study("grid", Fit(build, x, y, n_epoch=1), {"lr": [0.01, 0.1]}, seeds=(0, 1), root=tmp_path / "runs",
+          verbose=False).run()
+    for folder in (tmp_path / "runs", tmp_path / "runs" / "grid"):
+        out = subprocess.run([sys.executable, "-m", "deepscope", "runs", "list", str(folder)], capture_output=True,
+                             text=True, check=True).stdout
+        assert "lr=0.01 seed=0" in out and "lr=0.1 seed=1" in out and "no runs" not in out
+        assert max(len(line) for line in out.splitlines()) <= 100

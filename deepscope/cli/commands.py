@@ -6,6 +6,7 @@ import os
 import re
 import shlex
 import subprocess
+import textwrap
 import sys
 from pathlib import Path
 
@@ -167,14 +168,17 @@ def runs(args) -> int:
 
     try:
         if args.action == "list":
-            found = R.list_runs(args.root)
+            root = args.folder or args.root
+            found = R.list_runs(root)
             if not found:
-                print(f"no runs in {R.runs_root(args.root)}")
+                print(f"no runs in {R.runs_root(root)}")
                 return 0
             metrics = list(dict.fromkeys(k for r in found for k in r["final"]))
-            print_table(["run", "date", "epochs", *metrics],
-                        [[r["id"], r["date"], r["epochs"], *(r["final"].get(m) for m in metrics)] for r in found],
-                        title=f"Runs in {R.runs_root(args.root)}")
+            trials = any(r.get("trial") for r in found)  # a study's trials: their swept values and seed
+            print_table(["run", *(["trial"] if trials else []), "date", "epochs", *metrics],
+                        [[r["id"], *([r.get("trial") or "-"] if trials else []), r["date"], r["epochs"],
+                          *(r["final"].get(m) for m in metrics)] for r in found],
+                        title=f"Runs in {R.runs_root(root)}")
             return 0
         if args.action == "show":
             about = R.show_run(args.run, args.root)
@@ -185,8 +189,9 @@ def runs(args) -> int:
             print_mapping("config", config, raw=True)
             layers = R.flatten_config({"network": about["config"].get("network")})
             layer_names = [k[len("net."):] + f" ({v})" for k, v in layers.items() if k.count(".") == 1]
-            if layer_names:
-                print(f"network: {' -> '.join(layer_names)}")
+            if layer_names:  # (wrapped at 100 columns)
+                print(textwrap.fill(" -> ".join(layer_names), width=100, initial_indent="network: ",
+                                    subsequent_indent="  ", break_on_hyphens=False))
             if about["diagnosis"] is not None:
                 print(about["diagnosis"])
             return 0

@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list, show and compare training runs",
                        description="The run folders written by DNN.fit (in --root, $DEEPSCOPE_RUNS or ./runs).")
     rsub = p.add_subparsers(dest="action", metavar="ACTION")
-    r = rsub.add_parser("list", help="list runs with their final metrics", description="List runs, oldest first.")
+    r = rsub.add_parser("list", help="list runs with their final metrics",
+                        description="List runs, oldest first (the trials of studies in the folder too).")
+    r.add_argument("folder", nargs="?", help="the runs folder or a study's folder (default: --root)")
     r.add_argument("--root", help="the runs folder")
     r = rsub.add_parser("show", help="config, final metrics and files of one run", description="Show one run.")
     r.add_argument("run", help="run id (or a unique part of it) or run folder")

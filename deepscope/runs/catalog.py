@@ -22,7 +22,8 @@ def is_run_folder(path: str | os.PathLike) -> bool:
 
 
 def run_folders(root: str | os.PathLike | None = None) -> list[Path]:
-    """The run folders directly inside the runs root, oldest first.
+    """The run folders inside the runs root, and those of the studies in it (``<study>/<trial>``: a folder
+    with a ``journal.jsonl``), oldest first. The root may itself be a study's folder.
 
     Args:
         root: the runs folder (default ``$DEEPSCOPE_RUNS`` or ``./runs``).
@@ -33,7 +34,12 @@ def run_folders(root: str | os.PathLike | None = None) -> list[Path]:
     root = runs_root(root)
     if not root.is_dir():
         return []
-    folders = [p for p in root.iterdir() if is_run_folder(p)]
+    folders = []
+    for p in root.iterdir():
+        if is_run_folder(p):
+            folders.append(p)
+        elif p.is_dir() and (p / "journal.jsonl").is_file():  # a study: its trials' run folders
+            folders.extend(q for q in p.iterdir() if is_run_folder(q))
     return sorted(folders, key=lambda p: (_created(p), p.name))
 
 
@@ -121,10 +127,24 @@ def run_summary(run: str | os.PathLike, root=None) -> dict:
     path = resolve_run(run, root)
     rows = read_metrics(path)
     last = rows[-1] if rows else {}
-    return {"id": path.name, "path": str(path),
+    try:
+        trial = read_config(path).get("trial")
+    except ValueError:
+        trial = None
+    base = runs_root(root)
+    ident = path.relative_to(base).as_posix() if path.is_relative_to(base) else path.name
+    return {"id": ident, "path": str(path), "trial": trial_label(trial),
             "date": datetime.fromtimestamp(_created(path)).strftime("%Y-%m-%d %H:%M:%S"),
             "epochs": last.get("epoch", 0), "steps": last.get("step", 0), "seconds": last.get("time"),
             "final": final_metrics(rows)}
+
+
+def trial_label(trial: dict | None) -> str | None:
+    """A study trial's swept values and seed in one short text (``'lr=0.01 seed=0'``), or None."""
+    if not isinstance(trial, dict):
+        return None
+    shown = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in (trial.get("params") or {}).items()]
+    return " ".join(shown + ([f"seed={trial['seed']}"] if "seed" in trial else []))
 
 
 def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
@@ -139,10 +159,10 @@ def list_runs(root: str | os.PathLike | None = None) -> list[dict]:
     summaries = []
     for folder in run_folders(root):
         try:
-            summaries.append(run_summary(folder))
+            summaries.append(run_summary(folder, root))
         except ValueError as exc:  # one damaged run does not hide the others
             summaries.append({"id": folder.name, "path": str(folder), "date": "-", "epochs": "-", "steps": "-",
-                              "seconds": None, "final": {}, "error": str(exc)})
+                              "seconds": None, "final": {}, "error": str(exc), "trial": None})
     return summaries
 
 
