@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._checks import Text, check_int, fail
+from .._checks import Text, check_float, check_int, fail
 from .._io import save_figure
 from .recording import layer_output, network_of, resolve_layers, scores_of, to_user_layout, unit_activation
 from ..utils import GRADIENT_BATCH_SIZE, RECORDING_BATCH_SIZE, evaluation_pass
@@ -217,7 +217,7 @@ def smoothgrad(model, X, target=None, n_samples: int = 25, stdev: float | None =
     internal_batch_size = _points_per_pass(internal_batch_size, x, "smoothgrad")
     if stdev is None:
         stdev = 0.15 * float(x.max() - x.min()) if x.max() > x.min() else 0.15
-    stdev = float(stdev)
+    stdev = check_float(stdev, "smoothgrad stdev", minimum=0, min_inclusive=False)
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
     chunk = max(1, internal_batch_size // n_samples)  # inputs whose noisy copies fit one pass
 
