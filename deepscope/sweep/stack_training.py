@@ -243,7 +243,8 @@ class StackTrainer(Loop):
     def fire(self, event: str, **kwargs) -> None:
         """Each model's callbacks get ``event`` with that model's own state (epoch logs, history, its
         batch's loss); a callback that sets ``stop_training`` at an epoch's end stops that model there, as
-        its fit would (the stack stops once every model has)."""
+        its fit would (the stack stops once every model has). A stop asked in a batch event takes effect
+        at that epoch's end (a study keeps such callbacks out of stacks: ``Fit.why_not_vectorized``)."""
         loop = self.state
         for i, member in enumerate(self.stack.members):
             if not member.callbacks or (member.stopped_epoch is not None and event != "on_train_end"):
