@@ -235,6 +235,7 @@ def test_tracker_records_every_epoch_and_seeds_agree_with_themselves(data, tmp_p
     assert agreement["final"] == pytest.approx(np.ones(len(t.layers)), abs=1e-6)
     brain.plot_trajectory(t, tmp_path / "t.png")
     assert (tmp_path / "t.png").stat().st_size > 5000
+    assert brain.plot_drift(folders, tmp_path / "drift.png").stat().st_size > 10000  # moves and agreement, one figure
     page = tflearn.report(folders[0], tmp_path / "report.html").path.read_text()
     assert 'id="representations"' in page and "recorded at epochs 0, 1, 2, 3" in page  # the run report shows it
 

@@ -358,3 +358,23 @@ def test_projector_writes_tensorboards_embedding_files(tmp_path):
     assert (embedding.parent / "metadata.tsv").read_text().split() == [str(i % 4) for i in range(20)]
     with pytest.raises(ValueError, match="projector images"):
         projector(small_cnn(), x, "FullyConnected", tmp_path / "other", images=x[:5])
+
+
+def test_pls_encoding_equals_a_scikit_learn_loop():
+    from sklearn.cross_decomposition import PLSRegression
+    from sklearn.model_selection import KFold
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 30))
+    responses = (x @ rng.normal(size=(30, 6)))[:, None, :] + rng.normal(size=(80, 3, 6))  # 3 repeats, 6 units
+    ours = brain.encoding_scores(x, responses, n_folds=4, regression="pls", pls_components=5)
+    target, predictions = responses.mean(1), np.zeros((80, 6))
+    for train, test in KFold(4, shuffle=True, random_state=0).split(x):
+        scaler = StandardScaler().fit(x[train])
+        pls = PLSRegression(5, scale=False).fit(scaler.transform(x[train]), target[train])
+        predictions[test] = pls.predict(scaler.transform(x[test]))
+    np.testing.assert_allclose(ours.predictions, predictions, atol=1e-9)
+    assert (ours.r > 0.5).all() and np.isnan(ours.alphas).all()
+    with pytest.raises(ValueError, match="encoding_scores regression"):
+        brain.encoding_scores(x, responses, regression="lasso")

@@ -138,7 +138,8 @@ class BrainComparison:
 
 def compare(model, stimuli, rdms: dict | None = None, responses: dict | None = None, labels=None, layers=None,
             method: str = "spearman", n_bootstrap: int = 1000, n_folds: int = 10, alphas=ALPHAS,
-            max_features: int | None = None, seed: int = 0, batch_size: int = 256) -> BrainComparison:
+            regression: str = "ridge", max_features: int | None = None, seed: int = 0,
+            batch_size: int = 256) -> BrainComparison:
     """Every layer of ``model`` against every brain region, by every analysis the data allow.
 
     Args:
@@ -152,6 +153,7 @@ def compare(model, stimuli, rdms: dict | None = None, responses: dict | None = N
         n_bootstrap: RSA's bootstrap samples over stimuli and subjects.
         n_folds: encoding and decoding folds (10: Brain-Score's 90/10 splits).
         alphas: the ridge penalties of the encoding models.
+        regression: ``'ridge'`` or ``'pls'`` (see :func:`~deepscope.brain.encoding_scores`).
         max_features: reduce layers wider than this to their principal components (bounded memory on many
             stimuli; None: whole, which RSA's correlation distances need to equal ``layer_rsa``).
         seed: seed of the bootstrap and the folds.
@@ -185,7 +187,8 @@ def compare(model, stimuli, rdms: dict | None = None, responses: dict | None = N
             if len(data) != n:
                 fail(f"brain.compare responses[{region!r}]", f"one row per stimulus ({n}, in the stimuli's order)",
                      Text(f"{len(data)} rows"))
-        results = {region: {layer: encoding_scores(values, data, n_folds, alphas, seed=seed, labels=labels)
+        results = {region: {layer: encoding_scores(values, data, n_folds, alphas, seed=seed, labels=labels,
+                                                         regression=regression)
                             for layer, values in feats.items()} for region, data in responses.items()}
         median = np.array([[results[region][layer].median_normalized for layer in feats] for region in responses])
         encoding = EncodingMap(list(feats), list(responses), median, results)

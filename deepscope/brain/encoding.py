@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import Text, check_int, fail
+from .._checks import Text, check_choice, check_int, fail
 from ..introspect.recording import activations
 from .data import as_responses
 from .._io import save_figure
@@ -78,8 +78,8 @@ class EncodingResult:
 
 
 def encoding_scores(features, responses, n_folds: int = 5, alphas=ALPHAS, n_components: int | None = None,
-                    seed: int = 0, labels=None) -> EncodingResult:
-    """Cross-validated ridge regression from ``features`` to every unit of ``responses``.
+                    seed: int = 0, labels=None, regression: str = "ridge", pls_components: int = 25) -> EncodingResult:
+    """Cross-validated ridge (or PLS) regression from ``features`` to every unit of ``responses``.
 
     Args:
         features: ``(stimuli, ...)`` activations (flattened per stimulus).
@@ -90,10 +90,13 @@ def encoding_scores(features, responses, n_folds: int = 5, alphas=ALPHAS, n_comp
             training folds only); None: no PCA.
         labels: a category per stimulus: the folds are stratified by it (each holds out the same share
             of every category, as Brain-Score's splits); None: plain shuffled folds.
+        regression: ``'ridge'`` (``RidgeCV``, a penalty per unit) or ``'pls'`` (scikit-learn's
+            ``PLSRegression`` with ``pls_components`` components, Brain-Score's neural predictivity).
 
     Returns:
-        :class:`EncodingResult`.
+        :class:`EncodingResult` (``alphas``: the ridge penalties; NaN for PLS).
     """
+    check_choice(regression, "encoding_scores regression", ["ridge", "pls"])
     PCA, RidgeCV, KFold, StandardScaler = _sklearn()
     y_all = as_responses(responses, "encoding_scores responses")
     x = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
@@ -119,6 +122,13 @@ def encoding_scores(features, responses, n_folds: int = 5, alphas=ALPHAS, n_comp
         if n_components is not None:
             pca = PCA(min(n_components, len(train) - 1, x.shape[1]), random_state=seed).fit(x_train)
             x_train, x_test = pca.transform(x_train), pca.transform(x_test)
+        if regression == "pls":
+            from sklearn.cross_decomposition import PLSRegression
+            k = check_int(pls_components, "encoding_scores pls_components", minimum=1)
+            model = PLSRegression(min(k, len(train) - 1, x_train.shape[1]), scale=False).fit(x_train, y[train])
+            predictions[test] = model.predict(x_test).reshape(len(test), -1)
+            chosen = np.full(chosen.shape, np.nan)
+            continue
         model = RidgeCV(alphas=np.asarray(alphas, dtype=float), alpha_per_target=True).fit(x_train, y[train])
         predictions[test] = model.predict(x_test)
         chosen = np.broadcast_to(model.alpha_, chosen.shape).copy()

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import Text, check_choice, check_int, fail
-from .._io import atomic_write_bytes
+from .._io import atomic_write_bytes, save_figure
 from ..callbacks.base import Callback
 from ..introspect.recording import activations, resolve_layers
 from ..introspect.similarity import linear_cka, rdm
@@ -122,3 +122,46 @@ def seed_agreement(run_folders, method: str = "spearman") -> dict:
                      for a in range(len(runs)) for b in range(a + 1, len(runs))]
             over[e, i] = np.mean(pairs)
     return {"layers": layers, "epochs": np.asarray(epochs), "final": over[-1], "over_epochs": over}
+
+
+def plot_drift(run_folders, path, method: str = "spearman", title: str | None = None):
+    """How each layer's representation changes over training and differs across seeds, in one figure.
+
+    Left: per layer, 1 - linear CKA with the previous record (how much it moved since), mean over the runs
+    with their spread; right: per layer, the RDM correlation between the runs (seeds) at every common
+    epoch (do seeds converge to the same representation?).
+
+    Args:
+        run_folders: the run folders of one network trained with several seeds, each with a
+            ``RepresentationTracker``'s record (at least 2).
+        path: the figure.
+        method: the RDM comparison across seeds (see :func:`seed_agreement`).
+    """
+    from matplotlib.figure import Figure
+
+    runs = [load_trajectory(f) for f in run_folders]
+    agreement = seed_agreement(run_folders, method)
+    layers = agreement["layers"]
+    fig = Figure(figsize=(11, 3.8), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for i, layer in enumerate(layers):
+        change = np.stack([1 - r.cka_previous[:, i] for r in runs])  # (runs, E) (NaN at the first record)
+        epochs = runs[0].epochs
+        mean, sd = np.nanmean(change, 0), np.nanstd(change, 0)
+        line = left.plot(epochs[1:], mean[1:], "o-", label=layer)[0]
+        left.fill_between(epochs[1:], (mean - sd)[1:], (mean + sd)[1:], color=line.get_color(), alpha=0.15)
+        right.plot(agreement["epochs"], agreement["over_epochs"][:, i], "o-", color=line.get_color(), label=layer)
+    left.set_xlabel("epoch")
+    left.set_ylabel("1 - CKA with the previous record")
+    left.set_title(f"how much each layer moved (mean ± sd over {len(runs)} seeds)")
+    right.set_xlabel("epoch (0 = before training)")
+    right.set_ylabel(f"RDM correlation between seeds ({method})")
+    right.set_title("do the seeds agree?")
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (left, right):
+        ax.legend(fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # (epochs)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path, where="plot_drift path")
