@@ -73,6 +73,10 @@ def test_maximizing_a_class_and_a_hidden_unit():
     img = maximize_activation(model, None, 4, steps=40, jitter=0)  # the classifier is position-specific
     logits = lambda x: model.net.logits(torch.as_tensor(x[None])).detach().numpy()[0]  # noqa: E731
     assert np.isfinite(img).all() and logits(img)[4] > logits(random)[4] + 3
+    smooth = maximize_activation(model, None, 4, steps=40, jitter=0, parametrization="fourier")  # Lucid's
+    assert 0 <= smooth.min() and smooth.max() <= 1 and logits(smooth)[4] > logits(random)[4] + 3
+    with pytest.raises(ValueError, match="maximize_activation parametrization"):
+        maximize_activation(model, None, 4, parametrization="wavelet")
     hidden = maximize_activation(model, "FullyConnected", 1, steps=40, jitter=0, blur_every=0)
     assert unit_mean(model, hidden, "FullyConnected", 1) > unit_mean(model, random, "FullyConnected", 1) + 1
     assert all(p.grad is None for p in model.net.parameters())

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._checks import Text, check_float, check_int, fail
+from .._checks import Text, check_choice, check_float, check_int, fail
 from .attribution import _display, save_figure
 from .recording import layer_output, network_of, resolve_layers, unit_activation
 from ..utils import evaluation_pass
@@ -63,7 +63,7 @@ def _input_shape(net, shape) -> tuple:
 def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: int = 200,
                         lr: float | None = None, l2: float = 1e-3, jitter: int = 2, blur_every: int = 4,
                         seed: int = 0, value_range=(0.0, 1.0), restarts: int = 4, rotate: float = 0.0,
-                        scale: float = 0.0) -> np.ndarray:
+                        scale: float = 0.0, parametrization: str = "pixels") -> np.ndarray:
     """The input that maximizes a unit's mean activation (Erhan et al.), by gradient ascent with Adam.
 
     The image stays in the data's range: it is ``low + (high - low) * sigmoid(p)`` and ``p`` is
@@ -88,6 +88,9 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
         value_range: ``(low, high)`` of the inputs the network was trained on (default [0, 1]: scaled
             pixels); None: unbounded (the classic form, starting at 0.5).
         restarts: random starts tried when the unit is silent.
+        parametrization: ``'pixels'`` (each pixel optimized) or ``'fourier'`` (images only: the image's 2-D
+            Fourier coefficients, each scaled by 1 / frequency, are optimized: Lucid's decorrelated
+            parametrization, which favours broad patterns over high-frequency noise; no blur is needed).
         rotate, scale: each step, rotate the image by up to ``rotate`` degrees and rescale it by up to
             ``scale`` (e.g. 10 and 0.1, as Lucid's transformation robustness): the image must drive the
             unit under small rotations and zooms too, so it shows a pattern, not a pixel-exact exploit.
@@ -114,8 +117,29 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
     device = next(net.parameters()).device
     gen = torch.Generator().manual_seed(int(seed))
     image = len(shape) == 3
+    check_choice(parametrization, "maximize_activation parametrization", ["pixels", "fourier"])
+    fourier = parametrization == "fourier"
+    if fourier and not image:
+        fail("maximize_activation parametrization", "'pixels' for inputs that are not images (H, W, C)",
+             Text(f"'fourier' with shape {shape}"))
+    if fourier:  # the variable: real and imaginary parts of the rfft2 coefficients, (1, C, H, W // 2 + 1, 2)
+        height, width, channels = shape
+        frequency = torch.sqrt(torch.fft.fftfreq(height)[:, None] ** 2 + torch.fft.rfftfreq(width)[None, :] ** 2)
+        spectrum_scale = (1.0 / frequency.clamp(min=1.0 / max(height, width))).to(device)  # (H, W // 2 + 1)
+        variable_shape = (1, channels, height, width // 2 + 1, 2)
+    else:
+        variable_shape = (1, *shape)
 
-    def to_input(p: torch.Tensor) -> torch.Tensor:
+    def pixels(q: torch.Tensor) -> torch.Tensor:
+        """The pre-range image (1, H, W, C) of the optimized variable."""
+        if not fourier:
+            return q
+        spectrum = torch.complex(q[..., 0], q[..., 1]) * spectrum_scale
+        planes = torch.fft.irfft2(spectrum, s=(height, width), norm="ortho")  # (1, C, H, W)
+        return planes.permute(0, 2, 3, 1) * (height * width) ** 0.5 / 4
+
+    def to_input(q: torch.Tensor) -> torch.Tensor:
+        p = pixels(q)
         return p if value_range is None else low + (high - low) * torch.sigmoid(p)
 
     def objective_of(p: torch.Tensor) -> torch.Tensor:
@@ -128,16 +152,16 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
         return unit_activation(layer_output(net, xj, layer), unit, "unit").sum()
 
     with evaluation_pass(net, gradients=True):
-        unit_activation(layer_output(net, to_input(torch.zeros((1, *shape), device=device)), layer), unit,
+        unit_activation(layer_output(net, to_input(torch.zeros(variable_shape, device=device)), layer), unit,
                         "maximize_activation unit")
-        noise = 0.01 * torch.randn((1, *shape), generator=gen)
-        start = (0.5 + noise) if value_range is None else noise  # (sigmoid(0) is the middle of the range)
+        noise = 0.01 * torch.randn(variable_shape, generator=gen)
+        start = (0.5 + noise) if value_range is None and not fourier else noise  # (sigmoid(0): the range's middle)
         for attempt in range(restarts + 1):
             p = start.to(device).requires_grad_(True)
             (grad,) = torch.autograd.grad(objective_of(p), p)
             if bool(grad.abs().sum() > 0):
                 break
-            spread = torch.rand((1, *shape), generator=gen)  # a new start spread over the range
+            spread = torch.rand(variable_shape, generator=gen)  # a new start spread over the range
             start = (spread * 2 - 1) * 3 if value_range is not None else spread
         else:
             warnings.warn(f"maximize_activation: unit {unit} of {'the class scores' if layer is None else repr(layer)} "
@@ -151,7 +175,7 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
             opt.step()
             with torch.no_grad():
                 p.mul_(1 - l2)  # L2 decay (towards the range's middle), independent of the objective's scale
-            if image and blur_every and (step + 1) % blur_every == 0:
+            if image and blur_every and not fourier and (step + 1) % blur_every == 0:
                 with torch.no_grad():
                     p.copy_(_blur(p))
     return to_input(p.detach())[0].float().cpu().numpy()
