@@ -116,6 +116,9 @@ def tutorials(tmp_path, monkeypatch):
 
 def test_tutorials_list_and_run(capsys, tutorials):
     code, out, _ = run(capsys, "tutorial", "list")
+    assert max(len(line) for line in out.splitlines()) <= 100  # (titles cut at a word to fit)
+    cut = commands._shorten("a long tutorial title " * 8, 60)
+    assert len(cut) <= 60 and cut.endswith("...") and commands._shorten("short", 60) == "short"
     assert code == 0 and "00" in out and "hello" in out and "Tutorial 1: second." in out and "helper" not in out
     code, out, _ = run(capsys, "tutorial", "run", "0", "--quick")
     assert code == 0 and (tutorials / "argv.txt").read_text() == "--quick"

@@ -73,13 +73,21 @@ def tutorial(args) -> int:
     if args.action == "list":
         from ..runs.render import print_table
 
-        print_table(["#", "name", "title"], [[f"{t['number']:02d}", t["name"], t["title"]] for t in tutorials],
+        room = 100 - 2 - 2 - 2 - max(len("name"), *(len(t["name"]) for t in tutorials))  # (a line <= 100 columns)
+        print_table(["#", "name", "title"], [[f"{t['number']:02d}", t["name"], _shorten(t["title"], room)]
+                                             for t in tutorials],
                     title="Tutorials (deepscope tutorial run NAME [--quick])")
         return 0
     chosen = _match_tutorial(args.name, tutorials)
     command = [sys.executable, str(chosen["path"])] + (["--quick"] if args.quick else [])
     print(f"running {chosen['path'].name}: {shlex.join(command)}", flush=True)
     return subprocess.call(command)
+
+
+def _shorten(text: str, width: int) -> str:
+    """``text`` cut at a word to fit ``width`` columns (with '...')."""
+    width = max(width, 20)
+    return text if len(text) <= width else textwrap.shorten(text, width, placeholder="...")
 
 
 def _match_tutorial(name: str, tutorials: list[dict]) -> dict:
