@@ -137,8 +137,10 @@ def test_representations_tutorial_quick(shared_datasets, monkeypatch, capsys, tm
     assert hidden > number(r"decoding hidden\s+accuracy [0-9.]+ \(chance ([0-9.]+)\)", out) + 0.4
     assert number(r"across seeds hidden\s+CKA\(seed 0, seed 1\) ([0-9.]+)", out) > 0.5
     assert "best layer per region" in out and "human IT" in out
+    low, high = number(r"synthesized class images: pixels ([0-9.]+)-", out), number(r"pixels [0-9.]+-([0-9.]+)", out)
+    assert 0 <= low and high <= 1  # in the data's range
     for name in ("decoding.png", "dimensionality.png", "cka_seeds.png", "selectivity.png", "tsne_hidden.png",
-                 "compare.png", "compare.html"):
+                 "gradcam_0.png", "ig_1.png", "class_images.png", "atlas_conv2.png", "compare.png", "compare.html"):
         assert (tmp_path / "figures" / name).stat().st_size > 5000
 
 

@@ -5,7 +5,9 @@ learn? How does its internal representation look like?" A small CNN is trained o
 seeds; then, layer by layer: what a linear read-out can decode (against chance, with a permutation
 test), how many dimensions the representation uses, how alike the layers and the seeds are (CKA and
 the Procrustes shape distance), which units prefer which digit, a t-SNE map of the last hidden layer,
-and one call that compares every layer with the human and monkey IT data of the 92 object images.
+attribution (Grad-CAM, integrated gradients), each class unit's synthesized image and an atlas of a
+layer's units, and one call that compares every layer with the human and monkey IT data of the 92
+object images.
 
     python examples/tutorials/07_representations.py           # 12,000 images, 2 epochs x 3 seeds (~2 min)
     python examples/tutorials/07_representations.py --quick   # 2,000 images, 1 epoch, 400 test digits (CI)
@@ -113,6 +115,26 @@ introspect.plot_selectivity(selectivity, out / "selectivity.png")
 points = introspect.embed(feats[0]["hidden"][:500], "tsne", seed=0)
 introspect.plot_embedding(points, probe_labels[:500], out / "tsne_hidden.png",
                           title=f"t-SNE of layer 'hidden' ({len(points)} test digits)")
+
+# %% [markdown]
+# **Why did it say that, and what does a unit want?** Grad-CAM of the last convolution and integrated
+# gradients for a few digits; each class unit's synthesized image (kept in the pixel range [0, 1]) and
+# how sure the network is of it; an atlas of conv2's units beside the digits that drive them most.
+
+# %%
+few = probe[:6]
+cam = introspect.grad_cam(model, few, "conv2")
+ig = introspect.integrated_gradients(model, few, steps=32)
+for i in range(2):
+    introspect.plot_attribution(few[i], cam[i][..., None], out / f"gradcam_{i}.png", title=f"Grad-CAM, digit {i}")
+    introspect.plot_attribution(few[i], ig[i], out / f"ig_{i}.png", title=f"integrated gradients, digit {i}")
+classes = [introspect.maximize_activation(model, None, digit, steps=60 if args.quick else 200) for digit in range(10)]
+confidence = [model.predict(image[None])[0][digit] for digit, image in enumerate(classes)]
+introspect.plot_images(classes, out / "class_images.png", titles=[f"{d}: p={p:.2f}" for d, p in enumerate(confidence)])
+print(f"synthesized class images: pixels {min(c.min() for c in classes):.2f}-{max(c.max() for c in classes):.2f}, "
+      f"the network's confidence {min(confidence):.2f}-{max(confidence):.2f}")
+introspect.layer_atlas(model, "conv2", probe, out / "atlas_conv2.png", units=range(6), k=5,
+                       steps=30 if args.quick else 100)
 
 # %% [markdown]
 # **The brain, in one call.** The 92 object images through the digit network (grey, 28 x 28): RSA
