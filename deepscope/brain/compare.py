@@ -27,7 +27,7 @@ import numpy as np
 from .._checks import Text, fail
 from .._io import atomic_write_text, save_figure
 from ..introspect.decoding import LayerDecoding, decode
-from ..introspect.features import layer_features
+from ..introspect.features import class_labels, layer_features
 from ..introspect.similarity import rdm
 from .._html import figure_img, page, section, table_html
 from .encoding import ALPHAS, EncodingMap, encoding_scores
@@ -197,15 +197,11 @@ def compare(model, stimuli, rdms: dict | None = None, responses: dict | None = N
                 rows.append({"analysis": "encoding", "region": region, "layer": layer, "score": float(median[r, i]),
                              "ci_low": None, "ci_high": None, "ceiling": 1.0, "normalized": float(median[r, i])})
     if labels is not None:
-        decoding = LayerDecoding({layer: decode(values, labels, n_folds=min(n_folds, _smallest_class(labels)),
-                                                seed=seed) for layer, values in feats.items()}, dict(feats.projected))
+        folds = min(n_folds, max(2, int(np.unique(class_labels(labels, n, "brain.compare labels"),
+                                                      return_counts=True)[1].min())))  # (the smallest class)
+        decoding = LayerDecoding({layer: decode(values, labels, n_folds=folds, seed=seed)
+                                  for layer, values in feats.items()}, dict(feats.projected))
         for layer, result in decoding.results.items():
             rows.append({"analysis": "decoding", "region": "labels", "layer": layer, "score": result.accuracy,
                          "ci_low": None, "ci_high": None, "ceiling": result.chance, "normalized": None})
     return BrainComparison(rows, rsa, encoding, decoding, dict(feats.projected))
-
-
-def _smallest_class(labels) -> int:
-    y = np.asarray(labels)
-    y = y.argmax(1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1)
-    return max(2, int(np.unique(y, return_counts=True)[1].min()))

@@ -15,6 +15,7 @@ parameters never receive ``.grad``, and the network's train/eval mode is restore
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -235,6 +236,17 @@ def smoothgrad(model, X, target=None, n_samples: int = 25, stdev: float | None =
     return _per_batch(model, x, target, chunk, "smoothgrad", one_batch)
 
 
+@contextmanager
+def _outputs_of(module: torch.nn.Module):
+    """A list that collects ``module``'s outputs (attached to the graph) while the block runs."""
+    outputs: list = []
+    handle = module.register_forward_hook(lambda mod, inputs, output: outputs.append(output))
+    try:
+        yield outputs
+    finally:
+        handle.remove()
+
+
 def _layer_module(model, layer: str):
     return resolve_layers(network_of(model), layer)[layer]
 
@@ -258,12 +270,8 @@ def grad_cam(model, X, layer: str, target=None, upsample: bool = True, batch_siz
         fail("grad_cam X", "images (N, H, W, C)", Text(f"shape {tuple(x.shape)}"))
 
     def one_batch(net, xb, t, sl):
-        maps = []
-        handle = module.register_forward_hook(lambda mod, inputs, output: maps.append(output))
-        try:
+        with _outputs_of(module) as maps:
             score = _score(net, xb, t)
-        finally:
-            handle.remove()
         if not maps or maps[0].dim() != 4:
             fail("grad_cam layer", "a layer with feature maps (N, C, h, w)",
                  Text(f"{layer!r} with output shape {tuple(maps[0].shape) if maps else None}"),
@@ -303,14 +311,9 @@ def layer_integrated_gradients(model, X, layer: str, target=None, baseline=None,
         return replacement[0] if replacement else None
 
     def one_batch(net, xb, t, sl):
-        with torch.no_grad():
-            seen = []
-            handle = module.register_forward_hook(lambda mod, inputs, output: seen.append(output))
-            try:
-                net(xb)
-                net(b[sl])
-            finally:
-                handle.remove()
+        with torch.no_grad(), _outputs_of(module) as seen:
+            net(xb)
+            net(b[sl])
         act, base = seen[0].detach(), seen[1].detach()
 
         def gradient(points, rows):
@@ -389,12 +392,8 @@ def layer_conductance(model, X, layer: str, target=None, baseline=None, steps: i
         rows = torch.arange(n, device=xb.device).repeat_interleave(per)
         base = b[sl]
         points = base[rows] + a * (xb[rows] - base[rows])  # (n * (steps + 1), ...)
-        seen = []
-        handle = module.register_forward_hook(lambda mod, inputs, output: seen.append(output))
-        try:
+        with _outputs_of(module) as seen:
             score = _score(net, points, t[rows])
-        finally:
-            handle.remove()
         (grad,) = torch.autograd.grad(score.sum(), seen[0])
         y = seen[0].detach().reshape(n, per, *seen[0].shape[1:])
         g = grad.reshape(n, per, *grad.shape[1:])

@@ -52,14 +52,21 @@ def eigenspectrum(features, repeat=None) -> np.ndarray:
 def participation_ratio(features) -> float:
     """``(sum_i lambda_i)^2 / sum_i lambda_i^2`` of the covariance eigenvalues: 1 when one direction
     carries all variance, F when F directions carry equal variance."""
-    lam = eigenspectrum(features)
-    return float(lam.sum() ** 2 / max(np.sum(lam ** 2), 1e-300))
+    return _participation_ratio(eigenspectrum(features))
 
 
 def effective_dimensionality(features) -> float:
     """``exp(H(p))`` with ``p_i = lambda_i / sum lambda`` (Roy & Vetterli's effective rank): the number
     of equal directions with the same entropy of variance."""
-    lam = np.clip(eigenspectrum(features), 0, None)
+    return _effective_dimensionality(eigenspectrum(features))
+
+
+def _participation_ratio(lam: np.ndarray) -> float:
+    return float(lam.sum() ** 2 / max(np.sum(lam ** 2), 1e-300))
+
+
+def _effective_dimensionality(lam: np.ndarray) -> float:
+    lam = np.clip(lam, 0, None)
     p = lam / max(lam.sum(), 1e-300)
     p = p[p > 0]
     return float(np.exp(-np.sum(p * np.log(p))))
@@ -135,15 +142,13 @@ def layer_dimensionality(model, X, layers=None, max_features: int | None = 1000,
     for name, values in feats.items():
         lam = eigenspectrum(values)
         spectra[name] = lam
-        p = np.clip(lam, 0, None) / max(lam.sum(), 1e-300)
-        p = p[p > 0]
         try:
             alpha = powerlaw_exponent(lam, fit_range)
         except ValueError:
             alpha = None
         rows.append({"layer": name, "width": feats.projected.get(name, values.shape[1]),
-                     "participation_ratio": float(lam.sum() ** 2 / max(np.sum(lam ** 2), 1e-300)),
-                     "effective_dimensionality": float(np.exp(-np.sum(p * np.log(p)))),
+                     "participation_ratio": _participation_ratio(lam),
+                     "effective_dimensionality": _effective_dimensionality(lam),
                      "powerlaw_alpha": alpha, "two_nn": two_nn(values)})
     return LayerDimensionality(rows, spectra, dict(feats.projected))
 

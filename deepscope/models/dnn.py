@@ -601,6 +601,7 @@ class DNN:
 
     def run_config(self, settings: FitSettings, validation_set, n: int) -> dict:
         """What the run folder's config.json records (``settings``: the fit's; ``n``: training samples)."""
+        trial = current_trial()  # (a study's trial: its swept values and seed)
         return {
             "network": serialization.describe_network(self) if isinstance(self.net, Network) else repr(self.net),
             "training": self.config.describe(),
@@ -615,7 +616,7 @@ class DNN:
             "mixed_precision": str(self.autocast_dtype).replace("torch.", "") if self.autocast_dtype else "float32",
             "torch": torch.__version__,
             "environment": environment(),
-            **({"trial": current_trial()} if current_trial() is not None else {}),
+            **({"trial": trial} if trial is not None else {}),
         }
 
 
