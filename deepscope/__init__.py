@@ -12,22 +12,24 @@ A built model (``model.net``) is an ordinary ``torch.nn.Module``.
 """
 from . import (activations, callbacks, data_augmentation, data_preprocessing, data_utils, datasets,
                initializations, layers, losses, metrics, optimizers, regularizers, sweep)
-from .data_augmentation import ImageAugmentation
-from .data_preprocessing import ImagePreprocessing
-from .layers import (activation, avg_pool_1d, avg_pool_2d, batch_normalization, conv_1d, conv_2d,
-                     conv_2d_transpose, custom_layer, densenet_block, dropout, elementwise, embedding, flatten,
-                     fully_connected,
-                     global_avg_pool, global_max_pool, grouped_conv_2d, gru, highway, highway_conv_2d, input_data,
-                     l2_normalize, local_response_normalization, lstm, max_pool_1d, max_pool_2d, merge, merge_outputs,
-                     regression, reshape, residual_block, residual_bottleneck, resnext_block, simple_rnn, single_unit,
-                     upsample_2d, bidirectional_rnn, BasicLSTMCell, BasicRNNCell, GRUCell)
-from .metrics import R2, Accuracy, Top_k, accuracy_op
-from .optimizers import SGD, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
+from .data_augmentation import DataAugmentation, ImageAugmentation, SequenceAugmentation
+from .data_preprocessing import DataPreprocessing, ImagePreprocessing, SequencePreprocessing
+from .layers import *  # noqa: F401,F403  (every layer function, by its TFlearn name)
+from .layers import normalization
+from .metrics import R2, Accuracy, Prediction_Counts, Top_k, accuracy_op, r2_op, top_k_op
+from .optimizers import SGD, AdaDelta, AdaGrad, Adam, AdamW, Ftrl, Momentum, Nesterov, ProximalAdaGrad, RMSProp
 from .diagnostics import Diagnostics
 from .models import DNN, ModelFileError, SequenceGenerator
 from .models import load_model as load
 from .runs.report import report
 from .utils import init_graph, set_seed
+from .variables import get_layer_by_name
+from . import config, distances, helpers, summaries
+from . import tf_collections as collections
+from .config import get_training_mode, is_training
+from .graph import variable_scope
+from .helpers import (Evaluator, TrainOp, Trainer, add_weights_regularizer, summarize, summarize_activations,
+                      summarize_all, summarize_gradients, summarize_variables)
 
 from . import estimators, objectives, variables
 from .variables import (get_all_trainable_variable, get_all_variables, get_layer_variables_by_name,
@@ -39,10 +41,8 @@ from .objectives import (binary_crossentropy, categorical_crossentropy, hinge_lo
 
 from ._version import __version__
 
-# TFlearn names deepscope does not provide (yet), with what to use instead
-NOT_PROVIDED = {
-    "time_distributed": "not built yet",
-}
+# TFlearn names deepscope does not provide, with what to use instead
+NOT_PROVIDED: dict[str, str] = {}
 
 
 def __getattr__(name: str):
@@ -51,7 +51,12 @@ def __getattr__(name: str):
         raise AttributeError(f"deepscope does not provide TFlearn's {name!r}: {NOT_PROVIDED[name]}.")
     raise AttributeError(f"module 'deepscope' has no attribute {name!r} (not one of the TFlearn names deepscope "
                          "provides; README 'What is inside' lists them).")
-__all__ = ["DNN", "SequenceGenerator", "Diagnostics", "ImageAugmentation", "ImagePreprocessing", "ModelFileError", "load", "init_graph", "set_seed",
+__all__ = ["DataAugmentation", "SequenceAugmentation", "DataPreprocessing", "SequencePreprocessing", "normalization",
+           "Prediction_Counts", "r2_op", "top_k_op", "Ftrl", "ProximalAdaGrad", "get_layer_by_name", "config",
+           "distances", "helpers", "summaries", "collections", "get_training_mode", "is_training", "variable_scope",
+           "Evaluator", "TrainOp", "Trainer", "add_weights_regularizer", "summarize", "summarize_activations",
+           "summarize_all", "summarize_gradients", "summarize_variables",
+           "DNN", "SequenceGenerator", "Diagnostics", "ImageAugmentation", "ImagePreprocessing", "ModelFileError", "load", "init_graph", "set_seed",
            "activations", "callbacks", "data_augmentation", "data_preprocessing", "data_utils", "datasets",
            "initializations", "layers", "losses", "metrics", "optimizers", "regularizers", "sweep",
            "SGD", "AdaDelta", "AdaGrad", "Adam", "AdamW", "Momentum", "Nesterov", "RMSProp",

@@ -20,9 +20,9 @@ Defaults worth knowing:
 from __future__ import annotations
 
 import functools
-
 import inspect
 import math
+import weakref
 from typing import Any, Callable
 
 import torch
@@ -36,7 +36,8 @@ __all__ = [
     "REGISTRY", "get", "activation_name", "to_config", "from_config",
     "CenteredSoftplus", "Maxout", "APL", "Lambda",
     "linear", "tanh", "sigmoid", "softmax", "softplus", "softsign", "relu", "relu6",
-    "leaky_relu", "prelu", "elu", "crelu", "selu", "gelu", "silu", "swish", "centered_softplus",
+    "leaky_relu", "prelu", "elu", "crelu", "selu", "gelu", "silu", "swish", "centered_softplus", "hard_sigmoid", "mish",
+    "HardSigmoid",
 ]
 
 REGISTRY = Registry("activation")
@@ -148,9 +149,46 @@ def leaky_relu(x: torch.Tensor, alpha: float = 0.1) -> torch.Tensor:
     return F.leaky_relu(x, alpha)
 
 
-def prelu(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """PReLU with an explicit ``weight`` (one alpha, or one per channel of dim 1)."""
-    return F.prelu(x, weight)
+#: the alphas ``prelu`` made for tensors (trainable; ``variables.made_variables`` lists them for ``TrainOp``)
+PRELU_ALPHAS: "weakref.WeakSet[nn.Parameter]" = weakref.WeakSet()
+
+
+def prelu(x, channel_shared=False, weights_init="zeros", trainable=True, restore=True, reuse=False, scope=None,
+          name="PReLU"):
+    """TFlearn's PReLU: ``relu(x) + alphas * (x - |x|) / 2`` with new trainable ``alphas`` (one per feature of the
+    last dimension, or one with ``channel_shared``), started at ``weights_init`` (zeros: a ReLU at first).
+
+    Args:
+        x: a layer output (adds a PReLU activation layer) or a tensor (the result has ``.alphas``).
+        channel_shared: one alpha for every feature. A tensor here is taken as given alphas (``prelu(x, w)`` =
+            ``torch.nn.functional.prelu``).
+        weights_init: ``'zeros'`` or a number: the alphas' starting value.
+        trainable: train the alphas.
+        restore, reuse, scope, name: TFlearn's; accepted.
+
+    Returns:
+        The new node, or the activated tensor.
+    """
+    if isinstance(channel_shared, torch.Tensor):  # explicit alphas: torch's functional PReLU
+        return F.prelu(x, channel_shared)
+    if hasattr(x, "apply_activation"):  # a layer output: a PReLU layer whose alphas start at 0 (TFlearn's zeros)
+        return x.apply_activation({"name": "prelu", "alpha": 0.0})
+    shape = getattr(x, "shape", None)
+    features = 1 if channel_shared or not shape or not isinstance(shape[-1], int) else int(shape[-1])
+    if weights_init in ("zeros", None):
+        start = 0.0
+    elif isinstance(weights_init, (int, float)) and not isinstance(weights_init, bool):
+        start = float(weights_init)
+    else:
+        fail("prelu weights_init", "'zeros' or a number (the alphas' starting value)", weights_init)
+    alphas = nn.Parameter(torch.full((features,), start), requires_grad=bool(trainable))
+    PRELU_ALPHAS.add(alphas)
+    out = torch.relu(x) + alphas * (x - torch.abs(x)) * 0.5
+    try:
+        out.alphas = alphas
+    except AttributeError:  # (an object that takes no attributes)
+        pass
+    return out
 
 
 def crelu(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
@@ -161,12 +199,26 @@ def crelu(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
     return torch.cat([F.relu(x), F.relu(-x)], dim=dim)
 
 
+def hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """TFlearn's (Keras') hard sigmoid: ``clip(0.2 x + 0.5, 0, 1)`` (torch's ``hardsigmoid`` uses ``x / 6``)."""
+    return (0.2 * x + 0.5).clamp(0.0, 1.0)
+
+
+class HardSigmoid(nn.Module):
+    """Module form of :func:`hard_sigmoid`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return hard_sigmoid(x)
+
+
 def _on_nodes(fn: Callable, name: str) -> Callable:
     """``fn`` that also takes a layer's output (a graph node, as in TFlearn's ``relu(net)``): on a
     node it adds an activation layer (recorded, so the network still saves); on a tensor it is ``fn``."""
 
     @functools.wraps(fn)
     def apply(x, *args, **kwargs):
+        if hasattr(x, "apply_activation") and name == "linear":  # TFlearn's linear(x) is x itself
+            return x
         if hasattr(x, "apply_activation"):  # a deepscope Node (no import: this module is below graph)
             options = dict(zip(_OPTION_NAMES.get(name, ()), args), **kwargs)
             return x.apply_activation({"name": name, **options} if options else name)
@@ -186,12 +238,14 @@ softplus, softsign = _on_nodes(F.softplus, "softplus"), _on_nodes(F.softsign, "s
 relu, relu6, elu = _on_nodes(F.relu, "relu"), _on_nodes(F.relu6, "relu6"), _on_nodes(F.elu, "elu")
 selu, gelu, silu = _on_nodes(F.selu, "selu"), _on_nodes(F.gelu, "gelu"), _on_nodes(F.silu, "silu")
 swish = silu
+hard_sigmoid, mish = _on_nodes(hard_sigmoid, "hard_sigmoid"), _on_nodes(F.mish, "mish")
 
 # functional form -> registry name, so ``activation=activations.relu`` builds ``nn.ReLU``
 _FUNCTIONAL_NAMES: dict[Callable, str] = {
     linear: "linear", tanh: "tanh", sigmoid: "sigmoid", softmax: "softmax", softplus: "softplus",
     centered_softplus: "centered_softplus", softsign: "softsign", relu: "relu", relu6: "relu6",
-    leaky_relu: "leaky_relu", elu: "elu", selu: "selu", gelu: "gelu", silu: "silu",
+    leaky_relu: "leaky_relu", elu: "elu", selu: "selu", gelu: "gelu", silu: "silu", hard_sigmoid: "hard_sigmoid",
+    mish: "mish",
 }
 
 
@@ -211,7 +265,8 @@ def _factory(*names: str) -> Callable:
 _PLAIN: dict[type, tuple[str, ...]] = {  # option-free modules: class -> names (first is canonical)
     nn.Identity: ("linear", "none", "identity"), nn.Sigmoid: ("sigmoid",), nn.Tanh: ("tanh",),
     nn.ReLU: ("relu",), nn.ReLU6: ("relu6",), nn.SELU: ("selu",), nn.Softsign: ("softsign",),
-    nn.SiLU: ("silu", "swish"), CenteredSoftplus: ("centered_softplus",),
+    nn.SiLU: ("silu", "swish"), CenteredSoftplus: ("centered_softplus",), HardSigmoid: ("hard_sigmoid",),
+    nn.Mish: ("mish",),
 }
 for _cls, _names in _PLAIN.items():
     _factory(*_names)((lambda cls: lambda num_features=None: cls())(_cls))

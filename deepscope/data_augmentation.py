@@ -265,3 +265,14 @@ def _affine_warp(x: torch.Tensor, ops: list[dict]) -> torch.Tensor:
 
 
 _CLASSES = {"DataAugmentation": DataAugmentation, "ImageAugmentation": ImageAugmentation}
+
+
+class SequenceAugmentation(DataAugmentation):
+    """TFlearn declares it and raises at construction (never written); deepscope does the same, with advice."""
+
+    def __init__(self):
+        raise NotImplementedError("SequenceAugmentation is not written in TFlearn either: augment sequences "
+                                  "yourself before fit (e.g. reversed copies with X[:, ::-1]).")
+
+    def random_reverse(self):  # pragma: no cover - the constructor raises
+        raise NotImplementedError

@@ -276,6 +276,16 @@ class ImagePreprocessing(DataPreprocessing):
         w = check_int(shape[1], "add_crop_center shape[1]")
         self._add("crop_center", {"shape": [h, w]})
 
+    def resize(self, height, width):
+        """TFlearn declares it and raises; so does deepscope, with what to use instead."""
+        raise NotImplementedError("ImagePreprocessing.resize is not written in TFlearn either: resize the images "
+                                  "when loading them (image_preloader(..., image_shape=(w, h)) or resize_image).")
+
+    def blur(self):
+        """TFlearn declares it and raises; so does deepscope, with what to use instead."""
+        raise NotImplementedError("ImagePreprocessing.blur is not written in TFlearn either: blur as augmentation "
+                                  "with ImageAugmentation().add_random_blur(sigma_max).")
+
     def _image_normalization(self, x, i):
         return x / 255.0
 
@@ -338,3 +348,15 @@ class _Covariance:
         vals, vecs = torch.linalg.eigh(cov)
         w = (vecs * (1.0 / torch.sqrt(vals.clamp(min=0) + args["epsilon"]))) @ vecs.T
         return {"zca_mean": self.ref + shift, "pc": w}
+
+
+class SequencePreprocessing(DataPreprocessing):
+    """TFlearn's (empty) sequence preprocessing: the generic ``add_*`` steps of :class:`DataPreprocessing`;
+    ``sequence_padding`` was never written in TFlearn and points to ``pad_sequences`` here."""
+
+    def __init__(self):
+        super().__init__(name="SequencePreprocessing")
+
+    def sequence_padding(self):
+        raise NotImplementedError("SequencePreprocessing.sequence_padding does not exist in TFlearn either: pad the "
+                                  "sequences before fit with deepscope.data_utils.pad_sequences(X, maxlen=...).")

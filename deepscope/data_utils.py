@@ -16,8 +16,12 @@ import torch
 from deepscope._checks import Text as _Text
 from deepscope._checks import check_choice, check_int, fail
 from deepscope.image_utils import ImagePreloader, LabelPreloader, build_hdf5_image_dataset, image_preloader
-from deepscope.text_utils import (chars_to_dictionary, random_sequence_from_string, random_sequence_from_textfile,
-                                  string_to_semi_redundant_sequences, textfile_to_semi_redundant_sequences)
+from deepscope.image_files import (build_image_dataset_from_dir, convert_color, directory_to_samples, get_img_channel,
+                                   image_dirs_to_samples, load_image, pil_to_nparray, random_flip_leftright,
+                                   random_flip_updown, resize_image)
+from deepscope.text_utils import (VocabularyProcessor, chars_to_dictionary, random_sequence_from_string,
+                                  random_sequence_from_textfile, string_to_semi_redundant_sequences,
+                                  textfile_to_semi_redundant_sequences)
 
 _EPSILON = 1e-8
 
@@ -27,7 +31,10 @@ __all__ = [
     "featurewise_std_normalization", "load_csv", "as_tensor",
     "chars_to_dictionary", "string_to_semi_redundant_sequences", "textfile_to_semi_redundant_sequences",
     "random_sequence_from_string", "random_sequence_from_textfile", "image_preloader", "build_hdf5_image_dataset",
-    "ImagePreloader", "LabelPreloader",
+    "ImagePreloader", "LabelPreloader", "Preloader", "VocabularyProcessor", "load_image", "resize_image",
+    "convert_color", "pil_to_nparray", "get_img_channel", "directory_to_samples", "image_dirs_to_samples",
+    "build_image_dataset_from_dir", "random_flip_leftright", "random_flip_updown", "is_array", "get_num_features",
+    "get_num_classes", "get_num_sample", "get_max", "get_mean", "get_std",
     "np",  # TFlearn's programs use np after `from tflearn.data_utils import *`
 ]
 
@@ -369,3 +376,65 @@ def as_tensor(data: Any, name: str = "X", where: str | None = None, dtype: str =
     elif not t.is_floating_point():
         t = t.float()
     return t if device is None else t.to(device)
+
+
+# ----------------------------------------------------------------------------- TFlearn's small helpers
+class Preloader:
+    """An array-like that applies ``function`` to ``array``'s items when indexed (TFlearn's base of the
+    image and label preloaders): ``P[i]``, ``P[a:b]`` and ``P[[i, j]]`` (lists for slices and index lists)."""
+
+    def __init__(self, array, function):
+        if not callable(function):
+            fail("Preloader function", "a function of one item", function, error=TypeError)
+        self.array, self.function = array, function
+
+    def __getitem__(self, index):
+        if isinstance(index, (list, np.ndarray)):
+            return [self.function(self.array[i]) for i in index]
+        if isinstance(index, slice):
+            return [self.function(item) for item in self.array[index]]
+        return self.function(self.array[index])
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+
+def is_array(X) -> bool:
+    """True for a numpy array or a list (TFlearn's test)."""
+    return isinstance(X, (np.ndarray, list))
+
+
+def _known(X, where: str):
+    if is_array(X) or isinstance(X, torch.Tensor):
+        return X
+    fail(where, "a numpy array, list or tensor", _Text(type(X).__name__), error=TypeError)
+
+
+def get_num_features(X) -> int:
+    """The size of the last dimension."""
+    return list(np.shape(_known(X, "get_num_features X")))[-1]
+
+
+def get_num_classes(Y) -> int:
+    """The largest integer label plus one."""
+    return int(np.max(np.asarray(_known(Y, "get_num_classes Y")))) + 1
+
+
+def get_num_sample(X) -> int:
+    """The number of samples (first dimension)."""
+    return int(np.shape(_known(X, "get_num_sample X"))[0])
+
+
+def get_max(X):
+    """``np.max(X)``."""
+    return np.max(X)
+
+
+def get_mean(X):
+    """``np.mean(X)``."""
+    return np.mean(X)
+
+
+def get_std(X):
+    """``np.std(X)``."""
+    return np.std(X)

@@ -10,6 +10,7 @@ are NCHW (see docs/INTERNALS.md).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import itertools
@@ -35,6 +36,45 @@ _node_ids = itertools.count()
 # that no network uses any more disappears). ``reuse=True`` shares a scope's module (its weights);
 # ``deepscope.variables.get_layer_variables_by_name`` reads its parameters.
 SCOPES: "weakref.WeakValueDictionary[str, nn.Module]" = weakref.WeakValueDictionary()
+
+
+_OPEN_SCOPES: list[str] = []  # TFlearn/TensorFlow variable scopes open now, outermost first
+
+
+@contextlib.contextmanager
+def variable_scope(name: str):
+    """Prefix the names of the layers made inside with ``name/`` (TensorFlow's ``tf.variable_scope``).
+
+    A layer named ``'target'`` made inside ``variable_scope('scopeQ')`` is ``'scopeQ/target'``: feed
+    it as ``fit({'scopeQ/input': X}, {'scopeQ/target': Y})``; its weights are saved under that name, and
+    ``DNN.load(path, scope_for_restore='scopeQ')`` or ``variable_name_map=('^scopeQ/', '')`` load a file
+    saved without the scope. Scopes nest (``'outer/inner/target'``).
+
+    Args:
+        name: a plain word (letters, digits, ``_``, ``-``); no ``'.'``, ``'/'`` or ``'\\'``.
+    """
+    if not isinstance(name, str) or not name or any(c in name for c in "./\\"):
+        fail("variable_scope name", "a plain word without '.', '/' or '\\', such as 'scopeA'", name)
+    _OPEN_SCOPES.append(name)
+    try:
+        yield name
+    finally:
+        _OPEN_SCOPES.pop()
+
+
+def scope_prefix() -> str:
+    """``'outer/inner/'`` for the variable scopes open now (``''`` outside any)."""
+    return "".join(f"{scope}/" for scope in _OPEN_SCOPES)
+
+
+@contextlib.contextmanager
+def scope_path(path: str | None):
+    """Reopen the scopes of ``'outer/inner'`` (rebuilding a saved network); ``None`` or ``''``: none."""
+    with contextlib.ExitStack() as stack:
+        for part in (path or "").split("/"):
+            if part:
+                stack.enter_context(variable_scope(part))
+        yield
 
 
 class Graph:
@@ -204,6 +244,8 @@ def to_json_value(value: Any, argument: str) -> Any:
         return [to_json_value(v, argument) for v in value]
     if isinstance(value, dict):
         return {str(k): to_json_value(v, argument) for k, v in value.items()}
+    if callable(value) and hasattr(value, "layer_kind") and value.__name__ in LAYERS and LAYERS.get(value.__name__) is value:
+        return {"__layer__": value.__name__}  # time_distributed(fn=fully_connected): a layer function by name
     if callable(value) and isinstance(getattr(value, "deepscope_custom_name", None), str):
         return {"__custom__": value.deepscope_custom_name}  # custom_layer(custom_fn=...): by registered name
     if isinstance(value, nn.Parameter):  # regression(trainable_vars=[...]): stored by layer and name
@@ -327,7 +369,7 @@ def add_layer(incoming: Node | list[Node], module: nn.Module | None, shape, name
         fail("layer name", "a plain name without '.', '/' or '\\', such as 'conv1'", name,
              "Names become the keys of the built module's layers (and of saved weights).")
     graph = parents[0].graph
-    unique = graph.unique_name(name)
+    unique = graph.unique_name(scope_prefix() + name)
     if module is not None:
         module.layer_name = unique
     return Node(shape, module, parents, unique, graph)

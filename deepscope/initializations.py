@@ -239,7 +239,7 @@ def orthogonal(gain: float = 1.0, seed: int | None = None) -> Initializer:
 
 
 # ---------------------------------------------------------------- 'auto' pairing
-_RELU_LIKE = {"relu", "relu6", "elu", "gelu", "silu", "swish", "softplus", "centeredsoftplus",
+_RELU_LIKE = {"relu", "relu6", "elu", "gelu", "silu", "swish", "mish", "softplus", "centeredsoftplus",
               "maxout", "apl", "crelu"}
 _LEAKY_DEFAULTS = {"leakyrelu": 0.1, "lrelu": 0.01, "vlrelu": 1 / 3, "rrelu": 0.3, "prelu": 0.25}
 

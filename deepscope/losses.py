@@ -289,3 +289,52 @@ def get(identifier: Any, where: str | None = None) -> Loss:
     if found in _FUNCTIONS:
         return _FUNCTIONS[found]()
     return FunctionLoss(found)
+
+
+# TFlearn's further objectives: plain functions of tensors (use them in a custom loss, or as loss= where they
+# take (y_pred, y_true)).
+def weak_cross_entropy_2d(y_pred, y_true, num_classes=None, epsilon=0.0001, head=None):
+    """Per-pixel softmax cross-entropy for segmentation (TFlearn's ``weak_cross_entropy_2d``).
+
+    Args:
+        y_pred: scores ``(N, H, W, C)`` (a softmax is taken after adding ``epsilon``).
+        y_true: one-hot targets ``(N, H, W, C)``.
+        num_classes: ``C`` (None: the targets' last dimension).
+        epsilon: added to the scores before the softmax (TFlearn's).
+        head: optional per-class weights ``(C,)``.
+
+    Returns:
+        The mean over pixels of ``-sum_c y_true * log softmax``.
+    """
+    y_pred, y_true = torch.as_tensor(y_pred), torch.as_tensor(y_true)
+    classes = int(y_true.shape[-1]) if num_classes is None else int(num_classes)
+    logits = y_pred.reshape(-1, classes).float() + epsilon
+    target = y_true.reshape(-1, classes).to(logits.dtype)
+    terms = target * torch.log_softmax(logits, dim=1)
+    if head is not None:
+        terms = terms * torch.as_tensor(head, dtype=logits.dtype)
+    return -terms.sum(1).mean()
+
+
+def contrastive_loss(y_pred, y_true, margin=1.0):
+    """Contrastive loss (Chopra, Hadsell & LeCun 2005) on distances ``y_pred`` and same-pair labels ``y_true``:
+    ``sum(y * d^2 + (1 - y) * max(margin - d, 0)^2) / 2``."""
+    d, y = torch.as_tensor(y_pred), torch.as_tensor(y_true)
+    return (y * d.square() + (1 - y) * (margin - d).clamp_min(0.0).square()).sum() / 2.0
+
+
+def triplet_loss(anchor, positive, negative, margin=1.0):
+    """Triplet loss (Balntas et al. 2016) as TFlearn computes it: ``relu(sum (a - p)^2 - sum (a - n)^2 + margin)``
+    over the whole batch."""
+    a, p, n = torch.as_tensor(anchor), torch.as_tensor(positive), torch.as_tensor(negative)
+    return torch.relu((a - p).square().sum() - (a - n).square().sum() + margin)
+
+
+def roc_auc_score(y_pred, y_true):
+    """TFlearn's differentiable ROC AUC surrogate (Yan et al. 2003, the Wilcoxon-Mann-Whitney statistic):
+    ``sum over (positive, negative) pairs with p - n < gamma of (gamma - (p - n))^3``, ``gamma = 0.2``; lower is
+    better (it is a loss, not the AUC)."""
+    scores, labels = torch.as_tensor(y_pred), torch.as_tensor(y_true).bool()
+    positive, negative = scores[labels], scores[~labels]
+    difference = positive[None, :] - negative[:, None] - 0.2  # (negatives, positives)
+    return (-difference[difference < 0.0]).pow(3).sum()

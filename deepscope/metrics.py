@@ -56,10 +56,10 @@ def _add(total: torch.Tensor | None, value: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- functional helpers (no sync)
-def accuracy(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
-    """Fraction of correct predictions, as a 0-dim device tensor (binary when one output unit)."""
+def accuracy_op(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    """Fraction of correct predictions, as a 0-dim device tensor (binary when one output unit, threshold 0.5)."""
     pred, true, _ = _labels(y_pred, y_true)
-    return (pred == true).float().mean()
+    return torch.eq(pred, true).float().mean()
 
 
 def _in_top_k(y_pred: torch.Tensor, y_true: torch.Tensor, k: int) -> torch.Tensor:
@@ -84,8 +84,32 @@ def confusion_matrix(y_pred: torch.Tensor, y_true: torch.Tensor, n_classes: int 
     return counts.reshape(n, n)
 
 
-accuracy_op = accuracy  # TFlearn's functional names
-top_k_op = top_k_accuracy
+def top_k_op(predictions, targets, k=1) -> torch.Tensor:
+    """TFlearn's ``top_k_op``: fraction of samples whose one-hot target class is in the ``k`` best scores."""
+    return top_k_accuracy(torch.as_tensor(predictions), torch.as_tensor(targets), k)
+
+
+def binary_accuracy_op(predictions, targets) -> torch.Tensor:
+    """TFlearn's ``binary_accuracy_op``: predictions are logits (``> 0`` is class 1), targets 0 / 1."""
+    predicted = torch.gt(predictions, 0).float()
+    return torch.mean(torch.eq(predicted, targets).float())
+
+
+def r2_op(predictions, targets) -> torch.Tensor:
+    """TFlearn's ``r2_op``: ``1 - sum (y - p)^2 / sum (y - mean y)^2`` over every value."""
+    residual = torch.sum(torch.square(torch.sub(targets, predictions)))
+    total = torch.sum(torch.square(torch.sub(targets, torch.mean(targets))))
+    return 1.0 - residual / total
+
+
+def weighted_r2_op(predictions, targets, inputs) -> torch.Tensor:
+    """TFlearn's ``weighted_r2_op``: R^2 with each sample weighted by ``inputs[:, 1]`` (the sample weight column
+    TFlearn's estimators append to the inputs)."""
+    weights = torch.as_tensor(inputs)[:, 1:2] if torch.as_tensor(inputs).dim() > 1 else torch.as_tensor(inputs)
+    predictions, targets = torch.as_tensor(predictions), torch.as_tensor(targets)
+    residual = torch.sum(weights * torch.square(targets - predictions))
+    total = torch.sum(weights * torch.square(targets - torch.mean(targets)))
+    return 1.0 - residual / total
 
 
 # ---------------------------------------------------------------- metric objects
@@ -112,6 +136,36 @@ class Metric:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
         return f"{type(self).__name__}({args})"
+
+    def build(self, predictions, targets, inputs=None):
+        """TFlearn's call: the metric on these tensors, kept as ``self.tensor`` (with TFlearn's ``m_name``).
+
+        Args:
+            predictions: the network's outputs ``(N, ...)``.
+            targets: the targets.
+            inputs: the inputs (only ``WeightedR2`` reads them).
+
+        Returns:
+            The value, a 0-dim tensor.
+        """
+        self.built = True
+        self.tensor = self._op(predictions, targets, inputs)
+        self.tensor.m_name = self.name
+        return self.tensor
+
+    def get_tensor(self):
+        """TFlearn's ``get_tensor``: the value of the last :meth:`build`."""
+        if not getattr(self, "built", False):
+            raise RuntimeError(f"{type(self).__name__}.get_tensor: call build(predictions, targets) first.")
+        return self.tensor
+
+    def _op(self, predictions, targets, inputs):
+        """The metric on whole tensors (default: reset, one update, compute)."""
+        self.reset()
+        self.update(torch.as_tensor(predictions), torch.as_tensor(targets))
+        value = torch.tensor(self.compute())
+        self.reset()
+        return value
 
 
 class _HitRate(Metric):
@@ -142,6 +196,17 @@ class Accuracy(_HitRate):
         pred, true, _ = _labels(y_pred, y_true)
         return pred == true
 
+    def _op(self, predictions, targets, inputs):  # TFlearn's build: logits for one output unit
+        shape = list(predictions.shape)
+        if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
+            self.name = self.config.get("name", "binary_acc")
+            return binary_accuracy_op(predictions, targets)
+        self.name = self.config.get("name", "acc")
+        return torch.mean(torch.eq(torch.argmax(predictions, 1), torch.argmax(targets, 1)).float())
+
+
+accuracy = Accuracy  # TFlearn's lowercase names
+
 
 class Top_k(_HitRate):  # noqa: N801 (TFlearn's class name)
     """TFlearn ``Top_k(k=1)``: fraction of samples whose true class is in the ``k`` best scores.
@@ -155,6 +220,9 @@ class Top_k(_HitRate):  # noqa: N801 (TFlearn's class name)
 
     def _hits(self, y_pred, y_true):
         return _in_top_k(y_pred, y_true, self.k)
+
+
+top_k = Top_k
 
 
 class ConfusionMatrix(Metric):
@@ -301,6 +369,58 @@ class R2(Metric):
         ss_res, s, s2 = self._sums.cpu().numpy()
         ss_tot = s2 - s * s / self._count
         return float(np.mean(1.0 - ss_res / np.where(ss_tot > 0, ss_tot, np.nan)))
+
+
+class WeightedR2(R2):
+    """TFlearn's ``WeightedR2``: R^2 with each sample weighted by the second input column (TFlearn's estimators
+    put the sample weights there); in training (``update``) every sample weighs the same, as ``R2``."""
+
+    name = "R2"
+
+    def _op(self, predictions, targets, inputs):
+        if inputs is None:
+            raise ValueError("WeightedR2.build: give inputs (the sample weights are its second column).")
+        return weighted_r2_op(predictions, targets, inputs)
+
+
+class Prediction_Counts(Metric):  # noqa: N801 (TFlearn's class name)
+    """TFlearn's ``Prediction_Counts(inner_metric)``: the inner metric's value, and how often each class is
+    predicted (``counts``, ``{class: count}``, printed at ``build``; useful to spot a network that always
+    answers the same class).
+
+    Args:
+        inner_metric: the metric whose value this one reports (an object or a name).
+        name: display name.
+    """
+
+    def __init__(self, inner_metric, name: str | None = None) -> None:
+        self.inner_metric = get(inner_metric, where="Prediction_Counts inner_metric")
+        self.name = name or self.inner_metric.name
+        super().__init__(name)
+        self.config["inner_metric"] = self.inner_metric.name
+
+    def reset(self):
+        self.inner_metric.reset()
+        self.counts: dict[int, int] = {}
+
+    def update(self, y_pred, y_true):
+        self.inner_metric.update(y_pred, y_true)
+        predicted, _, _ = _labels(y_pred, y_true)
+        for label, count in zip(*torch.unique(predicted, return_counts=True)):
+            self.counts[int(label)] = self.counts.get(int(label), 0) + int(count)
+
+    def compute(self):
+        return self.inner_metric.compute()
+
+    def _op(self, predictions, targets, inputs):
+        value = self.inner_metric.build(predictions, targets, inputs)
+        self.reset()
+        self.update(torch.as_tensor(predictions), torch.as_tensor(targets))
+        print(f"{self.name}: predicted classes {dict(sorted(self.counts.items()))}")
+        return value
+
+
+prediction_counts = Prediction_Counts
 
 
 class FunctionMetric(Metric):

@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterable
 import torch
 
 from ._checks import check_choice, check_float, check_int, fail
+from ._proximal import FtrlProximal, ProximalAdagrad
 from ._registry import Registry
 
 REGISTRY = Registry("optimizer")
@@ -110,16 +111,22 @@ class Optimizer:
         """Keyword arguments of ``torch_class`` besides ``lr``."""
         return {}
 
-    def build(self, params: Iterable, total_steps: int | None = None):
+    def build(self, params: Iterable | None = None, total_steps: int | None = None, step_tensor=None):
         """Create the torch optimizer (and scheduler) for ``params``.
 
         Args:
-            params: parameters or parameter groups (dicts), as torch.optim takes them.
+            params: parameters or parameter groups (dicts), as torch.optim takes them. None (TFlearn's
+                ``optimizer.build(step_tensor=step)``): nothing to build yet; returns this optimizer, which
+                ``get_tensor()`` gives to ``TrainOp`` (the training loop counts the steps).
             total_steps: the number of training steps (needed by 'exponential', 'cosine', 'one_cycle').
+            step_tensor: TFlearn's step variable; accepted.
 
         Returns:
-            ``(torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None)``.
+            ``(torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None)``, or this optimizer.
         """
+        if params is None or (isinstance(params, torch.Tensor) and params.dim() == 0):
+            self.built = True
+            return self
         params = list(params)
         kwargs = {"lr": self.learning_rate, **self._torch_kwargs()}
         optimizer = None
@@ -131,6 +138,10 @@ class Optimizer:
         if optimizer is None:
             optimizer = self.torch_class(params, **kwargs)
         return optimizer, self._scheduler(optimizer, total_steps)
+
+    def get_tensor(self) -> "Optimizer":
+        """TFlearn's ``get_tensor()``: the optimizer to give ``helpers.TrainOp`` (this object)."""
+        return self
 
     def _scheduler(self, optimizer: torch.optim.Optimizer, total_steps: int | None):
         sched = torch.optim.lr_scheduler
@@ -294,8 +305,55 @@ class AdaDelta(Optimizer):
         return {"rho": self.hyper["rho"], "eps": self.hyper["epsilon"]}
 
 
-for _cls in (SGD, Momentum, Nesterov, Adam, AdamW, RMSProp, AdaGrad, AdaDelta):
+class Ftrl(Optimizer):
+    """FTRL-Proximal (McMahan et al. 2013) with TensorFlow's update (:class:`deepscope._proximal.FtrlProximal`);
+    TFlearn's arguments and defaults (``learning_rate=3.0``)."""
+
+    torch_class = FtrlProximal
+    registry_name = "ftrl"
+
+    def __init__(self, learning_rate=3.0, learning_rate_power=-0.5, initial_accumulator_value=0.1,
+                 l1_regularization_strength=0.0, l2_regularization_strength=0.0, use_locking=False, name="Ftrl",
+                 *, lr_decay=0.0, decay_step=100, staircase=False, schedule=None, schedule_args=None):
+        power = check_float(learning_rate_power, f"{name} learning_rate_power", maximum=0.0)
+        start = check_float(initial_accumulator_value, f"{name} initial_accumulator_value", minimum=0.0,
+                            min_inclusive=False)
+        l1 = check_float(l1_regularization_strength, f"{name} l1_regularization_strength", minimum=0.0)
+        l2 = check_float(l2_regularization_strength, f"{name} l2_regularization_strength", minimum=0.0)
+        super().__init__(learning_rate, lr_decay, decay_step, staircase, use_locking, name, schedule, schedule_args,
+                         learning_rate_power=power, initial_accumulator_value=start,
+                         l1_regularization_strength=l1, l2_regularization_strength=l2)
+
+    def _torch_kwargs(self):
+        h = self.hyper
+        return {"lr_power": h["learning_rate_power"], "initial_accumulator_value": h["initial_accumulator_value"],
+                "l1": h["l1_regularization_strength"], "l2": h["l2_regularization_strength"]}
+
+
+class ProximalAdaGrad(Optimizer):
+    """Proximal AdaGrad with TensorFlow's update (:class:`deepscope._proximal.ProximalAdagrad`); TFlearn's
+    arguments (no L1 / L2 strengths: it then equals AdaGrad without the epsilon)."""
+
+    torch_class = ProximalAdagrad
+    registry_name = "proximaladagrad"
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, use_locking=False, name="AdaGrad",
+                 *, lr_decay=0.0, decay_step=100, staircase=False, schedule=None, schedule_args=None):
+        value = check_float(initial_accumulator_value, f"{name} initial_accumulator_value", minimum=0.0,
+                            min_inclusive=False)
+        super().__init__(learning_rate, lr_decay, decay_step, staircase, use_locking, name, schedule, schedule_args,
+                         initial_accumulator_value=value)
+
+    def _torch_kwargs(self):
+        return {"initial_accumulator_value": self.hyper["initial_accumulator_value"]}
+
+
+for _cls in (SGD, Momentum, Nesterov, Adam, AdamW, RMSProp, AdaGrad, AdaDelta, Ftrl, ProximalAdaGrad):
     REGISTRY.add(_cls.registry_name, _cls)
+
+# TFlearn's lowercase aliases (``tflearn.optimizers.sgd``)
+sgd, rmsprop, adam, momentum, adagrad, ftrl = SGD, RMSProp, Adam, Momentum, AdaGrad, Ftrl
+adadelta, proximaladagrad, nesterov = AdaDelta, ProximalAdaGrad, Nesterov
 
 
 def get(identifier: Any, where: str | None = None) -> type[Optimizer] | Optimizer:

@@ -80,3 +80,88 @@ def _read_text(path, where: str) -> str:
         fail(where, "an existing text file", str(path), error=FileNotFoundError)
     with open(path, encoding="utf-8", errors="replace") as f:
         return f.read()
+
+
+class VocabularyProcessor:
+    """Documents -> fixed-length rows of word ids (TFlearn's, after TensorFlow's ``learn.preprocessing``).
+
+    Words are found by TensorFlow's tokenizer regex; id 0 is the unknown word and the padding; a word seen fewer
+    than ``min_frequency`` times while fitting is unknown.
+
+    Args:
+        max_document_length: the row length (longer documents are cut, shorter padded with 0).
+        min_frequency: the fewest times a word must appear to get its own id.
+        vocabulary: a ``{word: id}`` dict to use as it is (then ``fit`` adds nothing).
+        tokenizer_fn: ``documents -> iterator of word lists`` (default: the regex tokenizer).
+    """
+
+    TOKENIZER = r"[A-Z]{2,}(?![a-z])|[A-Z][a-z]+(?=[A-Z])|[\'\w\-]+"
+
+    def __init__(self, max_document_length, min_frequency=0, vocabulary=None, tokenizer_fn=None):
+        self.max_document_length = check_int(max_document_length, "VocabularyProcessor max_document_length",
+                                             minimum=1)
+        self.min_frequency = check_int(min_frequency, "VocabularyProcessor min_frequency", minimum=0)
+        self.vocabulary_ = dict(vocabulary) if vocabulary is not None else {"<UNK>": 0}
+        self._frozen = vocabulary is not None
+        self._tokenizer = tokenizer_fn or self._tokenize
+
+    @classmethod
+    def _tokenize(cls, documents):
+        import re
+        pattern = re.compile(cls.TOKENIZER)
+        for document in documents:
+            yield pattern.findall(str(document))
+
+    def fit(self, raw_documents, unused_y=None):
+        """Learn the vocabulary of ``raw_documents`` (ids in order of first appearance). Returns self."""
+        if self._frozen:
+            return self
+        counts: dict[str, int] = {}
+        for words in self._tokenizer(raw_documents):
+            for word in words:
+                counts[word] = counts.get(word, 0) + 1
+        self.vocabulary_ = {"<UNK>": 0}
+        for word, count in counts.items():
+            if count >= max(self.min_frequency, 1):
+                self.vocabulary_.setdefault(word, len(self.vocabulary_))
+        return self
+
+    def fit_transform(self, raw_documents, unused_y=None):
+        """``fit`` then ``transform`` (the documents are read twice: give a list, not an iterator)."""
+        documents = list(raw_documents)
+        return self.fit(documents).transform(documents)
+
+    def transform(self, raw_documents):
+        """Yield one int64 row of ``max_document_length`` word ids per document."""
+        for words in self._tokenizer(raw_documents):
+            row = np.zeros(self.max_document_length, dtype=np.int64)
+            for i, word in enumerate(words[: self.max_document_length]):
+                row[i] = self.vocabulary_.get(word, 0)
+            yield row
+
+    def reverse(self, documents):
+        """Yield each row of ids back as words joined by spaces (0 reads ``<UNK>``)."""
+        words = {i: w for w, i in self.vocabulary_.items()}
+        for row in documents:
+            yield " ".join(words.get(int(i), "<UNK>") for i in row)
+
+    def save(self, filename):
+        """Write the settings and vocabulary as JSON (atomically)."""
+        import json
+        from ._io import atomic_write_bytes
+        state = {"max_document_length": self.max_document_length, "min_frequency": self.min_frequency,
+                 "vocabulary": self.vocabulary_}
+        atomic_write_bytes(filename, json.dumps(state).encode())
+
+    @classmethod
+    def restore(cls, filename):
+        """A processor read back from :meth:`save`'s JSON."""
+        import json
+        try:
+            state = json.loads(open(filename, encoding="utf-8").read())
+            processor = cls(state["max_document_length"], state["min_frequency"], state["vocabulary"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            fail("VocabularyProcessor.restore filename", "a file written by VocabularyProcessor.save",
+                 Text(f"{filename!r} ({type(exc).__name__}: {str(exc)[:120]})"))
+        processor._frozen = False
+        return processor

@@ -96,3 +96,16 @@ class Session:
 
     def close(self) -> None:
         pass
+
+
+
+# TFlearn's tflearn.utils names
+from .tflearn_utils import (autoformat_filter_conv2d, autoformat_filter_conv3d, autoformat_kernel_2d,  # noqa: E402,F401
+                            autoformat_kernel_3d, autoformat_padding, autoformat_stride_3d, check_dir_name,
+                            check_restore_tensor, check_scope_path, del_duplicated, feed_dict_builder, fix_saver,
+                            format_scope_name, get_all_tensor_children, get_all_tensor_parents,
+                            get_dict_first_element, get_from_module, get_incoming_shape, get_tensor_children,
+                            get_tensor_children_placeholders, get_tensor_parents, get_tensor_parents_placeholders,
+                            get_tensor_with_parent_name, id_generator, is_none, make_batches, prepare_X,
+                            read_tensor_in_checkpoint, slice_array, standarize_data, standarize_dict, to_list,
+                            validate_dim, validate_func)

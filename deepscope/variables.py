@@ -9,13 +9,26 @@ In deepscope a variable is a ``torch.nn.Parameter`` of a layer's module; ``get_v
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 from torch import nn
 
-from . import initializations
+from . import activations, initializations, regularizers
 from ._checks import Text, fail
 from .graph import SCOPES
+
+
+_MADE: "weakref.WeakSet[nn.Parameter]" = weakref.WeakSet()  # parameters made by variable(), still in use
+#: penalties on parameters that no layer owns (``variable(..., regularizer='L2')``, ``add_weights_regularizer``):
+#: ``helpers.TrainOp`` adds them to its loss (TensorFlow's REGULARIZATION_LOSSES collection)
+LOOSE_PENALTIES: "weakref.WeakKeyDictionary[torch.Tensor, tuple]" = weakref.WeakKeyDictionary()
+
+
+def made_variables() -> list[nn.Parameter]:
+    """The parameters made by :func:`variable` (and the alphas of ``activations.prelu`` on tensors) still in use."""
+    return list(_MADE) + list(activations.PRELU_ALPHAS)
 
 
 def get_layer_variables_by_name(name: str) -> list[nn.Parameter]:
@@ -72,7 +85,8 @@ def set_value(var, value, session=None) -> None:
 def variable(name, shape=None, dtype=None, initializer=None, regularizer=None, trainable=True,
              collections=None, caching_device=None, validate_shape=True, device=None, restore=True) -> nn.Parameter:
     """A new parameter (TFlearn's ``variable``): ``shape`` filled by ``initializer`` (a name such as
-    ``'truncated_normal'``, an initializer, or None: zeros).
+    ``'truncated_normal'``, an initializer, or None: zeros); with ``regularizer`` (``'L2'``, ``'L1'``) its penalty
+    (decay 0.001, TFlearn's) is added to the loss of ``helpers.TrainOp``s that train it.
 
     Returns:
         A ``torch.nn.Parameter`` (use it in your own ``nn.Module``; deepscope's layers own theirs).
@@ -84,7 +98,11 @@ def variable(name, shape=None, dtype=None, initializer=None, regularizer=None, t
         init = initializations.get(initializer, where=f"variable '{name}' initializer")
         with torch.no_grad():
             init(tensor)
-    return nn.Parameter(tensor, requires_grad=bool(trainable))
+    parameter = nn.Parameter(tensor, requires_grad=bool(trainable))
+    _MADE.add(parameter)
+    if regularizer is not None:  # TFlearn: the penalty with its default decay (L2: 0.001 * sum(w^2) / 2)
+        LOOSE_PENALTIES[parameter] = (regularizers.get(regularizer, where=f"variable '{name}' regularizer"), 0.001)
+    return parameter
 
 
 def _parameter(value, where: str) -> torch.Tensor:
@@ -92,3 +110,29 @@ def _parameter(value, where: str) -> torch.Tensor:
         return value
     fail(where, "a variable (a parameter from get_layer_variables_by_name, or a layer's .W / .b)",
          type(value).__name__, error=TypeError)
+
+
+def get_layer_by_name(name: str) -> nn.Module:
+    """The newest layer module named (or scoped) ``name`` (TFlearn's returns the layer's output tensor; here the
+    ``nn.Module`` that computes it, with its ``weight`` / ``bias``).
+
+    Raises:
+        ValueError: no layer has that name.
+    """
+    module = SCOPES.get(str(name))
+    if module is None:
+        fail("get_layer_by_name name", f"the name of a layer (known: {sorted(SCOPES)[:20]})", name,
+             "Give the layer name='...' when you build it.")
+    return module
+
+
+def get_inputs_placeholder_by_name(name):
+    """TFlearn's: here the ``input_data`` layer's module named ``name`` (feed it as ``fit({name: X})``)."""
+    return get_layer_by_name(name)
+
+
+def get_targets_placeholder_by_name(name):
+    """TFlearn's: a regression layer has no module of its own; feed its targets as ``fit(X, {name: Y})``."""
+    fail("get_targets_placeholder_by_name name", "nothing: targets are fed by the regression layer's name",
+         name, f"Give the targets as model.fit(X, {{{name!r}: Y}}) (deepscope has no target placeholders).",
+         error=LookupError)

@@ -16,9 +16,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "deepscope"
 LAYERS = [
     ("building blocks", {"activations", "initializations", "losses", "objectives", "metrics", "optimizers",
                          "regularizers", "data_utils", "data_preprocessing", "data_augmentation", "datasets",
-                         "_registry", "_checks", "_io", "_html", "_version", "utils", "text_utils", "image_utils", "estimators"}),
-    ("graph and layers", {"graph", "network", "layers", "variables"}),
-    ("models and callbacks", {"models", "callbacks", "diagnostics"}),
+                         "_registry", "_checks", "_io", "_html", "_version", "utils", "text_utils", "image_utils", "estimators",
+                         "_unsupported", "_proximal", "image_files", "distances", "tf_collections", "tflearn_utils", "data_flow"}),
+    ("graph and layers", {"graph", "network", "layers", "variables", "config"}),
+    ("models and callbacks", {"models", "callbacks", "diagnostics", "helpers", "summaries"}),
     ("runs", {"runs"}),
     ("sweep and introspect", {"sweep", "introspect", "brain"}),
     ("front", {"__init__", "__main__", "cli", "demo"}),

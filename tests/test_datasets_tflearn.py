@@ -102,11 +102,13 @@ def test_imdb_tokenizes_reviews_into_frequency_indices(base, tmp_path, monkeypat
                "aclImdb/README": b"not a review"}
     serve(monkeypatch, base, "imdb", {"aclImdb_v1.tar.gz": _tar(reviews)})
     train, valid, test = imdb.load_data(n_words=4, valid_portion=0.0, data_dir=tmp_path, verbose=False)
-    # frequencies in the training reviews: great 4, a 2, movie 2, dull 1, fun 1 -> great=1, a=2, movie=3
-    assert sorted(zip(map(tuple, train[0]), train[1])) == sorted([((2, 1, 1, 3, 1), 1), ((2, 1, 3), 0), ((1, 1), 1)])
-    assert test == ([[1, 1, 1, 1]], [0])  # dull (index 4) and unknown words are out of the 4-word vocabulary
-    train, valid, _ = imdb.load_data(valid_portion=0.34, maxlen=3, data_dir=tmp_path, verbose=False)
-    assert len(train[0]) + len(valid[0]) == 2 and len(valid[0]) == 1  # the 5-word review is dropped
+    # frequencies in the training reviews: great 4, a 2, movie 2, dull 1, fun 1 -> great=2, a=3, movie=4, ...
+    # (TFlearn's imdb.pkl: 0 pads, 1 is the unknown word, words start at 2); n_words=4 keeps indices 2 and 3
+    assert sorted(zip(map(tuple, train[0]), train[1])) == sorted([((3, 2, 2, 1, 2), 1), ((3, 1, 1), 0), ((2, 1), 1)])
+    assert test == ([[1, 1, 2, 1]], [0])  # dull, movie and unknown words are out of the 4-word vocabulary
+    train, valid, test = imdb.load_data(valid_portion=0.0, maxlen=3, data_dir=tmp_path, verbose=False)
+    assert train[0] == [[2, 6]]  # TFlearn keeps the training reviews shorter than maxlen: only "great fun"
+    assert len(test[0]) == 1  # the test set is not cut
 
 
 def test_oxflower17_classes_follow_the_image_numbers(base, tmp_path, monkeypatch):

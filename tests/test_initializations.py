@@ -69,7 +69,7 @@ def test_auto_conv_fans_and_module_slopes():
 @pytest.mark.parametrize("name", activations.REGISTRY.names())
 def test_auto_covers_every_activation(name):
     family = inits.get("auto", activation=name).config["name"]
-    glorot = {"linear", "none", "identity", "sigmoid", "tanh", "softmax", "softsign"}
+    glorot = {"linear", "none", "identity", "sigmoid", "hard_sigmoid", "tanh", "softmax", "softsign"}
     assert family == ("glorot_uniform" if name in glorot else "he")
 
 

@@ -127,7 +127,7 @@ def test_top5_vs_top1_and_functionals():
     assert (top1.name, top5.name, top5.k) == ("top1", "top5", 5)
     for m in (top1, top5):
         m.update(y_pred, idx)
-    assert top1.compute() == pytest.approx(metrics.accuracy(y_pred, idx).item())
+    assert top1.compute() == pytest.approx(metrics.accuracy_op(y_pred, idx).item())
     assert top5.compute() == pytest.approx(metrics.top_k_accuracy(y_pred, idx, 5).item())
     assert top5.compute() >= top1.compute()
     assert metrics.top_k_accuracy(y_pred, idx, 10).item() == 1.0
@@ -169,7 +169,7 @@ def test_sequence_outputs_and_binary_accuracy():
     acc = metrics.Accuracy()
     acc.update(y_pred, idx)
     assert acc.compute() == pytest.approx((y_pred.argmax(-1) == idx).float().mean().item())
-    assert metrics.accuracy(torch.tensor([0.2, 0.7, 0.6]), torch.tensor([0.0, 1.0, 0.0])).item() == pytest.approx(2 / 3)
+    assert metrics.accuracy_op(torch.tensor([0.2, 0.7, 0.6]), torch.tensor([0.0, 1.0, 0.0])).item() == pytest.approx(2 / 3)
 
 
 def test_update_does_not_sync(monkeypatch):

@@ -25,8 +25,8 @@ def test_a_session_is_accepted_and_given_back():
         assert session.run(W).shape == (1, 2)
 
 
-def test_a_tflearn_name_deepscope_lacks_says_so_and_what_to_use():
-    with pytest.raises(AttributeError, match="does not provide TFlearn's 'time_distributed'"):
-        tflearn.time_distributed  # noqa: B018
+def test_a_name_deepscope_lacks_says_so_and_where_the_list_is():
+    with pytest.raises(AttributeError, match="not one of the TFlearn names deepscope provides"):
+        tflearn.no_such_layer  # noqa: B018
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         tflearn.nope  # noqa: B018

@@ -84,3 +84,7 @@ def load_data(dirname: str | os.PathLike | None = None, one_hot: bool = False,
         x, y, tx, ty = load_with_recovery("cifar10", data_dir, parse, verbose)
     return ((images_out(x[:limit], False), labels_out(y[:limit], 10, one_hot)),
             (images_out(tx[:limit], False), labels_out(ty[:limit], 10, one_hot)))
+
+
+# TFlearn's lower-level names (tflearn.datasets.cifar10.load_batch ...)
+from .tflearn_files import load_batch, maybe_download, reporthook, untar  # noqa: E402,F401

@@ -54,3 +54,13 @@ def load_data(dirname: str | os.PathLike | None = None, one_hot: bool = False,
     n = N_CLASSES[label_mode]
     return ((images_out(x[:limit], False), labels_out(y[:limit, column], n, one_hot)),
             (images_out(tx[:limit], False), labels_out(ty[:limit, column], n, one_hot)))
+
+
+# TFlearn's lower-level names (tflearn.datasets.cifar100.load_batch ...): CIFAR-100's records have 2 label bytes
+from .tflearn_files import maybe_download, untar  # noqa: E402,F401
+
+
+def load_batch(fpath):
+    """One CIFAR-100 binary batch: ``(data (N, 3072) uint8, fine labels)`` (see ``tflearn_files.load_batch``)."""
+    from .tflearn_files import load_batch as load_records
+    return load_records(fpath, label_bytes=2)

@@ -32,9 +32,10 @@ def load_data(path: str = "imdb.pkl", n_words: int = 100000, valid_portion: floa
 
     Args:
         path: TFlearn's file name (unused: the archive is cached in the data folder).
-        n_words: vocabulary size; rarer words become index 1.
+        n_words: vocabulary size: indices at or above it become 1 (the unknown word); 0 pads, and the most
+            frequent word is 2 (as in TFlearn's imdb.pkl).
         valid_portion: the fraction of the training reviews held out as the validation split.
-        maxlen: drop reviews longer than this many words (None: keep all).
+        maxlen: keep the training reviews shorter than this many words (TFlearn's; the test set is not cut).
         data_dir: the cache folder.
         verbose: print download progress lines.
 
@@ -48,21 +49,22 @@ def load_data(path: str = "imdb.pkl", n_words: int = 100000, valid_portion: floa
         maxlen = check_int(maxlen, "imdb.load_data maxlen", minimum=1)
     splits = load_with_recovery("imdb", data_dir, _parse, verbose)
     counts = Counter(w for words, _ in splits["train"] for w in words)
-    index = {w: i + 1 for i, (w, _) in enumerate(counts.most_common())}
+    # TFlearn's imdb.pkl: 0 pads, 1 is the unknown (or too rare) word, words start at 2 by frequency
+    index = {w: i + 2 for i, (w, _) in enumerate(counts.most_common())}
 
-    def encode(reviews):
+    def encode(reviews, filter_length: bool):
         seqs = [[index.get(w, 1) if index.get(w, 1) < n_words else 1 for w in words] for words, _ in reviews]
         labels = [label for _, label in reviews]
-        if maxlen is not None:
-            kept = [i for i, s in enumerate(seqs) if len(s) <= maxlen]
+        if maxlen is not None and filter_length:  # TFlearn: training reviews shorter than maxlen
+            kept = [i for i, s in enumerate(seqs) if len(s) < maxlen]
             seqs, labels = [seqs[i] for i in kept], [labels[i] for i in kept]
         return seqs, labels
 
-    train = encode(splits["train"])
+    train = encode(splits["train"], True)
     order = np.random.default_rng(0).permutation(len(train[0]))  # a fixed shuffle before the split
     n_valid = int(round(len(order) * valid_portion))
     pick = lambda idx: ([train[0][i] for i in idx], [train[1][i] for i in idx])  # noqa: E731
-    return pick(order[n_valid:]), pick(order[:n_valid]), encode(splits["test"])
+    return pick(order[n_valid:]), pick(order[:n_valid]), encode(splits["test"], False)
 
 
 def _parse(paths) -> dict:
@@ -74,3 +76,33 @@ def _parse(paths) -> dict:
     if not splits["train"] or not splits["test"]:
         raise DatasetFormatError(f"{paths[0]}: no aclImdb/train and aclImdb/test reviews in the archive")
     return {k: [(words, label) for _, words, label in sorted(v)] for k, v in splits.items()}  # (a stable order)
+
+
+def prepare_data(seqs, labels, maxlen=None):
+    """TFlearn's: pad word-id sequences into a ``(maxlen, n_samples)`` int64 matrix (time first) with a float32
+    mask; sequences of ``maxlen`` or more words are dropped when ``maxlen`` is given.
+
+    Returns:
+        ``(x, mask, labels)``, or ``(None, None, None)`` when no sequence is left.
+    """
+    pairs = [(list(s), y) for s, y in zip(seqs, labels) if maxlen is None or len(s) < maxlen]
+    if not pairs:
+        return None, None, None
+    longest = max(len(s) for s, _ in pairs)
+    x = np.zeros((longest, len(pairs)), dtype=np.int64)
+    mask = np.zeros((longest, len(pairs)), dtype=np.float32)
+    for i, (s, _) in enumerate(pairs):
+        x[: len(s), i] = s
+        mask[: len(s), i] = 1.0
+    return x, mask, [y for _, y in pairs]
+
+
+def get_dataset_file(dataset, default_dataset, origin):
+    """TFlearn's: ``dataset`` (a path); when it is the default file name and absent, downloaded from ``origin``."""
+    from .tflearn_files import reporthook
+    import urllib.request
+    if not os.path.isfile(dataset) and os.path.basename(dataset) == default_dataset:
+        partial = f"{dataset}.part"
+        urllib.request.urlretrieve(origin, partial, reporthook)
+        os.replace(partial, dataset)
+    return dataset

@@ -58,3 +58,7 @@ def load_data(dirname: str | os.PathLike | None = None, resize_pics=(224, 224), 
         order = np.random.default_rng(0).permutation(len(X))
         X, y = X[order], y[order]
     return X, labels_out(y, 17, one_hot)
+
+
+# TFlearn's lower-level names (tflearn.datasets.oxflower17.build_class_directories ...)
+from .tflearn_files import build_class_directories, maybe_download, reporthook, untar  # noqa: E402,F401

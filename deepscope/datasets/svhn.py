@@ -49,3 +49,35 @@ def load_data(data_dir: str | os.PathLike | None = None, one_hot: bool = False, 
     if limit is not None:
         x, y, tx, ty = x[:limit], y[:limit], tx[:limit], ty[:limit]
     return (images_out(x, False), labels_out(y, 10, one_hot), images_out(tx, False), labels_out(ty, 10, one_hot))
+
+
+def label_to_one_hot_y(y, classes):
+    """TFlearn's: an SVHN ``.mat`` label (1 to 10, 10 for the digit 0) as a one-hot row of ``classes``."""
+    row = np.zeros(classes)
+    row[int(y) - 1] = 1
+    return row
+
+
+def read_data_from_file(filepath, instances=None):
+    """TFlearn's: an SVHN ``.mat`` file as ``(X (N, 32, 32, 3) float32 in 0-255, Y one-hot (N, 10))`` (label 10 is
+    the digit 0, in column 9 as TFlearn's ``label_to_one_hot_y``)."""
+    try:
+        from scipy.io import loadmat
+    except ImportError:
+        fail("svhn.read_data_from_file", "scipy installed (pip install 'deepscope[brain]')", None, error=ImportError)
+    data = loadmat(filepath)
+    images, labels = data["X"].transpose(3, 0, 1, 2).astype(np.float32), data["y"].reshape(-1)
+    count = len(labels) if instances is None else int(instances)
+    return images[:count], np.stack([label_to_one_hot_y(y, 10) for y in labels[:count]])
+
+
+def maybe_download(filename, work_directory):
+    """TFlearn's: ``work_directory/filename`` (``train_32x32.mat``, ``test_32x32.mat``, ``extra_32x32.mat``),
+    downloaded from Stanford if absent."""
+    from .tflearn_files import maybe_download as fetch
+    return fetch(filename, "http://ufldl.stanford.edu/housenumbers/", work_directory)
+
+
+def load_extra_data(data_dir="svhn/", one_hot=True):
+    """TFlearn's: the 531,131 extra SVHN images (``extra_32x32.mat``, 1.3 GB) as ``(X, Y)``."""
+    return read_data_from_file(maybe_download("extra_32x32.mat", data_dir))

@@ -57,3 +57,10 @@ def _number(text: str) -> str:
         return text
     except ValueError:  # OpenML writes '?' for a missing value
         return "0"
+
+
+def load_dataset():
+    """TFlearn declares it and raises (never written); deepscope says what to use."""
+    raise NotImplementedError("tflearn.datasets.titanic.load_dataset is not written in TFlearn either: "
+                              "download_dataset() gives the CSV; read it with data_utils.load_csv(path, "
+                              "target_column=0, categorical_labels=True, n_classes=2).")

@@ -19,7 +19,7 @@ from torch import nn
 from .._checks import Text, check_float, check_int, fail
 from ..graph import Layer, Node, add_layer, layer_function, layer_label, require_node
 from . import core
-from .conv import Conv, _padding, _require_rank, _sizes, _spatial_output, avg_pool_2d, conv_2d
+from .conv import Conv, _padding, channels_first, channels_last, _require_rank, _sizes, _spatial_output, avg_pool_2d, conv_2d
 from .core import activation as activation_layer
 from .core import attach_regularizer, build_activation, init_bias, init_weight
 from .merge_ops import merge
@@ -334,7 +334,8 @@ def highway(incoming, n_units, activation="linear", transform_dropout=None, weig
 
 class HighwayConv(Layer):
     """TFlearn's highway convolution: one convolution ``c`` shared by the transform and the gate,
-    ``act(c + b) * T + c * (1 - T)`` with ``T = sigmoid(c * w_T + b_T)`` per channel (b_T starts at -3)."""
+    ``act(c + b) * T + c * (1 - T)`` with ``T = sigmoid(c * w_T + b_T)`` per channel (b_T starts at -3).
+    2-D on ``(N, C, H, W)``; 1-D on ``(N, T, C)`` (channels last, as conv_1d)."""
 
     def __init__(self, conv: Conv, channels: int):
         super().__init__()
@@ -349,14 +350,42 @@ class HighwayConv(Layer):
     def weight(self):
         return self.conv.weight
 
-    def pre_activation(self, x):
-        return self.conv._conv(x) + self.bias.view(1, -1, 1, 1)
+    def _per_channel(self, value: torch.Tensor) -> torch.Tensor:  # (C,) -> broadcast over (N, C, *spatial)
+        return value.view(1, -1, *([1] * self.conv.ndim))
 
-    def forward(self, x):  # (N, C, H, W) -> (N, F, H', W')
-        c = self.conv._conv(x)
-        shape = (1, -1, 1, 1)
-        t = torch.sigmoid(c * self.gate_weight.view(shape) + self.gate_bias.view(shape))
-        return self.activation(c + self.bias.view(shape)) * t + c * (1.0 - t)
+    def pre_activation(self, x):
+        c = self.conv._conv(channels_first(x, self.conv.ndim)) + self._per_channel(self.bias)
+        return channels_last(c, self.conv.ndim)
+
+    def forward(self, x):  # (N, C, H, W) -> (N, F, H', W'); 1-D (N, T, C) -> (N, T', F)
+        c = self.conv._conv(channels_first(x, self.conv.ndim))
+        t = torch.sigmoid(c * self._per_channel(self.gate_weight) + self._per_channel(self.gate_bias))
+        y = self.activation(c + self._per_channel(self.bias)) * t + c * (1.0 - t)
+        return channels_last(y, self.conv.ndim)
+
+
+def _highway_conv(kind, ndim, incoming, nb_filter, filter_size, strides, padding, activation, weights_init, bias_init,
+                  regularizer, weight_decay, trainable, name) -> Node:
+    incoming = require_node(incoming, f"{kind} '{name}'")
+    where = layer_label(kind, incoming, name)
+    _require_rank(incoming, ndim + 2, where)
+    nb_filter = check_int(nb_filter, f"{where} nb_filter", minimum=1)
+    kernel, stride = _sizes(filter_size, ndim, where, "filter_size"), _sizes(strides, ndim, where, "strides")
+    padding = _padding(padding, where)
+    what = " steps" if ndim == 1 else ""
+    out, pads = _spatial_output(list(incoming.shape[1:-1]), kernel, stride, padding, where, "filter_size", what)
+    act, act_name = build_activation(activation, nb_filter, where)
+    if getattr(act, "expansion", 1) != 1:
+        fail(f"{where} activation", "an element-wise activation", activation)
+    conv = Conv(incoming.shape[-1], nb_filter, kernel, stride, pads, act, act_name, False)
+    layer = HighwayConv(conv, nb_filter)
+    init_weight(conv.weight, weights_init, act, where)
+    init_weight(layer.gate_weight.view(1, -1), weights_init, act, where)
+    init_bias(layer.bias, bias_init, where)
+    attach_regularizer(layer, "weight", regularizer, weight_decay, where)
+    if not trainable:
+        layer.requires_grad_(False)
+    return add_layer(incoming, layer, [None, *out, nb_filter], name)
 
 
 @layer_function("conv")
@@ -368,22 +397,18 @@ def highway_conv_2d(incoming, nb_filter, filter_size, strides=1, padding="same",
     Returns:
         The node ``[None, H', W', nb_filter]``.
     """
-    incoming = require_node(incoming, f"highway_conv_2d '{name}'")
-    where = layer_label("highway_conv_2d", incoming, name)
-    _require_rank(incoming, 4, where)
-    nb_filter = check_int(nb_filter, f"{where} nb_filter", minimum=1)
-    kernel, stride = _sizes(filter_size, 2, where, "filter_size"), _sizes(strides, 2, where, "strides")
-    padding = _padding(padding, where)
-    out, pads = _spatial_output(list(incoming.shape[1:3]), kernel, stride, padding, where, "filter_size", "")
-    act, act_name = build_activation(activation, nb_filter, where)
-    if getattr(act, "expansion", 1) != 1:
-        fail(f"{where} activation", "an element-wise activation", activation)
-    conv = Conv(incoming.shape[3], nb_filter, kernel, stride, pads, act, act_name, False)
-    layer = HighwayConv(conv, nb_filter)
-    init_weight(conv.weight, weights_init, act, where)
-    init_weight(layer.gate_weight.view(1, -1), weights_init, act, where)
-    init_bias(layer.bias, bias_init, where)
-    attach_regularizer(layer, "weight", regularizer, weight_decay, where)
-    if not trainable:
-        layer.requires_grad_(False)
-    return add_layer(incoming, layer, [None, *out, nb_filter], name)
+    return _highway_conv("highway_conv_2d", 2, incoming, nb_filter, filter_size, strides, padding, activation,
+                         weights_init, bias_init, regularizer, weight_decay, trainable, name)
+
+
+@layer_function("conv")
+def highway_conv_1d(incoming, nb_filter, filter_size, strides=1, padding="same", activation="linear",
+                    weights_init="uniform_scaling", bias_init="zeros", regularizer=None, weight_decay=0.001,
+                    trainable=True, restore=True, reuse=False, scope=None, name="HighwayConv1D") -> Node:
+    """A highway 1-D convolution over the steps of a ``[None, T, F]`` node (as :func:`highway_conv_2d`).
+
+    Returns:
+        The node ``[None, T', nb_filter]``.
+    """
+    return _highway_conv("highway_conv_1d", 1, incoming, nb_filter, filter_size, strides, padding, activation,
+                         weights_init, bias_init, regularizer, weight_decay, trainable, name)

@@ -94,6 +94,10 @@ def _require_rank(incoming: Node, rank: int, where: str) -> None:
     shape = list(incoming.shape)
     if len(shape) == rank:
         return
+    if rank == 5:
+        raise ValueError(f"{where}: expected a 5-D input [None, depth, height, width, channels], got shape {shape}. "
+                         f"Reshape it first, e.g. net = reshape(net, [-1, depth, height, width, channels]), or give "
+                         f"input_data a 5-D shape.")
     if rank == 4:
         features = math.prod(shape[1:])
         side = math.isqrt(features)
@@ -107,8 +111,28 @@ def _require_rank(incoming: Node, rank: int, where: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # convolution modules
 # ---------------------------------------------------------------------------------------------
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+
+
+def channels_first(x: torch.Tensor, ndim: int) -> torch.Tensor:
+    """The layout a torch convolution wants: 1-D ``(N, T, C) -> (N, C, T)``, 3-D ``(N, D, H, W, C) ->
+    (N, C, D, H, W)``; 2-D tensors are already NCHW inside the network."""
+    if ndim == 1:
+        return x.transpose(1, 2)
+    return x.permute(0, 4, 1, 2, 3) if ndim == 3 else x
+
+
+def channels_last(x: torch.Tensor, ndim: int) -> torch.Tensor:
+    """The inverse of :func:`channels_first`."""
+    if ndim == 1:
+        return x.transpose(1, 2)
+    return x.permute(0, 2, 3, 4, 1) if ndim == 3 else x
+
+
 class Conv(Layer):
-    """A 1-D or 2-D convolution with TensorFlow padding; ``forward = activation(conv(x) + b)``.
+    """A 1-D, 2-D or 3-D convolution with TensorFlow padding; ``forward = activation(conv(x) + b)``.
 
     Args:
         in_channels, out_channels: channel counts (``out_channels`` before a maxout reduction).
@@ -117,13 +141,15 @@ class Conv(Layer):
         activation, activation_name: the built activation module and its name.
         bias: whether to add a bias.
         groups: channel groups (each output channel sees ``in_channels / groups`` inputs).
+        dilation: the atrous rate (holes between kernel taps; 1 = a plain convolution).
     """
 
     def __init__(self, in_channels, out_channels, kernel, strides, pads, activation, activation_name, bias,
-                 groups: int = 1):
+                 groups: int = 1, dilation: int = 1):
         super().__init__()
         self.ndim = len(kernel)
-        self.groups = groups  # grouped (depthwise when groups == in_channels) convolution
+        self.groups = groups
+        self.dilation = dilation  # grouped (depthwise when groups == in_channels) convolution
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, *kernel))  # (out, in/groups, *k)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.stride = tuple(strides)
@@ -134,35 +160,32 @@ class Conv(Layer):
     def _conv(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, *spatial) -> (N, C_out, *spatial')
         if self.explicit_pad is not None:
             x = F.pad(x, self.explicit_pad)
-        conv = F.conv1d if self.ndim == 1 else F.conv2d
-        return conv(x, self.weight, self.bias, self.stride, self.padding, 1, self.groups)
+        return _CONV[self.ndim](x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
-    def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
-        if self.ndim == 1:  # (N, T, F) -> (N, F, T) -> conv -> (N, T', C)
-            return self._conv(x.transpose(1, 2)).transpose(1, 2)
-        return self._conv(x)  # (N, C, H, W)
+    def pre_activation(self, x: torch.Tensor) -> torch.Tensor:  # 1-D (N, T, F) and 3-D (N, D, H, W, C): channels last
+        return channels_last(self._conv(channels_first(x, self.ndim)), self.ndim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.ndim == 1:  # the activation acts on dim 1 = channels
-            return self.activation(self._conv(x.transpose(1, 2))).transpose(1, 2)
-        return self.activation(self._conv(x))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # the activation acts on dim 1 = channels
+        return channels_last(self.activation(self._conv(channels_first(x, self.ndim))), self.ndim)
 
 
 def _conv_layer(kind, ndim, incoming, nb_filter, filter_size, strides, padding, activation, bias,
-                weights_init, bias_init, regularizer, weight_decay, trainable, name) -> Node:
+                weights_init, bias_init, regularizer, weight_decay, trainable, name, rate=1) -> Node:
     incoming = require_node(incoming, f"{kind} '{name}'")
     where = layer_label(kind, incoming, name)
     _require_rank(incoming, ndim + 2, where)
     nb_filter = check_int(nb_filter, f"{where} nb_filter", minimum=1)
     kernel = _sizes(filter_size, ndim, where, "filter_size")
     stride = _sizes(strides, ndim, where, "strides")
+    rate = check_int(rate, f"{where} rate", minimum=1)
     padding = _padding(padding, where)
     spatial, channels = list(incoming.shape[1:-1]), incoming.shape[-1]
-    what = "" if ndim == 2 else " steps"
-    out, pads = _spatial_output(spatial, kernel, stride, padding, where, "filter_size", what)
+    what = " steps" if ndim == 1 else ""
+    reach = [(k - 1) * rate + 1 for k in kernel]  # the kernel's extent with holes between taps
+    out, pads = _spatial_output(spatial, reach, stride, padding, where, "filter_size", what)
     act, act_name = build_activation(activation, nb_filter, where)
     expansion = getattr(act, "expansion", 1)
-    layer = Conv(channels, nb_filter * expansion, kernel, stride, pads, act, act_name, bool(bias))
+    layer = Conv(channels, nb_filter * expansion, kernel, stride, pads, act, act_name, bool(bias), dilation=rate)
     init_weight(layer.weight, weights_init, activation, where)
     init_bias(layer.bias, bias_init, where)
     attach_regularizer(layer, "weight", regularizer, weight_decay, where)
@@ -254,16 +277,7 @@ def conv_2d_transpose(incoming, nb_filter, filter_size, output_shape, strides=1,
     if not isinstance(output_shape, (list, tuple)) or len(output_shape) not in (2, 3):
         fail(f"{where} output_shape", "[height, width] or [height, width, nb_filter]", output_shape, error=TypeError)
     out = [check_int(v, f"{where} output_shape") for v in output_shape[:2]]
-    sizes = list(incoming.shape[1:3])
-    crop: list[int] = []
-    for n, o, k, s in reversed(list(zip(sizes, out, kernel, stride))):
-        expected = _output_size(o, k, s, padding)
-        if expected != n:
-            fail(f"{where} output_shape", f"a size whose conv_2d (filter {k}, stride {s}, padding={padding!r}) "
-                 f"gives the input size {n}", output_shape, f"That size gives {expected} instead.")
-        before = _same_pads(o, k, s)[0] if padding == "same" else 0
-        full = (n - 1) * s + k
-        crop += [-before, o - (full - before)]
+    crop = transpose_crop(list(incoming.shape[1:3]), out, kernel, stride, padding, where, output_shape)
     act, act_name = build_activation(activation, nb_filter, where)
     expansion = getattr(act, "expansion", 1)
     layer = ConvTranspose2d(incoming.shape[3], nb_filter * expansion, kernel, stride, crop, act, act_name, bool(bias))
@@ -278,11 +292,26 @@ def conv_2d_transpose(incoming, nb_filter, filter_size, output_shape, strides=1,
     return add_layer(incoming, layer, [None, *out, nb_filter], name)
 
 
+def transpose_crop(sizes, out, kernel, stride, padding: str, where: str, output_shape) -> list[int]:
+    """``F.pad`` argument turning a transposed convolution's full output into TensorFlow's ``out`` sizes
+    (negative crops), or a clear error when ``out`` is not a size the forward convolution maps to ``sizes``."""
+    crop: list[int] = []
+    for n, o, k, s in reversed(list(zip(sizes, out, kernel, stride))):
+        expected = _output_size(o, k, s, padding)
+        if expected != n:
+            fail(f"{where} output_shape", f"a size whose convolution (filter {k}, stride {s}, padding={padding!r}) "
+                 f"gives the input size {n}", output_shape, f"That size gives {expected} instead.")
+        before = _same_pads(o, k, s)[0] if padding == "same" else 0
+        full = (n - 1) * s + k
+        crop += [-before, o - (full - before)]
+    return crop
+
+
 # ---------------------------------------------------------------------------------------------
 # pooling
 # ---------------------------------------------------------------------------------------------
 class Pool(nn.Module):
-    """Max or average pooling (1-D over steps, or 2-D) with TensorFlow padding.
+    """Max or average pooling (1-D over steps, 2-D or 3-D) with TensorFlow padding.
 
     Average pooling divides by the number of real (unpadded) elements in each window.
     """
@@ -294,8 +323,7 @@ class Pool(nn.Module):
         self.padding, self.explicit_pad = _torch_pad(pads)
         if mode == "avg" and self.explicit_pad is not None:
             ones = F.pad(torch.ones(1, 1, *in_sizes), self.explicit_pad)
-            pool = F.avg_pool1d if self.ndim == 1 else F.avg_pool2d
-            fraction = pool(ones, self.kernel, self.stride)  # share of real elements per window
+            fraction = _AVG_POOL[self.ndim](ones, self.kernel, self.stride)  # share of real elements per window
             self.register_buffer("scale", 1.0 / fraction, persistent=False)
         else:
             self.scale = None
@@ -304,16 +332,12 @@ class Pool(nn.Module):
         if self.explicit_pad is not None:
             x = F.pad(x, self.explicit_pad, value=float("-inf") if self.mode == "max" else 0.0)
         if self.mode == "max":
-            pool = F.max_pool1d if self.ndim == 1 else F.max_pool2d
-            return pool(x, self.kernel, self.stride, self.padding)
-        pool = F.avg_pool1d if self.ndim == 1 else F.avg_pool2d
-        y = pool(x, self.kernel, self.stride, self.padding, count_include_pad=False)
+            return _MAX_POOL[self.ndim](x, self.kernel, self.stride, self.padding)
+        y = _AVG_POOL[self.ndim](x, self.kernel, self.stride, self.padding, count_include_pad=False)
         return y if self.scale is None else y * self.scale
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.ndim == 1:  # (N, T, C) -> (N, C, T) -> pool -> (N, T', C)
-            return self._pool(x.transpose(1, 2)).transpose(1, 2)
-        return self._pool(x)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # 1-D (N, T, C) and 3-D (N, D, H, W, C): channels last
+        return channels_last(self._pool(channels_first(x, self.ndim)), self.ndim)
 
 
 def _pool_layer(kind, mode, ndim, incoming, kernel_size, strides, padding, name) -> Node:
@@ -324,7 +348,7 @@ def _pool_layer(kind, mode, ndim, incoming, kernel_size, strides, padding, name)
     stride = kernel if strides is None else _sizes(strides, ndim, where, "strides")
     padding = _padding(padding, where)
     spatial = list(incoming.shape[1:-1])
-    what = "" if ndim == 2 else " steps"
+    what = " steps" if ndim == 1 else ""
     out, pads = _spatial_output(spatial, kernel, stride, padding, where, "kernel_size", what)
     return add_layer(incoming, Pool(mode, kernel, stride, pads, spatial), [None, *out, incoming.shape[-1]], name)
 
@@ -419,3 +443,89 @@ def upsample_2d(incoming, kernel_size, name="UpSample2D") -> Node:
     factor = _sizes(kernel_size, 2, where, "kernel_size")
     _, h, w, c = incoming.shape
     return add_layer(incoming, Upsample(factor), [None, h * factor[0], w * factor[1], c], name)
+
+
+@layer_function("conv")
+def atrous_conv_2d(incoming, nb_filter, filter_size, rate=1, padding="same", activation="linear", bias=True,
+                   weights_init="uniform_scaling", bias_init="zeros", regularizer=None, weight_decay=0.001,
+                   trainable=True, restore=True, reuse=False, scope=None, name="AtrousConv2D") -> Node:
+    """Atrous (dilated) 2-D convolution: ``rate - 1`` holes between kernel taps, stride 1 (TFlearn's arguments).
+
+    Args:
+        incoming: a 4-D node ``[None, H, W, C]``.
+        nb_filter, filter_size: as in :func:`conv_2d`.
+        rate: the dilation (1 = a plain convolution); the kernel then reaches ``(k - 1) * rate + 1`` pixels.
+        padding: ``'same'`` keeps ``H, W``; ``'valid'`` gives ``H - (k - 1) * rate``.
+        (the others): as in :func:`conv_2d`.
+
+    Returns:
+        The new node ``[None, H', W', nb_filter]``.
+    """
+    return _conv_layer("atrous_conv_2d", 2, incoming, nb_filter, filter_size, 1, padding, activation, bias,
+                       weights_init, bias_init, regularizer, weight_decay, trainable, name, rate=rate)
+
+
+def upscore_output(shape, sizes: list[int], stride, where: str) -> list[int]:
+    """The output sizes of an upscore layer: ``shape``'s spatial sizes, else TFlearn's ``(n - 1) * s + 1``."""
+    ndim = len(sizes)
+    if shape is None:
+        return [(n - 1) * s + 1 for n, s in zip(sizes, stride)]
+    if isinstance(shape, (list, tuple)) and len(shape) in (ndim, ndim + 1, ndim + 2):
+        spatial = shape if len(shape) == ndim else shape[1: 1 + ndim]
+        return [check_int(v, f"{where} shape", minimum=1) for v in spatial]
+    fail(f"{where} shape", f"None or the {ndim} output sizes (optionally after the batch and before the channels)",
+         shape, error=TypeError)
+
+
+def bilinear_ramp(size: int) -> torch.Tensor:
+    """The 1-D profile of the bilinear upsampling filter of fully convolutional networks (Long et al. 2015),
+    with TFlearn's centre (``(2f - 1 - f % 2) / 2`` for ``f = ceil(size / 2)``); filters are its outer products."""
+    factor = -(-size // 2)
+    center = (2 * factor - 1 - factor % 2) / 2
+    return 1 - (torch.arange(size, dtype=torch.float32) - center).abs() / factor  # (size,)
+
+
+@layer_function("conv")
+def upscore_layer(incoming, num_classes, shape=None, kernel_size=4, strides=2, trainable=True, restore=True,
+                  reuse=False, scope=None, name="Upscore") -> Node:
+    """Upscore (Long et al. 2015): a transposed convolution initialized as bilinear upsampling, channel
+    ``i`` to channel ``i`` (TFlearn's arguments; no bias, no activation, 'same' padding).
+
+    Args:
+        incoming: a 4-D node ``[None, H, W, C]`` with ``C >= num_classes`` (channel i maps to class i).
+        num_classes: the output channels.
+        shape: the output ``[H', W']``, ``[batch, H', W']`` or ``[batch, H', W', X]`` (batch and X ignored);
+            None: ``(H - 1) * s + 1`` by ``(W - 1) * s + 1`` (TFlearn's default).
+        kernel_size: the (square) filter size.
+        strides: the upsampling factor.
+        trainable, restore, reuse, scope: as in :func:`conv_2d`.
+        name: layer name.
+
+    Returns:
+        The new node ``[None, H', W', num_classes]``.
+    """
+    incoming = require_node(incoming, f"upscore_layer '{name}'")
+    where = layer_label("upscore_layer", incoming, name)
+    _require_rank(incoming, 4, where)
+    num_classes = check_int(num_classes, f"{where} num_classes", minimum=1)
+    kernel = _sizes(kernel_size, 2, where, "kernel_size")
+    stride = _sizes(strides, 2, where, "strides")
+    _, h, w, channels = incoming.shape
+    if channels < num_classes:
+        fail(f"{where} num_classes", f"at most the incoming channels ({channels}): the bilinear filter maps "
+             f"channel i to class i", num_classes, "Reduce the channels with a 1x1 conv_2d to num_classes first.")
+    out = upscore_output(shape, [h, w], stride, where)
+    crop = transpose_crop([h, w], out, kernel, stride, "same", where, shape)
+    layer = ConvTranspose2d(channels, num_classes, kernel, stride, crop, nn.Identity(), "linear", False)
+    with torch.no_grad():
+        layer.weight.zero_()  # (in, out, kh, kw)
+        ramp = bilinear_ramp(max(kernel))
+        filters = (ramp[:, None] * ramp[None, :])[: kernel[0], : kernel[1]]
+        for i in range(num_classes):
+            layer.weight[i, i] = filters
+    if not trainable:
+        layer.requires_grad_(False)
+    return add_layer(incoming, layer, [None, *out, num_classes], name)
+
+
+deconv_2d = upsample_2d  # TFlearn 0.5 names upsample_2d deconv_2d as well

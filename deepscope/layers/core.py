@@ -10,7 +10,7 @@ from torch import nn
 from .. import activations, initializations, regularizers
 from .._registry import Registry
 from .._checks import Text, check_choice, check_float, check_int, check_shape_list, fail
-from ..graph import NODE_LAYERS, Graph, Layer, Node, add_layer, layer_function, layer_label, require_node
+from ..graph import NODE_LAYERS, Graph, scope_prefix, Layer, Node, add_layer, layer_function, layer_label, require_node
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,7 +100,8 @@ def input_data(shape=None, placeholder=None, dtype=None, data_preprocessing=None
     Args:
         shape: ``[None]`` (one number per sample), ``[None, features]``, ``[None, steps, features]``
             or ``[None, H, W, C]``.
-        placeholder: unsupported (TensorFlow only); must be None.
+        placeholder: None; an input node made earlier (returned as it is); or a placeholder object with
+            ``shape`` and ``name`` (the input takes both: fit's feed dict may be keyed by the object).
         dtype: ignored (inputs are float32 unless an embedding follows).
         data_preprocessing: an ``ImagePreprocessing`` applied at train and predict time.
         data_augmentation: an ``ImageAugmentation`` applied while training only.
@@ -109,9 +110,16 @@ def input_data(shape=None, placeholder=None, dtype=None, data_preprocessing=None
     Returns:
         The input node.
     """
-    if placeholder is not None:
-        fail("input_data placeholder", "None (TensorFlow placeholders do not exist in deepscope)",
-             placeholder, "Give shape=[None, ...] instead.")
+    if isinstance(placeholder, Node) and not placeholder.parents:
+        return placeholder  # an input made earlier (TFlearn: the placeholder this input feeds)
+    if placeholder is not None:  # a placeholder object (a TensorFlow stand-in): its shape and name
+        placeholder_shape, placeholder_name = getattr(placeholder, "shape", None), getattr(placeholder, "name", None)
+        if not isinstance(placeholder_shape, (list, tuple)) or not isinstance(placeholder_name, str):
+            fail("input_data placeholder", "None, an input made with input_data, or an object with a shape list and "
+                 "a name (what fit's feed dict is keyed by)", placeholder, "Give shape=[None, ...] instead.")
+        shape = shape if shape is not None else [None, *list(placeholder_shape)[1:]]
+        if name == "InputData":
+            name = placeholder_name.rsplit("/", 1)[-1].split(":")[0]
     if shape is None:
         fail("input_data shape", "a shape such as [None, 2] or [None, 32, 32, 3]", shape,
              "The first dimension (None) is the batch size.")
@@ -121,12 +129,20 @@ def input_data(shape=None, placeholder=None, dtype=None, data_preprocessing=None
         fail("input_data shape", "1 to 5 dimensions including the batch ([None] for one number per "
              "sample, [None, features] ... [None, depth, H, W, C])", shape)
     module = InputLayer(shape, data_preprocessing, data_augmentation)
-    return add_layer_root(module, shape, name)
+    node = add_layer_root(module, shape, name)
+    if placeholder is not None:  # recorded as the shape and name it gave (the object itself is not saved)
+        node.call = {"fn": "input_data", "inputs": [], "list_input": False,
+                     "args": {"shape": list(shape), "placeholder": None, "dtype": None,
+                              "data_preprocessing": data_preprocessing, "data_augmentation": data_augmentation,
+                              "name": name}}
+    return node
 
 
 def add_layer_root(module: nn.Module, shape, name: str) -> Node:
+    if not isinstance(name, str) or not name or any(c in name for c in "./\\"):
+        fail("input_data name", "a plain name without '.', '/' or '\\', such as 'input'", name)
     graph = Graph()
-    unique = graph.unique_name(name)
+    unique = graph.unique_name(scope_prefix() + name)
     module.layer_name = unique
     return Node(shape, module, [], unique, graph)
 
@@ -270,7 +286,19 @@ class Activation(Layer):
 
 @layer_function("core")
 def activation(incoming, activation="linear", name="Activation") -> Node:
-    """Apply an activation function by name or callable."""
+    """Apply an activation function by name or callable.
+
+    Args:
+        incoming: a node (adds an activation layer) or a tensor / array (returns the activated values, as
+            TFlearn's ``activation(tensor, 'relu')``).
+        activation: a name (``'relu'``, ``'leaky_relu'``, ...) or a callable.
+        name: layer name.
+
+    Returns:
+        The new node, or the activated tensor.
+    """
+    if not isinstance(incoming, Node) and not isinstance(incoming, (list, tuple, dict, str)) and incoming is not None:
+        return apply_activation(incoming, activation, f"activation '{name}'")
     incoming = require_node(incoming, f"activation '{name}'")
     rank = len(incoming.shape)
     features = incoming.shape[-1] if rank != 4 else incoming.shape[3]
@@ -279,6 +307,22 @@ def activation(incoming, activation="linear", name="Activation") -> Node:
         fail(f"activation '{name}'", "an element-wise activation", activation,
              "maxout changes the number of units: use fully_connected(..., activation='maxout').")
     return add_layer(incoming, Activation(act, act_name, rank == 3), incoming.shape, name)
+
+
+def apply_activation(values, activation, where: str):
+    """``activation`` applied to a tensor (arrays and numbers become float32 tensors); element-wise only."""
+    if not isinstance(values, torch.Tensor) and not hasattr(values, "__torch_function__"):
+        try:
+            values = torch.as_tensor(values, dtype=torch.float32)
+        except (TypeError, ValueError, RuntimeError):
+            fail(f"{where} incoming", "a node, a tensor, an array or a number", Text(type(values).__name__),
+                 error=TypeError)
+    if callable(activation) and not isinstance(activation, nn.Module) and not isinstance(activation, str):
+        return activation(values)
+    module = activations.get(activation, num_features=1, where=f"{where} activation")
+    if getattr(module, "expansion", 1) != 1:
+        fail(f"{where} activation", "an element-wise activation", activation)
+    return module(values)
 
 
 ELEMENTWISE_OPS = ("add", "sub", "mul", "div")

@@ -161,3 +161,15 @@ def l2_normalize(incoming, dim, epsilon=1e-12, name="l2_normalize") -> Node:
     epsilon = check_float(epsilon, f"{where} epsilon", minimum=0.0)
     dims = tuple(sorted({internal_axis(a, rank) for a in axes}))
     return add_layer(incoming, L2Normalize(dims, epsilon), incoming.shape, name)
+
+
+def get(identifier):
+    """A normalization layer function by name (``'batch_normalization'``, ...); a function passes through."""
+    if callable(identifier):
+        return identifier
+    found = {"batch_normalization": batch_normalization, "local_response_normalization": local_response_normalization,
+             "l2_normalize": l2_normalize}.get(str(identifier))
+    if found is None:
+        fail("normalization.get identifier", "'batch_normalization', 'local_response_normalization', "
+             "'l2_normalize' or a function", identifier)
+    return found

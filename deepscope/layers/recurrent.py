@@ -274,6 +274,49 @@ class GRUCell(_Cell):
     kind = "gru"
 
 
+class DropoutWrapper(_Cell):
+    """Dropout on a cell's inputs and outputs (TFlearn's ``DropoutWrapper``; never on its state).
+
+    Args:
+        cell: ``BasicLSTMCell(n)``, ``GRUCell(n)`` or ``BasicRNNCell(n)``.
+        input_keep_prob, output_keep_prob: keep probabilities in (0, 1].
+        seed: TensorFlow's; the fit's seed decides the dropout masks.
+    """
+
+    def __init__(self, cell, input_keep_prob=1.0, output_keep_prob=1.0, seed=None):
+        if isinstance(cell, dict) and cell.get("__class__") in _CELLS:  # rebuilt from a saved network
+            cell = _CELLS[cell["__class__"]](**cell.get("__config__", {}))
+        if not isinstance(cell, _Cell) or isinstance(cell, DropoutWrapper):
+            fail("DropoutWrapper cell", "a cell: BasicLSTMCell(n), GRUCell(n) or BasicRNNCell(n)",
+                 type(cell).__name__, error=TypeError)
+        self.cell = cell
+        self.kind = cell.kind
+        self.__dict__.update({k: v for k, v in vars(cell).items() if k != "kind"})
+        self.dropout = _keep_probs((input_keep_prob, output_keep_prob), "DropoutWrapper")
+
+    def to_config(self) -> dict:
+        return {"cell": {"__class__": type(self.cell).__name__, "__config__": self.cell.to_config()},
+                "input_keep_prob": self.dropout[0], "output_keep_prob": self.dropout[1]}
+
+    def __repr__(self) -> str:
+        return f"DropoutWrapper({self.cell!r}, {self.dropout[0]}, {self.dropout[1]})"
+
+
+_CELLS = {"BasicRNNCell": BasicRNNCell, "BasicLSTMCell": BasicLSTMCell, "GRUCell": GRUCell}
+
+
+def retrieve_seq_length_op(data) -> torch.Tensor:
+    """The length of each zero-padded sequence ``(N, T, F)``: the number of steps with a non-zero feature."""
+    data = torch.as_tensor(data)
+    return torch.sign(data.abs().amax(dim=2)).sum(dim=1).to(torch.int32)  # (N,)
+
+
+def advanced_indexing_op(input, index) -> torch.Tensor:  # noqa: A002 - TFlearn's argument name
+    """Each sequence's output at its last step: ``input[n, index[n] - 1]`` of ``(N, T, F)`` -> ``(N, F)``."""
+    values, index = torch.as_tensor(input), torch.as_tensor(index).long()
+    return values[torch.arange(values.shape[0]), index - 1]
+
+
 def _activation_name(activation):
     """Cells keep activation names (so they save as JSON); TensorFlow's tf.tanh-style functions map to names."""
     if activation is None or isinstance(activation, str):
@@ -330,7 +373,8 @@ def bidirectional_rnn(incoming, rnncell_fw, rnncell_bw, return_seq=False, return
     if return_states or initial_state_fw is not None or initial_state_bw is not None:
         fail(f"{where} return_states / initial_state_*", "False / None (states start at zero)",
              return_states or initial_state_fw or initial_state_bw)
-    parts = [_build_recurrent(cell.kind, incoming, cell.num_units, cell.activation, cell.inner_activation, None,
+    parts = [_build_recurrent(cell.kind, incoming, cell.num_units, cell.activation, cell.inner_activation,
+                              getattr(cell, "dropout", None),
                               cell.bias, cell.weights_init, cell.forget_bias, return_seq, False, None,
                               dynamic and cell is rnncell_fw, cell.trainable, f"{where} {direction}")[0]
              for cell, direction in ((rnncell_fw, "forward"), (rnncell_bw, "backward"))]

@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import data_augmentation, data_preprocessing, losses, metrics, optimizers
 from ..layers import recurrent
+from ..graph import LAYERS
 from ..layers.core import CUSTOM_FUNCTIONS
 
 
@@ -30,6 +31,10 @@ def from_json_value(value: Any) -> Any:
     if isinstance(value, list):
         return [from_json_value(v) for v in value]
     if isinstance(value, dict):
+        if "__layer__" in value:  # a layer function (time_distributed's fn)
+            if value["__layer__"] not in LAYERS:
+                raise ValueError(f"the model names an unknown layer function {value['__layer__']!r}")
+            return LAYERS.get(value["__layer__"])
         if "__custom__" in value:  # a registered custom_layer function
             name = value["__custom__"]
             if name not in CUSTOM_FUNCTIONS:

@@ -77,8 +77,11 @@ def split_inputs(X, input_names: list[str], argument: str) -> list:
         if len(input_names) == 1 and len(X) == 1:
             return list(X.values())
         if sorted(map(str, X)) != sorted(input_names):
+            unknown = sorted(set(map(str, X)) - set(input_names))
+            asked = (f"Feed dict asks for variable named {unknown[0]!r} but no such variable is known to exist. "
+                     if unknown else "")
             fail(argument, "a dict with one array per input_data name (" + ", ".join(map(repr, input_names)) + ")",
-                 Text(f"the keys {sorted(map(str, X))}"), "Name the inputs with input_data(..., name='input').")
+                 Text(f"the keys {sorted(map(str, X))}"), asked + "Name the inputs with input_data(..., name='input').")
         return [X[name] for name in input_names]
     if len(input_names) == 1:
         return [X]
@@ -90,7 +93,14 @@ def split_inputs(X, input_names: list[str], argument: str) -> list:
 def by_name(feed: dict) -> dict:
     """A feed dict keyed by layer names, whether it was keyed by names or by the layers themselves
     (TFlearn accepts ``{input_layer: X}`` as well as ``{'input': X}``)."""
-    return {(key.name if isinstance(key, Node) else key): value for key, value in feed.items()}
+    named = {}
+    for key, value in feed.items():
+        name = key.name if isinstance(key, Node) or (not isinstance(key, str) and isinstance(
+            getattr(key, "name", None), str)) else key  # a layer, or a placeholder object, by its name
+        if isinstance(name, str) and name.endswith(":0"):  # a TensorFlow tensor name ('input:0')
+            name = name[:-2]
+        named[name] = value
+    return named
 
 
 def single_target(Y, target_name: str | None, argument: str):

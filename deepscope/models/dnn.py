@@ -403,6 +403,32 @@ class DNN:
                  "Check trainable=False on the layers.")
         self.optimizer, self.scheduler = self.optimizer_spec.build(params, total_steps)
 
+    def fit_batch(self, X_inputs, Y_targets) -> float:
+        """One optimizer step on this batch (TFlearn's): a one-step ``fit`` (loss, regularizers, clipping and the
+        optimizer's state as in ``fit``), without its progress line or diagnosis.
+
+        Returns:
+            The batch's loss before the step.
+        """
+        import contextlib
+        import io
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.fit(X_inputs, Y_targets, n_epoch=1, batch_size=10**9, shuffle=False, snapshot_epoch=False,
+                     diagnostics=False, show_metric=False)
+        return float(self.history[-1].get("loss", float("nan"))) if self.history else float("nan")
+
+    def get_train_vars(self) -> list:
+        """The parameters ``fit`` trains (TFlearn's name for :meth:`trainable_parameters`)."""
+        return self.trainable_parameters()
+
+    def retrieve_data_preprocessing_and_augmentation(self) -> tuple[dict, dict]:
+        """``(augmentation by input name, preprocessing by input name)`` of the ``input_data`` layers that have
+        them (TFlearn's order: augmentation first)."""
+        inputs = [n for n in self.net.nodes if not n.parents] if isinstance(self.net, Network) else []
+        augmentation = {n.name: n.module.augmentation for n in inputs if getattr(n.module, "augmentation", None)}
+        preprocessing = {n.name: n.module.preprocessing for n in inputs if getattr(n.module, "preprocessing", None)}
+        return augmentation, preprocessing
+
     def trainable_parameters(self) -> list:
         """The parameters ``fit`` trains: ``regression(trainable_vars=...)`` if given (those of this
         network), else every parameter with ``requires_grad``."""
@@ -571,7 +597,8 @@ class DNN:
         """
         return serialization.save_model(self, model_file, durable=durable)
 
-    def load(self, model_file, weights_only=False) -> "DNN":
+    def load(self, model_file, weights_only=False, variable_name_map=None, scope_for_restore=None,
+             create_new_session=True, verbose=False) -> "DNN":
         """Load weights saved by :meth:`save` into this model (same architecture; layers made with
         ``restore=False`` keep theirs).
 
@@ -579,8 +606,22 @@ class DNN:
             model_file: the file (``'model.tfl.ckpt-500'`` finds ``model.tfl.ckpt-500.safetensors``).
             weights_only: only the trainable weights (TFlearn's meaning): batch-norm averages,
                 preprocessing statistics and the step counter stay as they are.
+            variable_name_map: ``(pattern, replacement)``, a regular expression substitution from a layer's
+                name here to its name in the file (``('^scopeA/', '')``), or a function doing that (None:
+                leave the layer as it is).
+            scope_for_restore: load only the layers inside this variable scope, from a file saved without it
+                (two trained models into the two scopes of one network).
+            create_new_session: TensorFlow only; accepted, nothing to do (weights load into this model).
+            verbose: print each renamed layer.
+
+        Returns:
+            This model.
+
+        Raises:
+            WeightsNotFoundError: the file lacks weights of this network (TensorFlow's NotFoundError).
         """
-        serialization.load_weights(self, model_file, weights_only=bool(weights_only))
+        name_map = serialization.name_map_of(variable_name_map, scope_for_restore, bool(verbose))
+        serialization.load_weights(self, model_file, weights_only=bool(weights_only), name_map=name_map)
         return self
 
     def lr_find(self, X, Y, start_lr=1e-7, end_lr=10.0, num_steps=100, batch_size=None, **kwargs):

@@ -84,3 +84,8 @@ def sample(probabilities: np.ndarray, temperature: float, generator: np.random.G
     logits = np.log(np.clip(probabilities, 1e-12, None)) / temperature
     weights = np.exp(logits - logits.max())
     return int(generator.choice(len(weights), p=weights / weights.sum()))
+
+
+def reverse_dictionary(dic: dict) -> dict:
+    """``{value: key}`` of a dict (TFlearn's, for index -> character maps)."""
+    return {value: key for key, value in dic.items()}

@@ -10,6 +10,7 @@ from typing import Callable
 
 import hashlib
 import json
+import re
 import os
 from pathlib import Path
 
@@ -17,8 +18,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 
+from .._checks import fail
 from .._io import atomic_write_bytes
-from ..graph import LAYERS, NotSerializable, to_json_value
+from ..graph import LAYERS, NotSerializable, scope_path, to_json_value
 from ..network import Network
 from .config_objects import from_json_value
 
@@ -34,6 +36,68 @@ MAX_HEADER_BYTES = 64 * 1024 * 1024  # a larger header is refused (huge-allocati
 
 class ModelFileError(ValueError):
     """A model file that cannot be read: missing, corrupt, not deepscope's, or tampered."""
+
+
+class WeightsNotFoundError(ModelFileError, KeyError):
+    """A model file that lacks weights this network has (TensorFlow's ``NotFoundError`` when restoring)."""
+
+    __str__ = ValueError.__str__  # (KeyError would quote the message)
+
+
+def name_map_of(variable_name_map, scope_for_restore, verbose: bool = False):
+    """TFlearn's ``DNN.load`` renaming as a function: a layer's name here -> its name in the file, or None (not
+    restored).
+
+    Args:
+        variable_name_map: ``(pattern, replacement)`` (a regular expression substitution), a function, or None.
+        scope_for_restore: restore only the layers inside this variable scope, read from the file without it.
+        verbose: print each renaming.
+    """
+    if scope_for_restore is not None:
+        if not isinstance(scope_for_restore, str) or not scope_for_restore:
+            fail("load scope_for_restore", "the name of a variable scope, such as 'scopeA'", scope_for_restore)
+        prefix = scope_for_restore.rstrip("/") + "/"
+        rename = lambda name: name[len(prefix):] if name.startswith(prefix) else None  # noqa: E731
+    elif isinstance(variable_name_map, tuple) and len(variable_name_map) == 2 and \
+            all(isinstance(v, str) for v in variable_name_map):
+        try:
+            pattern = re.compile(variable_name_map[0])
+        except re.error as exc:
+            fail("load variable_name_map", "(regular expression, replacement)", variable_name_map, f"{exc}.")
+        rename = lambda name: pattern.sub(variable_name_map[1], name)  # noqa: E731
+    elif callable(variable_name_map):
+        rename = variable_name_map
+    elif variable_name_map is None:
+        return None
+    else:
+        fail("load variable_name_map", "a (pattern, replacement) tuple of strings or a function of a name",
+             variable_name_map, error=TypeError)
+
+    def mapped(name: str):
+        new = rename(name)
+        if verbose and new is not None:
+            print(f"Restoring {name} <- {new}")
+        return new
+    return mapped
+
+
+def _rename_keys(own: dict, tensors: dict, name_map) -> tuple[dict, set]:
+    """The file's tensors under this network's keys (``layers.<name>.<parameter>``) through ``name_map`` (a
+    layer's name here -> its name in the file); and the keys of layers the map leaves out (not restored)."""
+    renamed, skipped = {}, set()
+    for key in own:
+        head, _, rest = key.partition(".")
+        layer, _, parameter = rest.partition(".")
+        if head != "layers" or not parameter:
+            if key in tensors:
+                renamed[key] = tensors[key]
+            continue
+        in_file = name_map(layer)
+        if in_file is None:
+            skipped.add(key)
+        elif f"layers.{in_file}.{parameter}" in tensors:
+            renamed[key] = tensors[f"layers.{in_file}.{parameter}"]
+    return renamed, skipped
 
 
 def tensor_digest(tensors: dict, metadata: dict) -> str:
@@ -88,7 +152,9 @@ def describe_network(dnn) -> dict:
     nodes = []
     for node in dnn.net.nodes:
         call = node.call or {}
-        nodes.append({"id": position[node.id], "name": node.name, "fn": call.get("fn"),
+        scope, _, name = node.name.rpartition("/")  # a layer made inside variable_scope('s'): 's/name'
+        nodes.append({"id": position[node.id], "name": name, **({"scope": scope} if scope else {}),
+                      "fn": call.get("fn"),
                       "inputs": [position.get(i, i) for i in call.get("inputs", [])],
                       "list_input": call.get("list_input", False),
                       "args": {k: to_json_value(v, k) for k, v in call.get("args", {}).items()}})
@@ -191,26 +257,38 @@ def fresh_keys(net) -> tuple[str, ...]:
     return tuple(f"layers.{name}." for name, m in layers.items() if getattr(m, "restore", True) is False)
 
 
-def load_weights(dnn, path, weights_only: bool = False) -> None:
+def load_weights(dnn, path, weights_only: bool = False, name_map=None) -> None:
     """Load the weights of ``path`` into ``dnn`` (which must have the same architecture).
 
     Args:
         weights_only: TFlearn's meaning: only the trainable weights; buffers (batch-norm running
             averages, preprocessing statistics) and the step counter keep their current values.
+        name_map: a layer's name here -> its name in the file, or None to leave the layer as it is
+            (from :func:`name_map_of`); with a map, the file may hold more layers than this network.
     """
     tensors, meta = read_file(path)
     own = dnn.net.state_dict()
     kept = fresh_keys(dnn.net)  # layers made with restore=False keep their fresh weights (fine-tuning)
     if weights_only:
         kept = kept + tuple(name for name, _ in dnn.net.named_buffers(remove_duplicate=False))
+    if name_map is not None:
+        tensors, skipped = _rename_keys(own, tensors, name_map)
+        kept = kept + tuple(sorted(skipped))
     tensors = {k: v for k, v in tensors.items() if not k.startswith(kept)} if kept else tensors
     missing = sorted(k for k in set(own) - set(tensors) if not k.startswith(kept))
     unexpected = sorted(set(tensors) - set(own))
-    if missing or unexpected:
+    if missing:
+        scoped = sorted({k.split(".")[1].rsplit("/", 1)[0] for k in missing if "/" in k.split(".")[1]})
+        hint = (f" This network's layers are inside variable scope {scoped[0]!r}: load(path, "
+                f"scope_for_restore={scoped[0]!r}) reads a file saved without it." if scoped else "")
+        raise WeightsNotFoundError(
+            f"model file {str(path)!r} does not match this network: missing {missing[:5]}"
+            + (f", unexpected {unexpected[:5]}" if unexpected else "") + ". Build the same network, or use "
+            "deepscope.load(path); a new layer (e.g. a new output layer for fine-tuning) takes restore=False." + hint)
+    if unexpected:
         raise ModelFileError(
-            f"model file {str(path)!r} does not match this network: missing {missing[:5]}, "
-            f"unexpected {unexpected[:5]}. Build the same network, or use deepscope.load(path); a new "
-            "layer (e.g. a new output layer for fine-tuning) takes restore=False.")
+            f"model file {str(path)!r} does not match this network: unexpected {unexpected[:5]}. Build the same "
+            "network, or use deepscope.load(path); variable_name_map= or scope_for_restore= load a part of a file.")
     for key, value in tensors.items():
         if tuple(value.shape) != tuple(own[key].shape):
             raise ModelFileError(
@@ -282,10 +360,12 @@ def rebuild_network(description: dict, source: str):
                 # may have taken the requested one when it was built)
                 args["name"] = entry["name"]
             parents = [built[i] for i in entry["inputs"]]
-            if not parents:
-                node = fn(**args)
-            else:
-                node = fn(parents if entry["list_input"] else parents[0], **args)
+            scope = entry.get("scope")
+            if scope is not None and (not isinstance(scope, str) or any(c in scope for c in ".\\")):
+                raise ModelFileError(f"model file {source!r} names a variable scope {str(scope)[:80]!r}: scopes "
+                                     "are plain words joined by '/'; the file was changed after saving.")
+            with scope_path(scope):
+                node = fn(parents if entry["list_input"] else parents[0], **args) if parents else fn(**args)
             built[entry["id"]] = node
         return built[output_id]
     except ModelFileError:

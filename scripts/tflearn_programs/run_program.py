@@ -6,7 +6,7 @@ Run it in an empty folder (programs write files where they run); `run_all.py` do
 program. TFlearn's files are read from your checkout of github.com/tflearn/tflearn and never copied
 here. Caps and stand-ins live in this file only (the program's text is unchanged):
 - `import tflearn...` resolves to deepscope (a meta path alias).
-- a minimal `tensorflow` stand-in for `tf.Graph().as_default()` / `tf.reset_default_graph()`.
+- a `tensorflow` stand-in (tf_standin.py): placeholders, sessions, scopes and collections on torch.
 - DNN.fit / SequenceGenerator.fit: n_epoch=1, at most CAP samples (validation too).
 - datasets absent offline (STANDIN=1: oxflower17, imdb): random arrays of the right shapes;
   downloaded text corpora: a small generated text; interactive figures: Agg, no waiting.
@@ -47,25 +47,12 @@ class Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 sys.meta_path.insert(0, Alias())
 
-# --- tensorflow stand-in (graph scoping only) ---
+# --- tensorflow stand-in (graph mode on torch: tf_standin.py) ---
 import tensorboard.compat  # noqa: E402  (let TensorBoard pick its own stub before ours exists)
 _ = tensorboard.compat.tf
 import torch.utils.tensorboard.summary  # noqa: E402,F401
-tf = types.ModuleType("tensorflow")
-tf.__spec__ = importlib.machinery.ModuleSpec("tensorflow", None)
-class _Graph:
-    def as_default(self):
-        return contextlib.nullcontext(self)
-tf.Graph = _Graph
-tf.reset_default_graph = lambda: None
-tf.float32, tf.float64, tf.int32, tf.int64 = "float32", "float64", "int32", "int64"
-tf.get_default_graph = lambda: _Graph()
-compat = types.ModuleType("tensorflow.compat"); v1 = types.ModuleType("tensorflow.compat.v1")
-for m in (compat, v1):
-    m.Graph, m.reset_default_graph, m.get_default_graph = tf.Graph, tf.reset_default_graph, tf.get_default_graph
-    m.float32, m.float64, m.int32, m.int64 = tf.float32, tf.float64, tf.int32, tf.int64
-compat.v1 = v1; tf.compat = compat
-sys.modules.update({"tensorflow": tf, "tensorflow.compat": compat, "tensorflow.compat.v1": v1})
+import tf_standin  # noqa: E402
+tf = tf_standin.install()
 
 
 def cap(a):
