@@ -129,7 +129,9 @@ def build_image_dataset_from_dir(directory, dataset_file="my_tflearn_dataset.npz
     if shuffle_data:
         order = np.random.permutation(len(X))
         X, Y = X[order], Y[order]
-    np.savez(path, X=X, Y=Y)
+    partial = path.with_name(path.name + ".part.npz")  # atomic: a killed run leaves no half-written cache
+    np.savez(partial, X=X, Y=Y)
+    os.replace(partial, path)
     return X, Y
 
 

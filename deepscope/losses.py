@@ -308,6 +308,10 @@ def weak_cross_entropy_2d(y_pred, y_true, num_classes=None, epsilon=0.0001, head
     """
     y_pred, y_true = torch.as_tensor(y_pred), torch.as_tensor(y_true)
     classes = int(y_true.shape[-1]) if num_classes is None else int(num_classes)
+    if y_pred.shape != y_true.shape or y_pred.shape[-1] != classes:
+        raise ValueError(f"weak_cross_entropy_2d: expected y_pred and y_true of one shape (batch, height, width, "
+                         f"{classes} classes), got {tuple(y_pred.shape)} and {tuple(y_true.shape)}. Give one-hot "
+                         "targets of the prediction's shape.")
     logits = y_pred.reshape(-1, classes).float() + epsilon
     target = y_true.reshape(-1, classes).to(logits.dtype)
     terms = target * torch.log_softmax(logits, dim=1)

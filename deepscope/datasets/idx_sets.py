@@ -9,9 +9,17 @@ from .._checks import Text, check_int, fail
 from ._formats import read_idx
 
 
+def _read(filename, what: str) -> np.ndarray:
+    try:
+        return read_idx(filename)
+    except OSError as exc:
+        fail(f"{what} filename", "an IDX file (gzip or raw)", Text(f"{str(filename)!r} ({exc.strerror or exc})"),
+             error=FileNotFoundError)
+
+
 def extract_images(filename) -> np.ndarray:
     """An IDX image file (gzip or raw) as uint8 ``(N, rows, cols, 1)``."""
-    images = read_idx(filename)
+    images = _read(filename, "extract_images")
     if images.ndim != 3:
         fail("extract_images filename", "an IDX file of images (3 dimensions)", Text(f"{images.ndim} dimensions"))
     return images[..., None]
@@ -25,7 +33,7 @@ def dense_to_one_hot(labels_dense, num_classes=10) -> np.ndarray:
 
 def extract_labels(filename, one_hot=False) -> np.ndarray:
     """An IDX label file as uint8 ``(N,)`` (or one-hot rows)."""
-    labels = read_idx(filename)
+    labels = _read(filename, "extract_labels")
     return dense_to_one_hot(labels) if one_hot else labels
 
 

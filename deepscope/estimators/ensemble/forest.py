@@ -20,9 +20,9 @@ class ForestEstimator(SupervisedEstimator):
     def __init__(self, n_estimators=100, max_nodes=10000, split_after_samples=250, min_samples_split=2,
                  bagging=True, num_classes=None, num_features=None, metric=None, log_dir=None, global_step=None,
                  session=None, graph=None, name=None, random_state=None):
-        self.n_estimators = check_int(n_estimators, "RandomForestClassifier n_estimators", minimum=1)
-        self.max_nodes = check_int(max_nodes, "RandomForestClassifier max_nodes", minimum=2)
-        self.min_samples_split = check_int(min_samples_split, "RandomForestClassifier min_samples_split", minimum=2)
+        self.n_estimators = check_int(n_estimators, f"{type(self).__name__} n_estimators", minimum=1)
+        self.max_nodes = check_int(max_nodes, f"{type(self).__name__} max_nodes", minimum=2)
+        self.min_samples_split = check_int(min_samples_split, f"{type(self).__name__} min_samples_split", minimum=2)
         self.bagging, self.random_state = bool(bagging), random_state
         self.model = None
 
