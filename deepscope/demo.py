@@ -140,6 +140,37 @@ def small_cnn(image_shape, quick: bool):
     return tflearn.regression(net, optimizer=adam, loss='categorical_crossentropy', batch_size=64), conv1
 
 
+def cifar_example(n_epoch: int = 3, seed: int = 0):
+    """README's convolutional network on the CIFAR-10 subset, trained ``n_epoch`` epochs: what the README's later
+    blocks start from, so each runs on its own (``model, (X, Y), (X_test, Y_test) = cifar_example()``).
+
+    Args:
+        n_epoch: training epochs (0: untrained).
+        seed: the fit's seed.
+
+    Returns:
+        ``(model, (X, Y), (X_test, Y_test))`` with one-hot labels; layers named as in README (``Conv2D``,
+        ``FullyConnected``, ``FullyConnected_1``).
+    """
+    (X, Y), (X_test, Y_test) = cifar10.load_data(one_hot=True)
+    img_prep = tflearn.ImagePreprocessing()
+    img_prep.add_featurewise_zero_center()
+    img_prep.add_featurewise_stdnorm()
+    img_aug = tflearn.ImageAugmentation()
+    img_aug.add_random_flip_leftright()
+    img_aug.add_random_rotation(max_angle=25.0)
+    network = tflearn.input_data(shape=[None, 32, 32, 3], data_preprocessing=img_prep, data_augmentation=img_aug)
+    network = tflearn.max_pool_2d(tflearn.conv_2d(network, 32, 3, activation="relu"), 2)
+    network = tflearn.dropout(tflearn.fully_connected(network, 512, activation="relu"), 0.5)
+    network = tflearn.fully_connected(network, 10, activation="softmax")
+    network = tflearn.regression(network, optimizer="adam", loss="categorical_crossentropy", learning_rate=0.0001)
+    model = tflearn.DNN(network)
+    if n_epoch:
+        model.fit(X, Y, n_epoch=n_epoch, validation_set=(X_test, Y_test), show_metric=True, batch_size=128,
+                  seed=seed, run_id="cifar_example")
+    return model, (X, Y), (X_test, Y_test)
+
+
 # ---------------------------------------------------------------------------------------------
 # Pictures of what was learned
 # ---------------------------------------------------------------------------------------------

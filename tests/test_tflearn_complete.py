@@ -477,3 +477,40 @@ def test_the_tensorflow_stand_in_of_the_harness_evaluates_like_a_session():
     metric.build(p, t)
     value = Session().run(metric.tensor, feed_dict={p: [[1.0], [-1.0]], t: [[1.0], [1.0]]})
     assert metric.tensor.m_name == "binary_acc" and value == pytest.approx(0.5)
+
+
+# ----------------------------------------------------------------------------------- export (issue 25)
+def _cnn():
+    prep = tflearn.ImagePreprocessing()
+    prep.add_featurewise_zero_center(mean=0.5)
+    net = tflearn.input_data(shape=[None, 12, 12, 1], data_preprocessing=prep)
+    net = tflearn.conv_2d(net, 4, 3, activation="relu")
+    net = tflearn.max_pool_2d(net, 2)
+    net = tflearn.dropout(net, 0.5)
+    return tflearn.DNN(tflearn.regression(tflearn.fully_connected(net, 3, activation="softmax")))
+
+
+def test_export_to_torch_export_matches_predict(tmp_path):
+    model = _cnn()
+    model.net.train()
+    result = model.export(str(tmp_path / "model.pt2"))
+    assert model.net.training  # exported in evaluation mode, the model's own mode given back
+    assert result.format == "torch.export" and result.max_abs_difference <= 1e-5
+    program = torch.export.load(str(tmp_path / "model.pt2")).module()
+    x = np.random.rand(7, 12, 12, 1).astype(np.float32)  # another batch size than the traced one
+    np.testing.assert_allclose(program(torch.from_numpy(x)).detach().numpy(), model.predict(x), atol=1e-5)
+    with pytest.raises(ValueError, match="export path"):
+        model.export(str(tmp_path / "model.txt"))
+
+
+def test_export_to_onnx_matches_predict(tmp_path):
+    pytest.importorskip("onnxscript")
+    onnxruntime = pytest.importorskip("onnxruntime")
+    model = _cnn()
+    result = model.export(str(tmp_path / "model.onnx"))
+    assert result.format == "onnx" and result.max_abs_difference <= 1e-5
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    x = np.random.rand(5, 12, 12, 1).astype(np.float32)
+    out = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(out, model.predict(x), atol=1e-5)
+    assert not list(tmp_path.glob(".*part*"))  # the file is written atomically

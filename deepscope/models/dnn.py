@@ -417,6 +417,22 @@ class DNN:
                      diagnostics=False, show_metric=False)
         return float(self.history[-1].get("loss", float("nan"))) if self.history else float("nan")
 
+    def export(self, path, format=None, tolerance=1e-5):  # noqa: A002 - the natural name
+        """Write the model for inference outside deepscope and check it against :meth:`predict`.
+
+        Args:
+            path: ``'model.onnx'`` (ONNX; ``pip install 'deepscope[export]'``) or ``'model.pt2'``
+                (``torch.export``; load with ``torch.export.load(path).module()``).
+            format: ``'onnx'`` or ``'torch.export'`` (None: from the suffix).
+            tolerance: the largest absolute difference from ``predict`` accepted on a random batch.
+
+        Returns:
+            ``ExportResult`` (``path``, ``format``, ``max_abs_difference``). The inputs are in your layout (NHWC
+            images), the batch size is free, the network runs in evaluation mode with its preprocessing.
+        """
+        from .export import export_model
+        return export_model(self, path, format=format, tolerance=tolerance)
+
     def get_train_vars(self) -> list:
         """The parameters ``fit`` trains (TFlearn's name for :meth:`trainable_parameters`)."""
         return self.trainable_parameters()
