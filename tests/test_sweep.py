@@ -98,8 +98,11 @@ def test_grid_study_runs_every_point_and_seed_once(tmp_path):
         (json.dumps(p, sort_keys=True), s) for p in grid(SPACE) for s in (0, 1)}
     folder = tmp_path / "runs" / "moons"
     run_folders = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    assert run_folders == sorted(r["trial"] for r in rows)  # one run folder per trial, named by its id
-    assert all((folder / r["trial"] / "metrics.csv").is_file() for r in rows)
+    # one run folder per trial, named by its swept values and seed, then the start of its id
+    assert run_folders == sorted(f"lr={r['params']['lr']:.4g}_units={r['params']['units']}_seed={r['seed']}-"
+                                 f"{r['trial'][:8]}" for r in rows)
+    assert sorted(str(r["run_id"]) for r in rows) == [f"moons/{name}" for name in run_folders], rows[0]
+    assert all((tmp_path / "runs" / r["run_id"] / "metrics.csv").is_file() for r in rows)
     listed = tflearn.runs.list_runs(folder)  # the study folder is a runs root of its own
     assert len(listed) == 8
     # the journal: one started + one finished per trial
@@ -168,8 +171,9 @@ def test_killed_driver_restarted_completes_every_trial_exactly_once(tmp_path):
     assert killed.returncode == 9, killed.stderr[-2000:]
     journal = [json.loads(x) for x in (root / "killed" / "journal.jsonl").read_text().splitlines()]
     assert [e["event"] for e in journal] == ["started", "finished"] * 2 + ["started"]
-    interrupted = journal[-1]["trial"]
-    assert any((root / "killed" / interrupted / "checkpoints").iterdir())  # it got past its first checkpoint
+    interrupted, interrupted_run = journal[-1]["trial"], journal[-1]["run_id"]
+    interrupted_folder = root / interrupted_run
+    assert any((interrupted_folder / "checkpoints").iterdir())  # it got past its first checkpoint
 
     done = subprocess.run([sys.executable, str(script), "resume", str(root), str(log)], env=env,
                           capture_output=True, text=True, timeout=120)
@@ -184,11 +188,12 @@ def test_killed_driver_restarted_completes_every_trial_exactly_once(tmp_path):
     calls = log.read_text().splitlines()
     resumed = [c.split() for c in calls if c.startswith("resume")]
     assert len(resumed) == 6  # ... the two finished ones did not
-    assert resumed[0] == ["resume", f"killed/{interrupted}", "1"]  # resuming (resume_named_runs) only for it
+    assert resumed[0] == ["resume", interrupted_run, "1"]  # resuming (resume_named_runs) only for it
     assert all(c[2] == "-" for c in resumed[1:])
-    assert sorted(p.name for p in (root / "killed").iterdir() if p.is_dir()) == sorted(set(finished))
+    finished_folders = {e["run_id"].split("/", 1)[1] for e in journal if e["event"] == "finished"}
+    assert sorted(p.name for p in (root / "killed").iterdir() if p.is_dir()) == sorted(finished_folders)
     import csv
-    with open(root / "killed" / interrupted / "metrics.csv") as f:
+    with open(interrupted_folder / "metrics.csv") as f:
         assert [row["epoch"] for row in csv.DictReader(f)] == ["1", "2", "3"]  # resumed, no duplicate rows
 
 

@@ -18,6 +18,7 @@ import json
 import math
 import numbers
 import os
+import re
 import time
 import warnings
 from pathlib import Path
@@ -32,6 +33,27 @@ def trial_id(params: dict, seed: int) -> str:
     """A deterministic id for (point, seed): 12 hex digits of a SHA-1 of the sorted JSON."""
     text = json.dumps({"params": params, "seed": seed}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _short(value: Any) -> str:
+    """A swept value as a few characters of a folder name (``0.001``, ``relu``, ``64``)."""
+    if isinstance(value, float):
+        text = f"{value:.4g}"
+    elif isinstance(value, (list, tuple)):
+        text = "-".join(_short(v) for v in value)
+    else:
+        text = str(value)
+    return re.sub(r"[^A-Za-z0-9.+-]+", "", text)[:24] or "x"
+
+
+def trial_folder_name(params: dict, seed: int) -> str:
+    """A trial's run folder name a person can read: its swept values and seed, then the start of its id (so two
+    points that shorten to the same text stay apart): ``l2_first=0.001_units=64_seed=2-352ba227``."""
+    parts = [f"{re.sub(r'[^A-Za-z0-9_]+', '', str(k))[:20]}={_short(v)}" for k, v in sorted(params.items())]
+    readable = "_".join([*parts, f"seed={seed}"])
+    if len(readable) > 100:
+        readable = readable[:100].rstrip("_=")
+    return f"{readable}-{trial_id(params, seed)[:8]}"
 
 
 def plain_metrics(metrics: Any, metric: str) -> dict:

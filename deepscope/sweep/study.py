@@ -16,7 +16,7 @@ architecture train together in one vectorized run (each exactly as its own fit w
 
     study = Study("l2", Fit(build, X, Y, n_epoch=5, validation_set=(testX, testY)), space, seeds=(0, 1, 2))
 
-Each trial's run folder is ``<runs>/<study>/<trial id>``; the journal ``<runs>/<study>/journal.jsonl``
+Each trial's run folder is ``<runs>/<study>/<swept values and seed>-<id start>``; the journal ``<runs>/<study>/journal.jsonl``
 records ``started`` / ``finished`` / ``failed`` events (see :mod:`deepscope.sweep.journal`).
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ from ..callbacks.run_logger import MODEL_FILE
 from ..models.fit_state import fit_callbacks
 from ..models.loading import load_model
 from ..utils import set_seed
-from .journal import TERMINAL, Journal, trial_id
+from .journal import TERMINAL, Journal, trial_folder_name, trial_id
 from .records import _key, aggregate, journal_rows, metric_value, trial_record
 from .report import study_report
 from .stability import study_summary
@@ -166,7 +166,8 @@ class Study:
         fail("Study.points", "method 'grid' or 'random'", self.method, "Bayesian points come from study.run().")
 
     def run_id(self, params: dict, seed: int) -> str:
-        return f"{self.name}/{trial_id(params, seed)}"
+        """The trial's run folder under the runs root: ``<study>/<swept values and seed>-<id start>``."""
+        return f"{self.name}/{trial_folder_name(params, seed)}"
 
     # -- running ----------------------------------------------------------------------------
     def run(self) -> list[dict]:
@@ -370,7 +371,8 @@ class Study:
                         state.get("owner") != OWNER and owner_alive(state.get("owner")))):
                     self.counts["skipped"] += 1  # done, or another live driver is running it
                     continue
-                run_id = self.run_id(trial.params, trial.seed)
+                # a trial started before keeps its folder (also one named by an older deepscope: its id)
+                run_id = (state or {}).get("run_id") or self.run_id(trial.params, trial.seed)
                 folder = self.root / run_id
                 resume = False
                 if state is not None:  # started, never finished: its driver was killed
