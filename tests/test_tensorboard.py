@@ -139,6 +139,20 @@ def test_hyperparameters_flatten_config():
     assert list(hyperparameters(config))[:3] == ["l2", "units", "seed"] and hyperparameters(config)["seed"] == 2
 
 
+def test_layer_settings_are_hyperparameters(tmp_path):
+    net = tflearn.input_data(shape=[None, 2])
+    net = tflearn.fully_connected(net, 8, activation="relu", regularizer="L2", weight_decay=0.01, name="hidden")
+    net = tflearn.dropout(net, 0.8, name="drop")
+    net = tflearn.fully_connected(net, 1, activation="sigmoid", name="out")
+    model = tflearn.DNN(tflearn.regression(net, loss="binary_crossentropy"), tensorboard_dir=str(tmp_path))
+    model.fit(X, Y, n_epoch=1, diagnostics=False)
+    content = read(model.last_run.path).PluginTagToContent("hparams")
+    hp = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info.hparams
+    assert hp["hidden.n_units"].number_value == 8 and hp["hidden.activation"].string_value == "relu"
+    assert hp["hidden.regularizer"].string_value == "L2" and hp["hidden.weight_decay"].number_value == 0.01
+    assert hp["drop.keep_prob"].number_value == 0.8 and "out.weight_decay" not in hp  # no penalty, no decay
+
+
 def test_bad_verbose_is_a_clear_error():
     with pytest.raises(ValueError, match="verbose"):
         TensorBoardDetails(verbose=4)

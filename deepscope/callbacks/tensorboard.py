@@ -262,8 +262,32 @@ def hyperparameters(config: dict) -> dict:
     for key, value in config.items():
         if key not in ("training", "fit", "network", "trial") and not isinstance(value, (dict, list)):
             flat.setdefault(key, value)
+    for key, value in layer_settings(config.get("network")).items():
+        flat.setdefault(key, value)
     return {k: (v if isinstance(v, (int, float, str)) and not isinstance(v, bool) else str(v))
             for k, v in flat.items() if v is not None}
+
+
+#: the layer arguments a person compares across runs (sizes, activations, dropout, penalties)
+LAYER_SETTINGS = ("n_units", "nb_filter", "filter_size", "activation", "keep_prob", "regularizer", "weight_decay",
+                  "strides", "kernel_size", "output_dim", "dropout")
+
+
+def layer_settings(network) -> dict:
+    """``{'<layer>.<argument>': value}`` for the :data:`LAYER_SETTINGS` of each layer of a network description
+    (``config.json``'s ``network``), scalars only (a weight decay without a regularizer is left out)."""
+    found: dict = {}
+    if not isinstance(network, dict):
+        return found
+    for node in network.get("nodes", []):
+        args = node.get("args") or {}
+        for key in LAYER_SETTINGS:
+            value = args.get(key)
+            if key == "weight_decay" and not args.get("regularizer"):
+                continue
+            if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+                found[f"{node.get('name')}.{key}"] = value
+    return found
 
 
 # -- helpers --------------------------------------------------------------------------------
