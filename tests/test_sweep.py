@@ -306,6 +306,9 @@ def test_stability_map_writes_a_png_and_returns_the_means(tmp_path):
     rows = fake_rows()
     g = stability_map(rows, "l1", "l2", path=tmp_path / "map.png", collapse=0.11)
     assert (tmp_path / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+    width, height = Image.open(tmp_path / "map.png").size
+    assert width <= 1100 < height  # one column of panels: shown at a report's width, the cell text keeps its size
     assert g.x_values == [1e-4, 1e-3] and g.y_values == [1e-4, 5e-3]
     for i, a in enumerate(g.x_values):
         for j, b in enumerate(g.y_values):

@@ -200,13 +200,23 @@ def stability_map(study_or_rows, x: str, y: str, metric: str = "val_acc", path: 
         percent = bool(finite.size) and bool(np.all((finite >= 0) & (finite <= 1)))
     panels = 3 if collapse is not None else 2
     nx, ny = len(g.x_values), len(g.y_values)
-    w, h = max(4.5, 1.2 * ny + 2.5), max(3.2, 0.85 * nx + 2.0)
-    w_seeds = max(5.0, 0.55 * nx * ny + 2.5)
-    fig = Figure(figsize=(w * (panels - 1) + w_seeds, max(h, 0.45 * len(g.seeds) + 2.2)), layout="constrained")
-    axes = fig.subplots(1, panels, squeeze=False, width_ratios=[w] + [w_seeds] + [w] * (panels - 2))[0]
-    vmin, vmax = (0.0, 1.0) if percent else (None, None)
+    # one column of panels, at most 9 inches wide: shown at a report's width (about 1,100 px at 120 dpi) the
+    # cell text keeps its size (three panels side by side were 26 inches: text a few pixels high)
+    width = 9.0
+    heights = [max(2.6, 0.75 * nx + 1.4), max(2.2, 0.4 * len(g.seeds) + 1.8), max(2.6, 0.75 * nx + 1.4)][:panels]
+    fig = Figure(figsize=(width, sum(heights) + 0.4 * bool(title)), layout="constrained")
+    axes = fig.subplots(panels, 1, squeeze=False, height_ratios=heights)[:, 0]
+    # the colour scale spans the values shown (every seed's), so differences between cells are visible
+    # (collapsed seeds, marked C, are left below the scale so they do not flatten the others' differences)
+    shown = g.per_seed[np.isfinite(g.per_seed)] if g.per_seed.size else np.zeros(0)
+    healthy = shown[shown > collapse] if collapse is not None else shown
+    scale = healthy if healthy.size >= 2 else shown
+    vmin, vmax = (float(scale.min()), float(scale.max())) if scale.size else (None, None)
+    if vmin is not None and vmin == vmax:
+        vmin, vmax = vmin - 0.5, vmax + 0.5
+    extend = "min" if scale is healthy and healthy.size < shown.size else "neither"
     image = axes[0].imshow(g.mean, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
-    fig.colorbar(image, ax=axes[0], label=f"mean {metric} over seeds")
+    fig.colorbar(image, ax=axes[0], label=f"mean {metric} over seeds", extend=extend)
     for i in range(nx):
         for j in range(ny):
             text = _fmt(g.mean[i, j], percent)
@@ -214,22 +224,22 @@ def stability_map(study_or_rows, x: str, y: str, metric: str = "val_acc", path: 
                 text += f"\n± {_fmt(g.std[i, j], percent)}\nmed {_fmt(g.median[i, j], percent)}"
             if g.n_failed[i, j] or g.n_nonfinite[i, j]:
                 text += f"\n{g.n_failed[i, j]} failed, {g.n_nonfinite[i, j]} NaN"
-            axes[0].text(j, i, text, ha="center", va="center", fontsize=7, color=_text_colour(image, g.mean[i, j]))
+            axes[0].text(j, i, text, ha="center", va="center", fontsize=9, color=_text_colour(image, g.mean[i, j]))
     axes[0].set_title(f"mean ± std, median {metric} (n = {int(g.n.max()) if g.n.size else 0} seeds)")
     # every seed on its own: rows = seeds, columns = cells (x, y)
     cells = [(i, j) for i in range(nx) for j in range(ny)]
     seed_values = np.stack([g.per_seed[:, i, j] for i, j in cells], axis=1) if cells else np.zeros((len(g.seeds), 0))
     image = axes[1].imshow(seed_values, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
-    fig.colorbar(image, ax=axes[1], label=f"{metric} of the seed")
+    fig.colorbar(image, ax=axes[1], label=f"{metric} of the seed", extend=extend)
     for k in range(len(g.seeds)):
         for c, (i, j) in enumerate(cells):
             state = g.status[k, i, j]
             if state != "ok":
-                axes[1].text(c, k, STATUS_MARKS.get(state, state), ha="center", va="center", fontsize=7,
+                axes[1].text(c, k, STATUS_MARKS.get(state, state), ha="center", va="center", fontsize=9,
                              color="red" if state in ("failed", "nonfinite") else _text_colour(image, seed_values[k, c]),
                              fontweight="bold")
     axes[1].set_xticks(range(len(cells)), [f"{_label(g.x_values[i])}\n{_label(g.y_values[j])}" for i, j in cells],
-                       fontsize=6)
+                       fontsize=8 if len(cells) <= 16 else 6)
     axes[1].set_yticks(range(len(g.seeds)), [str(s) for s in g.seeds])
     axes[1].set_xlabel(f"cell ({x} over {y})")
     axes[1].set_ylabel("seed")
@@ -244,7 +254,7 @@ def stability_map(study_or_rows, x: str, y: str, metric: str = "val_acc", path: 
                 text = f"{k}/{g.n[i, j]}"
                 if g.diagnosis[i, j]:
                     text += f"\n{g.diagnosis[i, j]} ({g.diagnosis_count[i, j]}/{k})"
-                axes[2].text(j, i, text, ha="center", va="center", fontsize=7,
+                axes[2].text(j, i, text, ha="center", va="center", fontsize=9,
                              color="white" if g.collapsed[i, j] > 0.5 else "black")
         axes[2].set_title(f"collapsed ({metric} <= {collapse:g} or NaN), most frequent diagnosis")
     for ax in (axes[0], *axes[2:]):
