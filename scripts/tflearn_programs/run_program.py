@@ -131,6 +131,17 @@ plt.waitforbuttonpress = lambda *a, **k: True
 plt.show = lambda *a, **k: None
 builtins.tf = tf  # TFlearn's star imports export `tf` (programs use tf.float32 after them)
 
+# `six` (Python 2 compatibility, which two text programs import for urllib): a stand-in when it is not installed
+try:
+    import six  # noqa: F401
+except ImportError:
+    import urllib as _urllib
+    _six = types.ModuleType("six")
+    _six.moves = types.ModuleType("six.moves")
+    _six.moves.urllib = _urllib
+    _six.string_types, _six.PY2, _six.PY3 = (str,), False, True
+    sys.modules.update({"six": _six, "six.moves": _six.moves, "six.moves.urllib": _urllib})
+
 # urllib downloads of text corpora: a small local text
 import urllib.request  # noqa: E402
 def _urlretrieve(url, path, *a, **k):
