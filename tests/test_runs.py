@@ -173,3 +173,19 @@ def test_a_wide_comparison_fits_in_100_columns(tmp_path):
         tflearn.DNN(tflearn.regression(net), tensorboard_dir=tmp_path).fit(X, Y, n_epoch=1, run_id=run_id)
     text = str(compare_runs(["or", "xor", "cnn"], root=tmp_path))
     assert max(map(len, text.splitlines())) <= 100 and "conv16" in text and "tanh" in text
+
+
+def test_terminal_progress_fits_80_to_100_columns_and_keeps_the_bar():
+    import types
+
+    from deepscope.callbacks.base import TrainingState
+    from deepscope.callbacks.progress import FIXED_COLUMNS, ProgressCallback
+    progress = ProgressCallback(show_metric=True, metric=types.SimpleNamespace(name="acc"))
+    state = TrainingState(model=None, n_epoch=3, steps_per_epoch=100, batch_size=16, n_samples=1600, epoch=3,
+                          step=300, epoch_logs={"loss": 1.10949, "acc": 0.3544, "val_loss": 1.1387, "val_acc": 0.3325})
+    progress.start, progress.first_step = 0.0, 0
+    for width, kept in ((80, "val_loss"), (100, "val_acc"), (200, "val_acc")):
+        progress.live = types.SimpleNamespace(console=types.SimpleNamespace(width=width))
+        info = progress._info(state, now=10.0)
+        assert FIXED_COLUMNS + len(info) <= min(width, 100)  # the bar's columns and the metrics, within the line
+        assert info.startswith("loss 1.10949") and kept in info and " | " in info

@@ -21,6 +21,10 @@ NOTEBOOK_INTERVAL = 0.5  # seconds between notebook updates
 TERMINAL_INTERVAL = 0.1
 
 
+BAR_WIDTH = 12  # the bar's characters in a terminal
+FIXED_COLUMNS = len("training ") + BAR_WIDTH + len(" 0:00:00 ") + 1  # what the line holds besides the metrics
+
+
 class ProgressCallback(Callback):
     """Shows step, loss, metric, validation, speed and ETA.
 
@@ -54,8 +58,8 @@ class ProgressCallback(Callback):
         elif _interactive(self.stream):
             try:
                 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-                self.live = Progress(TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(),
-                                     TextColumn("{task.fields[info]}"), transient=False)
+                self.live = Progress(TextColumn("{task.description}"), BarColumn(bar_width=BAR_WIDTH),
+                                     TimeRemainingColumn(), TextColumn("{task.fields[info]}"), transient=False)
                 self.task = self.live.add_task("training", total=self.total, info="")
                 self.live.start()
             except Exception:  # no rich or no usable console: fall back to plain lines
@@ -114,7 +118,18 @@ class ProgressCallback(Callback):
         return parts
 
     def _info(self, state: TrainingState, now: float) -> str:
-        return " | ".join(self._parts(state, now))
+        """The metrics beside the bar, fitted to the terminal: the least important fields (speed, then the
+        validation metric, ...) are left out rather than the line cut or the bar dropped."""
+        parts = self._parts(state, now)
+        width = getattr(getattr(self.live, "console", None), "width", 100) or 100
+        budget = max(20, min(width, 100) - FIXED_COLUMNS)  # (within 100 columns even on wide terminals)
+        for dropped in ("samples/s", "step ", "epoch "):  # the bar already shows where training is
+            if len(" | ".join(parts)) <= budget:
+                break
+            parts = [p for p in parts if not (p.startswith(dropped) or p.endswith(dropped))]
+        while len(" | ".join(parts)) > budget and len(parts) > 1:
+            parts.pop()
+        return " | ".join(parts)[:budget]
 
     def _html(self, state: TrainingState, now: float, final: bool = False) -> "ProgressView":
         done = min(state.step - self.first_step, self.total)
