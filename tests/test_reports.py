@@ -71,6 +71,20 @@ def test_run_report_in_a_browser(tmp_path):
     check_page(report.path, RUN_SECTIONS, tmp_path)
 
 
+def test_run_report_shows_the_settings_the_fit_used(tmp_path):
+    prep = tflearn.ImagePreprocessing()
+    prep.add_featurewise_zero_center()
+    n = tflearn.input_data([None, 2], data_preprocessing=prep)
+    n = tflearn.fully_connected(n, 2, activation="softmax")
+    model = tflearn.DNN(tflearn.regression(n, optimizer=tflearn.SGD(learning_rate=0.1)))
+    model.fit(X, Y1, n_epoch=1, batch_size=32, run_id="settings", diagnostics=False)
+    text = tflearn.report(model, tmp_path / "run.html").path.read_text()
+    network = text[text.index('<section id="network">'):]
+    assert "data_preprocessing=ImagePreprocessing(featurewise_zero_center)" in network
+    assert "optimizer=SGD(learning_rate=0.1)" in network and "__config__" not in network
+    assert "batch_size=64" not in network  # regression's default; the fit ran at 32 (Hyperparameters says so)
+
+
 def test_study_report_in_a_browser_and_from_the_cli(tmp_path, capsys):
     def train_fn(params, seed, run_id):
         model = tflearn.DNN(net(params["units"], params["lr"]))

@@ -12,6 +12,11 @@ from ..graph import LAYERS
 from ..layers.core import CUSTOM_FUNCTIONS
 
 
+def allowed_classes() -> dict[str, Any]:
+    """The classes a model file may name (optimizers, losses, metrics, preprocessing, recurrent cells), by name."""
+    return _allowlist()
+
+
 def _allowlist() -> dict[str, Any]:
     allowed: dict[str, Any] = {}
     for module in (optimizers, losses, metrics, data_preprocessing, data_augmentation, recurrent):

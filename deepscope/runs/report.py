@@ -14,6 +14,7 @@ saturated units over steps), ``hyperparameters``, ``network``. The study report
 from __future__ import annotations
 
 import html
+import inspect
 import os
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from .._checks import fail
 from .._html import figure_img, page, section, table_html
 from .._io import atomic_write_text
 from ..diagnostics import read_diagnosis, read_steps
+from ..graph import LAYERS
+from ..models.config_objects import allowed_classes
 from .catalog import read_config, read_metrics, resolve_run
 from .compare import key_settings
 from .trajectory import FILE as TRAJECTORY_FILE, load_trajectory, trajectory_figure
@@ -151,6 +154,40 @@ def report(target, path: str | os.PathLike | None = None) -> Report:
     return Report(run_report(target, path))
 
 
+def argument_text(value) -> str:
+    """A layer argument as a person reads it: ``ImagePreprocessing(featurewise_zero_center)``, ``SGD(learning_rate=
+    0.1)``, not the JSON it is saved as."""
+    if isinstance(value, dict) and "__class__" in value:
+        config = value.get("__config__") or {}
+        if isinstance(config.get("ops"), list):  # preprocessing / augmentation: its steps
+            inner = ", ".join(str(op.get("op")) for op in config["ops"] if isinstance(op, dict))
+        else:  # an optimizer, loss or metric: the arguments that differ from its class's defaults
+            cls = allowed_classes().get(value["__class__"])
+            defaults = {} if cls is None else {k: p.default for k, p in inspect.signature(cls).parameters.items()}
+            inner = ", ".join(f"{k}={v}" for k, v in config.items()
+                              if k not in ("name", "class") and v not in ({}, []) and (k not in defaults or defaults[k] != v))
+        return f"{value['__class__']}({inner})"
+    return str(value)
+
+
+def layer_arguments(node: dict, fit: dict) -> str:
+    """A layer's arguments that differ from the layer function's defaults (the batch size is the fit's, so a
+    regression's default is left out when the fit gave its own)."""
+    function = LAYERS.get(node.get("fn")) if node.get("fn") in LAYERS else None
+    defaults = {}
+    if function is not None:
+        defaults = {name: p.default for name, p in inspect.signature(function).parameters.items()
+                    if p.default is not inspect.Parameter.empty}
+    shown = []
+    for key, value in (node.get("args") or {}).items():
+        if key == "name" or value is None or (key in defaults and defaults[key] == value):
+            continue
+        if key == "batch_size" and fit.get("batch_size"):
+            continue
+        shown.append(f"{key}={argument_text(value)}")
+    return ", ".join(shown)
+
+
 def run_report(run: str | os.PathLike, path: str | os.PathLike | None = None, root=None) -> Path:
     """Write the HTML report of a run folder (default ``<run>/report.html``); returns its path."""
     folder = resolve_run(run, root)
@@ -183,8 +220,7 @@ def run_report(run: str | os.PathLike, path: str | os.PathLike | None = None, ro
     settings = [[k, v] for k, v in key_settings(config).items()]
     sections.append(section("hyperparameters", "Hyperparameters", table_html(["setting", "value"], settings, False)))
     network = config.get("network")
-    layers = [[n.get("name"), n.get("fn"), ", ".join(f"{k}={v}" for k, v in (n.get("args") or {}).items()
-                                                   if k != "name" and v is not None)]
+    layers = [[n.get("name"), n.get("fn"), layer_arguments(n, config.get("fit") or {})]
               for n in network.get("nodes", [])] if isinstance(network, dict) else [["(module)", str(network), ""]]
     sections.append(section("network", "Network", table_html(["layer", "function", "arguments"], layers, False)))
     target = Path(path) if path is not None else folder / "report.html"
