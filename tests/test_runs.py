@@ -189,3 +189,11 @@ def test_terminal_progress_fits_80_to_100_columns_and_keeps_the_bar():
         info = progress._info(state, now=10.0)
         assert FIXED_COLUMNS + len(info) <= min(width, 100)  # the bar's columns and the metrics, within the line
         assert info.startswith("loss 1.10949") and kept in info and " | " in info
+
+
+def test_a_reused_run_id_says_where_the_run_went(tmp_path, capsys):
+    from deepscope.callbacks.run_folder import Run
+    first, second = Run(tmp_path, "exp"), Run(tmp_path, "exp")
+    assert first.path.name == "exp" and second.path.name == "exp_1"
+    said = capsys.readouterr().out
+    assert "run 'exp' exists" in said and "this run is 'exp_1'" in said

@@ -169,6 +169,9 @@ class Run:
                 path = root / f"{run_id}_{n}"
                 n += 1
             path.mkdir(parents=True)
+            if n > 1:  # say so: the name given is taken, the run goes to a numbered sibling
+                print(f"run {run_id!r} exists in {root}: this run is {path.name!r} (fit(..., resume=True) would "
+                      "continue the existing one)", flush=True)
         self.path = path
         self.run_id = path.name
         self.config = dict(config or {})
