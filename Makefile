@@ -14,10 +14,14 @@ endif
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@echo "set-up 1/4: a virtual environment in .venv"
 	test -x $(PY) || python3 -m venv .venv
+	@echo "set-up 2/4: pip"
 	$(PIP) install --quiet --upgrade pip
+	@echo "set-up 3/4: torch 2.13.0 (the largest download: about a minute)"
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e ".[test,sweep,brain,hdf5,ray]"
+	@echo "set-up 4/4: deepscope and its extras (test, sweep, brain, hdf5, ray, export): about a minute"
+	$(PIP) install --quiet -e ".[test,sweep,brain,hdf5,ray,export]"
 	@# the real datasets beside the checkout: recorded in .venv, so every shell using it finds them
 	if [ -d "$(SHARED)" ]; then $(PY) -m deepscope.cli.main datasets use "$(SHARED)"; fi
 	touch $(STAMP)
