@@ -125,6 +125,8 @@ def test_hparams_readable_by_tensorboard(tmp_path):
     assert hp["learning_rate"].number_value == 1.0
     assert hp["batch_size"].number_value == 8 and hp["n_epoch"].number_value == 2
     assert hp["loss"].string_value == "mean_square"
+    assert hp["shuffle"].WhichOneof("kind") == "bool_value" and hp["shuffle"].bool_value is True  # typed
+    assert start.session_start_info.group_name == model.last_run.path.name  # one session per run
     assert {"Loss", "Accuracy", "Loss/Validation", "Accuracy/Validation"} <= set(
         read(model.last_run.path).Tags()["scalars"])
 
@@ -133,7 +135,7 @@ def test_hyperparameters_flatten_config():
     config = {"training": {"optimizer": "adam", "learning_rate": 0.01, "n_classes": None, "extra": {"beta1": 0.9}},
               "fit": {"n_epoch": 3, "batch_size": 32, "shuffle": True}, "clip_gradients": 5.0, "network": {"nodes": []}}
     assert hyperparameters(config) == {"optimizer": "adam", "learning_rate": 0.01,  # (n_classes None: left out)
-                                       "extra.beta1": 0.9, "n_epoch": 3, "batch_size": 32, "shuffle": "True",
+                                       "extra.beta1": 0.9, "n_epoch": 3, "batch_size": 32, "shuffle": True,
                                        "clip_gradients": 5.0}
     config["trial"] = {"params": {"l2": 0.001, "units": 64}, "seed": 2}  # a study trial: its point and seed first
     assert list(hyperparameters(config))[:3] == ["l2", "units", "seed"] and hyperparameters(config)["seed"] == 2

@@ -69,7 +69,8 @@ class RunLogger(Callback):
             self.details.on_train_end(state)
         if state.history:
             final = state.history[-1]
-            write_hparams(self.get_writer(), self.run.config, {_tag(k): v for k, v in final.items()}, state.step)
+            write_hparams(self.get_writer(), self.run.config, {_tag(k): v for k, v in final.items()}, state.step,
+                          trial_id=self.run.run_id)
         for writer in (self.writer, self.validation_writer):
             if writer is not None:
                 writer.close()

@@ -206,7 +206,7 @@ def probe_activations(net: torch.nn.Module, inputs: list[torch.Tensor]) -> dict[
     return outputs
 
 
-def write_hparams(writer, config: dict, metrics: dict[str, float], step: int = 0) -> dict:
+def write_hparams(writer, config: dict, metrics: dict[str, float], step: int = 0, trial_id: str | None = None) -> dict:
     """Write the HParams plugin's session summaries (session start with the hyperparameters, session end).
 
     No experiment summary is written: TensorBoard takes the *first* run's experiment summary as the
@@ -220,14 +220,20 @@ def write_hparams(writer, config: dict, metrics: dict[str, float], step: int = 0
         config: the run's config (``config.json``): ``training``, ``fit`` and top-level values.
         metrics: ``{scalar tag: final value}``.
         step: step of the events.
+        trial_id: the session's name in the HParams table (the run folder's name; None: a hash of the values).
 
     Returns:
         The hyperparameters written (``{name: value}``).
     """
+    from tensorboard.plugins.hparams import summary_v2
     from torch.utils.tensorboard.summary import hparams
 
     hp = hyperparameters(config)
-    _experiment, session_start, session_end = hparams(hp, dict(metrics))
+    _experiment, _untyped_start, session_end = hparams({k: str(v) if isinstance(v, bool) else v for k, v in hp.items()},
+                                                       dict(metrics))
+    # TensorBoard's own session start keeps booleans as booleans (torch's writes them as 1.0 / 0.0); one session
+    # per run (named by its folder), so runs with equal settings are not merged into one row
+    session_start = summary_v2.hparams_pb(hp, trial_id=trial_id)
     for summary in (session_start, session_end):
         writer.add_summary(summary, step)
     writer.flush()
@@ -243,7 +249,7 @@ def hyperparameters(config: dict) -> dict:
     Returns:
         A study trial's swept parameters and ``seed`` first (``trial``), then ``training`` and ``fit``
         entries (optimizer, learning_rate, batch_size, n_epoch, loss, metric, ...) and top-level scalars
-        (clip_gradients, device); booleans become text (``'True'``); unset values (None, e.g. no
+        (clip_gradients, device); numbers, text and booleans keep their types; unset values (None, e.g. no
         ``max_steps``) are left out rather than written as the text 'None'.
     """
     flat: dict = {}
@@ -264,8 +270,7 @@ def hyperparameters(config: dict) -> dict:
             flat.setdefault(key, value)
     for key, value in layer_settings(config.get("network")).items():
         flat.setdefault(key, value)
-    return {k: (v if isinstance(v, (int, float, str)) and not isinstance(v, bool) else str(v))
-            for k, v in flat.items() if v is not None}
+    return {k: (v if isinstance(v, (bool, int, float, str)) else str(v)) for k, v in flat.items() if v is not None}
 
 
 #: the layer arguments a person compares across runs (sizes, activations, dropout, penalties)
