@@ -493,3 +493,17 @@ def test_collapse_is_judged_against_the_tasks_own_chance_level(tmp_path):
     assert study.collapse_level(0.5) == 0.5 and study.collapse_level(None) is None
     assert Study("loss", Fit(build, x, three), {"lr": [0.1]}, root=tmp_path, metric="val_loss",
                  mode="min").collapse_level() is None
+
+
+def test_runs_list_and_compare_read_a_study_folder(tmp_path, capsys):
+    from deepscope.cli.main import main
+    study = Study("moons", tiny_train, {"units": [2, 4], "lr": [0.1]}, seeds=(0, 1), root=tmp_path, verbose=False)
+    study.run()
+    capsys.readouterr()
+    table = tflearn.runs.compare_runs([tmp_path / "moons"], metric="val_loss")
+    assert table.columns[:2] == ["run", "val_loss"] and {"units", "seed"} <= set(table.columns)
+    assert sorted((row[table.columns.index("units")], row[table.columns.index("seed")]) for row in table.rows) == [
+        (2, 0), (2, 1), (4, 0), (4, 1)]
+    assert main(["runs", "list", str(tmp_path / "moons")]) == 0
+    header = capsys.readouterr().out.splitlines()[1]
+    assert header.split()[:2] == ["run", "date"]  # the folder names say the swept values and seed: no repeat

@@ -182,7 +182,8 @@ def runs(args) -> int:
                 print(f"no runs in {R.runs_root(root)}")
                 return 0
             metrics = list(dict.fromkeys(k for r in found for k in r["final"]))
-            trials = any(r.get("trial") for r in found)  # a study's trials: their swept values and seed
+            # a study's trials: their swept values and seed (a column only where the folder names do not say them)
+            trials = any(r.get("trial") for r in found) and not all("seed=" in r["id"] for r in found if r.get("trial"))
             print_table(["run", *(["trial"] if trials else []), "date", "epochs", *metrics],
                         [[r["id"], *([r.get("trial") or "-"] if trials else []), r["date"], r["epochs"],
                           *(r["final"].get(m) for m in metrics)] for r in found],

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 from .._checks import fail
@@ -104,6 +105,7 @@ def compare_runs(runs: Sequence[str | os.PathLike], metric: str | Sequence[str] 
         runs = [runs]
     if not runs:
         fail("compare_runs runs", "at least one run id", list(runs))
+    runs = [member for r in runs for member in _study_members(r)]
     paths = [resolve_run(r, root) for r in runs]
     finals = [final_metrics(read_metrics(p)) for p in paths]
     configs = [(flatten_config if all_settings else key_settings)(read_config(p)) for p in paths]
@@ -128,6 +130,16 @@ def compare_runs(runs: Sequence[str | os.PathLike], metric: str | Sequence[str] 
     return RunTable(["run", *metrics, *differing], rows, list(metrics), differing, [str(paths[i]) for i in order])
 
 
+def _study_members(run) -> list:
+    """A study's folder (run folders inside it, no config of its own) as its trials' run folders; else ``[run]``."""
+    folder = Path(run)
+    if folder.is_dir() and not (folder / "config.json").is_file():
+        members = sorted(str(child) for child in folder.iterdir() if (child / "config.json").is_file())
+        if members:
+            return members
+    return [run]
+
+
 ABBREVIATIONS = {"fully_connected": "fc", "conv_2d": "conv", "conv_1d": "conv1d", "max_pool_2d": "maxpool",
                  "avg_pool_2d": "avgpool", "dropout": "drop", "batch_normalization": "bn", "lstm": "lstm",
                  "gru": "gru", "simple_rnn": "rnn", "embedding": "emb", "flatten": "flat",
@@ -140,6 +152,10 @@ def key_settings(config: dict) -> dict[str, Any]:
     ``conv32 > maxpool > fc512 > drop0.5 > fc10``), ``activations``, ``optimizer``, ``lr``,
     ``batch``, ``epochs``, ``steps``, ``L1/L2`` (the factors per layer), ``augment``, ``clip``."""
     out: dict[str, Any] = {}
+    trial = config.get("trial") or {}
+    out.update(trial.get("params") or {})  # a study trial: its swept values and seed first
+    if "seed" in trial:
+        out["seed"] = trial["seed"]
     network = config.get("network")
     if isinstance(network, dict) and isinstance(network.get("nodes"), list):
         layers, activations, penalties, augment = [], [], [], False
