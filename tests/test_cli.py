@@ -214,5 +214,5 @@ def test_runs_list_shows_a_studys_trials_with_their_values(tmp_path):
     for folder in (tmp_path / "runs", tmp_path / "runs" / "grid"):
         out = subprocess.run([sys.executable, "-m", "deepscope", "runs", "list", str(folder)], capture_output=True,
                              text=True, check=True).stdout
-        assert "lr=0.01 seed=0" in out and "lr=0.1 seed=1" in out and "no runs" not in out
+        assert "lr=0.01_seed=0-" in out and "lr=0.1_seed=1-" in out and "no runs" not in out  # (folder names)
         assert max(len(line) for line in out.splitlines()) <= 100
