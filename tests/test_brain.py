@@ -68,7 +68,8 @@ def test_readme_noise_ceilings(data):
 
 
 # -- agreement with rsatoolbox ------------------------------------------------------------------
-@pytest.mark.parametrize("ours, theirs", [("spearman", "spearman"), ("pearson", "corr"), ("kendall_tau_a", "tau-a")])
+@pytest.mark.parametrize("ours, theirs", [("spearman", "spearman"), ("pearson", "corr"), ("kendall_tau_a", "tau-a"),
+                                         ("cosine_cov", "cosine_cov"), ("corr_cov", "corr_cov")])
 def test_comparisons_and_noise_ceiling_agree_with_rsatoolbox(data, ours, theirs):
     rsatoolbox = pytest.importorskip("rsatoolbox")
     from rsatoolbox.inference import boot_noise_ceiling
@@ -261,3 +262,19 @@ def test_receptive_field_recovers_a_linear_units_weights():
     assert field.shape == (8, 8, 1) and np.corrcoef(field.ravel(), weights[1])[0, 1] > 0.95
     with pytest.raises(ValueError, match="below 3"):
         receptive_field(model, "FullyConnected", 5)
+
+
+def test_whitened_layer_rsa_uses_subject_intervals(data):
+    rsatoolbox = pytest.importorskip("rsatoolbox")
+    from rsatoolbox.rdm import RDMs, compare
+
+    human = data.human_it_subjects_rdms()
+    rdms = {"monkey": data.monkey_it, "animacy": data.models["animacy"].astype(float)}
+    result = brain.layer_rsa(rdms, None, {"hIT": human}, method="corr_cov", n_bootstrap=200, seed=0)
+    reference = compare(RDMs(brain.upper_vectors(np.stack(list(rdms.values())))), RDMs(brain.upper_vectors(human)),
+                        method="corr_cov").mean(1)
+    np.testing.assert_allclose(result.scores[0], reference, atol=1e-9)
+    assert np.all(result.ci_low[0] <= result.scores[0]) and np.all(result.scores[0] <= result.ci_high[0])
+    with pytest.raises(ValueError, match="whitening needs whole RDMs"):
+        brain.layer_rsa(rdms, None, {"hIT": human}, method="cosine_cov", bootstrap="both", n_bootstrap=10)
+    assert rsatoolbox is not None

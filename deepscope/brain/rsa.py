@@ -37,7 +37,11 @@ from .._io import save_figure
 from ..utils import RECORDING_BATCH_SIZE
 
 METHODS = {"spearman": "spearman", "pearson": "pearson", "corr": "pearson",
-           "kendall_tau_a": "kendall_tau_a", "tau-a": "kendall_tau_a"}
+           "kendall_tau_a": "kendall_tau_a", "tau-a": "kendall_tau_a",
+           "cosine_cov": "cosine_cov", "corr_cov": "corr_cov"}
+#: whitened comparisons (Diedrichsen et al. 2021): distances weighted by the inverse of their covariance under
+#: independent noise, as rsatoolbox's ``compare(..., method='cosine_cov' / 'corr_cov')``
+WHITENED = ("cosine_cov", "corr_cov")
 
 
 # -- comparisons ----------------------------------------------------------------------------------
@@ -54,8 +58,42 @@ def _zscore_rows(v: np.ndarray) -> np.ndarray:
     return np.divide(v, norm, out=np.full_like(v, np.nan), where=norm > 0)
 
 
+def whitened(vectors: np.ndarray, center: bool) -> np.ndarray:
+    """RDM vectors ``(k, P)`` in the space where their entries' noise is isotropic: the double-centred matrices
+    ``G = -H D H / 2`` ``(k, N * N)``. For independent, equal noise on the patterns the covariance of the
+    distances is ``V = (C C')∘(C C')`` (C: the pairwise contrasts), and ``d1' V^-1 d2`` is proportional to
+    ``<G1, G2>``: a cosine of the G's is the whitened cosine (exact: no linear solve of the P x P system).
+
+    Args:
+        vectors: upper-triangle RDM vectors (row-major, as :func:`upper_vectors`).
+        center: subtract each vector's mean first (``'corr_cov'``).
+    """
+    vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
+    if center:
+        vectors = vectors - vectors.mean(1, keepdims=True)
+    k, p = vectors.shape
+    n = int(round((1 + np.sqrt(1 + 8 * p)) / 2))
+    if n * (n - 1) // 2 != p:
+        fail("whitened vectors", "upper triangles of square RDMs (N (N - 1) / 2 entries)", Text(f"{p} entries"))
+    square = np.zeros((k, n, n))
+    i, j = np.triu_indices(n, k=1)
+    square[:, i, j] = vectors
+    square[:, j, i] = vectors
+    square -= square.mean(1, keepdims=True)  # H D H: rows and columns centred
+    square -= square.mean(2, keepdims=True)
+    return (-0.5 * square).reshape(k, n * n)
+
+
+def _cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    na, nb = np.linalg.norm(a, axis=1, keepdims=True), np.linalg.norm(b, axis=1, keepdims=True)
+    return np.divide(a, na, out=np.full_like(a, np.nan), where=na > 0) @ \
+        np.divide(b, nb, out=np.full_like(b, np.nan), where=nb > 0).T
+
+
 def correlate(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
     """Every row of ``a`` ``(m, P)`` against every row of ``b`` ``(s, P)``: an ``(m, s)`` array."""
+    if method in WHITENED:
+        return _cosine_rows(whitened(a, method == "corr_cov"), whitened(b, method == "corr_cov"))
     if method == "kendall_tau_a":
         return np.array([[kendall_tau_a(x, y) for y in b] for x in a])
     if method == "spearman":
@@ -106,7 +144,9 @@ def _pool(vectors: np.ndarray, method: str, pooling: str = "rsatoolbox") -> np.n
     mean of the RDMs (the MATLAB RSA toolbox's and many papers' convention)."""
     if pooling == "mean":
         return vectors.mean(0, keepdims=True)
-    if method == "pearson":
+    if method == "cosine_cov":  # as rsatoolbox's noise ceiling pools them: each RDM over its RMS, then the mean
+        return (vectors / np.sqrt((vectors ** 2).mean(1, keepdims=True))).mean(0, keepdims=True)
+    if method in ("pearson", "corr_cov"):
         return np.nanmean(_zscore_rows(vectors), axis=0, keepdims=True)
     return rank_rows(vectors).mean(0, keepdims=True)
 
@@ -116,7 +156,7 @@ def noise_ceiling(brain_rdms, method: str = "spearman", pooling: str = "rsatoolb
 
     Args:
         brain_rdms: ``(subjects, N, N)``.
-        method: ``'spearman'``, ``'pearson'`` or ``'kendall_tau_a'``.
+        method: ``'spearman'``, ``'pearson'``, ``'kendall_tau_a'``, ``'corr_cov'`` or ``'cosine_cov'``.
         pooling: how subjects' RDMs are averaged into the best model: ``'rsatoolbox'`` (ranks or
             z-scores, as rsatoolbox) or ``'mean'`` (raw RDMs; the 92-image README's reference values
             0.379 / 0.661 for human IT use it). They differ by about 0.005 on that data.
@@ -231,7 +271,7 @@ def layer_rdms(model, stimuli, layers=None, metric: str = "correlation", batch_s
 
 
 def layer_rsa(model, stimuli, brain: dict, layers=None, method: str = "spearman", metric: str = "correlation",
-              n_bootstrap: int = 1000, bootstrap: str = "both", confidence: float = 0.95, seed: int = 0,
+              n_bootstrap: int = 1000, bootstrap: str | None = None, confidence: float = 0.95, seed: int = 0,
               batch_size: int = RECORDING_BATCH_SIZE, pooling: str = "rsatoolbox") -> LayerRSA:
     """Compare every layer of ``model`` with brain RDMs of the same stimuli.
 
@@ -240,10 +280,13 @@ def layer_rsa(model, stimuli, brain: dict, layers=None, method: str = "spearman"
         stimuli: the inputs, in the order of the RDMs' rows (see :func:`~deepscope.brain.stimuli_for`).
         brain: ``{region: RDMs}``, each ``(N, N)`` or ``(subjects, N, N)``.
         layers: layer names (default: every layer).
-        method: ``'spearman'``, ``'pearson'`` or ``'kendall_tau_a'`` (slow with a bootstrap).
+        method: ``'spearman'``, ``'pearson'``, ``'kendall_tau_a'`` (slow with a bootstrap), or the whitened
+            ``'corr_cov'`` / ``'cosine_cov'`` (rsatoolbox's, Diedrichsen et al. 2021).
         metric: the dissimilarity for the layers' RDMs (``'correlation'``: 1 - Pearson r, as the brain RDMs).
         n_bootstrap: bootstrap samples (0: no intervals).
-        bootstrap: resample ``'stimuli'``, ``'subjects'`` or ``'both'``.
+        bootstrap: resample ``'stimuli'``, ``'subjects'`` or ``'both'``; None: ``'both'``, but ``'subjects'`` for
+            the whitened methods (a stimulus drawn twice would sit at distance 0 from its copy in both RDMs and
+            inflate a whitened similarity, so those intervals resample subjects only).
         confidence: the width of the intervals.
         seed: the bootstrap's random seed.
         pooling: the noise ceiling's averaging of subjects (see :func:`noise_ceiling`).
@@ -253,7 +296,13 @@ def layer_rsa(model, stimuli, brain: dict, layers=None, method: str = "spearman"
     """
     method = _method(method, "layer_rsa method")
     n_bootstrap = check_int(n_bootstrap, "layer_rsa n_bootstrap", minimum=0)
+    if bootstrap is None:
+        bootstrap = "subjects" if method in WHITENED else "both"
     check_choice(bootstrap, "layer_rsa bootstrap", ["stimuli", "subjects", "both"])
+    if method in WHITENED and bootstrap != "subjects":
+        fail("layer_rsa bootstrap", f"'subjects' with method={method!r} (whitening needs whole RDMs; resampled "
+             "stimuli would meet their own copies at distance 0 and inflate the similarity)", bootstrap,
+             "Give bootstrap='subjects' (or None), or a rank / linear method for stimulus intervals.")
     check_choice(pooling, "layer_rsa pooling", list(POOLING))
     confidence = check_float(confidence, "layer_rsa confidence", 0.0, 1.0, min_inclusive=False, max_inclusive=False)
     if not isinstance(brain, dict) or not brain:
