@@ -137,3 +137,23 @@ def test_layer_atlas_pairs_each_units_image_with_its_strongest_inputs(tmp_path):
     assert only.units == [0, 1, 2] and not only.top
     with pytest.raises(ValueError, match="top_images unit"):
         top_images(model, x, "Conv2D", unit=99)
+
+
+def test_several_images_of_a_unit_with_a_diversity_term():
+    model = dream_model()
+
+    def mean_similarity(images):
+        features = activations(model, images, ["Conv2D_1"])["Conv2D_1"].reshape(len(images), -1)
+        features = features / np.linalg.norm(features, axis=1, keepdims=True)
+        similarity = features @ features.T
+        return (similarity.sum() - np.trace(similarity)) / (len(images) * (len(images) - 1))
+
+    alike = maximize_activation(model, "Conv2D_1", 2, steps=60, n_images=4, seed=0)
+    diverse = maximize_activation(model, "Conv2D_1", 2, steps=60, n_images=4, seed=0, diversity=2.0)
+    assert alike.shape == diverse.shape == (4, 16, 16, 3) and 0 <= diverse.min() and diverse.max() <= 1
+    assert mean_similarity(diverse) < mean_similarity(alike) - 0.02  # the term makes the images differ
+    rng = np.random.default_rng(1)
+    random_best = max(unit_mean(model, rng.random((16, 16, 3)).astype(np.float32), "Conv2D_1", 2) for _ in range(10))
+    assert all(unit_mean(model, image, "Conv2D_1", 2) > random_best for image in diverse)  # each still drives it
+    with pytest.raises(ValueError, match="n_images >= 2"):
+        maximize_activation(model, "Conv2D_1", 2, steps=2, diversity=1.0)

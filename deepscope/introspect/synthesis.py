@@ -63,7 +63,8 @@ def _input_shape(net, shape) -> tuple:
 def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: int = 200,
                         lr: float | None = None, l2: float = 1e-3, jitter: int = 2, blur_every: int = 4,
                         seed: int = 0, value_range=(0.0, 1.0), restarts: int = 4, rotate: float = 0.0,
-                        scale: float = 0.0, parametrization: str = "pixels") -> np.ndarray:
+                        scale: float = 0.0, parametrization: str = "pixels", n_images: int = 1,
+                        diversity: float = 0.0) -> np.ndarray:
     """The input that maximizes a unit's mean activation (Erhan et al.), by gradient ascent with Adam.
 
     The image stays in the data's range: it is ``low + (high - low) * sigmoid(p)`` and ``p`` is
@@ -94,9 +95,13 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
         rotate, scale: each step, rotate the image by up to ``rotate`` degrees and rescale it by up to
             ``scale`` (e.g. 10 and 0.1, as Lucid's transformation robustness): the image must drive the
             unit under small rotations and zooms too, so it shows a pattern, not a pixel-exact exploit.
+        n_images: several images for the unit at once (a batch from different starts).
+        diversity: with ``n_images > 1``, a penalty on how alike the images' ``layer`` activations are (Lucid's
+            diversity term: the mean cosine similarity between images, times ``diversity`` times the batch's mean
+            absolute unit activation), so the images show different things that drive the unit (0: independent).
 
     Returns:
-        The input, shape ``shape`` (e.g. (H, W, C)), as float32 numpy.
+        The input, shape ``shape`` (e.g. (H, W, C)); with ``n_images > 1``, ``(n_images, *shape)``; float32 numpy.
     """
     net = network_of(model)
     shape = _input_shape(net, shape)
@@ -109,6 +114,11 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
     restarts = check_int(restarts, "maximize_activation restarts", minimum=0)
     rotate = check_float(rotate, "maximize_activation rotate", minimum=0, maximum=180)
     scale = check_float(scale, "maximize_activation scale", minimum=0, maximum=0.5)
+    n_images = check_int(n_images, "maximize_activation n_images", minimum=1)
+    diversity = check_float(diversity, "maximize_activation diversity", minimum=0)
+    if diversity and n_images < 2:
+        fail("maximize_activation diversity", "0 with one image (diversity compares images: give n_images >= 2)",
+             diversity)
     if value_range is not None:
         if not (isinstance(value_range, (tuple, list)) and len(value_range) == 2):
             fail("maximize_activation value_range", "(low, high) or None", value_range)
@@ -126,9 +136,9 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
         height, width, channels = shape
         frequency = torch.sqrt(torch.fft.fftfreq(height)[:, None] ** 2 + torch.fft.rfftfreq(width)[None, :] ** 2)
         spectrum_scale = (1.0 / frequency.clamp(min=1.0 / max(height, width))).to(device)  # (H, W // 2 + 1)
-        variable_shape = (1, channels, height, width // 2 + 1, 2)
+        variable_shape = (n_images, channels, height, width // 2 + 1, 2)
     else:
-        variable_shape = (1, *shape)
+        variable_shape = (n_images, *shape)
 
     def pixels(q: torch.Tensor) -> torch.Tensor:
         """The pre-range image (1, H, W, C) of the optimized variable."""
@@ -149,7 +159,14 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
             xj = torch.roll(xj, shifts=(dy, dx), dims=(1, 2))
         if image and (rotate or scale):
             xj = _rotate_and_scale(xj, rotate, scale, gen)
-        return unit_activation(layer_output(net, xj, layer), unit, "unit").sum()
+        output = layer_output(net, xj, layer)
+        activation = unit_activation(output, unit, "unit")  # (n_images,)
+        if not diversity:
+            return activation.sum()
+        features = F.normalize(output.reshape(len(output), -1), dim=1)  # (n, F)
+        similarity = features @ features.T
+        alike = (similarity.sum() - similarity.diagonal().sum()) / (len(output) * (len(output) - 1))
+        return activation.sum() - diversity * len(output) * activation.abs().mean().detach() * alike
 
     with evaluation_pass(net, gradients=True):
         unit_activation(layer_output(net, to_input(torch.zeros(variable_shape, device=device)), layer), unit,
@@ -168,7 +185,7 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
                           f"does not respond to any of {restarts + 1} starting images (zero gradient): it is dead for "
                           "inputs in this range (see introspect.unit_health); the image returned is the last start.",
                           RuntimeWarning, stacklevel=2)
-            return to_input(p.detach())[0].float().cpu().numpy()
+            return _images(to_input(p.detach()), n_images)
         opt = torch.optim.Adam([p], lr=lr)
         for step in range(steps):
             (p.grad,) = torch.autograd.grad(-objective_of(p), p)  # the input only: no parameter .grad
@@ -178,7 +195,13 @@ def maximize_activation(model, layer: str | None, unit: int, shape=None, steps: 
             if image and blur_every and not fourier and (step + 1) % blur_every == 0:
                 with torch.no_grad():
                     p.copy_(_blur(p))
-    return to_input(p.detach())[0].float().cpu().numpy()
+    return _images(to_input(p.detach()), n_images)
+
+
+def _images(batch: torch.Tensor, n_images: int) -> np.ndarray:
+    """The synthesized batch as numpy: one image without its batch axis, or ``(n_images, ...)``."""
+    values = batch.float().cpu().numpy()
+    return values[0] if n_images == 1 else values
 
 
 def deep_dream(model, image, layer: str, steps: int = 20, lr: float = 0.01, octaves: int = 3,
