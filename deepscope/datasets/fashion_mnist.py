@@ -34,25 +34,18 @@ def load_data(one_hot: bool = False, data_dir: str | os.PathLike | None = None,
     return load_idx_dataset("fashion_mnist", one_hot, data_dir, limit, flatten, verbose)
 
 
+
 # TFlearn's lower-level names (tflearn.datasets.fashion_mnist.extract_images ...)
 from .idx_sets import DataSet, dense_to_one_hot, extract_images, extract_labels  # noqa: E402
+from .idx_sets import maybe_download_with, read_data_sets_with  # noqa: E402
 
 
 def read_data_sets(train_dir="fashion_mnist/", fake_data=False, one_hot=False):
     """TFlearn's ``read_data_sets``: ``train`` (55,000), ``validation`` (5,000) and ``test`` as ``DataSet``s with
     ``next_batch``; ``train_dir`` as ``load_data``'s ``data_dir``."""
-    from .idx_sets import data_sets_from
-    X, Y, testX, testY = load_data(one_hot=False, data_dir=None if train_dir == "fashion_mnist/" else train_dir,
-                                   flatten=False)
-    return data_sets_from(X, Y, testX, testY, one_hot)
+    return read_data_sets_with(load_data, None if train_dir == "fashion_mnist/" else train_dir, one_hot)
 
 
 def maybe_download(filename, work_directory):
     """The path of one of the dataset's files, fetched (and verified) if needed into ``work_directory``."""
-    import os
-    load_data(data_dir=work_directory, limit=1, verbose=False)
-    found = [os.path.join(root, name) for root, _, names in os.walk(work_directory) for name in names
-             if name.startswith(os.path.basename(filename).replace(".gz", ""))]
-    if not found:
-        raise FileNotFoundError(f"maybe_download: {filename!r} is not among the files in {work_directory!r}.")
-    return found[0]
+    return maybe_download_with(load_data, filename, work_directory)

@@ -3,6 +3,8 @@
 their TFlearn paths."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .._checks import Text, check_int, fail
@@ -92,3 +94,21 @@ def data_sets_from(train_x, train_y, test_x, test_y, one_hot: bool, classes: int
     train_y, test_y = label(train_y), label(test_y)
     return DataSets(DataSet(train_x[5000:], train_y[5000:]), DataSet(train_x[:5000], train_y[:5000]),
                     DataSet(test_x, test_y))
+
+
+def read_data_sets_with(load_data, data_dir, one_hot: bool) -> DataSets:
+    """TFlearn's ``read_data_sets`` for a loader (``mnist.load_data`` or ``fashion_mnist.load_data``)."""
+    X, Y, testX, testY = load_data(one_hot=False, data_dir=data_dir, flatten=False)
+    return data_sets_from(X, Y, testX, testY, one_hot)
+
+
+def maybe_download_with(load_data, filename, work_directory) -> str:
+    """TFlearn's ``maybe_download`` for a loader: the loader fetches (and verifies) its files into
+    ``work_directory``; the path of the one named ``filename`` (with or without ``.gz``)."""
+    load_data(data_dir=work_directory, limit=1, verbose=False)
+    stem = os.path.basename(filename).replace(".gz", "")
+    found = [os.path.join(root, name) for root, _, names in os.walk(work_directory) for name in names
+             if name.startswith(stem)]
+    if not found:
+        raise FileNotFoundError(f"maybe_download: {filename!r} is not among the files in {work_directory!r}.")
+    return found[0]

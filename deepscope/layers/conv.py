@@ -278,10 +278,19 @@ def conv_2d_transpose(incoming, nb_filter, filter_size, output_shape, strides=1,
         fail(f"{where} output_shape", "[height, width] or [height, width, nb_filter]", output_shape, error=TypeError)
     out = [check_int(v, f"{where} output_shape") for v in output_shape[:2]]
     crop = transpose_crop(list(incoming.shape[1:3]), out, kernel, stride, padding, where, output_shape)
+    return add_transposed(ConvTranspose2d, incoming, nb_filter, kernel, stride, crop, out, activation, bias,
+                          weights_init, bias_init, regularizer, weight_decay, trainable, where, name)
+
+
+def add_transposed(layer_class, incoming: Node, nb_filter: int, kernel, stride, crop, out, activation, bias,
+                   weights_init, bias_init, regularizer, weight_decay, trainable, where: str, name: str) -> Node:
+    """Build a transposed convolution (2-D or 3-D ``layer_class``), initialize it with the forward convolution's
+    fans, attach its regularizer and add its node ``[None, *out, nb_filter]``."""
     act, act_name = build_activation(activation, nb_filter, where)
     expansion = getattr(act, "expansion", 1)
-    layer = ConvTranspose2d(incoming.shape[3], nb_filter * expansion, kernel, stride, crop, act, act_name, bool(bias))
-    init_layout = torch.empty(nb_filter * expansion, incoming.shape[3], *kernel)  # (out, in, kh, kw) fans
+    channels = incoming.shape[-1]
+    layer = layer_class(channels, nb_filter * expansion, kernel, stride, crop, act, act_name, bool(bias))
+    init_layout = torch.empty(nb_filter * expansion, channels, *kernel)  # (out, in, *k): the forward fans
     init_weight(init_layout, weights_init, activation, where)
     with torch.no_grad():
         layer.weight.copy_(init_layout.transpose(0, 1))

@@ -13,9 +13,8 @@ from torch import nn
 
 from .._checks import check_int, fail
 from ..graph import Layer, Node, add_layer, layer_function, layer_label, require_node
-from .conv import (_conv_layer, _padding, _pool_layer, _require_rank, _sizes, bilinear_ramp, channels_first,
-                   channels_last, transpose_crop, upscore_output)
-from .core import attach_regularizer, build_activation, init_bias, init_weight
+from .conv import (_conv_layer, _padding, _pool_layer, _require_rank, _sizes, add_transposed, bilinear_ramp,
+                   channels_first, channels_last, transpose_crop, upscore_output)
 
 
 @layer_function("conv")
@@ -93,18 +92,8 @@ def conv_3d_transpose(incoming, nb_filter, filter_size, output_shape, strides=1,
              error=TypeError)
     out = [check_int(v, f"{where} output_shape", minimum=1) for v in output_shape[:3]]
     crop = transpose_crop(list(incoming.shape[1:4]), out, kernel, stride, padding, where, output_shape)
-    act, act_name = build_activation(activation, nb_filter, where)
-    expansion = getattr(act, "expansion", 1)
-    layer = ConvTranspose3d(incoming.shape[4], nb_filter * expansion, kernel, stride, crop, act, act_name, bool(bias))
-    init_layout = torch.empty(nb_filter * expansion, incoming.shape[4], *kernel)  # (out, in, kd, kh, kw) fans
-    init_weight(init_layout, weights_init, activation, where)
-    with torch.no_grad():
-        layer.weight.copy_(init_layout.transpose(0, 1))
-    init_bias(layer.bias, bias_init, where)
-    attach_regularizer(layer, "weight", regularizer, weight_decay, where)
-    if not trainable:
-        layer.requires_grad_(False)
-    return add_layer(incoming, layer, [None, *out, nb_filter], name)
+    return add_transposed(ConvTranspose3d, incoming, nb_filter, kernel, stride, crop, out, activation, bias,
+                          weights_init, bias_init, regularizer, weight_decay, trainable, where, name)
 
 
 @layer_function("conv")
