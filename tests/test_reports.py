@@ -106,3 +106,32 @@ def test_report_needs_a_fitted_model():
         tflearn.report(tflearn.DNN(net()))
     with pytest.raises(TypeError, match="study.report"):
         tflearn.report(3)
+
+
+def test_analyses_as_sections_of_the_run_report(tmp_path):
+    from deepscope import brain, introspect
+    rng = np.random.default_rng(0)
+    images = rng.random((24, 12, 12, 1)).astype(np.float32)
+    labels = np.eye(2, dtype=np.float32)[np.arange(24) % 2]
+    n = tflearn.input_data([None, 12, 12, 1])
+    n = tflearn.conv_2d(n, 3, 3, activation="relu", name="conv")
+    n = tflearn.fully_connected(n, 2, activation="softmax", name="out")
+    model = tflearn.DNN(tflearn.regression(n))
+    model.fit(images, labels, n_epoch=1, run_id="sections", diagnostics=False)
+    features = images.reshape(24, -1)
+    region = np.stack([np.abs(features[:, None] - features[None]).mean(-1) + rng.normal(0, 0.01, (24, 24))
+                       for _ in range(2)])
+    region = (region + region.transpose(0, 2, 1)) / 2
+    for r in region:
+        np.fill_diagonal(r, 0)
+    comparison = brain.compare(model, images, rdms={"V1": region}, n_bootstrap=20)
+    atlas = introspect.layer_atlas(model, "conv", images, k=3, steps=10)
+    report = tflearn.report(model, tmp_path / "run.html", sections=[comparison, atlas])
+    text = report.path.read_text()
+    assert '<section id="brain">' in text and '<section id="atlas-conv">' in text
+    assert "Best layer per region" in text and text.count("data:image/png;base64") >= 3  # curves, brain, atlas
+    again = tflearn.report(model.last_run.path, tmp_path / "again.html").path.read_text()  # kept in the run folder
+    assert '<section id="brain">' in again and '<section id="atlas-conv">' in again
+    check_page(report.path, (*RUN_SECTIONS, "brain", "atlas-conv"), tmp_path)
+    with pytest.raises(TypeError, match="report_section"):
+        tflearn.report(model, tmp_path / "x.html", sections=["not an analysis"])

@@ -117,15 +117,26 @@ class BrainComparison:
         fig.suptitle(title)
         return fig
 
-    def report(self, path, title: str = "Network vs brain") -> Path:
-        """A self-contained HTML page: the best layers, the figure, every row."""
-        best = table_html(["analysis", "region", "best layer", "score", "interval"],
+    def _best_table(self) -> str:
+        return table_html(["analysis", "region", "best layer", "score", "interval"],
                           [[r["analysis"], r["region"], r["layer"], r["score"],
                             "-" if r["ci_low"] is None or not np.isfinite(r["ci_low"])
                             else f"{r['ci_low']:.3f} to {r['ci_high']:.3f}"] for r in self.best()])
+
+    def report_section(self, title: str = "Network vs brain") -> tuple[str, str, str]:
+        """``(id, title, html)`` of this comparison as one section of a run report
+        (``deepscope.report(model, sections=[comparison])``): the best layer per region, the figure."""
+        body = ("<h3>Best layer per region</h3>" + self._best_table()
+                + figure_img(self._figure(title), "network layers vs brain regions")
+                + '<p class="muted">RSA with noise ceilings and bootstrap intervals; encoding normalized by each '
+                  "unit's noise ceiling; decoding against chance. Every score: BrainComparison.rows.</p>")
+        return "brain", title, body
+
+    def report(self, path, title: str = "Network vs brain") -> Path:
+        """A self-contained HTML page: the best layers, the figure, every row."""
         columns = ["analysis", "region", "layer", "score", "ci_low", "ci_high", "ceiling", "normalized"]
         rows = table_html(columns, [[r[c] for c in columns] for r in self.rows])
-        html = page(title, [section("best", "Best layer per region", best),
+        html = page(title, [section("best", "Best layer per region", self._best_table()),
                             section("figure", "Every layer", figure_img(self._figure(title), "layers vs regions")),
                             section("rows", "All scores", rows)],
                     "RSA with noise ceilings and bootstrap intervals; encoding normalized by each unit's noise "

@@ -8,13 +8,14 @@ images that drive it most (the Zeiler & Fergus view).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .._checks import Text, check_int, fail
+from .._html import figure_img
 from .._io import save_figure
 from .attribution import _display
 from .recording import forward_in_chunks, layer_output, network_of, resolve_layers, to_user_layout
@@ -53,13 +54,22 @@ def top_images(model, X, layer: str, unit: int, k: int = 9) -> np.ndarray:
 @dataclass
 class LayerAtlas:
     """``units``; ``images[u]``: the synthesized image of unit ``u``; ``top[u]``: the indices of its
-    strongest inputs; ``responses``: ``(N, units)`` mean responses of every input."""
+    strongest inputs (``top_images[u]``: those inputs); ``responses``: ``(N, units)`` mean responses of every input."""
 
     layer: str
     units: list
     images: dict
     top: dict
     responses: np.ndarray | None
+    top_images: dict = field(default_factory=dict, repr=False)
+
+    def report_section(self) -> tuple[str, str, str]:
+        """``(id, title, html)`` of the atlas as one section of a run report
+        (``deepscope.report(model, sections=[atlas])``)."""
+        body = figure_img(atlas_figure(self), f"atlas of layer {self.layer}") + (
+            f'<p class="muted">{len(self.units)} units of {self.layer!r}: each unit\'s synthesized image (in the '
+            "data's range), then its strongest inputs with their mean responses.</p>")
+        return f"atlas-{self.layer}", f"Atlas of layer {self.layer}", body
 
 
 def layer_atlas(model, layer: str, X=None, path=None, units=None, k: int = 6, steps: int = 100,
@@ -94,7 +104,9 @@ def layer_atlas(model, layer: str, X=None, path=None, units=None, k: int = 6, st
             if not 0 <= u < responses.shape[1]:
                 fail("layer_atlas units", f"indices in [0, {responses.shape[1] - 1}]", u)
             top[u] = np.argsort(-responses[:, u], kind="stable")[:k]
-    atlas = LayerAtlas(layer, units, images, top, responses)
+    inputs = None if X is None else np.asarray(X)
+    top_images = {u: inputs[indices] for u, indices in top.items()} if inputs is not None else {}
+    atlas = LayerAtlas(layer, units, images, top, responses, top_images)
     if path is not None:
         plot_atlas(atlas, X, path)
     return atlas
@@ -109,11 +121,17 @@ def _units_of(model, module, layer: str) -> int:
 
 
 def plot_atlas(atlas: LayerAtlas, X, path) -> Path:
-    """One row per unit: the synthesized image (first column), then its strongest inputs with their responses."""
-    from matplotlib.figure import Figure
-
+    """One row per unit: the synthesized image (first column), then its strongest inputs with their responses
+    (``X``: the images the atlas was made from; None: the ones it kept)."""
     if not isinstance(atlas, LayerAtlas):
         fail("plot_atlas atlas", "a LayerAtlas (from layer_atlas)", Text(type(atlas).__name__), error=TypeError)
+    return save_figure(atlas_figure(atlas, X), path, where="plot_atlas path")
+
+
+def atlas_figure(atlas: LayerAtlas, X=None):
+    """The atlas's figure (see :func:`plot_atlas`)."""
+    from matplotlib.figure import Figure
+
     k = max((len(t) for t in atlas.top.values()), default=0)
     rows, cols = len(atlas.units), 1 + k
     fig = Figure(figsize=(1.3 * cols + 0.6, 1.3 * rows + 0.6), layout="constrained")
@@ -124,11 +142,12 @@ def plot_atlas(atlas: LayerAtlas, X, path) -> Path:
         axes[r, 0].imshow(shown, cmap="gray" if shown.ndim == 2 else None)
         axes[r, 0].set_title(f"unit {u}: synthesized" if r == 0 else f"unit {u}", fontsize=7)
         for c, index in enumerate(atlas.top.get(u, []), 1):
-            shown = _display(images[index])
+            picture = images[index] if images is not None else atlas.top_images[u][c - 1]
+            shown = _display(picture)
             axes[r, c].imshow(shown, cmap="gray" if shown.ndim == 2 else None)
             axes[r, c].set_title(f"#{index}: {atlas.responses[index, u]:.2f}", fontsize=6)
         for ax in axes[r]:
             ax.axis("off")
     fig.suptitle(f"layer {atlas.layer!r}: each unit's synthesized image and its strongest inputs (mean response)",
                  fontsize=9)
-    return save_figure(fig, path, where="plot_atlas path")
+    return fig

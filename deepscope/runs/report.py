@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import fail
+from .._checks import Text, fail
 from .._html import figure_img, page, section, table_html
 from .._io import atomic_write_text
 from ..diagnostics import read_diagnosis, read_steps
@@ -131,7 +131,7 @@ class Report:
         return str(self.path)
 
 
-def report(target, path: str | os.PathLike | None = None) -> Report:
+def report(target, path: str | os.PathLike | None = None, sections=()) -> Report:
     """The HTML report of a trained model's last run, or of a run folder (id or path): curves,
     diagnosis, step diagnostics, settings. Written to ``path`` (default ``<run>/report.html``) and
     shown inline in a notebook. (A study's report: ``study.report()``.)
@@ -139,6 +139,9 @@ def report(target, path: str | os.PathLike | None = None) -> Report:
     Args:
         target: a fitted ``DNN``, a run id (under the runs folder) or a run folder path.
         path: where to write the page.
+        sections: analyses to add as sections: objects with ``report_section()`` (``brain.compare``'s
+            ``BrainComparison``, ``introspect.layer_atlas``'s ``LayerAtlas``, ...). They are kept in the run folder
+            (``report_sections/``), so a later report of the run shows them too.
 
     Returns:
         A ``Report`` (its ``path``; displays itself in Jupyter).
@@ -151,7 +154,28 @@ def report(target, path: str | os.PathLike | None = None) -> Report:
     elif not isinstance(target, (str, os.PathLike)):
         fail("report target", "a fitted DNN, a run id or a run folder", type(target).__name__, error=TypeError,
              fix="For a study use study.report().")
+    keep_sections(resolve_run(target), sections)
     return Report(run_report(target, path))
+
+
+SECTIONS_FOLDER = "report_sections"
+
+
+def keep_sections(folder: Path, sections) -> None:
+    """Write each analysis's section into ``<run>/report_sections/<id>.html`` (atomically), for every report."""
+    for analysis in sections:
+        if not callable(getattr(analysis, "report_section", None)):
+            fail("report sections", "analyses with a report_section() method (BrainComparison, LayerAtlas, ...)",
+                 Text(type(analysis).__name__), error=TypeError)
+        section_id, title, body = analysis.report_section()
+        atomic_write_text(folder / SECTIONS_FOLDER / f"{section_id}.html", section(section_id, title, body),
+                          durable=False)
+
+
+def kept_sections(folder: Path) -> list[str]:
+    """The sections kept in a run folder, in name order."""
+    kept = folder / SECTIONS_FOLDER
+    return [p.read_text() for p in sorted(kept.glob("*.html"))] if kept.is_dir() else []
 
 
 def argument_text(value) -> str:
@@ -223,6 +247,7 @@ def run_report(run: str | os.PathLike, path: str | os.PathLike | None = None, ro
     layers = [[n.get("name"), n.get("fn"), layer_arguments(n, config.get("fit") or {})]
               for n in network.get("nodes", [])] if isinstance(network, dict) else [["(module)", str(network), ""]]
     sections.append(section("network", "Network", table_html(["layer", "function", "arguments"], layers, False)))
+    sections.extend(kept_sections(folder))  # analyses given to report(..., sections=[...])
     target = Path(path) if path is not None else folder / "report.html"
     atomic_write_text(target, page(f"Run {folder.name}", sections, "deepscope run report"), durable=False)
     return target
