@@ -226,11 +226,11 @@ def test_a_damaged_stack_checkpoint_is_refused_and_the_restart_equals_an_uninter
 
 
 def test_what_cannot_be_stacked_says_why():
-    def bn():
+    def frozen():
         net = tflearn.input_data(shape=[None, 12])
-        net = tflearn.batch_normalization(tflearn.fully_connected(net, 8))
+        net = tflearn.fully_connected(net, 8, trainable=False)
         return tflearn.regression(tflearn.fully_connected(net, 4, activation="softmax"))
-    assert "batch normalization" in stack_key(_built(bn, 0))[1]
+    assert "frozen layers" in stack_key(_built(frozen, 0))[1]
     a, b = new_member(_built(lambda: mlp(units=16), 0)), new_member(_built(lambda: mlp(units=8), 0))
     stacks, singles = stack_groups([a, b])  # different widths: no stack
     assert not stacks and len(singles) == 2
@@ -514,3 +514,32 @@ def test_a_study_killed_under_one_partition_and_finished_under_another_equals_an
         assert row["status"] == reference[trial]["status"] == "finished"
         for key, value in reference[trial]["metrics"].items():
             assert row["metrics"][key] == pytest.approx(value, abs=1e-5), (trial, key)
+
+
+def bn_cnn(lr=0.01):
+    net = tflearn.input_data(shape=[None, 4, 3, 1])
+    net = tflearn.conv_2d(net, 3, 2, activation="relu")
+    net = tflearn.batch_normalization(net)
+    net = tflearn.fully_connected(net, 6, activation="relu")
+    net = tflearn.batch_normalization(net)
+    net = tflearn.fully_connected(net, 4, activation="softmax")
+    return tflearn.regression(net, optimizer="adam", learning_rate=lr, batch_size=16)
+
+
+def test_batch_normalization_stack_equals_separate_fits(tmp_path):
+    """Each model's running statistics are its own (stacked buffers updated in place under vmap)."""
+    x = rng.randn(64, 4, 3, 1).astype("float32")
+    y = np.eye(4, dtype="float32")[rng.randint(0, 4, 64)]
+    builds = [lambda lr=lr: bn_cnn(lr) for lr in (0.01, 0.02, 0.01)]
+    seeds = [0, 1, 2]
+    assert stack_key(_built(builds[0], 0))[1] == "vmap"
+    with runs_dir(tmp_path):
+        expected = [separate_fit(b, s, 5.0, X_inputs=x, Y_targets=y, n_epoch=2, validation_set=0.25)
+                    for b, s in zip(builds, seeds)]
+        got = stacked(builds, seeds, 5.0, StackFit(x, y, n_epoch=2, validation_set=0.25))
+    for a, m in zip(expected, got):
+        assert_same_models(a, m.dnn)
+        for (name, mine), theirs in zip(m.dnn.net.named_buffers(), a.net.buffers()):
+            torch.testing.assert_close(mine.float(), theirs.float(), atol=2e-5, rtol=0, msg=name)
+    assert not torch.equal(got[0].dnn.net.layers["BatchNormalization"].running_mean,
+                           got[1].dnn.net.layers["BatchNormalization"].running_mean)  # each model its own

@@ -157,6 +157,7 @@ class Run:
     def __init__(self, root=None, run_id: str | None = None, config: dict | None = None,
                  continue_epoch: int | None = None):
         root = runs_root(root)
+        named = run_id is not None  # a name the user chose (a generated one taken in the same second: no note)
         run_id = run_id or new_run_id()
         path = root / run_id
         self.rows: list[tuple] = []  # (epoch, step, logs, seconds since start)
@@ -169,7 +170,7 @@ class Run:
                 path = root / f"{run_id}_{n}"
                 n += 1
             path.mkdir(parents=True)
-            if n > 1:  # say so: the name given is taken, the run goes to a numbered sibling
+            if n > 1 and named:  # say so: the name given is taken, the run goes to a numbered sibling
                 print(f"run {run_id!r} exists in {root}: this run is {path.name!r} (fit(..., resume=True) would "
                       "continue the existing one)", flush=True)
         self.path = path

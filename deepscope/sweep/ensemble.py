@@ -16,8 +16,8 @@ Each seed's model trains exactly as ``DNN(build(), clip_gradients=...).fit(X, Y,
 floating-point tolerance, dropout masks included: each model draws them from its own generator): the
 models are stacked and trained together by :mod:`deepscope.sweep.stacking`, which a vectorized
 ``Study`` uses too.
-For small networks a step costs about the same for 1 or N models. Networks with batch normalization
-are refused (running statistics of each model under ``vmap``).
+For small networks a step costs about the same for 1 or N models. Batch normalization stacks too: each model
+keeps its own running statistics.
 """
 from __future__ import annotations
 
@@ -109,8 +109,7 @@ def train_ensemble(build, X, Y, seeds, n_epoch=10, batch_size=None, validation_s
         this_key, this_engine = stack_key(member.dnn)
         if this_key is None:
             fail("train_ensemble build", "a network that can be stacked", this_engine,
-                 "Train such networks with separate DNN.fit calls (or a Study)."
-                 + (" batch_normalization keeps running statistics per model." if "batch" in this_engine else ""))
+                 "Train such networks with separate DNN.fit calls (or a Study).")
         if key is not None and this_key != key:
             fail("train_ensemble build", f"the same architecture and settings for every seed (as for seed {seeds[0]})",
                  f"a different one for seed {seed}", "Make build() independent of the seed.")

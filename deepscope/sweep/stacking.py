@@ -23,8 +23,9 @@ Two engines compute the stacked forward pass (autograd does the backward for bot
 - **dense**: chains of ``fully_connected`` layers, element-wise activations and dropout. Layer 1 is
   one matrix product per data order (``(B, in) @ (in, K * out)`` for the K models sharing batches),
   the rest batched products (``baddbmm``): the arithmetic a hand-written stack does.
-- **vmap**: any other network without batch normalization, ``vmap(functional_call)`` over the models
-  (dropout rates must then be equal within the stack; no per-step unit statistics).
+- **vmap**: any other network (convolutions, batch normalization: each model's running statistics are its own
+  stacked buffers, updated in place under vmap), ``vmap(functional_call)`` over the models (dropout rates must
+  then be equal within the stack; no per-step unit statistics).
 
 Per-model learning rates: SGD, Momentum and Nesterov scale each model's gradient by ``lr_m / lr_0``
 (their updates are linear in the gradient); other optimizers step with ``lr_0`` and then rescale
@@ -120,9 +121,6 @@ def stack_key(dnn: DNN) -> tuple[str | None, str]:
         return None, "several regression layers"
     if dnn.trains_subset:
         return None, "regression(trainable_vars=...)"
-    for module in net.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            return None, "batch normalization (running statistics of each model under vmap)"
     if any(not p.requires_grad for p in net.parameters()):
         return None, "frozen layers (trainable=False)"
     if any(not p.is_floating_point() for p in net.parameters()):
