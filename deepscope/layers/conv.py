@@ -338,6 +338,9 @@ class Pool(nn.Module):
             self.scale = None
 
     def _pool(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, *spatial)
+        if x.dim() == 4:  # channels-last memory: CPU pooling is ~4x faster on it. A conv's output already is (no
+            # copy then); under a stack's vmap the grouped convolutions give NCHW (memory_format= is not vmap-able)
+            x = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
         if self.explicit_pad is not None:
             x = F.pad(x, self.explicit_pad, value=float("-inf") if self.mode == "max" else 0.0)
         if self.mode == "max":
