@@ -98,6 +98,23 @@ def test_deep_dream_stops_after_the_layer_at_any_size():
     assert left_as_found(model)
 
 
+def test_deep_dream_in_the_data_range_with_jitter_and_a_silent_layer():
+    model = dream_model()
+    image = np.random.default_rng(3).uniform(-0.5, 0.5, (16, 16, 3)).astype(np.float32)
+    dream = deep_dream(model, image, "Conv2D_1", steps=8, octaves=2, value_range=(-1.0, 1.0), jitter=2)
+    assert -1.0 <= dream.min() and dream.max() <= 1.0 and dream.min() < 0  # the data's own range, not [0, 1]
+    norm = lambda x: np.linalg.norm(activations(model, x[None], ["Conv2D_1"])["Conv2D_1"])  # noqa: E731
+    assert norm(dream) > 1.2 * norm(np.clip(image, -1, 1))
+    conv = model.net.layers["Conv2D"]
+    with torch.no_grad():
+        conv.bias.fill_(-100.0)  # every unit of the first layer silent: no gradient reaches the image
+    with pytest.warns(RuntimeWarning, match="no gradient"):
+        same = deep_dream(model, image, "Conv2D", steps=3, octaves=1, value_range=(-1.0, 1.0))
+    np.testing.assert_allclose(same, image, atol=1e-6)
+    with pytest.raises(ValueError, match="value_range"):
+        deep_dream(model, image, "Conv2D", value_range=(1.0, 0.0))
+
+
 def test_clear_errors_and_plot(tmp_path):
     model = dream_model()
     with pytest.raises(ValueError, match=r"an integer in \[0, 5\] \(the layer has 6"):

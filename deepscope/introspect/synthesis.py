@@ -205,7 +205,7 @@ def _images(batch: torch.Tensor, n_images: int) -> np.ndarray:
 
 
 def deep_dream(model, image, layer: str, steps: int = 20, lr: float = 0.01, octaves: int = 3,
-               octave_scale: float = 1.4) -> np.ndarray:
+               octave_scale: float = 1.4, value_range=(0.0, 1.0), jitter: int = 0, seed: int = 0) -> np.ndarray:
     """DeepDream (Mordvintsev et al., "Inceptionism"): amplify what a layer sees in an image.
 
     Gradient ascent on the image to increase the L2 norm of ``layer``'s activation, from the
@@ -223,9 +223,15 @@ def deep_dream(model, image, layer: str, steps: int = 20, lr: float = 0.01, octa
         lr: step size, relative to the mean absolute gradient.
         octaves: number of scales.
         octave_scale: size ratio between successive scales (> 1).
+        value_range: ``(low, high)`` the image is kept in at every step (as ``maximize_activation``: the data's
+            range; default [0, 1]).
+        jitter: each step, shift the image by up to this many pixels before the gradient (as
+            ``maximize_activation``; Mordvintsev's trick against grid artefacts); 0: none.
+        seed: seeds the jitter.
 
     Returns:
-        The dreamt image, same shape as ``image``, values in [0, 1].
+        The dreamt image, same shape as ``image``, values in ``value_range``. A layer with no gradient on the
+        image (every unit silent) gives a ``RuntimeWarning`` and the image unchanged.
     """
     net = network_of(model)
     resolve_layers(net, layer)
@@ -237,6 +243,13 @@ def deep_dream(model, image, layer: str, steps: int = 20, lr: float = 0.01, octa
     lr = check_float(lr, "deep_dream lr", minimum=0, min_inclusive=False)
     octaves = check_int(octaves, "deep_dream octaves")
     scale = check_float(octave_scale, "deep_dream octave_scale", minimum=1, min_inclusive=False)
+    jitter = check_int(jitter, "deep_dream jitter", minimum=0)
+    if not (isinstance(value_range, (tuple, list)) and len(value_range) == 2):
+        fail("deep_dream value_range", "(low, high)", value_range)
+    low = check_float(value_range[0], "deep_dream value_range low")
+    high = check_float(value_range[1], "deep_dream value_range high", minimum=low, min_inclusive=False)
+    gen = torch.Generator().manual_seed(int(seed))
+    silent = True
     device = next(net.parameters()).device
     base = torch.as_tensor(img).reshape(1, *img.shape[-3:]).to(device)  # (1, H, W, C)
     nchw = base.permute(0, 3, 1, 2)
@@ -247,13 +260,21 @@ def deep_dream(model, image, layer: str, steps: int = 20, lr: float = 0.01, octa
         for size in sizes:  # smallest octave first
             octave = resize(nchw, size) if size != tuple(nchw.shape[2:]) else nchw
             detail = resize(detail, size)
-            x = (octave + detail).clamp(0, 1).permute(0, 2, 3, 1).contiguous()  # (1, h, w, C)
+            x = (octave + detail).clamp(low, high).permute(0, 2, 3, 1).contiguous()  # (1, h, w, C)
             for _ in range(steps):
-                x.requires_grad_(True)
-                (grad,) = torch.autograd.grad(layer_output(net, x, layer).norm(), x)
+                dy, dx = (torch.randint(-jitter, jitter + 1, (2,), generator=gen)).tolist() if jitter else (0, 0)
+                shifted = torch.roll(x, shifts=(dy, dx), dims=(1, 2)).requires_grad_(True)
+                (grad,) = torch.autograd.grad(layer_output(net, shifted, layer).norm(), shifted)
+                grad = torch.roll(grad, shifts=(-dy, -dx), dims=(1, 2))  # back to the image's own pixels
+                if bool(grad.abs().sum() > 0):
+                    silent = False
                 with torch.no_grad():
-                    x = (x + lr * grad / (grad.abs().mean() + 1e-8)).clamp(0, 1)
+                    x = (x + (high - low) * lr * grad / (grad.abs().mean() + 1e-8)).clamp(low, high)
             detail = x.detach().permute(0, 3, 1, 2) - octave
+    if silent:
+        warnings.warn(f"deep_dream: layer {layer!r} gives no gradient on this image (every unit silent): the image "
+                      "is returned unchanged; try another layer or image (see introspect.unit_health).",
+                      RuntimeWarning, stacklevel=2)
     out = x.detach().float().cpu().numpy()
     return out[0] if squeeze else out
 
