@@ -418,7 +418,8 @@ def test_callbacks_in_a_vectorized_study_see_their_own_trial_and_can_stop_it(tmp
     assert "4 trials in 1 vectorized run" in out
     lines = [line for line in out.splitlines() if line.startswith("stack of 4 models: epoch")]
     assert [line.split("|")[0].strip() for line in lines] == [f"stack of 4 models: epoch {e}/4" for e in (1, 2, 3, 4)]
-    assert all("best val_acc" in line and len(line) <= 100 for line in lines), lines  # a line per epoch, <= 100 columns
+    assert all("best val_acc" in line and len(line) <= 100 for line in lines), [len(x) for x in lines]  # <= 100 columns
+    assert all("s left" in line for line in lines[:-1]) and "s left" not in lines[-1]  # the time left, until the end
     assert logs["vec"] == logs["seq"] and len(logs["vec"]) == 4
     assert logs["vec"][(1e-2, 1)][-1] == ("end", 2) and logs["vec"][(1e-4, 0)][-1] == ("end", 4)
     for key, row in results["vec"].items():

@@ -4,6 +4,7 @@ once, each model's run folder, diagnosis and step records written as its own fit
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,7 @@ class StackTrainer(Loop):
                 stack.resumed_epoch = self.epoch  # continue where the checkpoint was written
         self.stopped = [i for i, m in enumerate(stack.members) if m.stopped_epoch is not None]  # (a checkpoint's)
         self.started = time.perf_counter()
+        self.first_epoch = self.epoch  # (a resumed stack's progress counts from here)
 
     @property
     def step(self) -> int:
@@ -222,19 +224,24 @@ class StackTrainer(Loop):
 
     def progress_line(self) -> str:
         """One line (<= 100 columns) on the whole stack after an epoch: the models' loss (median and range),
-        the best validation metric, how many failed or stopped, the time so far."""
+        the best validation metric, how many failed or stopped, the time so far and the time left."""
         logs = [h[-1] for h, alive in zip(self.histories, self.alive.tolist()) if h and alive]
         line = f"stack of {self.stack.n} models: epoch {self.epoch}/{self.settings.n_epoch}"
         if logs:
             losses = sorted(entry["loss"] for entry in logs)
-            line += f" | loss {losses[len(losses) // 2]:.4g} ({losses[0]:.4g}-{losses[-1]:.4g})"
+            line += f" | loss {losses[len(losses) // 2]:.4g} ({losses[0]:.3g}-{losses[-1]:.3g})"
             key = next((k for k in logs[0] if k.startswith("val_") and k != "val_loss"), None)
             if key is not None:
                 line += f" | best {key} {max(entry[key] for entry in logs):.4g}"
         failed = self.stack.n - int(self.alive.sum())
         line += f" | {failed} failed" if failed else ""
         line += f" | {len(self.stopped)} stopped" if self.stopped else ""
-        return line + f" | {time.perf_counter() - self.started:.1f} s"
+        elapsed, done = time.perf_counter() - self.started, self.epoch - self.first_epoch
+        left = self.settings.n_epoch - self.epoch
+        line += f" | {elapsed:.1f} s" + (f", ~{elapsed / done * left:.0f} s left" if done > 0 and left > 0 else "")
+        if len(line) > 100:  # within 100 columns: the loss range goes first
+            line = re.sub(r" \([^)]*\)", "", line, count=1)
+        return line[:100]
 
     def end_training(self) -> None:
         self.stack.write_back()
