@@ -91,7 +91,7 @@ def test_logic_gates(monkeypatch, capsys, tmp_path):
 
 
 @pytest.mark.parametrize("experiment", [
-    "layers", "resnet",
+    "layers", "resnet", "inside",
     pytest.param("all", marks=pytest.mark.skipif(not SLOW, reason="slow: set DEEPSCOPE_SLOW=1")),
 ])
 def test_cifar10_experiments_quick(experiment, shared_datasets, monkeypatch, capsys, tmp_path):
@@ -99,6 +99,12 @@ def test_cifar10_experiments_quick(experiment, shared_datasets, monkeypatch, cap
     out_dir = tmp_path / "out"
     out = run_script(SEEDS / "cifar10_experiments.py", "--quick", "--experiment", experiment, "--out", str(out_dir),
                      monkeypatch=monkeypatch, capsys=capsys, cwd=tmp_path)
+    if experiment == "inside":  # attribution, class images, an atlas and the run report of the seed's network
+        for name in ("inside_gradcam_0.png", "inside_ig_0.png", "inside_classes.png", "inside_atlas.png"):
+            assert (out_dir / name).stat().st_size > 1000, name
+        assert '<section id="atlas-Conv2D">' in (out_dir / "inside_report.html").read_text()
+        assert "the network's confidence" in (out_dir / "inside.txt").read_text()
+        return
     names = [experiment] if experiment != "all" else ["layers", "dropout", "l2", "batch_size", "learning_rate",
                                                       "resnet"]
     for name in names:

@@ -559,15 +559,17 @@ def plot_attribution(image, attribution, path, title: str | None = None) -> str:
     if heat.shape != shown.shape[:2]:
         fail("plot_attribution attribution", f"a map of height and width {shown.shape[:2]}",
              Text(f"shape {np.shape(attribution)}"))
-    fig = Figure(figsize=(6, 3))
+    fig = Figure(figsize=(6.4, 3), layout="constrained")  # (constrained: the colour bar's label is not cut off)
     left, right = fig.subplots(1, 2)
     left.imshow(shown, cmap="gray" if shown.ndim == 2 else None)
     signed = heat.min() < 0
     vmax = np.abs(heat).max() or 1.0
     im = right.imshow(heat, cmap="RdBu_r" if signed else "inferno",
                       vmin=-vmax if signed else 0, vmax=vmax)
-    fig.colorbar(im, ax=right, fraction=0.046,
-                 label="attribution (summed over channels)" + (": red +, blue -" if signed else ""))
+    channels = np.ndim(attribution) == 3 and np.shape(attribution)[-1] > 1
+    details = ", ".join(["summed over channels"] * bool(channels) + ["red +, blue -"] * bool(signed))
+    bar = fig.colorbar(im, ax=right, fraction=0.046)
+    bar.set_label("attribution" + (f"\n({details})" if details else ""), fontsize=8)
     for ax, name in ((left, "input"), (right, "attribution")):
         ax.set_title(name, fontsize=9)
         ax.axis("off")

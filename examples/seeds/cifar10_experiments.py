@@ -11,8 +11,12 @@ side (training solid, validation dashed) as a PNG, plus a table of final numbers
     resnet         "try copying some of the methods" of TFlearn's example repository: the residual
                    network of its examples/images/residual_network_cifar10.py (n blocks per stage,
                    --resnet-n, default 2 here, 5 there) beside the three-set network, same epochs
+    inside         (not in "all") the three-set network trained, then opened: Grad-CAM and integrated
+                   gradients of test images, each class unit's synthesized image with the network's
+                   confidence, an atlas of the first convolution, the run report with the atlas
 
     python examples/seeds/cifar10_experiments.py                        # all, 4000/1000 images, 5 epochs
+    python examples/seeds/cifar10_experiments.py --experiment inside    # look inside the seed's network
     python examples/seeds/cifar10_experiments.py --experiment dropout   # one experiment
     python examples/seeds/cifar10_experiments.py --epochs 50            # the seed's length
     python examples/seeds/cifar10_experiments.py --quick                # 300 images, 1 epoch (CI)
@@ -177,10 +181,56 @@ def experiment_resnet(data, settings):
                                          {"batch_size": 128, "clip_gradients": 0.0})}, data, settings)
 
 
+# %% Inside the network: why it said that, and what its units want (issue 24)
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def experiment_inside(data, settings):
+    """Train the seed's three sets of layers (with dropout), then look inside: Grad-CAM of the last convolution and
+    integrated gradients for a few test images, each class unit's synthesized image (in the pixel range [0, 1],
+    with the network's confidence in it), an atlas of the first convolution's units beside the test images that
+    drive them most, and the run report with the atlas as a section."""
+    from deepscope import introspect
+    print("\n== Inside the seed's network: attribution, class images, an atlas ==")
+    (X, Y), (X_test, Y_test) = data
+    tflearn.set_seed(settings.seed)
+    model = tflearn.DNN(three_layer_sets(use_dropout=True), tensorboard_dir=settings.out / "runs")
+    model.fit(X, Y, n_epoch=settings.epochs, validation_set=(X_test, Y_test), show_metric=True, run_id="cifar_inside")
+    few = X_test[:4]
+    cam = introspect.grad_cam(model, few, "Conv2D_2")  # the last convolution
+    ig = introspect.integrated_gradients(model, few, steps=32)
+    truth, guess = Y_test[:4].argmax(1), model.predict(few).argmax(1)
+    for i in range(len(few)):
+        label = f"{CLASSES[truth[i]]} (said {CLASSES[guess[i]]})"
+        introspect.plot_attribution(few[i], cam[i][..., None], settings.out / f"inside_gradcam_{i}.png",
+                                    title=f"Grad-CAM of the last convolution: {label}")
+        introspect.plot_attribution(few[i], ig[i], settings.out / f"inside_ig_{i}.png",
+                                    title=f"integrated gradients: {label}")
+    steps = 30 if settings.quick else 200
+    classes = [introspect.maximize_activation(model, None, c, steps=steps, rotate=5, scale=0.05) for c in range(10)]
+    confidence = [float(model.predict(image[None])[0][c]) for c, image in enumerate(classes)]
+    introspect.plot_images(classes, settings.out / "inside_classes.png",
+                           titles=[f"{name}: p={p:.2f}" for name, p in zip(CLASSES, confidence)])
+    atlas = introspect.layer_atlas(model, "Conv2D", X_test[:500], settings.out / "inside_atlas.png",
+                                   units=range(8), k=5, steps=20 if settings.quick else 100)
+    report = tflearn.report(model, settings.out / "inside_report.html", sections=[atlas])
+    pixels = (min(float(c.min()) for c in classes), max(float(c.max()) for c in classes))
+    text = (f"Inside the seed's network ({settings.epochs} epochs, {len(X)} training images)\n"
+            f"Grad-CAM and integrated gradients of {len(few)} test images: inside_gradcam_*.png, inside_ig_*.png\n"
+            f"class images (inside_classes.png): pixels {pixels[0]:.2f}-{pixels[1]:.2f}, the network's confidence "
+            f"{min(confidence):.2f}-{max(confidence):.2f} (median {sorted(confidence)[5]:.2f})\n"
+            f"atlas of the first convolution: inside_atlas.png; the run report: {report.path}\n")
+    (settings.out / "inside.txt").write_text(text)
+    print(text)
+    return confidence
+
+
 # %% Main
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--experiment", choices=EXPERIMENTS + ("all",), default="all")
+    parser.add_argument("--experiment", choices=EXPERIMENTS + ("all", "inside"), default="all",
+                        help="one experiment, all five (and the residual network), or 'inside': attribution, class "
+                             "images and an atlas of the seed's network")
     parser.add_argument("--quick", action="store_true", help="300 images, 1 epoch (CI smoke test)")
     parser.add_argument("--epochs", type=int, default=5, help="epochs per variant (seed: 50)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first LIMIT images of each split")
@@ -188,6 +238,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resnet-n", type=int, default=2, help="residual blocks per stage (TFlearn's example: 5)")
     settings, _ = parser.parse_known_args(argv)  # parse_known_args: also works inside Jupyter
+    settings.quick = bool(settings.quick)
     if settings.quick:
         settings.epochs, settings.limit = 1, settings.limit or 300
     settings.out.mkdir(parents=True, exist_ok=True)
