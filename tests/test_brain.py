@@ -112,6 +112,28 @@ def test_a_bootstrap_sample_of_stimuli_matches_rsatoolbox_resampling(data):
         assert ours == pytest.approx(theirs, abs=1e-9)
 
 
+def test_a_two_factor_bootstrap_sample_matches_rsatoolbox(data):
+    """One sample of the bootstrap over subjects and stimuli together (rsatoolbox's ``bootstrap_sample``, as its
+    ``eval_bootstrap`` / ``eval_dual_bootstrap`` draw them): our score of the drawn subjects and pairs equals its
+    evaluation of the sample (Spearman and Pearson)."""
+    pytest.importorskip("rsatoolbox")
+    from rsatoolbox.inference.bootstrap import bootstrap_sample
+    from rsatoolbox.rdm import RDMs, compare
+
+    human = data.human_it_subjects_rdms()
+    models = np.stack([data.models["hmax"], data.monkey_it])
+    np.random.seed(7)  # rsatoolbox draws with numpy's global generator
+    for method, theirs_method in (("spearman", "spearman"), ("pearson", "corr")):
+        for _ in range(3):
+            sample, rdm_idx, pattern_idx = bootstrap_sample(RDMs(brain.upper_vectors(human)))
+            columns = resampled_pairs(np.asarray(pattern_idx), 92)
+            ours = correlate(brain.upper_vectors(models)[:, columns],
+                             brain.upper_vectors(human)[np.asarray(rdm_idx)][:, columns], method).mean(1)
+            theirs = compare(RDMs(brain.upper_vectors(models)).subsample_pattern("index", pattern_idx), sample,
+                             method=theirs_method).mean(1)
+            np.testing.assert_allclose(ours, theirs, atol=1e-9)
+
+
 # -- layers against regions -----------------------------------------------------------------------
 def test_layer_rsa_scores_intervals_ceiling_and_a_layer_test(data):
     model = small_cnn()
