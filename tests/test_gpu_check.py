@@ -27,3 +27,17 @@ def test_every_capability_on_the_device_equals_the_cpu(device, tmp_path, capsys,
     out = capsys.readouterr().out
     assert code == 0, out
     assert "10 of 10 checks passed" in out and out.count("PASS") == 10
+
+
+def test_the_device_benchmark_runs_in_quick_mode(tmp_path, capsys, shared_datasets, monkeypatch):
+    """benchmarks/gpu.py (the workloads for the first GPU run) runs end to end here, small."""
+    monkeypatch.setenv("DEEPSCOPE_DATA", str(shared_datasets))
+    spec = importlib.util.spec_from_file_location("gpu_bench", SCRIPT.parent / "gpu.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--device", "cpu", "--quick", "--json", str(tmp_path / "gpu.json")]) == 0
+    out = capsys.readouterr().out
+    assert "deepscope / hand-written" in out and "4 MNIST MLPs" in out
+    import json
+    results = json.loads((tmp_path / "gpu.json").read_text())
+    assert 0 < results["MNIST CNN to 99%, deepscope"]["accuracy"] <= 1 and results["MLPs"]["min_accuracy"] > 0.3
