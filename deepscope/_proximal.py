@@ -7,7 +7,28 @@ from __future__ import annotations
 import torch
 
 
-class FtrlProximal(torch.optim.Optimizer):
+class _Accumulating(torch.optim.Optimizer):
+    """The step both share: each parameter with a gradient, its squared-gradient accumulator ``n`` started at
+    ``initial_accumulator_value``; subclasses write ``_update(w, g, state, group)``."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None if closure is None else torch.enable_grad()(closure)()
+        for group in self.param_groups:
+            for w in group["params"]:
+                if w.grad is None:
+                    continue
+                state = self.state[w]
+                if not state:
+                    state["accumulator"] = torch.full_like(w, group["initial_accumulator_value"])
+                self._update(w, w.grad, state, group)
+        return loss
+
+    def _update(self, w, g, state, group) -> None:
+        raise NotImplementedError
+
+
+class FtrlProximal(_Accumulating):
     """FTRL-Proximal, TensorFlow's ``ApplyFtrl`` per element::
 
         n' = n + g^2;  z += g - (n'^-p - n^-p) / lr * w;  n = n'
@@ -26,28 +47,18 @@ class FtrlProximal(torch.optim.Optimizer):
         super().__init__(params, dict(lr=lr, lr_power=lr_power, initial_accumulator_value=initial_accumulator_value,
                                       l1=l1, l2=l2))
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None if closure is None else torch.enable_grad()(closure)()
-        for group in self.param_groups:
-            lr, power, l1, l2 = group["lr"], -group["lr_power"], group["l1"], group["l2"]
-            for w in group["params"]:
-                if w.grad is None:
-                    continue
-                state = self.state[w]
-                if not state:
-                    state["accumulator"] = torch.full_like(w, group["initial_accumulator_value"])
-                    state["linear"] = torch.zeros_like(w)
-                g, n, z = w.grad, state["accumulator"], state["linear"]
-                n_new = n + g * g
-                z.add_(g - (n_new.pow(power) - n.pow(power)) / lr * w)
-                n.copy_(n_new)
-                quadratic = n.pow(power) / lr + 2 * l2
-                w.copy_(torch.where(z.abs() > l1, (torch.sign(z) * l1 - z) / quadratic, torch.zeros_like(w)))
-        return loss
+    def _update(self, w, g, state, group) -> None:
+        lr, power, l1, l2 = group["lr"], -group["lr_power"], group["l1"], group["l2"]
+        n = state["accumulator"]
+        z = state.setdefault("linear", torch.zeros_like(w))
+        n_new = n + g * g
+        z.add_(g - (n_new.pow(power) - n.pow(power)) / lr * w)
+        n.copy_(n_new)
+        quadratic = n.pow(power) / lr + 2 * l2
+        w.copy_(torch.where(z.abs() > l1, (torch.sign(z) * l1 - z) / quadratic, torch.zeros_like(w)))
 
 
-class ProximalAdagrad(torch.optim.Optimizer):
+class ProximalAdagrad(_Accumulating):
     """Proximal AdaGrad, TensorFlow's ``ApplyProximalAdagrad`` per element::
 
         n += g^2;  v = w - lr * g / sqrt(n);  w = sign(v) / (1 + lr * l2) * max(|v| - lr * l1, 0)
@@ -63,19 +74,9 @@ class ProximalAdagrad(torch.optim.Optimizer):
                  l2: float = 0.0):
         super().__init__(params, dict(lr=lr, initial_accumulator_value=initial_accumulator_value, l1=l1, l2=l2))
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None if closure is None else torch.enable_grad()(closure)()
-        for group in self.param_groups:
-            lr, l1, l2 = group["lr"], group["l1"], group["l2"]
-            for w in group["params"]:
-                if w.grad is None:
-                    continue
-                state = self.state[w]
-                if not state:
-                    state["accumulator"] = torch.full_like(w, group["initial_accumulator_value"])
-                n = state["accumulator"]
-                n.addcmul_(w.grad, w.grad)
-                v = w - lr * w.grad / n.sqrt()
-                w.copy_(torch.sign(v) / (1 + lr * l2) * (v.abs() - lr * l1).clamp_min(0.0))
-        return loss
+    def _update(self, w, g, state, group) -> None:
+        lr, l1, l2 = group["lr"], group["l1"], group["l2"]
+        n = state["accumulator"]
+        n.addcmul_(g, g)
+        v = w - lr * g / n.sqrt()
+        w.copy_(torch.sign(v) / (1 + lr * l2) * (v.abs() - lr * l1).clamp_min(0.0))

@@ -8,6 +8,8 @@ with data it cannot take (strings, ragged lists, NaN/Inf, empty arrays).
 from __future__ import annotations
 
 import csv
+import os
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -16,7 +18,7 @@ import torch
 from deepscope._checks import Text as _Text
 from deepscope._checks import check_choice, check_int, fail
 from deepscope.image_utils import ImagePreloader, LabelPreloader, build_hdf5_image_dataset, image_preloader
-from deepscope.image_files import (build_image_dataset_from_dir, convert_color, directory_to_samples, get_img_channel,
+from deepscope.image_files import (convert_color, directory_to_samples, get_img_channel,
                                    image_dirs_to_samples, load_image, pil_to_nparray, random_flip_leftright,
                                    random_flip_updown, resize_image)
 from deepscope.text_utils import (VocabularyProcessor, chars_to_dictionary, random_sequence_from_string,
@@ -438,3 +440,27 @@ def get_mean(X):
 def get_std(X):
     """``np.std(X)``."""
     return np.std(X)
+
+
+def build_image_dataset_from_dir(directory, dataset_file="my_tflearn_dataset.npz", resize=None, convert_gray=None,
+                                 filetypes=None, shuffle_data=False, categorical_Y=False):
+    """Images of a class-per-subfolder directory, cached in ``dataset_file`` (``.npz``: never a pickle; a
+    ``.pkl`` name is written as ``.pkl.npz``). Images of one size stack into one array.
+
+    Returns:
+        ``(X, Y)``.
+    """
+    path = Path(str(dataset_file) if str(dataset_file).endswith(".npz") else f"{dataset_file}.npz")
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as cached:
+            return cached["X"], cached["Y"]
+    X, Y = image_dirs_to_samples(directory, resize, convert_gray, filetypes)
+    X, Y = np.asarray(X, dtype=np.float32), np.asarray(Y)
+    if categorical_Y:
+        Y = to_categorical(Y, int(Y.max()) + 1)
+    if shuffle_data:
+        X, Y = shuffle(X, Y)
+    partial = path.with_name(path.name + ".part.npz")  # atomic: a killed run leaves no half-written cache
+    np.savez(partial, X=X, Y=Y)
+    os.replace(partial, path)
+    return X, Y

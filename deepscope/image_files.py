@@ -1,6 +1,6 @@
 """TFlearn's image-file helpers (``tflearn.data_utils``: ``load_image``, ``resize_image``, ``directory_to_samples``
-...), on Pillow images, with TFlearn's signatures. ``build_image_dataset_from_dir`` caches in ``.npz``
-(TFlearn used pickle, which deepscope never reads)."""
+...), on Pillow images, with TFlearn's signatures (``data_utils`` re-exports them, beside its
+``build_image_dataset_from_dir``)."""
 from __future__ import annotations
 
 import os
@@ -108,31 +108,6 @@ def image_dirs_to_samples(directory, resize=None, convert_gray=None, filetypes=N
             img = convert_color(img, "L")
         samples.append(pil_to_nparray(img) / 255.0)
     return samples, targets
-
-
-def build_image_dataset_from_dir(directory, dataset_file="my_tflearn_dataset.npz", resize=None, convert_gray=None,
-                                 filetypes=None, shuffle_data=False, categorical_Y=False):
-    """Images of a class-per-subfolder directory, cached in ``dataset_file`` (``.npz``: never a pickle; a
-    ``.pkl`` name is written as ``.pkl.npz``). Images of one size stack into one array.
-
-    Returns:
-        ``(X, Y)``.
-    """
-    path = Path(str(dataset_file) if str(dataset_file).endswith(".npz") else f"{dataset_file}.npz")
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as cached:
-            return cached["X"], cached["Y"]
-    X, Y = image_dirs_to_samples(directory, resize, convert_gray, filetypes)
-    X, Y = np.asarray(X, dtype=np.float32), np.asarray(Y)
-    if categorical_Y:
-        Y = np.eye(int(Y.max()) + 1, dtype=np.float32)[Y]
-    if shuffle_data:
-        order = np.random.permutation(len(X))
-        X, Y = X[order], Y[order]
-    partial = path.with_name(path.name + ".part.npz")  # atomic: a killed run leaves no half-written cache
-    np.savez(partial, X=X, Y=Y)
-    os.replace(partial, path)
-    return X, Y
 
 
 def random_flip_leftright(x):

@@ -105,7 +105,8 @@ def r2_op(predictions, targets) -> torch.Tensor:
 def weighted_r2_op(predictions, targets, inputs) -> torch.Tensor:
     """TFlearn's ``weighted_r2_op``: R^2 with each sample weighted by ``inputs[:, 1]`` (the sample weight column
     TFlearn's estimators append to the inputs)."""
-    weights = torch.as_tensor(inputs)[:, 1:2] if torch.as_tensor(inputs).dim() > 1 else torch.as_tensor(inputs)
+    inputs = torch.as_tensor(inputs)
+    weights = inputs[:, 1:2] if inputs.dim() > 1 else inputs
     predictions, targets = torch.as_tensor(predictions), torch.as_tensor(targets)
     residual = torch.sum(weights * torch.square(targets - predictions))
     total = torch.sum(weights * torch.square(targets - torch.mean(targets)))
@@ -401,13 +402,21 @@ class Prediction_Counts(Metric):  # noqa: N801 (TFlearn's class name)
 
     def reset(self):
         self.inner_metric.reset()
-        self.counts: dict[int, int] = {}
+        self._counts = None  # (classes,) device tensor: no sync in update
 
     def update(self, y_pred, y_true):
         self.inner_metric.update(y_pred, y_true)
-        predicted, _, _ = _labels(y_pred, y_true)
-        for label, count in zip(*torch.unique(predicted, return_counts=True)):
-            self.counts[int(label)] = self.counts.get(int(label), 0) + int(count)
+        predicted, _, n = _labels(y_pred, y_true)
+        counts = torch.zeros(n, dtype=torch.long, device=predicted.device).index_add_(
+            0, predicted, torch.ones_like(predicted))
+        self._counts = _add(self._counts, counts)
+
+    @property
+    def counts(self) -> dict[int, int]:
+        """``{class: how many predictions}`` of the classes predicted at least once."""
+        if self._counts is None:
+            return {}
+        return {c: int(k) for c, k in enumerate(self._counts.tolist()) if k}
 
     def compute(self):
         return self.inner_metric.compute()

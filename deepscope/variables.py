@@ -37,11 +37,16 @@ def get_layer_variables_by_name(name: str) -> list[nn.Parameter]:
     Raises:
         ValueError: no layer has that name.
     """
+    return list(_layer_named(name, "get_layer_variables_by_name name").parameters())
+
+
+def _layer_named(name, where: str) -> nn.Module:
+    """The newest layer module named (or scoped) ``name``, or a clear error naming ``where``."""
     module = SCOPES.get(str(name))
     if module is None:
-        fail("get_layer_variables_by_name name", f"the name of a layer (known: {sorted(SCOPES)[:20]})", name,
+        fail(where, f"the name of a layer (known: {sorted(SCOPES)[:20]})", name,
              "Give the layer name='...' when you build it.")
-    return list(module.parameters())
+    return module
 
 
 def get_layer_variables_by_scope(scope_name: str) -> list[nn.Parameter]:
@@ -119,11 +124,7 @@ def get_layer_by_name(name: str) -> nn.Module:
     Raises:
         ValueError: no layer has that name.
     """
-    module = SCOPES.get(str(name))
-    if module is None:
-        fail("get_layer_by_name name", f"the name of a layer (known: {sorted(SCOPES)[:20]})", name,
-             "Give the layer name='...' when you build it.")
-    return module
+    return _layer_named(name, "get_layer_by_name name")
 
 
 def get_inputs_placeholder_by_name(name):

@@ -99,10 +99,9 @@ def prepare_data(seqs, labels, maxlen=None):
 
 def get_dataset_file(dataset, default_dataset, origin):
     """TFlearn's: ``dataset`` (a path); when it is the default file name and absent, downloaded from ``origin``."""
-    from .tflearn_files import reporthook
-    import urllib.request
+    from pathlib import Path
+
+    from .tflearn_files import download
     if not os.path.isfile(dataset) and os.path.basename(dataset) == default_dataset:
-        partial = f"{dataset}.part"
-        urllib.request.urlretrieve(origin, partial, reporthook)
-        os.replace(partial, dataset)
+        download(origin, Path(dataset))
     return dataset

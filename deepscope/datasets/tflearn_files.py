@@ -39,17 +39,21 @@ def maybe_download(filename, source_url, work_directory):
     folder = Path(work_directory)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / filename
-    if target.is_file():
-        return str(target)
+    if not target.is_file():
+        download(f"{source_url}{filename}", target)
+    return str(target)
+
+
+def download(url: str, target: Path) -> None:
+    """``url`` to ``target`` atomically (a partial file never takes the name), with progress on stderr."""
     partial = target.with_name(target.name + ".part")
     try:
-        urllib.request.urlretrieve(f"{source_url}{filename}", str(partial), reporthook)
+        urllib.request.urlretrieve(url, str(partial), reporthook)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        fail("maybe_download", f"{source_url}{filename} reachable", Text(f"{type(exc).__name__}: {exc}"),
-             f"Put {filename} in {folder} yourself (offline machines), then call again.", error=OSError)
+        fail("download", f"{url} reachable", Text(f"{type(exc).__name__}: {exc}"),
+             f"Put {target.name} in {target.parent} yourself (offline machines), then call again.", error=OSError)
     os.replace(partial, target)
-    return str(target)
 
 
 def untar(fname, path=""):
