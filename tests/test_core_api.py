@@ -102,9 +102,9 @@ def test_validation_history_run_folder_and_tensorboard(tmp_path):
     assert float(rows[-1]["val_acc"]) == pytest.approx(model.history[-1]["val_acc"])
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(run))
+    events = EventAccumulator(str(run / "train"))
     events.Reload()
-    assert {"Loss", "Accuracy/Validation"} <= set(events.Tags()["scalars"])
+    assert {"Loss", "Accuracy"} <= set(events.Tags()["scalars"])
     assert len(events.Scalars("Loss")) == 3
 
 

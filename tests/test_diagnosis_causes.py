@@ -230,7 +230,7 @@ def test_records_and_findings_continue_across_a_resume(tmp_path):
     assert steps == [r["step"] for r in read_steps(ref.last_run.path)]
     assert resumed.diagnosis.codes == ref.diagnosis.codes
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    acc = EventAccumulator(str(resumed.last_run.path), size_guidance={"scalars": 0})
+    acc = EventAccumulator(str(resumed.last_run.path / "train"), size_guidance={"scalars": 0})
     acc.Reload()
     tag = next(t for t in acc.Tags()["scalars"] if t.startswith("diagnostics/") and t.endswith("loss"))
     assert sorted({e.step for e in acc.Scalars(tag)}) == steps  # the points before the kill are kept

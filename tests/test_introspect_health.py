@@ -94,7 +94,7 @@ def test_monitor_logs_every_epoch_and_warns_once():
     assert len(rows) == 3 and float(rows[-1]["dead/FullyConnected_2"]) == 1.0
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(model.last_run.path))
+    events = EventAccumulator(str(model.last_run.path / "train"))
     events.Reload()  # the run logger runs after the user's callbacks: the monitor's values reach TensorBoard
     assert [e.value for e in events.Scalars("dead/FullyConnected_2")] == [1.0, 1.0, 1.0]
 

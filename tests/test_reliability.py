@@ -152,7 +152,7 @@ def test_a_checkpoint_flushes_the_tensorboard_events(tmp_path):
         def on_epoch_begin(self, state):
             if state.epoch == 3:  # the checkpoint at step 20 came after epoch 1's and 2's rows... epoch 1 logged
                 folder = state.run.path
-                events = EventAccumulator(str(folder)).Reload()
+                events = EventAccumulator(str(folder / "train")).Reload()
                 csv_rows = (folder / "metrics.csv").read_text().strip().splitlines()[1:]
                 seen.append((len(events.Scalars("Loss")), len(csv_rows)))
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,7 +63,8 @@ def test_show_run(root):
     assert info["config"]["fit"]["n_epoch"] == 3
     files = info["files"]
     assert files["config"].endswith("config.json") and files["metrics"].endswith("metrics.csv")
-    assert len(files["events"]) == 1 and files["checkpoints"] == []
+    assert {Path(f).parent.name for f in files["events"]} == {"train", "validation", "hparams"}  # Keras' layout
+    assert files["checkpoints"] == []
 
 
 def test_resolve_run_by_id_part_and_path(root):

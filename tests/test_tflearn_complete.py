@@ -288,7 +288,7 @@ def test_trainer_and_trainop_train_a_loss_of_your_own_tensors(tmp_path):
                           run_id="run")
     assert history[-1]["TrainOp/loss"] < history[0]["TrainOp/loss"]
     assert history[-1]["TrainOp/val_acc"] > 0.6  # chance: 1/3
-    assert list((tmp_path / "tb" / "run").glob("events.out.tfevents.*"))
+    assert list((tmp_path / "tb" / "run").glob("**/events.out.tfevents.*"))
     saved = trainer.save(str(tmp_path / "final"))
     kept = W.detach().clone()
     with torch.no_grad():

@@ -5,9 +5,15 @@
     config.json        the network, training settings and hyperparameters
     model.safetensors  the trained model at the end of the fit (``deepscope.load`` rebuilds it)
     metrics.csv        one row per epoch: epoch, step, loss, metric, val_loss, val_metric, time
-    events.out.tfevents.*   TensorBoard (scalars; histograms by verbose level)
+    train/             TensorBoard events of training: Loss, Accuracy, the step diagnostics, histograms
+    validation/        TensorBoard events of validation, under the training tags (TensorBoard overlays them)
+    hparams/           TensorBoard's HParams session: the run's hyperparameters and final metrics
     checkpoints/       model checkpoints (safetensors)
 ```
+
+The ``train/`` and ``validation/`` layout is the one Keras writes. The HParams session has a folder of its
+own because TensorBoard takes every scalar under a session's folder as one of its metrics: kept beside
+``train/``, the step diagnostics' tags would crowd the HParams metric list.
 """
 from __future__ import annotations
 
@@ -23,6 +29,9 @@ from pathlib import Path
 from .._io import atomic_write_json, atomic_write_text, csv_text
 
 DEFAULT_ROOT = "runs"
+TRAIN_EVENTS = "train"  # <run>/train: TensorBoard events of training
+VALIDATION_EVENTS = "validation"  # <run>/validation: validation curves under the training tags
+HPARAMS_EVENTS = "hparams"  # <run>/hparams: the HParams session (hyperparameters, final metrics)
 _RUNS_DIR: ContextVar[str | None] = ContextVar("deepscope_runs_dir", default=None)
 
 

@@ -1,24 +1,24 @@
 """Writes each fit's run folder: config.json, metrics.csv and TensorBoard event files.
 
-Validation values are also written to ``<run>/validation/`` under the training tags (``Loss``,
-``Accuracy``), so TensorBoard draws training and validation on one chart (Keras' convention); the
-run folder keeps ``Loss/Validation`` too, for the HParams dashboard. With ``tensorboard_verbose >= 1``
-the logger also drives a ``TensorBoardDetails`` (gradient, weight and activation histograms) that
-shares its event file; at the end of training it writes the fit's hyperparameters and final
-metrics for TensorBoard's HParams dashboard.
+TensorBoard events follow Keras' layout: training values in ``<run>/train/`` and validation values in
+``<run>/validation/`` under the same tags (``Loss``, ``Accuracy``), so TensorBoard draws the two on one
+chart. With ``tensorboard_verbose >= 1`` the logger also drives a ``TensorBoardDetails`` (gradient,
+weight and activation histograms) that shares the training event file. At the end of training it
+writes the fit's hyperparameters and final metrics (``final/Loss``, ``final/Accuracy/Validation``, ...)
+to ``<run>/hparams/`` for TensorBoard's HParams dashboard (see ``run_folder``).
 """
 from __future__ import annotations
 
 import time
 import warnings
 
-from .run_folder import Run
+from .run_folder import HPARAMS_EVENTS, TRAIN_EVENTS, VALIDATION_EVENTS, Run
 from .tb_writer import EventWriter
 from .base import Callback, TrainingState
 from .tensorboard import TensorBoardDetails, write_hparams
 
 MODEL_FILE = "model.safetensors"
-VALIDATION_DIR = "validation"  # <run>/validation: the validation curves under the training tags (Keras' layout)
+VALIDATION_DIR = VALIDATION_EVENTS  # (former name)
 
 
 class RunLogger(Callback):
@@ -68,9 +68,10 @@ class RunLogger(Callback):
         if self.details is not None:
             self.details.on_train_end(state)
         if state.history:
-            final = state.history[-1]
-            write_hparams(self.get_writer(), self.run.config, {_tag(k): v for k, v in final.items()}, state.step,
-                          trial_id=self.run.run_id)
+            final = {f"final/{_tag(k)}": v for k, v in state.history[-1].items() if _is_number(v)}
+            hparams_writer = EventWriter(self.run.path / HPARAMS_EVENTS)
+            write_hparams(hparams_writer, self.run.config, final, state.step, trial_id=self.run.run_id)
+            hparams_writer.close()
         for writer in (self.writer, self.validation_writer):
             if writer is not None:
                 writer.close()
@@ -97,11 +98,11 @@ class RunLogger(Callback):
             return
         writer = self.get_writer()
         for step, logs in self.pending:
-            writer.add_scalars(step, {_tag(key): value for key, value in logs.items()})
+            writer.add_scalars(step, {_tag(key): value for key, value in logs.items() if not key.startswith("val_")})
             validation = {_tag(key[4:]): value for key, value in logs.items() if key.startswith("val_")}
             if validation:  # a sibling run with the training tags: TensorBoard overlays the two curves
                 if self.validation_writer is None:
-                    self.validation_writer = EventWriter(self.run.path / VALIDATION_DIR)
+                    self.validation_writer = EventWriter(self.run.path / VALIDATION_EVENTS)
                 self.validation_writer.add_scalars(step, validation)
         self.pending.clear()
         writer.flush()
@@ -109,12 +110,16 @@ class RunLogger(Callback):
             self.validation_writer.flush()
 
     def get_writer(self) -> EventWriter:
-        """The run's TensorBoard ``EventWriter`` (created on first use, closed at train end)."""
+        """The run's training ``EventWriter`` in ``<run>/train`` (created on first use, closed at train end)."""
         if self.writer is None:
-            self.writer = EventWriter(self.run.path)
+            self.writer = EventWriter(self.run.path / TRAIN_EVENTS)
         return self.writer
 
     _writer = get_writer  # (former private name)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _tag(key: str) -> str:

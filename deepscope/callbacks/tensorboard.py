@@ -32,6 +32,7 @@ import torch
 from .._checks import check_int
 from .base import Callback, TrainingState
 from .tb_writer import EventWriter
+from .run_folder import TRAIN_EVENTS, Run
 from ..utils import evaluation_pass
 
 MAX_VALUES = 100_000  # values per histogram; larger tensors are subsampled with a stride
@@ -81,8 +82,11 @@ class TensorBoardDetails(Callback):
                 self._writer = source
             elif callable(source):
                 self._writer = source()
+            elif isinstance(source, Run):
+                self._writer = EventWriter(source.path / TRAIN_EVENTS)
+                self._own_writer = True
             elif source is not None:
-                self._writer = EventWriter(getattr(source, "path", source))
+                self._writer = EventWriter(source)
                 self._own_writer = True
             else:
                 raise ValueError("TensorBoardDetails: no writer and no run folder (fit made no run). "
@@ -213,7 +217,8 @@ def write_hparams(writer, config: dict, metrics: dict[str, float], step: int = 0
     whole experiment's (its hyperparameters listed without the other runs' values, so none looked
     as if it differed, and only that run's metrics, e.g. only Loss). Without one, TensorBoard
     computes the experiment from every run: each hyperparameter's values across runs, and every
-    scalar tag (training and the ``validation`` sibling run) as a metric.
+    scalar tag under a session's folder as a metric; so ``writer`` should be a folder of its own
+    (``<run>/hparams``), and the final ``metrics`` are written there as scalars.
 
     Args:
         writer: the run's ``EventWriter``.
@@ -234,8 +239,9 @@ def write_hparams(writer, config: dict, metrics: dict[str, float], step: int = 0
     # TensorBoard's own session start keeps booleans as booleans (torch's writes them as 1.0 / 0.0); one session
     # per run (named by its folder), so runs with equal settings are not merged into one row
     session_start = summary_v2.hparams_pb(hp, trial_id=trial_id)
-    for summary in (session_start, session_end):
-        writer.add_summary(summary, step)
+    writer.add_summary(session_start, step)
+    writer.add_scalars(step, dict(metrics))
+    writer.add_summary(session_end, step)
     writer.flush()
     return hp
 

@@ -189,7 +189,7 @@ def show_run(run: str | os.PathLike, root: str | os.PathLike | None = None) -> d
         "metrics": str(path / "metrics.csv") if (path / "metrics.csv").is_file() else None,
         "steps": str(path / STEPS_FILE) if (path / STEPS_FILE).is_file() else None,
         "diagnosis": str(path / DIAGNOSIS_FILE) if (path / DIAGNOSIS_FILE).is_file() else None,
-        "events": sorted(str(p) for p in path.glob("events.out.tfevents.*")),
+        "events": sorted(str(p) for p in path.glob("**/events.out.tfevents.*")),
         "checkpoints": sorted(str(p) for p in checkpoints.iterdir()) if checkpoints.is_dir() else [],
     }
     return info
