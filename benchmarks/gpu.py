@@ -9,7 +9,7 @@ Workloads (real MNIST from ``$DEEPSCOPE_DATA`` / ``../shared/datasets``):
   (the same network as ``nn.Sequential``, the same optimizer, data on the device, ``torch.randperm`` batches).
 - **1,000 MNIST MLPs** (784-128-128-10, the PyTorch ensembling tutorial's workload): ``train_ensemble`` of
   ``--models`` seeds, 3 epochs, each model's test accuracy (target: >= 97% each).
-The airbench94 CIFAR-10 recipe is not written here yet (it needs its own augmentation and schedule).
+The airbench94 CIFAR-10 recipe is ``benchmarks/airbench.py`` (the API beside the same recipe hand-written).
 Prints one line per result and the device; ``--json`` writes them.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Seed 000's study as one vectorized run vs one fit after another vs hand-written code (issue 14).
 
     python benchmarks/study_vectorized.py [--repeats 3] [--samples 20000] [--json out.json]
-    python benchmarks/study_vectorized.py --tiny          # the OR network x 32 and x 100 seeds
+    python benchmarks/study_vectorized.py --tiny [--epochs 200]   # the OR network x 32 and x 100 seeds
 
 The study: a 4x4 grid of L2 factors (one per hidden layer) x 5 seeds = 80 models 784-50-25-10 (ReLU,
 softmax), SGD at learning rate 0.1, batch 128, one epoch of ``--samples`` real MNIST images, then the
@@ -168,8 +168,9 @@ def flops(n_train: int, n_test: int, models: int = 80) -> float:
     return models * (train + n_test * forward)
 
 
-def tiny(repeats: int) -> dict:
-    """The seed's OR network x 32 and x 100 seeds: train_ensemble vs DNN.fit one after another."""
+def tiny(repeats: int, n_epoch: int = 100) -> dict:
+    """The seed's OR network x 32 and x 100 seeds, ``n_epoch`` full-batch epochs: train_ensemble and a vectorized
+    Study vs DNN.fit one after another and the Study one by one (each trial with its run folder)."""
     X, Y = [[0., 0.], [0., 1.], [1., 0.], [1., 1.]], [[0.], [1.], [1.], [1.]]
 
     def or_net():
@@ -190,7 +191,7 @@ def tiny(repeats: int) -> dict:
             for name, vectorize in (("Study vectorized", "auto"), ("Study one by one", False)):
                 root = Path(tempfile.mkdtemp())
                 start = time.perf_counter()
-                Study(f"or{n_models}", Fit(or_point, X, Y, n_epoch=100), {"lr": [2.0]}, seeds=range(n_models),
+                Study(f"or{n_models}", Fit(or_point, X, Y, n_epoch=n_epoch), {"lr": [2.0]}, seeds=range(n_models),
                       root=root, verbose=False, vectorize=vectorize).run()
                 times[name].append(time.perf_counter() - start)
                 shutil.rmtree(root, ignore_errors=True)
@@ -198,16 +199,16 @@ def tiny(repeats: int) -> dict:
                 start = time.perf_counter()
                 for seed in range(n_models):
                     tflearn.set_seed(seed)
-                    tflearn.DNN(or_net()).fit(X, Y, n_epoch=100, snapshot_epoch=False, run_id=f"or{seed}",
+                    tflearn.DNN(or_net()).fit(X, Y, n_epoch=n_epoch, snapshot_epoch=False, run_id=f"or{seed}",
                                               diagnostics=diagnostics)
                 times[name].append(time.perf_counter() - start)
             start = time.perf_counter()
-            train_ensemble(or_net, X, Y, seeds=range(n_models), n_epoch=100)
+            train_ensemble(or_net, X, Y, seeds=range(n_models), n_epoch=n_epoch)
             times["train_ensemble"].append(time.perf_counter() - start)
         medians = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
         out[n_models] = medians
         off = medians["sequential fits, diagnostics off"]
-        print(f"OR network x {n_models} seeds, 100 epochs: sequential fits {medians['sequential fits']:.2f} s "
+        print(f"OR network x {n_models} seeds, {n_epoch} epochs: sequential fits {medians['sequential fits']:.2f} s "
               f"(diagnostics off {off:.2f} s), train_ensemble {medians['train_ensemble']:.2f} s "
               f"({medians['sequential fits'] / medians['train_ensemble']:.1f}x; "
               f"{off / medians['train_ensemble']:.1f}x vs diagnostics off); Study vectorized "
@@ -221,11 +222,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--samples", type=int, default=20000, help="MNIST training images (one epoch)")
     parser.add_argument("--tiny", action="store_true", help="only the OR network x 32 / 100 seeds")
+    parser.add_argument("--epochs", type=int, default=100, help="epochs of the OR network (--tiny; the seed: 200)")
     parser.add_argument("--skip", action="append", default=[], help="skip a contender (by its name's first word)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     if args.tiny:
-        result = {"tiny": tiny(args.repeats)}
+        result = {"tiny": tiny(args.repeats, args.epochs)}
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=1))
         return

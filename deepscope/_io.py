@@ -27,7 +27,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, durable: bool = Tru
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_orphans(path)
+    if path.parent not in _SCANNED:  # (once per folder and process: a study writes thousands of small files)
+        remove_orphans(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
@@ -46,23 +47,31 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, durable: bool = Tru
     return path
 
 
+#: folders this process has cleared of orphaned temporaries (one scan each is enough: a later orphan would be
+#: a concurrent writer's, killed since; the next process's first write clears it)
+_SCANNED: set[Path] = set()
+
+
 def remove_orphans(path: Path) -> None:
-    """Delete temporary files of ``path`` left by writers that were killed (their process is gone).
+    """Delete the temporary files in ``path``'s folder left by writers that were killed (their process is gone).
 
     Temporaries are named ``.<name>.<pid>.<random>.tmp``; one whose process still runs (a
     concurrent writer) is left alone.
     """
-    for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
-        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+    folder = path.parent
+    try:
+        names = [entry.name for entry in os.scandir(folder) if entry.name.startswith(".") and entry.name.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        parts = name[1:].rsplit(".", 3)  # <file name>, <pid>, <random>, tmp
+        if len(parts) == 4 and parts[1].isdigit() and not _alive(int(parts[1])):
             try:
-                tmp.unlink()
+                os.unlink(folder / name)
             except OSError:
                 pass
-
-
-def glob_escape(name: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+    if len(_SCANNED) < 100_000:
+        _SCANNED.add(folder)
 
 
 def _alive(pid: int) -> bool:
@@ -81,13 +90,13 @@ def csv_text(rows: list[dict]) -> str:
     """Rows of dicts as CSV text; the columns are the union of their keys, in first-seen order."""
     import csv
 
-    columns: list[str] = []
+    columns: dict[str, None] = {}
     for row in rows:
-        columns.extend(k for k in row if k not in columns)
+        columns.update(dict.fromkeys(row))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    writer.writerows([[row.get(column, "") for column in columns] for row in rows])
     return buffer.getvalue()
 
 
@@ -124,9 +133,15 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 100, where: str = "path
 
 
 def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    """The process's umask, read once (reading it means setting it: twice per write raced other threads)."""
+    global _UMASK
+    if _UMASK is None:
+        _UMASK = os.umask(0)
+        os.umask(_UMASK)
+    return _UMASK
+
+
+_UMASK: int | None = None
 
 
 def fsync_dir(folder: Path) -> None:

@@ -327,8 +327,7 @@ class Study:
                     outcomes = submitter.result(finished)
                     if isinstance(outcomes, Outcome):  # one trial's, or a lost job's (each of its trials failed)
                         outcomes = [outcomes] + [replace(outcomes) for _ in claims[1:]]
-                    for claim, outcome in zip(claims, outcomes):
-                        self._finish_trial(claim, outcome)
+                    self._finish_trials(list(zip(claims, outcomes)))
                     if stacked:
                         checkpoint_path(self.folder / "stacks", [c.run_id for c in claims]).unlink(missing_ok=True)
 
@@ -388,30 +387,36 @@ class Study:
                 self.journal.append_many(events)
         return claims
 
-    def _finish_trial(self, claim: Claim, outcome: Outcome) -> dict:
-        """Journal a trial's outcome with its record; print one line."""
-        trial, run_id, seconds = claim.trial, claim.run_id, outcome.seconds
-        params, seed, label = trial.params, trial.seed, trial.label
-        found = trial_record(self.root, run_id)
-        if outcome.state is TrialState.FAILED:
-            record = self.journal.append("failed", trial=trial.id, params=params, seed=seed, run_id=run_id,
-                                         error=outcome.error, traceback=outcome.traceback, seconds=seconds,
-                                         record=found)
-            self._say(label, params, seed, f"FAILED {outcome.error}")
-        else:
+    def _finish_trials(self, finished: list[tuple[Claim, Outcome]]) -> list[dict]:
+        """Journal the outcomes of a job's trials with their records (one fsynced write for a whole stack);
+        print one line each."""
+        events, lines = [], []
+        for claim, outcome in finished:
+            trial, run_id, seconds = claim.trial, claim.run_id, outcome.seconds
+            params, seed = trial.params, trial.seed
+            found = trial_record(self.root, run_id)
+            if outcome.state is TrialState.FAILED:
+                events.append(("failed", dict(trial=trial.id, params=params, seed=seed, run_id=run_id,
+                                              error=outcome.error, traceback=outcome.traceback, seconds=seconds,
+                                              record=found)))
+                lines.append((trial, f"FAILED {outcome.error}"))
+                continue
             metrics = outcome.metrics
             extra = {"vectorized": outcome.vectorized} if outcome.vectorized else {}  # models in its stack
-            record = self.journal.append(outcome.state.value, trial=trial.id, params=params, seed=seed,
-                                         run_id=run_id, metrics=metrics, seconds=seconds, record=found, **extra)
+            events.append((outcome.state.value, dict(trial=trial.id, params=params, seed=seed, run_id=run_id,
+                                                     metrics=metrics, seconds=seconds, record=found, **extra)))
             value = metrics.get(self.metric)
             shown = f"{self.metric}={value:.4g}" if isinstance(value, float) else f"{self.metric}={value}"
             root = (found or {}).get("root_cause")
             how = "".join(part for part, on in ((f", 1 of {outcome.vectorized} vectorized", outcome.vectorized),
                                                  (", resumed", claim.resume or outcome.resumed),
                                                  (", pruned", outcome.pruned)) if on)
-            self._say(label, params, seed, f"{shown} ({seconds:.1f} s{how})" + (f" diagnosis: {root}" if root else ""))
-        self.counts["run"] += 1
-        return {**record, "attempts": claim.attempt}
+            lines.append((trial, f"{shown} ({seconds:.1f} s{how})" + (f" diagnosis: {root}" if root else "")))
+        records = self.journal.append_many(events) if events else []
+        for trial, text in lines:
+            self._say(trial.label, trial.params, trial.seed, text)
+        self.counts["run"] += len(finished)
+        return [{**record, "attempts": claim.attempt} for record, (claim, _) in zip(records, finished)]
 
     def _say(self, label, params, seed, text) -> None:
         if self.verbose:
