@@ -20,10 +20,15 @@ EXPLAINS: dict[str, set] = {
     "uninformative_labels": _COLLAPSE | {"overfitting"},
     "inputs_not_normalized": _COLLAPSE | _UNITS | _STEPS | {"init_too_large", "learning_rate_too_large"},
     "init_too_large": _COLLAPSE | _UNITS | _STEPS | {"learning_rate_too_large"},
+    "dropout_too_strong": _COLLAPSE | _UNITS | {"loss_spike", "learning_rate_too_large"},
+    "momentum_too_high": _COLLAPSE | _UNITS | _STEPS | {"learning_rate_too_large"},
+    "gradient_clipping_too_tight": _COLLAPSE | {"learning_rate_too_small", "stopped_while_learning"},
+    "learning_rate_decayed": _COLLAPSE | {"learning_rate_too_small", "stopped_while_learning"},
+    "learning_rate_too_small": _COLLAPSE | {"stopped_while_learning"},
+    "stopped_while_learning": _COLLAPSE,
     "dead_at_init": _COLLAPSE | {"dead_layer", "vanishing_gradients"},
     "penalty_collapse": _COLLAPSE | _UNITS | {"penalty_dominates"},
     "learning_rate_too_large": _COLLAPSE | _UNITS | _STEPS,
-    "learning_rate_too_small": _COLLAPSE,
     "batchnorm_tiny_batches": _COLLAPSE | {"overfitting"},
     "dominant_class": _COLLAPSE | {"overfitting"},
     "data_not_shuffled": _COLLAPSE | {"loss_spike", "overfitting"},
@@ -37,9 +42,10 @@ EXPLAINS: dict[str, set] = {
 }
 # among several root causes, the one most likely to be the first thing to fix
 PRIORITY = ("parameters_not_changing", "loss_output_mismatch", "uninformative_labels", "inputs_not_normalized",
-            "init_too_large", "dead_at_init", "penalty_collapse", "learning_rate_too_large",
+            "init_too_large", "dropout_too_strong", "momentum_too_high", "gradient_clipping_too_tight",
+            "learning_rate_decayed", "dead_at_init", "penalty_collapse", "learning_rate_too_large",
             "learning_rate_too_small", "batchnorm_tiny_batches", "dominant_class", "data_not_shuffled",
-            "capacity_too_low", "vanishing_gradients", "overfitting",
+            "capacity_too_low", "vanishing_gradients", "overfitting", "stopped_while_learning",
             "tiny_last_batch", "non_finite", "loss_spike", "exploding_gradients", "dead_layer", "mostly_dead_layer",
             "saturated_layer", "penalty_dominates", "constant_prediction", "stuck_at_chance")
 SEVERITY = {"error": 0, "warning": 1, "note": 2}
@@ -126,6 +132,7 @@ def sentence(findings: list[Finding]) -> str:
     line = [f for f in chain(findings) if f.summary]
     if not line:
         return "Nothing wrong found."
+    line = line[:1] + [f for f in line[1:] if f.role != "cause"]  # (a cause the root explains is no reason)
     if len(line) == 1:
         text = line[0].summary
     else:

@@ -56,6 +56,10 @@ class FitFacts:
         shuffle: whether the fit shuffled its samples every epoch.
         batch_purity: without shuffling, the mean share of the most frequent class in each batch of
             the fixed order (None: not measured); near 1, the data are sorted by class.
+        dropout_keep: per dropout layer, the probability of keeping a unit in training.
+        momentum: the optimizer's momentum (SGD momentum / Nesterov; None: none).
+        learning_rates: ``(step, learning rate)`` at the diagnostic steps (a schedule's course; [] when
+            not recorded, e.g. a vectorized study's model).
     """
     n_samples: int
     batch_size: int
@@ -93,6 +97,9 @@ class FitFacts:
     data_samples: int = 0  # how many the data checks (nearest neighbour, ridge readout) used
     shuffle: bool = True
     batch_purity: float | None = None
+    dropout_keep: dict = field(default_factory=dict)
+    momentum: float | None = None
+    learning_rates: list = field(default_factory=list)
 
     @property
     def val_accuracy(self) -> float | None:
@@ -174,6 +181,24 @@ def network_shape(net: nn.Module, layers) -> tuple[list, int, bool]:
     saturating = sum(getattr(layer.module, "activation_name", None) in ("sigmoid", "tanh") for layer in hidden)
     batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
     return units, saturating, batch_norm
+
+
+def dropout_keep(layers) -> dict:
+    """``{layer name: keep probability}`` of the dropout layers among ``layers`` (``MonitoredLayer``\ s or
+    ``(name, module)`` pairs)."""
+    found = {}
+    for layer in layers:
+        name, module = (layer.name, layer.module) if hasattr(layer, "module") else layer
+        if isinstance(module, nn.modules.dropout._DropoutNd):
+            found[name] = 1.0 - float(module.p)
+    return found
+
+
+def momentum_of(optimizer) -> float | None:
+    """The momentum of a torch optimizer's first parameter group (None: it has none)."""
+    groups = getattr(optimizer, "param_groups", None)
+    value = groups[0].get("momentum") if groups else None
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
 def class_targets(y: torch.Tensor, n_outputs: int | None, binary: bool) -> torch.Tensor | None:

@@ -179,6 +179,7 @@ class StepRecorder(Callback):
         self.total_steps = max(1, total_steps)
         self.every = settings.every or max(1, math.ceil(self.total_steps / TARGET_RECORDS))
         self.records: list[dict] = []
+        self.learning_rates: list[tuple[int, float]] = []  # (step, the optimizer's learning rate after it)
         self.probe_outputs: torch.Tensor | None = None
         self.skipped: list[str] = []  # layers whose statistics could not be computed, with why
         self.first_step = 0
@@ -254,6 +255,9 @@ class StepRecorder(Callback):
             for key in [key for key in record if key.endswith("grad_norm")]:
                 record[key] *= scale
         self.records.append(record)
+        groups = getattr(getattr(state.model, "optimizer", None), "param_groups", None)
+        if groups and isinstance(groups[0].get("lr"), (int, float)):
+            self.learning_rates.append((state.step, float(groups[0]["lr"])))
         self._before = self._penalties = None
 
     def _watched(self) -> list:
@@ -479,7 +483,8 @@ class FitDiagnostics(StepRecorder):
             optimizer=optimizer, adaptive=optimizer in factsmod.ADAPTIVE, loss_name=factsmod.loss_name(dnn),
             output_activation=output_activation, binary=binary, history=history, hidden_units=hidden,
             saturating_layers=saturating, batch_norm=batch_norm, init_scale=dict(self.init_scale),
-            shuffle=self.shuffle)
+            shuffle=self.shuffle, dropout_keep=factsmod.dropout_keep(_named_layers(dnn.net)),
+            momentum=factsmod.momentum_of(getattr(dnn, "optimizer", None)), learning_rates=list(self.learning_rates))
         if self.probe:
             first = self.probe[0]
             if first.is_floating_point() and first.numel() and bool(torch.isfinite(first).all()):
@@ -529,7 +534,7 @@ class FitDiagnostics(StepRecorder):
             facts.knn_by_chance = factsmod.agreement_by_chance(sample_labels)
         narrow = not facts.hidden_units or any(u < n_classes for u in facts.hidden_units)
         poor = facts.train_accuracy < facts.chance + 0.5 * (1 - facts.chance)  # (a healthy fit pays nothing)
-        if facts.train_accuracy < 0.95 and (narrow or poor):
+        if facts.train_accuracy < 0.95 and (narrow or poor or rules.suspect_recipe(facts)):
             facts.linear_accuracy = factsmod.linear_accuracy(x, sample_labels, n_classes)
             facts.linear_heldout = factsmod.linear_accuracy(x, sample_labels, n_classes, heldout=True)
 
@@ -551,6 +556,12 @@ class FitDiagnostics(StepRecorder):
                                                     if k not in ("step", "epoch") and math.isfinite(v)})
             writer.flush()
             self.written = len(self.records)
+
+
+def _named_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
+    """``(name, module)`` of a deepscope network's layers, or of any module's submodules."""
+    layers = getattr(net, "layers", None)
+    return list(layers.items()) if isinstance(layers, nn.ModuleDict) else list(net.named_modules())
 
 
 def read_init_scale(run_folder) -> dict:

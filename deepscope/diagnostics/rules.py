@@ -41,6 +41,14 @@ OVERFIT_GAP = 0.15  # training accuracy above validation accuracy by 15 points
 DOMINANT = 0.5  # one class is half of the training labels or more
 BATCHNORM_MIN_BATCH = 8
 SORTED_BATCHES = 0.6  # without shuffling, batches 60% one class: the data are sorted
+KEEP_TOO_LOW = 0.2  # dropout keeping fewer than 1 unit in 5
+MOMENTUM_TOO_HIGH = 0.99  # momentum multiplies steady steps by 1 / (1 - momentum): 100x and more
+CLIPPED_FACTOR = 100.0  # gradients clipped to 1/100 of their size or less at a typical step
+LR_DECAYED = 1e-2  # a schedule that took the learning rate below 1% of its start...
+LR_DECAYED_BY = 0.5  # ...within the first half of the fit
+STILL_FALLING = 0.1  # a fit whose loss fell by 10% or more...
+STILL_PACE = 0.2  # ...and still fell by a fifth of that over its last quarter had not levelled off
+STEEP_PACE = 0.3  # a third of it in the last quarter: still learning fast, however good the result (healthy fits: < 0.2)
 
 
 def diagnose(records: list[dict], facts: FitFacts) -> list[Finding]:
@@ -48,7 +56,13 @@ def diagnose(records: list[dict], facts: FitFacts) -> list[Finding]:
     findings: list[Finding] = []
     for rule in RULES:
         findings.extend(rule(records, facts))
+    if any(f.role == "cause" and f.code not in LAST_RESORT and f.severity != "note" for f in findings):
+        findings = [f for f in findings if f.code not in LAST_RESORT]  # (another cause explains the shortfall)
     return link(findings)
+
+
+#: causes named only when no other cause is found (a fit too short is the explanation of last resort)
+LAST_RESORT = ("stopped_while_learning",)
 
 
 def _median(values) -> float:
@@ -103,6 +117,30 @@ def _update_ratios(records: list[dict]) -> np.ndarray:
 def _stuck(facts: FitFacts) -> bool:
     """Training ended near chance, or a NaN/Inf stopped it."""
     return facts.near_chance or facts.nonfinite_step is not None
+
+
+def _slow(records, facts: FitFacts) -> tuple[bool, float]:
+    """Whether the fit learned too little (the loss fell by under a quarter, it ended near chance, or it ends
+    10 points below a linear readout of the inputs), and by how much the loss fell."""
+    _, loss = _series(records, "loss")
+    fell = (loss[0] - loss[-1]) / abs(loss[0]) if len(loss) > 1 and loss[0] and np.isfinite(loss[0]) else 0.0
+    return bool(fell < 0.25 or facts.near_chance or facts.underperforms), float(fell)
+
+
+def _harmed(records, facts: FitFacts) -> bool:
+    """The fit failed in a way a bad step size or start explains: stuck, collapsed, dead or saturated
+    layers, or well below a linear readout of its inputs."""
+    return (_stuck(facts) or facts.n_predicted_classes == 1 or facts.underperforms
+            or any(v >= DYING for v in facts.final_dead.values())
+            or any(v >= SATURATED for v in facts.final_saturated.values()))
+
+
+def suspect_recipe(facts: FitFacts) -> bool:
+    """A setting far from the usual range (an initialization, dropout or momentum): worth the end-of-fit
+    linear readout that tells a broken run from a hard task."""
+    return (any(v > INIT_TOO_LARGE for v in facts.init_scale.values())
+            or any(k < KEEP_TOO_LOW for k in facts.dropout_keep.values())
+            or (facts.momentum or 0.0) >= MOMENTUM_TOO_HIGH)
 
 
 # -- causes: the recipe and the data ------------------------------------------------------------------
@@ -207,8 +245,9 @@ def init_too_large(records, facts: FitFacts) -> list[Finding]:
     if not large:
         return []
     layer, scale = max(large.items(), key=lambda kv: kv[1])
-    harmed = (ratio > HIGH_START or _stuck(facts) or any(v >= SATURATED for v in facts.final_saturated.values())
-              or any(v >= DYING for v in facts.final_dead.values()))
+    validation = facts.val_accuracy
+    behind = validation is not None and facts.linear_heldout is not None and validation < facts.linear_heldout - 0.1
+    harmed = ratio > HIGH_START or _harmed(records, facts) or behind
     if not harmed:
         return []
     start = (f" The first step's loss was {ratio:.0f}x that of a uniform guess." if ratio > HIGH_START else "")
@@ -222,6 +261,111 @@ def init_too_large(records, facts: FitFacts) -> list[Finding]:
         step=int(records[0]["step"]) if records else None, layer=layer, role="cause",
         summary=f"the initial weights of layer {layer!r} were {scale:.0f}x too large",
         evidence={"init_scale": large, "first_loss_over_chance": ratio})]
+
+
+def dropout_too_strong(records, facts: FitFacts) -> list[Finding]:
+    low = {k: v for k, v in facts.dropout_keep.items() if v < KEEP_TOO_LOW}
+    if not low or not _harmed(records, facts):
+        return []
+    layer, keep = min(low.items(), key=lambda kv: kv[1])
+    return [Finding(
+        "dropout_too_strong", "error" if _stuck(facts) else "warning",
+        f"Dropout is far too strong: dropout layer {layer!r} keeps only {_pct(keep)} of its inputs in each training step "
+        f"(keep_prob={keep:g}; TFlearn's keep_prob is the share KEPT) and scales them up {1 / max(keep, 1e-9):.0f}x. "
+        f"Each step sees a different sliver of the network with inflated activations, so training is mostly noise "
+        f"(training accuracy {_pct(facts.train_accuracy or 0)}).",
+        [f"keep_prob=0.5-0.9 (now {keep:g})", "dropout(net, 0.8) keeps 80% of the units"],
+        layer=layer, role="cause", summary=f"dropout layer {layer!r} keeps only {_pct(keep)} of its inputs",
+        evidence={"keep_prob": keep, "layers": low})]
+
+
+def momentum_too_high(records, facts: FitFacts) -> list[Finding]:
+    momentum = facts.momentum or 0.0
+    harmed = _harmed(records, facts) or any(v >= MOSTLY_DEAD for v in facts.final_dead.values())
+    if momentum < MOMENTUM_TOO_HIGH or not harmed:
+        return []
+    gain = 1 / max(1 - momentum, 1e-12)
+    return [Finding(
+        "momentum_too_high", "error" if _stuck(facts) else "warning",
+        f"The momentum is too high: {momentum:g} keeps {_pct(momentum)} of every past step, so steps in a steady "
+        f"direction grow to {gain:,.0f}x the learning rate's size and overshoot (usual values: 0.9-0.95).",
+        [f"momentum=0.9 (now {momentum:g})", f"or a learning rate {gain:,.0f}x smaller (now {_lr(facts)})"],
+        role="cause", summary=f"the momentum ({momentum:g}) multiplies steady steps {gain:,.0f}x",
+        evidence={"momentum": momentum, "step_gain": gain})]
+
+
+def gradient_clipping_too_tight(records, facts: FitFacts) -> list[Finding]:
+    clip = facts.clip_gradients or 0.0
+    _, norms = _series(records, "grad_norm")
+    norms = norms[np.isfinite(norms)]
+    if clip <= 0 or len(norms) < 4:
+        return []
+    factor = float(_median(norms)) / clip
+    slow, fell = _slow(records, facts)
+    if factor < CLIPPED_FACTOR or not slow:
+        return []
+    return [Finding(
+        "gradient_clipping_too_tight", "error",
+        f"Gradient clipping is too tight: clip_gradients={clip:g} cuts a typical step's gradient (norm "
+        f"{_median(norms):.3g}) to 1/{factor:,.0f} of its size, so the weights barely move whatever the learning "
+        f"rate; the loss fell by only {_pct(max(fell, 0))}.",
+        [f"DNN(clip_gradients=5.0) (now {clip:g}; TFlearn's default)", "clip_gradients=0 turns clipping off"],
+        role="cause", summary=f"clip_gradients={clip:g} shrinks every step {factor:,.0f}x",
+        evidence={"clip_gradients": clip, "median_grad_norm": float(_median(norms)), "shrink": factor})]
+
+
+def learning_rate_decayed(records, facts: FitFacts) -> list[Finding]:
+    trace = facts.learning_rates
+    start = facts.learning_rate
+    if len(trace) < 2 or not start or not records:
+        return []
+    first, last = int(records[0]["step"]), int(records[-1]["step"])
+    low = [(step, lr) for step, lr in trace if lr < LR_DECAYED * start]
+    if not low or low[0][0] > first + LR_DECAYED_BY * (last - first):
+        return []
+    slow, fell = _slow(records, facts)
+    if not slow:
+        return []
+    step, lr = low[0]
+    end = trace[-1][1]
+    return [Finding(
+        "learning_rate_decayed", "error",
+        f"The learning rate decayed too fast: it started at {start:g} and was down to {lr:.2g} by step {step} of "
+        f"{last} ({end:.2g} at the end), so most of the fit took steps too small to learn; the loss fell by only "
+        f"{_pct(max(fell, 0))}.",
+        ["a gentler schedule: lr_decay closer to 1 or a larger decay_step", "no decay (lr_decay=0)",
+         "a schedule that ends low, not starts low (schedule='cosine' or 'one_cycle')"],
+        step=step, role="cause", summary=f"the learning rate decayed from {start:g} to {lr:.2g} by step {step}",
+        evidence={"start": start, "at_step": step, "learning_rate_then": lr, "end": end})]
+
+
+def stopped_while_learning(records, facts: FitFacts) -> list[Finding]:
+    steps, loss = _series(records, "loss")
+    if len(loss) < 8 or not np.all(np.isfinite(loss)) or capacity_too_low(records, facts):
+        return []  # (a network too narrow for its task does not catch up with more epochs)
+    if facts.train_accuracy is not None and facts.train_accuracy >= 0.95:
+        return []  # (it fits its training data: a longer fit would only grow its confidence)
+    quarter = max(2, len(loss) // 4)
+    first, before, after = (float(np.mean(part)) for part in (loss[:quarter], loss[-2 * quarter:-quarter],
+                                                                loss[-quarter:]))
+    overall = (first - after) / abs(first) if first else 0.0
+    falling = (before - after) / abs(before) if before else 0.0
+    pace = (before - after) / (first - after) if first > after else 0.0  # the last quarter's share of the gain
+    behind = facts.underperforms or facts.near_chance
+    if overall < STILL_FALLING or pace < (STILL_PACE if behind else STEEP_PACE):
+        return []  # (levelled off: the last quarter gained little of what the fit gained)
+    epochs = len(facts.history)
+    return [Finding(
+        "stopped_while_learning", "warning",
+        f"Training stopped while the network was still learning: the loss fell by {_pct(overall)} over the fit and "
+        f"was still falling in its last quarter (by {_pct(falling)}: {_pct(pace)} of the fit's gain), so more training "
+        f"would still pay (training accuracy {_pct(facts.train_accuracy or 0)}). The fit was too short for its "
+        f"learning rate ({_lr(facts)}).",
+        [f"more epochs (now {epochs})" if epochs else "more epochs",
+         f"a larger learning rate (now {_lr(facts)}); model.lr_find(X, Y) suggests one"],
+        step=int(steps[-1]), role="cause", summary=f"training stopped while the loss was still falling "
+                                                   f"({_pct(falling)} over its last quarter)",
+        evidence={"fall": overall, "fall_last_quarter": falling, "last_quarter_share": pace, "epochs": epochs})]
 
 
 def dead_at_init(records, facts: FitFacts) -> list[Finding]:
@@ -723,6 +867,8 @@ def penalty_dominates(records, facts: FitFacts) -> list[Finding]:
 
 
 RULES = (parameters_not_changing, loss_output_mismatch, uninformative_labels, inputs_not_normalized, init_too_large,
+         dropout_too_strong, momentum_too_high, gradient_clipping_too_tight, learning_rate_decayed,
          dead_at_init, penalty_collapse, learning_rate_too_large, learning_rate_too_small, batchnorm_tiny_batches,
          dominant_class, data_not_shuffled, capacity_too_low, overfitting, tiny_last_batch, constant_prediction, stuck_at_chance,
-         dead_layers, saturated_layers, loss_spike, exploding_gradients, vanishing_gradients, penalty_dominates)
+         dead_layers, saturated_layers, loss_spike, exploding_gradients, vanishing_gradients, penalty_dominates,
+         stopped_while_learning)

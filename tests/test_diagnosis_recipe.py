@@ -1,0 +1,100 @@
+"""Causes in the training settings, on real MNIST: dropout that keeps too little, a momentum near 1, gradient
+clipping that shrinks every step, a schedule that decays the learning rate to nothing early, and a fit stopped
+while it was still learning. Each leads the diagnosis of its broken run; the healthy twin raises nothing."""
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+import deepscope as tflearn
+from deepscope.diagnostics import rules
+from deepscope.diagnostics.facts import FitFacts
+
+
+@pytest.fixture(scope="module")
+def mnist_small(shared_datasets):
+    import os
+
+    os.environ.setdefault("DEEPSCOPE_DATA", str(shared_datasets))
+    from deepscope.datasets import mnist
+
+    X, Y, tX, tY = mnist.load_data(one_hot=True, limit=2000, verbose=False, data_dir=shared_datasets / "mnist")
+    return X[:2000], Y[:2000], tX[:500], tY[:500]
+
+
+def mlp(optimizer="sgd", learning_rate=0.1, keep_prob=None, activation="relu", weights_init="auto"):
+    tflearn.set_seed(0)
+    net = tflearn.input_data(shape=[None, 784])
+    for _ in range(2):
+        net = tflearn.fully_connected(net, 64, activation=activation, weights_init=weights_init)
+        if keep_prob is not None:
+            net = tflearn.dropout(net, keep_prob)
+    net = tflearn.fully_connected(net, 10, activation="softmax")
+    return tflearn.regression(net, optimizer=optimizer, learning_rate=learning_rate, batch_size=64)
+
+
+def diagnose(data, network, steps=250, **dnn):
+    X, Y, vX, vY = data
+    tflearn.set_seed(0)
+    model = tflearn.DNN(network, **dnn)
+    with contextlib.redirect_stdout(io.StringIO()):
+        model.fit(X, Y, max_steps=steps, validation_set=(vX, vY))
+    return model.diagnosis
+
+
+def test_the_healthy_twin_raises_nothing(mnist_small):
+    d = diagnose(mnist_small, mlp())
+    assert d.healthy and d.final["train_accuracy"] > 0.85, str(d)
+
+
+def test_dropout_that_keeps_too_little_leads(mnist_small):
+    d = diagnose(mnist_small, mlp(keep_prob=0.05))
+    assert d.root_cause.code == "dropout_too_strong", str(d)
+    assert "keeps only 5%" in d.root_cause.message and "keep_prob=0.05" in d.root_cause.message
+    assert d.summary.endswith("dropout layer 'Dropout' keeps only 5% of its inputs.")
+
+
+def test_momentum_near_one_leads(mnist_small):
+    d = diagnose(mnist_small, mlp(optimizer=tflearn.Momentum(0.1, momentum=0.9999)))
+    assert d.root_cause.code == "momentum_too_high", str(d)
+    assert "10,000x" in d.root_cause.message and d.root_cause.evidence["momentum"] == pytest.approx(0.9999)
+
+
+def test_clipping_that_shrinks_every_step_leads_and_explains_the_small_steps(mnist_small):
+    d = diagnose(mnist_small, mlp(), clip_gradients=1e-4)
+    assert d.root_cause.code == "gradient_clipping_too_tight", str(d)
+    assert "learning_rate_too_small" in d.root_cause.explains  # (the small steps are the clipping's doing)
+    assert "learning rate" not in d.summary.split("because", 1)[-1]  # the sentence names the clipping, not the rate
+    assert d.root_cause.evidence["shrink"] > 100
+
+
+def test_a_learning_rate_decayed_early_leads_with_the_step_it_fell(mnist_small):
+    d = diagnose(mnist_small, mlp(optimizer=tflearn.SGD(0.1, lr_decay=0.01, decay_step=10)))
+    assert d.root_cause.code == "learning_rate_decayed", str(d)
+    step = d.root_cause.evidence["at_step"]
+    assert step <= 20 and d.root_cause.evidence["learning_rate_then"] < 1e-3  # 0.1 * 0.01 ** (step / 10)
+    assert d.summary.endswith("because " + d.root_cause.summary + ".")  # (not: "the learning rate is too small")
+
+
+def test_a_fit_stopped_while_learning_is_named_only_as_a_last_resort(mnist_small):
+    d = diagnose(mnist_small, mlp(learning_rate=0.005), steps=90)
+    assert d.root_cause.code == "stopped_while_learning", str(d)
+    assert d.root_cause.severity == "warning" and "more epochs" in " ".join(d.root_cause.fixes)
+    # with another cause present, the short fit is not named (the other cause explains the shortfall)
+    other = diagnose(mnist_small, mlp(learning_rate=0.005, keep_prob=0.05), steps=90)
+    assert "stopped_while_learning" not in other.codes and other.root_cause.code == "dropout_too_strong", str(other)
+
+
+def test_a_fit_at_full_training_accuracy_is_not_called_short():
+    """The rule on constructed records: a loss still falling steeply, but the network already fits its data."""
+    loss = np.linspace(2.0, 0.1, 40) ** 1.0
+    records = [{"step": i + 1, "epoch": 1, "loss": float(v)} for i, v in enumerate(loss)]
+    facts = FitFacts(n_samples=1000, batch_size=50, drop_last=False, learning_rate=0.01, clip_gradients=0.0,
+                     n_outputs=10, classifier=True, n_predicted_classes=10, majority_class=0, majority_fraction=0.1,
+                     output_spread=1.0, final_dead={}, final_saturated={}, train_accuracy=0.5, chance=0.1)
+    assert [f.code for f in rules.stopped_while_learning(records, facts)] == ["stopped_while_learning"]
+    facts.train_accuracy = 0.99
+    assert rules.stopped_while_learning(records, facts) == []
