@@ -98,3 +98,90 @@ def test_a_fit_at_full_training_accuracy_is_not_called_short():
     assert [f.code for f in rules.stopped_while_learning(records, facts)] == ["stopped_while_learning"]
     facts.train_accuracy = 0.99
     assert rules.stopped_while_learning(records, facts) == []
+
+
+# -- regression: targets a network cannot reach, and targets never standardized -------------------------------
+def teacher_data(n=1500, seed=0):
+    """A regression task: 3 targets from a random tanh teacher of 20 inputs, with noise (var ~0.4 each)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 20)).astype(np.float32)
+    Y = np.tanh(X @ rng.normal(size=(20, 3)).astype(np.float32) / 3) + 0.1 * rng.normal(size=(n, 3)).astype(np.float32)
+    return X, Y.astype(np.float32)
+
+
+def regressor(output="linear"):
+    tflearn.set_seed(0)
+    net = tflearn.input_data(shape=[None, 20])
+    net = tflearn.fully_connected(net, 32, activation="relu")
+    net = tflearn.fully_connected(net, 3, activation=output)
+    return tflearn.regression(net, optimizer="adam", learning_rate=0.01, loss="mean_square", batch_size=64)
+
+
+def fit_regression(output="linear", transform=lambda y: y):
+    X, Y = teacher_data()
+    Y = transform(Y)
+    model = tflearn.DNN(regressor(output))
+    with contextlib.redirect_stdout(io.StringIO()):
+        model.fit(X[:1200], Y[:1200], n_epoch=8, validation_set=(X[1200:], Y[1200:]))
+    return model.diagnosis
+
+
+def test_a_healthy_regression_raises_nothing_and_measures_its_fit():
+    d = fit_regression()
+    assert d.healthy, str(d)
+
+
+@pytest.mark.parametrize("output, reach", [("sigmoid", "as low as"), ("relu", "as low as"), ("tanh", "as high as")])
+def test_an_output_that_cannot_reach_the_targets_leads(output, reach):
+    transform = (lambda y: y * 2.0) if output == "tanh" else (lambda y: y)  # (tanh: targets up to about 2)
+    d = fit_regression(output, transform)
+    assert d.root_cause.code == "output_range_mismatch", str(d)
+    assert reach in d.root_cause.message and "activation='linear'" in d.root_cause.fixes[0]
+
+
+@pytest.mark.parametrize("transform", [lambda y: y * 1000, lambda y: y + 500], ids=["spread 1000x", "offset 500"])
+def test_targets_never_standardized_lead_and_explain_the_clipped_steps(transform):
+    d = fit_regression(transform=transform)
+    assert d.root_cause.code == "targets_not_scaled", str(d)
+    assert d.root_cause.evidence["train_r2"] < 0.5
+    assert d.summary.startswith("The targets are not scaled")
+
+
+def test_scaled_targets_with_a_sigmoid_inside_their_range_are_fine():
+    d = fit_regression("sigmoid", lambda y: (y - y.min()) / (y.max() - y.min()))  # targets in [0, 1]
+    assert "output_range_mismatch" not in d.codes and "targets_not_scaled" not in d.codes, str(d)
+
+
+def test_a_full_batch_fit_of_ten_steps_is_called_short(mnist_small):
+    X, Y, vX, vY = mnist_small
+    tflearn.set_seed(0)
+    model = tflearn.DNN(mlp())
+    with contextlib.redirect_stdout(io.StringIO()):
+        model.fit(X, Y, n_epoch=10, batch_size=len(X), validation_set=(vX, vY))
+    d = model.diagnosis
+    assert d.root_cause.code == "stopped_while_learning", str(d)
+    assert "only 10 steps" in d.root_cause.message and "a smaller batch_size" in " ".join(d.root_cause.fixes)
+
+
+def test_a_failing_rule_never_breaks_the_fit_it_judges(monkeypatch):
+    def broken_rule(records, facts):
+        raise ZeroDivisionError("a bug in a rule")
+
+    monkeypatch.setattr(rules, "RULES", rules.RULES + (broken_rule,))
+    X, Y = teacher_data(300)
+    model = tflearn.DNN(regressor())
+    with contextlib.redirect_stdout(io.StringIO()):
+        model.fit(X, Y, n_epoch=2)  # no exception
+    note = next(f for f in model.diagnosis.findings if f.code == "rule_failed")
+    assert note.severity == "note" and "broken_rule" in note.message and "ZeroDivisionError" in note.message
+
+
+def test_one_input_feature_on_another_scale_is_named_as_such(mnist_small):
+    X, Y, vX, vY = mnist_small
+    X, vX = X.copy(), vX.copy()
+    X[:, 0] = np.random.default_rng(0).normal(size=len(X)) * 1e4  # one feature in other units than the rest
+    vX[:, 0] = np.random.default_rng(1).normal(size=len(vX)) * 1e4
+    d = diagnose((X, Y, vX, vY), mlp())
+    assert d.root_cause.code == "inputs_not_normalized", str(d)
+    assert "in 1 of the 784 input features" in d.root_cause.message and "pixels" not in d.root_cause.message
+    assert d.root_cause.fixes[0].startswith("standardize each input feature")

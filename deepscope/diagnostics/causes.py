@@ -20,6 +20,9 @@ EXPLAINS: dict[str, set] = {
     "uninformative_labels": _COLLAPSE | {"overfitting"},
     "inputs_not_normalized": _COLLAPSE | _UNITS | _STEPS | {"init_too_large", "learning_rate_too_large"},
     "init_too_large": _COLLAPSE | _UNITS | _STEPS | {"learning_rate_too_large"},
+    "output_range_mismatch": _COLLAPSE | _UNITS | {"stopped_while_learning", "learning_rate_too_small"},
+    "targets_not_scaled": _COLLAPSE | _UNITS | _STEPS | {"gradient_clipping_too_tight", "learning_rate_too_large",
+                                                         "learning_rate_too_small", "stopped_while_learning"},
     "dropout_too_strong": _COLLAPSE | _UNITS | {"loss_spike", "learning_rate_too_large"},
     "momentum_too_high": _COLLAPSE | _UNITS | _STEPS | {"learning_rate_too_large"},
     "gradient_clipping_too_tight": _COLLAPSE | {"learning_rate_too_small", "stopped_while_learning"},
@@ -41,7 +44,8 @@ EXPLAINS: dict[str, set] = {
     "saturated_layer": _COLLAPSE | {"vanishing_gradients"},
 }
 # among several root causes, the one most likely to be the first thing to fix
-PRIORITY = ("parameters_not_changing", "loss_output_mismatch", "uninformative_labels", "inputs_not_normalized",
+PRIORITY = ("parameters_not_changing", "loss_output_mismatch", "output_range_mismatch", "targets_not_scaled",
+            "uninformative_labels", "inputs_not_normalized",
             "init_too_large", "dropout_too_strong", "momentum_too_high", "gradient_clipping_too_tight",
             "learning_rate_decayed", "dead_at_init", "penalty_collapse", "learning_rate_too_large",
             "learning_rate_too_small", "batchnorm_tiny_batches", "dominant_class", "data_not_shuffled",

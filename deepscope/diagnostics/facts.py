@@ -50,6 +50,7 @@ class FitFacts:
         saturating_layers: hidden layers with a sigmoid/tanh activation.
         batch_norm: the network has a batch-normalization layer.
         input_scale: the largest absolute input value on the probe.
+        large_inputs: how many input features (of ``n_inputs``) reach above 20 in absolute value on the probe.
         init_scale: per layer, the weights' standard deviation at the first record over the
             He (ReLU-like) or Glorot (others) standard deviation.
         nonfinite_step: the step a NaN/Inf loss or gradient stopped the fit at (None: it did not).
@@ -60,6 +61,10 @@ class FitFacts:
         momentum: the optimizer's momentum (SGD momentum / Nesterov; None: none).
         learning_rates: ``(step, learning rate)`` at the diagnostic steps (a schedule's course; [] when
             not recorded, e.g. a vectorized study's model).
+        target_mean, target_std, target_min, target_max: the training targets' statistics (regression: a
+            network that is not a classifier; None otherwise).
+        train_r2: the coefficient of determination of the network's outputs on evenly spaced training
+            samples (regression; None otherwise).
     """
     n_samples: int
     batch_size: int
@@ -91,6 +96,8 @@ class FitFacts:
     saturating_layers: int = 0
     batch_norm: bool = False
     input_scale: float | None = None
+    large_inputs: int = 0
+    n_inputs: int = 0
     init_scale: dict = field(default_factory=dict)
     nonfinite_step: int | None = None  # the step a NaN/Inf stopped the fit at
     eval_samples: int = 0  # how many training samples train_accuracy used
@@ -100,6 +107,11 @@ class FitFacts:
     dropout_keep: dict = field(default_factory=dict)
     momentum: float | None = None
     learning_rates: list = field(default_factory=list)
+    target_mean: float | None = None
+    target_std: float | None = None
+    target_min: float | None = None
+    target_max: float | None = None
+    train_r2: float | None = None
 
     @property
     def val_accuracy(self) -> float | None:

@@ -488,13 +488,32 @@ class FitDiagnostics(StepRecorder):
         if self.probe:
             first = self.probe[0]
             if first.is_floating_point() and first.numel() and bool(torch.isfinite(first).all()):
-                facts.input_scale = float(first.abs().max())
-        if self.data is not None and (classifier or binary):
+                features = first.detach().abs().reshape(first.shape[0], -1).amax(0)  # (each input feature's largest)
+                facts.input_scale = float(features.max())
+                facts.large_inputs, facts.n_inputs = int((features > rules.RAW_INPUTS).sum()), int(features.numel())
+        if self.data is not None:
             try:
-                self._measure_data(facts)
+                self._measure_data(facts) if classifier or binary else self._measure_targets(facts)
             except Exception as error:  # noqa: BLE001 - diagnostics never break a fit
                 self.skipped.append(f"probe: the end-of-fit data checks failed: {type(error).__name__}: {error}")
         return facts
+
+    def _measure_targets(self, facts: factsmod.FitFacts) -> None:
+        """A regression's targets (mean, spread, range) and the network's fit of them (R^2) on evenly spaced
+        training samples."""
+        xs, y = self.data
+        if not y.is_floating_point() or not y.numel():
+            return
+        index = probe_indices(y.shape[0], factsmod.EVAL_SAMPLES).to(y.device)
+        target = y.index_select(0, index).float().reshape(len(index), -1)
+        if not bool(torch.isfinite(target).all()):
+            return
+        facts.target_mean, facts.target_std = float(target.mean()), float(target.std()) if target.numel() > 1 else 0.0
+        facts.target_min, facts.target_max = float(target.min()), float(target.max())
+        out = factsmod.evaluate_outputs(self.net, [x.index_select(0, index) for x in xs])
+        if out.shape == target.shape and bool(torch.isfinite(out).all()):
+            spread = float(((target - target.mean(0)) ** 2).sum())
+            facts.train_r2 = 1.0 - float(((out - target) ** 2).sum()) / spread if spread > 0 else None
 
     def _measure_data(self, facts: factsmod.FitFacts) -> None:
         """Training accuracy, class shares and (when they matter) the data checks, on evenly spaced

@@ -47,15 +47,25 @@ CLIPPED_FACTOR = 100.0  # gradients clipped to 1/100 of their size or less at a 
 LR_DECAYED = 1e-2  # a schedule that took the learning rate below 1% of its start...
 LR_DECAYED_BY = 0.5  # ...within the first half of the fit
 STILL_FALLING = 0.1  # a fit whose loss fell by 10% or more...
-STILL_PACE = 0.2  # ...and still fell by a fifth of that over its last quarter had not levelled off
-STEEP_PACE = 0.3  # a third of it in the last quarter: still learning fast, however good the result (healthy fits: < 0.2)
+# ...and whose last quarter still gained this share of what a loss falling in a straight line would (1.0: the
+# same pace as the whole fit) had not levelled off: 0.6 where the network is well below a linear readout, 0.5 in
+# a fit of a few steps, else 0.9 (healthy 300-step fits of the corpus: at most 0.55)
+STILL_PACE, FEW_STEPS_PACE, STEEP_PACE = 0.6, 0.5, 0.9
+FEW_STEPS = 50  # a fit of 50 steps or fewer
+TARGETS_LARGE = 20.0  # regression targets whose mean or spread exceeds this were not standardized
+POOR_FIT = 0.5  # a regression explaining under half of its training targets' variance
 
 
 def diagnose(records: list[dict], facts: FitFacts) -> list[Finding]:
     """All findings for one fit, the root cause first (see :func:`.causes.link`)."""
     findings: list[Finding] = []
     for rule in RULES:
-        findings.extend(rule(records, facts))
+        try:
+            findings.extend(rule(records, facts))
+        except Exception as error:  # noqa: BLE001 - a rule's failure never breaks the fit it judges
+            findings.append(Finding("rule_failed", "note", f"The diagnosis rule {rule.__name__} could not judge this "
+                                    f"fit ({type(error).__name__}: {error}); the other rules did.",
+                                    ["report it with the run folder's steps.csv"], role="symptom"))
     if any(f.role == "cause" and f.code not in LAST_RESORT and f.severity != "note" for f in findings):
         findings = [f for f in findings if f.code not in LAST_RESORT]  # (another cause explains the shortfall)
     return link(findings)
@@ -219,15 +229,20 @@ def inputs_not_normalized(records, facts: FitFacts) -> list[Finding]:
               or any(v >= DYING for v in facts.final_dead.values()) or _first_loss_ratio(records, facts) > HIGH_START)
     if not harmed:
         return []
+    few = 0 < facts.large_inputs <= max(1, facts.n_inputs // 10)  # a few features on another scale than the rest
+    where = (f" in {facts.large_inputs} of the {facts.n_inputs} input features" if few
+             else " (pixels 0-255?)" if scale <= 300 else "")
     return [Finding(
         "inputs_not_normalized", "error" if _stuck(facts) else "warning",
-        f"The inputs are not scaled: values reach {scale:.4g} (pixels 0-255?). Each first-layer unit sums hundreds of "
-        "such values, so sigmoid/tanh units saturate and ReLU layers take huge steps.",
-        ["scale the inputs (X / 255 for 8-bit images)",
-         "ImagePreprocessing().add_featurewise_zero_center() and add_featurewise_stdnorm()",
-         "a batch_normalization layer after the input"],
+        f"The inputs are not scaled: values reach {scale:.4g}{where}. Each first-layer unit sums "
+        f"{'such values' if few else 'hundreds of such values'}, so sigmoid/tanh units saturate and ReLU layers take "
+        "huge steps.",
+        ([f"standardize each input feature: (X - X.mean(0)) / X.std(0) ({facts.large_inputs} of them are large)"]
+         if few else ["scale the inputs (X / 255 for 8-bit images)"])
+        + ["ImagePreprocessing().add_featurewise_zero_center() and add_featurewise_stdnorm()",
+           "a batch_normalization layer after the input"],
         role="cause", summary=f"the inputs are not scaled (values up to {scale:.4g})",
-        evidence={"max_abs_input": scale})]
+        evidence={"max_abs_input": scale, "large_features": facts.large_inputs, "features": facts.n_inputs})]
 
 
 def _first_loss_ratio(records, facts: FitFacts) -> float:
@@ -261,6 +276,53 @@ def init_too_large(records, facts: FitFacts) -> list[Finding]:
         step=int(records[0]["step"]) if records else None, layer=layer, role="cause",
         summary=f"the initial weights of layer {layer!r} were {scale:.0f}x too large",
         evidence={"init_scale": large, "first_loss_over_chance": ratio})]
+
+
+#: the values each output activation can produce (closed: a sigmoid approaches 0 and 1)
+OUTPUT_RANGE = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, math.inf),
+                "relu6": (0.0, 6.0), "softplus": (0.0, math.inf), "hard_sigmoid": (0.0, 1.0), "elu": (-1.0, math.inf),
+                "selu": (-1.7581, math.inf)}
+
+
+def output_range_mismatch(records, facts: FitFacts) -> list[Finding]:
+    bounds = OUTPUT_RANGE.get(facts.output_activation or "")
+    if bounds is None or facts.target_min is None or facts.classifier or facts.binary:
+        return []
+    low, high = bounds
+    below, above = facts.target_min < low - 1e-6, facts.target_max > high + 1e-6
+    if not (below or above):
+        return []
+    where = (f"as low as {facts.target_min:.3g}" if below else "") + (" and " if below and above else "") + (
+        f"as high as {facts.target_max:.3g}" if above else "")
+    return [Finding(
+        "output_range_mismatch", "error",
+        f"The output layer cannot produce the targets: its {facts.output_activation} gives values in "
+        f"[{low:g}, {high:g}], but the targets go {where}. Those targets are out of reach whatever the training"
+        + (f" (the fit explains {_pct(max(facts.train_r2, 0))} of their variance)." if facts.train_r2 is not None else "."),
+        ["activation='linear' on the output layer of a regression",
+         "or rescale the targets into the output's range (and back after predict)"],
+        role="cause", summary=f"the {facts.output_activation} output cannot reach targets {where}",
+        evidence={"output_activation": facts.output_activation, "range": [low, high],
+                  "targets": [facts.target_min, facts.target_max], "train_r2": facts.train_r2})]
+
+
+def targets_not_scaled(records, facts: FitFacts) -> list[Finding]:
+    if facts.target_mean is None or facts.classifier or facts.binary:
+        return []
+    scale = max(abs(facts.target_mean), facts.target_std or 0.0)
+    if scale <= TARGETS_LARGE or (facts.train_r2 is not None and facts.train_r2 >= POOR_FIT):
+        return []
+    fit = f" The fit explains {_pct(max(facts.train_r2, 0))} of their variance." if facts.train_r2 is not None else ""
+    return [Finding(
+        "targets_not_scaled", "error",
+        f"The targets are not scaled: their mean is {facts.target_mean:.4g} and their standard deviation "
+        f"{facts.target_std:.4g}, while the network starts with outputs near 0. The loss and its gradients are "
+        f"{scale:.0f}x those of standardized targets, so the steps are clipped or far too large, and the network "
+        f"first spends its training on the offset.{fit}",
+        ["standardize Y: (Y - Y.mean(0)) / Y.std(0), and undo it on predict's output",
+         "or a linear output layer with bias_init set to the targets' mean"],
+        role="cause", summary=f"the targets are not scaled (mean {facts.target_mean:.3g}, std {facts.target_std:.3g})",
+        evidence={"target_mean": facts.target_mean, "target_std": facts.target_std, "train_r2": facts.train_r2})]
 
 
 def dropout_too_strong(records, facts: FitFacts) -> list[Finding]:
@@ -309,7 +371,9 @@ def gradient_clipping_too_tight(records, facts: FitFacts) -> list[Finding]:
         f"Gradient clipping is too tight: clip_gradients={clip:g} cuts a typical step's gradient (norm "
         f"{_median(norms):.3g}) to 1/{factor:,.0f} of its size, so the weights barely move whatever the learning "
         f"rate; the loss fell by only {_pct(max(fell, 0))}.",
-        [f"DNN(clip_gradients=5.0) (now {clip:g}; TFlearn's default)", "clip_gradients=0 turns clipping off"],
+        ([f"DNN(clip_gradients=5.0) (now {clip:g}; TFlearn's default)"] if clip < 5.0 else
+         [f"a larger clip_gradients (now {clip:g}), or first what makes the gradients this large"])
+        + ["clip_gradients=0 turns clipping off"],
         role="cause", summary=f"clip_gradients={clip:g} shrinks every step {factor:,.0f}x",
         evidence={"clip_gradients": clip, "median_grad_norm": float(_median(norms)), "shrink": factor})]
 
@@ -345,26 +409,32 @@ def stopped_while_learning(records, facts: FitFacts) -> list[Finding]:
         return []  # (a network too narrow for its task does not catch up with more epochs)
     if facts.train_accuracy is not None and facts.train_accuracy >= 0.95:
         return []  # (it fits its training data: a longer fit would only grow its confidence)
-    quarter = max(2, len(loss) // 4)
+    n, quarter = len(loss), max(2, len(loss) // 4)
     first, before, after = (float(np.mean(part)) for part in (loss[:quarter], loss[-2 * quarter:-quarter],
                                                                 loss[-quarter:]))
     overall = (first - after) / abs(first) if first else 0.0
     falling = (before - after) / abs(before) if before else 0.0
-    pace = (before - after) / (first - after) if first > after else 0.0  # the last quarter's share of the gain
+    # the last quarter's share of the fit's gain, over the share a loss falling in a straight line would have
+    pace = (before - after) / (first - after) * (n - quarter) / quarter if first > after else 0.0
     behind = facts.underperforms or facts.near_chance
-    if overall < STILL_FALLING or pace < (STILL_PACE if behind else STEEP_PACE):
+    n_steps = int(steps[-1])
+    few = n_steps <= FEW_STEPS
+    if overall < STILL_FALLING or pace < (STILL_PACE if behind else FEW_STEPS_PACE if few else STEEP_PACE):
         return []  # (levelled off: the last quarter gained little of what the fit gained)
     epochs = len(facts.history)
+    short = (f" It took only {n_steps} steps (batch_size={facts.batch_size} of {facts.n_samples} samples: "
+             f"{-(-facts.n_samples // max(facts.batch_size, 1))} step(s) an epoch)." if few else "")
     return [Finding(
         "stopped_while_learning", "warning",
         f"Training stopped while the network was still learning: the loss fell by {_pct(overall)} over the fit and "
-        f"was still falling in its last quarter (by {_pct(falling)}: {_pct(pace)} of the fit's gain), so more training "
-        f"would still pay (training accuracy {_pct(facts.train_accuracy or 0)}). The fit was too short for its "
-        f"learning rate ({_lr(facts)}).",
+        f"was still falling in its last quarter (by {_pct(falling)}), so more training would still pay (training "
+        f"accuracy {_pct(facts.train_accuracy or 0)}).{short} The fit was too short for its learning rate "
+        f"({_lr(facts)}).",
         [f"more epochs (now {epochs})" if epochs else "more epochs",
-         f"a larger learning rate (now {_lr(facts)}); model.lr_find(X, Y) suggests one"],
-        step=int(steps[-1]), role="cause", summary=f"training stopped while the loss was still falling "
-                                                   f"({_pct(falling)} over its last quarter)",
+         f"a larger learning rate (now {_lr(facts)}); model.lr_find(X, Y) suggests one"]
+        + (["a smaller batch_size (more steps an epoch)"] if few else []),
+        step=n_steps, role="cause", summary=f"training stopped while the loss was still falling "
+                                            f"({_pct(falling)} over its last quarter{f', {n_steps} steps' if few else ''})",
         evidence={"fall": overall, "fall_last_quarter": falling, "last_quarter_share": pace, "epochs": epochs})]
 
 
@@ -866,7 +936,8 @@ def penalty_dominates(records, facts: FitFacts) -> list[Finding]:
                               "data_loss": [float(data[0]), float(data[-1])], "final_penalty_by_layer": per_layer})]
 
 
-RULES = (parameters_not_changing, loss_output_mismatch, uninformative_labels, inputs_not_normalized, init_too_large,
+RULES = (parameters_not_changing, loss_output_mismatch, output_range_mismatch, targets_not_scaled, uninformative_labels,
+         inputs_not_normalized, init_too_large,
          dropout_too_strong, momentum_too_high, gradient_clipping_too_tight, learning_rate_decayed,
          dead_at_init, penalty_collapse, learning_rate_too_large, learning_rate_too_small, batchnorm_tiny_batches,
          dominant_class, data_not_shuffled, capacity_too_low, overfitting, tiny_last_batch, constant_prediction, stuck_at_chance,
