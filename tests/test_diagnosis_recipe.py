@@ -185,3 +185,38 @@ def test_one_input_feature_on_another_scale_is_named_as_such(mnist_small):
     assert d.root_cause.code == "inputs_not_normalized", str(d)
     assert "in 1 of the 784 input features" in d.root_cause.message and "pixels" not in d.root_cause.message
     assert d.root_cause.fixes[0].startswith("standardize each input feature")
+
+
+# -- recurrent networks ------------------------------------------------------------------------------------------
+def sequence_task(n=1200, steps=20, seed=0):
+    """4 classes from two sums over a sequence of 4 features: a linear readout of the flattened inputs reaches
+    about 90%, a small LSTM about 80% on held-out sequences."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, steps, 4)).astype(np.float32)
+    labels = (X[:, :, 0].sum(1) > 0).astype(int) + 2 * (X[:, -5:, 1].sum(1) > 0).astype(int)
+    return X, np.eye(4, dtype=np.float32)[labels]
+
+
+def fit_sequences(cell="lstm", scale=1.0, learning_rate=0.01, optimizer="adam", **dnn):
+    X, Y = sequence_task()
+    tflearn.set_seed(0)
+    net = tflearn.input_data(shape=[None, 20, 4])
+    net = (tflearn.lstm if cell == "lstm" else tflearn.simple_rnn)(net, 32)
+    net = tflearn.fully_connected(net, 4, activation="softmax")
+    net = tflearn.regression(net, optimizer=optimizer, learning_rate=learning_rate, batch_size=32)
+    model = tflearn.DNN(net, **dnn)
+    with contextlib.redirect_stdout(io.StringIO()):
+        model.fit(X[:1000] * scale, Y[:1000], n_epoch=8, validation_set=(X[1000:] * scale, Y[1000:]))
+    return model.diagnosis
+
+
+def test_a_recurrent_layer_is_a_hidden_layer():
+    """A recurrent network that fails is never told it 'has no hidden layer' (its cell's weights count)."""
+    d = fit_sequences("rnn", learning_rate=10.0, optimizer="sgd", clip_gradients=0.0)
+    assert d.root_cause.code == "learning_rate_too_large", str(d)
+    assert "capacity_too_low" not in d.codes
+
+
+def test_unscaled_sequences_are_named_when_the_network_falls_behind_a_linear_readout():
+    d = fit_sequences(scale=100.0)
+    assert d.root_cause.code == "inputs_not_normalized", str(d)

@@ -46,7 +46,8 @@ class FitFacts:
         linear_accuracy: training accuracy of a ridge readout of the raw inputs (None: not measured).
         linear_heldout: accuracy of that readout fitted on half of the samples and tested on the
             other half: what a linear model of the inputs generalizes to (None: not measured).
-        hidden_units: units (or channels) of each hidden layer with weights, in order.
+        hidden_units: units of each fully connected hidden layer, in order.
+        hidden_layers: hidden layers with weights of any kind (dense, convolutional, recurrent).
         saturating_layers: hidden layers with a sigmoid/tanh activation.
         batch_norm: the network has a batch-normalization layer.
         input_scale: the largest absolute input value on the probe.
@@ -93,6 +94,7 @@ class FitFacts:
     linear_accuracy: float | None = None
     linear_heldout: float | None = None
     hidden_units: list = field(default_factory=list)
+    hidden_layers: int = 0
     saturating_layers: int = 0
     batch_norm: bool = False
     input_scale: float | None = None
@@ -182,17 +184,18 @@ def init_scales(layers) -> dict:
     return scales
 
 
-def network_shape(net: nn.Module, layers) -> tuple[list, int, bool]:
+def network_shape(net: nn.Module, layers) -> tuple[list, int, bool, int]:
     """Hidden widths (fully connected layers, the last one excluded: the output; convolutions carry
-    maps, not a few numbers, and are left out), saturating hidden layers, and whether the network
-    normalizes batches."""
-    weighted = [layer for layer in layers if isinstance(getattr(layer.module, "weight", None), torch.Tensor)
-                and layer.module.weight.dim() >= 2]
+    maps, not a few numbers, and recurrent layers a state: both are left out of the widths), saturating
+    hidden layers, whether the network normalizes batches, and how many hidden layers with weights it has
+    (dense, convolutional or recurrent: any layer with a weight matrix or kernel before the output)."""
+    weighted = [layer for layer in layers if any(p.dim() >= 2 for p in layer.module.parameters())]
     hidden = weighted[:-1]
-    units = [int(layer.module.weight.shape[0]) for layer in hidden if layer.module.weight.dim() == 2]
+    units = [int(layer.module.weight.shape[0]) for layer in hidden
+             if isinstance(getattr(layer.module, "weight", None), torch.Tensor) and layer.module.weight.dim() == 2]
     saturating = sum(getattr(layer.module, "activation_name", None) in ("sigmoid", "tanh") for layer in hidden)
     batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
-    return units, saturating, batch_norm
+    return units, saturating, batch_norm, len(hidden)
 
 
 def dropout_keep(layers) -> dict:

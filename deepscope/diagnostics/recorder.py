@@ -472,7 +472,7 @@ class FitDiagnostics(StepRecorder):
         spec_lr = getattr(getattr(dnn, "optimizer_spec", None), "learning_rate", None)
         lr = spec_lr if isinstance(spec_lr, (int, float)) else lr
         optimizer = factsmod.optimizer_name(dnn)
-        hidden, saturating, batch_norm = factsmod.network_shape(dnn.net, self.layers)
+        hidden, saturating, batch_norm, n_hidden = factsmod.network_shape(dnn.net, self.layers)
         facts = factsmod.FitFacts(
             n_samples=self.n_samples, batch_size=self.batch_size, drop_last=self.drop_last,
             learning_rate=lr if isinstance(lr, (int, float)) else None, clip_gradients=dnn.clip_gradients,
@@ -481,7 +481,7 @@ class FitDiagnostics(StepRecorder):
             final_dead={k[:-5]: v for k, v in final_units.items() if k.endswith("/dead")},
             final_saturated={k[:-10]: v for k, v in final_units.items() if k.endswith("/saturated")},
             optimizer=optimizer, adaptive=optimizer in factsmod.ADAPTIVE, loss_name=factsmod.loss_name(dnn),
-            output_activation=output_activation, binary=binary, history=history, hidden_units=hidden,
+            output_activation=output_activation, binary=binary, history=history, hidden_units=hidden, hidden_layers=n_hidden,
             saturating_layers=saturating, batch_norm=batch_norm, init_scale=dict(self.init_scale),
             shuffle=self.shuffle, dropout_keep=factsmod.dropout_keep(_named_layers(dnn.net)),
             momentum=factsmod.momentum_of(getattr(dnn, "optimizer", None)), learning_rates=list(self.learning_rates))
@@ -551,7 +551,7 @@ class FitDiagnostics(StepRecorder):
         if len(index) >= 100 and (facts.near_chance or (val is not None and val <= 1.5 / n_classes)):
             facts.knn_accuracy = factsmod.knn_accuracy(x, sample_labels)
             facts.knn_by_chance = factsmod.agreement_by_chance(sample_labels)
-        narrow = not facts.hidden_units or any(u < n_classes for u in facts.hidden_units)
+        narrow = not facts.hidden_layers or any(u < n_classes for u in facts.hidden_units)
         poor = facts.train_accuracy < facts.chance + 0.5 * (1 - facts.chance)  # (a healthy fit pays nothing)
         if facts.train_accuracy < 0.95 and (narrow or poor or rules.suspect_recipe(facts)):
             facts.linear_accuracy = factsmod.linear_accuracy(x, sample_labels, n_classes)

@@ -150,7 +150,14 @@ def suspect_recipe(facts: FitFacts) -> bool:
     linear readout that tells a broken run from a hard task."""
     return (any(v > INIT_TOO_LARGE for v in facts.init_scale.values())
             or any(k < KEEP_TOO_LOW for k in facts.dropout_keep.values())
-            or (facts.momentum or 0.0) >= MOMENTUM_TOO_HIGH)
+            or (facts.momentum or 0.0) >= MOMENTUM_TOO_HIGH or (facts.input_scale or 0.0) > RAW_INPUTS)
+
+
+def _behind_readout(facts: FitFacts) -> bool:
+    """Training or validation accuracy 10 points below a linear readout of the inputs (held-out samples)."""
+    validation = facts.val_accuracy
+    return facts.underperforms or (validation is not None and facts.linear_heldout is not None
+                                   and validation < facts.linear_heldout - 0.1)
 
 
 # -- causes: the recipe and the data ------------------------------------------------------------------
@@ -225,7 +232,7 @@ def inputs_not_normalized(records, facts: FitFacts) -> list[Finding]:
     scale = facts.input_scale
     if scale is None or scale <= RAW_INPUTS:
         return []
-    harmed = (_stuck(facts) or any(v >= SATURATED for v in facts.final_saturated.values())
+    harmed = (_stuck(facts) or any(v >= SATURATED for v in facts.final_saturated.values()) or _behind_readout(facts)
               or any(v >= DYING for v in facts.final_dead.values()) or _first_loss_ratio(records, facts) > HIGH_START)
     if not harmed:
         return []
@@ -260,9 +267,7 @@ def init_too_large(records, facts: FitFacts) -> list[Finding]:
     if not large:
         return []
     layer, scale = max(large.items(), key=lambda kv: kv[1])
-    validation = facts.val_accuracy
-    behind = validation is not None and facts.linear_heldout is not None and validation < facts.linear_heldout - 0.1
-    harmed = ratio > HIGH_START or _harmed(records, facts) or behind
+    harmed = ratio > HIGH_START or _harmed(records, facts) or _behind_readout(facts)
     if not harmed:
         return []
     start = (f" The first step's loss was {ratio:.0f}x that of a uniform guess." if ratio > HIGH_START else "")
@@ -566,7 +571,7 @@ def capacity_too_low(records, facts: FitFacts) -> list[Finding]:
     classes = facts.n_outputs if (facts.n_outputs or 0) > 1 else 2
     narrow = [u for u in facts.hidden_units if u < classes] if facts.hidden_units else []
     linear = facts.linear_accuracy
-    if not facts.hidden_units and linear is not None and linear < 0.95 and facts.train_accuracy <= linear + 0.02:
+    if not facts.hidden_layers and linear is not None and linear < 0.95 and facts.train_accuracy <= linear + 0.02:
         return [Finding(
             "capacity_too_low", "error",
             f"The data are not separable by this network: it has no hidden layer, so it draws one linear boundary, "
