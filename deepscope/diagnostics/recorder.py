@@ -28,7 +28,7 @@ from torch import nn
 from .._checks import Text, check_int, fail
 from .._io import atomic_write_json, atomic_write_text, csv_text
 from ..callbacks.base import Callback, TrainingState
-from . import causes, facts as factsmod, rules
+from . import causes, evidence, facts as factsmod, rules
 from .findings import DIAGNOSIS_FILE, STEPS_FILE, Diagnosis, Finding
 from ..utils import evaluation_pass
 
@@ -490,7 +490,7 @@ class FitDiagnostics(StepRecorder):
             if first.is_floating_point() and first.numel() and bool(torch.isfinite(first).all()):
                 features = first.detach().abs().reshape(first.shape[0], -1).amax(0)  # (each input feature's largest)
                 facts.input_scale = float(features.max())
-                facts.large_inputs, facts.n_inputs = int((features > rules.RAW_INPUTS).sum()), int(features.numel())
+                facts.large_inputs, facts.n_inputs = int((features > evidence.RAW_INPUTS).sum()), int(features.numel())
         if self.data is not None:
             try:
                 self._measure_data(facts) if classifier or binary else self._measure_targets(facts)
@@ -553,7 +553,7 @@ class FitDiagnostics(StepRecorder):
             facts.knn_by_chance = factsmod.agreement_by_chance(sample_labels)
         narrow = not facts.hidden_layers or any(u < n_classes for u in facts.hidden_units)
         poor = facts.train_accuracy < facts.chance + 0.5 * (1 - facts.chance)  # (a healthy fit pays nothing)
-        if facts.train_accuracy < 0.95 and (narrow or poor or rules.suspect_recipe(facts)):
+        if facts.train_accuracy < 0.95 and (narrow or poor or evidence.suspect_recipe(facts)):
             facts.linear_accuracy = factsmod.linear_accuracy(x, sample_labels, n_classes)
             facts.linear_heldout = factsmod.linear_accuracy(x, sample_labels, n_classes, heldout=True)
 

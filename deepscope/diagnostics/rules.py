@@ -4,8 +4,9 @@ Each rule reads the records of :class:`~deepscope.diagnostics.recorder.StepRecor
 diagnostic step) and the :class:`~deepscope.diagnostics.facts.FitFacts`, and returns findings
 (possibly none). A finding is a **cause** (something in the recipe or the data: a learning rate, an
 initialization, a penalty, the labels) or a **symptom** (what the network did: a layer died, the
-predictions collapsed); :mod:`.causes` links them and puts the root cause first. Thresholds are named
-constants, so what counts as "dead" or "too small" is written down in one place.
+predictions collapsed); :mod:`.causes` links them and puts the root cause first. The thresholds and the
+helpers that read records are in :mod:`.evidence`; the causes in the training settings and a regression's
+targets are in :mod:`.settings_rules`. :func:`diagnose` runs them all.
 """
 from __future__ import annotations
 
@@ -17,43 +18,14 @@ import numpy as np
 from .causes import link
 from .facts import FitFacts
 from .findings import Finding
-
-SPIKE_FACTOR = 1.5  # a loss above 1.5x the first step's loss during the first steps is a spike
-HIGH_START = 10.0  # a first loss above 10x chance (ln C) means the initial outputs are far too large
-EXPLODING_FACTOR = 100.0  # a gradient norm above 100x the run's median
-EXPLODING_ABSOLUTE = 1e4
-VANISHING_RATIO = 1e-7  # gradient norm / weight norm below this for the last quarter of records
-DEPTH_VANISHING = 1e-4  # first layer's gradient-to-weight ratio below 1e-4 of the last hidden layer's
-PENALTY_SHARE = 0.5  # the penalty is more than half of the loss
-TINY_BATCH = 0.25  # a last batch smaller than a quarter of batch_size
-LARGE_LR_SGD, LARGE_LR_ADAPTIVE = 0.5, 1e-2  # where a noisy last batch can move the result
-MOSTLY_DEAD = 0.5
-ONE_CLASS = 0.9  # a classifier (3+ classes) predicting one class for 90% of the probe has collapsed
-DYING = 0.9  # a layer with 90% of its units dead and never recovering has died
-SATURATED = 0.5  # half of a layer's units pinned at their limits
-HUGE_UPDATE = 0.3  # one step changing a layer's weights by 30% of their norm
-TINY_UPDATE = 1e-4  # updates below 1e-4 of the weights' norm (median over the fit)
-NO_UPDATE = 1e-12
-MOVING_GRADIENT = 1e-3  # a gradient norm above 1e-3 of the weights' norm still asks for a step
-INIT_TOO_LARGE = 4.0  # weights' std over 4x He/Glorot
-RAW_INPUTS = 20.0  # inputs larger than this in absolute value were not scaled
-OVERFIT_GAP = 0.15  # training accuracy above validation accuracy by 15 points
-DOMINANT = 0.5  # one class is half of the training labels or more
-BATCHNORM_MIN_BATCH = 8
-SORTED_BATCHES = 0.6  # without shuffling, batches 60% one class: the data are sorted
-KEEP_TOO_LOW = 0.2  # dropout keeping fewer than 1 unit in 5
-MOMENTUM_TOO_HIGH = 0.99  # momentum multiplies steady steps by 1 / (1 - momentum): 100x and more
-CLIPPED_FACTOR = 100.0  # gradients clipped to 1/100 of their size or less at a typical step
-LR_DECAYED = 1e-2  # a schedule that took the learning rate below 1% of its start...
-LR_DECAYED_BY = 0.5  # ...within the first half of the fit
-STILL_FALLING = 0.1  # a fit whose loss fell by 10% or more...
-# ...and whose last quarter still gained this share of what a loss falling in a straight line would (1.0: the
-# same pace as the whole fit) had not levelled off: 0.6 where the network is well below a linear readout, 0.5 in
-# a fit of a few steps, else 0.9 (healthy 300-step fits of the corpus: at most 0.55)
-STILL_PACE, FEW_STEPS_PACE, STEEP_PACE = 0.6, 0.5, 0.9
-FEW_STEPS = 50  # a fit of 50 steps or fewer
-TARGETS_LARGE = 20.0  # regression targets whose mean or spread exceeds this were not standardized
-POOR_FIT = 0.5  # a regression explaining under half of its training targets' variance
+from .evidence import (BATCHNORM_MIN_BATCH, DEPTH_VANISHING, DOMINANT, DYING, EXPLODING_ABSOLUTE,
+                       EXPLODING_FACTOR, FEW_STEPS, FEW_STEPS_PACE, HIGH_START, HUGE_UPDATE, INIT_TOO_LARGE,
+                       LARGE_LR_ADAPTIVE, LARGE_LR_SGD, MOSTLY_DEAD, MOVING_GRADIENT, NO_UPDATE, ONE_CLASS, OVERFIT_GAP,
+                       PENALTY_SHARE, RAW_INPUTS, SATURATED, SORTED_BATCHES, SPIKE_FACTOR, STEEP_PACE, STILL_FALLING,
+                       STILL_PACE, TINY_BATCH, TINY_UPDATE, VANISHING_RATIO, behind_readout, dead_since, is_harmed,
+                       is_stuck, layer_names, layer_order, lr_text, median, pct, series, update_ratios)
+from .settings_rules import (dropout_too_strong, gradient_clipping_too_tight, learning_rate_decayed,  # noqa: F401
+                             momentum_too_high, output_range_mismatch, targets_not_scaled)
 
 
 def diagnose(records: list[dict], facts: FitFacts) -> list[Finding]:
@@ -75,94 +47,9 @@ def diagnose(records: list[dict], facts: FitFacts) -> list[Finding]:
 LAST_RESORT = ("stopped_while_learning",)
 
 
-def _median(values) -> float:
-    """The median (numpy's first ``np.median`` call imports numpy.ma: 12 ms a process)."""
-    v = np.sort(np.asarray(values, dtype=float).ravel())
-    n = len(v)
-    return float("nan") if not n else float(v[n // 2]) if n % 2 else 0.5 * float(v[n // 2 - 1] + v[n // 2])
-
-
-def _series(records: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
-    steps = [r["step"] for r in records if key in r and r[key] is not None]
-    values = [r[key] for r in records if key in r and r[key] is not None]
-    return np.asarray(steps, dtype=int), np.asarray(values, dtype=float)
-
-
-def _layers(records: list[dict], suffix: str) -> list[str]:
-    seen: dict[str, None] = {}
-    for r in records:
-        for k in r:
-            if k.endswith("/" + suffix):
-                seen[k[: -len(suffix) - 1]] = None
-    return list(seen)
-
-
-def _dead_since(steps: np.ndarray, values: np.ndarray, level: float = 1.0) -> int | None:
-    """The first step from which ``values`` stayed at or above ``level`` until the end."""
-    if not len(values) or values[-1] < level:
-        return None
-    below = np.nonzero(values < level)[0]
-    return int(steps[below[-1] + 1]) if len(below) else int(steps[0])
-
-
-def _layer_order(records: list[dict]) -> list[str]:
-    """The layers with a gradient norm, in the network's order (the recorder writes them so)."""
-    return _layers(records, "grad_norm")
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
-
-
-def _lr(facts: FitFacts) -> str:
-    return f"{facts.learning_rate:g}" if facts.learning_rate else "its value"
-
-
-def _update_ratios(records: list[dict]) -> np.ndarray:
-    """Per record, the largest update-to-weight ratio over the layers (NaN where none)."""
-    return np.asarray([max([v for k, v in r.items() if k.endswith("/update_ratio") and math.isfinite(v)],
-                           default=np.nan) for r in records], dtype=float)
-
-
-def _stuck(facts: FitFacts) -> bool:
-    """Training ended near chance, or a NaN/Inf stopped it."""
-    return facts.near_chance or facts.nonfinite_step is not None
-
-
-def _slow(records, facts: FitFacts) -> tuple[bool, float]:
-    """Whether the fit learned too little (the loss fell by under a quarter, it ended near chance, or it ends
-    10 points below a linear readout of the inputs), and by how much the loss fell."""
-    _, loss = _series(records, "loss")
-    fell = (loss[0] - loss[-1]) / abs(loss[0]) if len(loss) > 1 and loss[0] and np.isfinite(loss[0]) else 0.0
-    return bool(fell < 0.25 or facts.near_chance or facts.underperforms), float(fell)
-
-
-def _harmed(records, facts: FitFacts) -> bool:
-    """The fit failed in a way a bad step size or start explains: stuck, collapsed, dead or saturated
-    layers, or well below a linear readout of its inputs."""
-    return (_stuck(facts) or facts.n_predicted_classes == 1 or facts.underperforms
-            or any(v >= DYING for v in facts.final_dead.values())
-            or any(v >= SATURATED for v in facts.final_saturated.values()))
-
-
-def suspect_recipe(facts: FitFacts) -> bool:
-    """A setting far from the usual range (an initialization, dropout or momentum): worth the end-of-fit
-    linear readout that tells a broken run from a hard task."""
-    return (any(v > INIT_TOO_LARGE for v in facts.init_scale.values())
-            or any(k < KEEP_TOO_LOW for k in facts.dropout_keep.values())
-            or (facts.momentum or 0.0) >= MOMENTUM_TOO_HIGH or (facts.input_scale or 0.0) > RAW_INPUTS)
-
-
-def _behind_readout(facts: FitFacts) -> bool:
-    """Training or validation accuracy 10 points below a linear readout of the inputs (held-out samples)."""
-    validation = facts.val_accuracy
-    return facts.underperforms or (validation is not None and facts.linear_heldout is not None
-                                   and validation < facts.linear_heldout - 0.1)
-
-
 # -- causes: the recipe and the data ------------------------------------------------------------------
 def parameters_not_changing(records, facts: FitFacts) -> list[Finding]:
-    ratios = _update_ratios(records)
+    ratios = update_ratios(records)
     ratios = ratios[np.isfinite(ratios)]
     if len(ratios) < 2 or ratios.max() > NO_UPDATE:
         return []
@@ -198,7 +85,7 @@ def loss_output_mismatch(records, facts: FitFacts) -> list[Finding]:
     if problem is None:
         return []
     text, fixes = problem
-    harmed = _stuck(facts) or (facts.n_predicted_classes == 1)
+    harmed = is_stuck(facts) or (facts.n_predicted_classes == 1)
     return [Finding("loss_output_mismatch", "error" if harmed or out == "softmax" and n == 1 else "warning",
                     f"The loss does not fit the output: {text}.", fixes, role="cause",
                     summary=f"the loss ({loss}) does not fit the {out} output",
@@ -217,14 +104,14 @@ def uninformative_labels(records, facts: FitFacts) -> list[Finding]:
     return [Finding(
         "uninformative_labels", "error",
         f"The labels cannot be predicted from the inputs: a nearest-neighbour guess on the training data is right "
-        f"for {_pct(facts.knn_accuracy)} of the samples, no better than a guess that ignores the inputs "
-        f"({_pct(base)}). Labels that are shuffled, shifted against their inputs, or random give this; the "
-        f"network cannot learn them (it ended at {_pct(learned)}).",
+        f"for {pct(facts.knn_accuracy)} of the samples, no better than a guess that ignores the inputs "
+        f"({pct(base)}). Labels that are shuffled, shifted against their inputs, or random give this; the "
+        f"network cannot learn them (it ended at {pct(learned)}).",
         ["check that X and Y are in the same order (no separate shuffling, no off-by-one)",
          "look at a few inputs with their labels (deepscope.introspect / matplotlib)",
          "check the label encoding (one-hot columns in the class order)"],
         role="cause", summary=f"the labels are not predictable from the inputs (nearest-neighbour accuracy "
-                              f"{_pct(facts.knn_accuracy)}, {_pct(base)} by chance)",
+                              f"{pct(facts.knn_accuracy)}, {pct(base)} by chance)",
         evidence={"knn_accuracy": facts.knn_accuracy, "by_chance": base, "final_accuracy": learned})]
 
 
@@ -232,7 +119,7 @@ def inputs_not_normalized(records, facts: FitFacts) -> list[Finding]:
     scale = facts.input_scale
     if scale is None or scale <= RAW_INPUTS:
         return []
-    harmed = (_stuck(facts) or any(v >= SATURATED for v in facts.final_saturated.values()) or _behind_readout(facts)
+    harmed = (is_stuck(facts) or any(v >= SATURATED for v in facts.final_saturated.values()) or behind_readout(facts)
               or any(v >= DYING for v in facts.final_dead.values()) or _first_loss_ratio(records, facts) > HIGH_START)
     if not harmed:
         return []
@@ -240,7 +127,7 @@ def inputs_not_normalized(records, facts: FitFacts) -> list[Finding]:
     where = (f" in {facts.large_inputs} of the {facts.n_inputs} input features" if few
              else " (pixels 0-255?)" if scale <= 300 else "")
     return [Finding(
-        "inputs_not_normalized", "error" if _stuck(facts) else "warning",
+        "inputs_not_normalized", "error" if is_stuck(facts) else "warning",
         f"The inputs are not scaled: values reach {scale:.4g}{where}. Each first-layer unit sums "
         f"{'such values' if few else 'hundreds of such values'}, so sigmoid/tanh units saturate and ReLU layers take "
         "huge steps.",
@@ -253,9 +140,9 @@ def inputs_not_normalized(records, facts: FitFacts) -> list[Finding]:
 
 
 def _first_loss_ratio(records, facts: FitFacts) -> float:
-    steps, loss = _series(records, "data_loss")
+    steps, loss = series(records, "data_loss")
     if not len(loss):
-        steps, loss = _series(records, "loss")
+        steps, loss = series(records, "loss")
     if not len(loss) or not facts.classifier or (facts.n_outputs or 0) < 2 or not np.isfinite(loss[0]):
         return 0.0
     return float(loss[0]) / math.log(facts.n_outputs)
@@ -267,7 +154,7 @@ def init_too_large(records, facts: FitFacts) -> list[Finding]:
     if not large:
         return []
     layer, scale = max(large.items(), key=lambda kv: kv[1])
-    harmed = ratio > HIGH_START or _harmed(records, facts) or _behind_readout(facts)
+    harmed = ratio > HIGH_START or is_harmed(records, facts) or behind_readout(facts)
     if not harmed:
         return []
     start = (f" The first step's loss was {ratio:.0f}x that of a uniform guess." if ratio > HIGH_START else "")
@@ -283,133 +170,8 @@ def init_too_large(records, facts: FitFacts) -> list[Finding]:
         evidence={"init_scale": large, "first_loss_over_chance": ratio})]
 
 
-#: the values each output activation can produce (closed: a sigmoid approaches 0 and 1)
-OUTPUT_RANGE = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, math.inf),
-                "relu6": (0.0, 6.0), "softplus": (0.0, math.inf), "hard_sigmoid": (0.0, 1.0), "elu": (-1.0, math.inf),
-                "selu": (-1.7581, math.inf)}
-
-
-def output_range_mismatch(records, facts: FitFacts) -> list[Finding]:
-    bounds = OUTPUT_RANGE.get(facts.output_activation or "")
-    if bounds is None or facts.target_min is None or facts.classifier or facts.binary:
-        return []
-    low, high = bounds
-    below, above = facts.target_min < low - 1e-6, facts.target_max > high + 1e-6
-    if not (below or above):
-        return []
-    where = (f"as low as {facts.target_min:.3g}" if below else "") + (" and " if below and above else "") + (
-        f"as high as {facts.target_max:.3g}" if above else "")
-    return [Finding(
-        "output_range_mismatch", "error",
-        f"The output layer cannot produce the targets: its {facts.output_activation} gives values in "
-        f"[{low:g}, {high:g}], but the targets go {where}. Those targets are out of reach whatever the training"
-        + (f" (the fit explains {_pct(max(facts.train_r2, 0))} of their variance)." if facts.train_r2 is not None else "."),
-        ["activation='linear' on the output layer of a regression",
-         "or rescale the targets into the output's range (and back after predict)"],
-        role="cause", summary=f"the {facts.output_activation} output cannot reach targets {where}",
-        evidence={"output_activation": facts.output_activation, "range": [low, high],
-                  "targets": [facts.target_min, facts.target_max], "train_r2": facts.train_r2})]
-
-
-def targets_not_scaled(records, facts: FitFacts) -> list[Finding]:
-    if facts.target_mean is None or facts.classifier or facts.binary:
-        return []
-    scale = max(abs(facts.target_mean), facts.target_std or 0.0)
-    if scale <= TARGETS_LARGE or (facts.train_r2 is not None and facts.train_r2 >= POOR_FIT):
-        return []
-    fit = f" The fit explains {_pct(max(facts.train_r2, 0))} of their variance." if facts.train_r2 is not None else ""
-    return [Finding(
-        "targets_not_scaled", "error",
-        f"The targets are not scaled: their mean is {facts.target_mean:.4g} and their standard deviation "
-        f"{facts.target_std:.4g}, while the network starts with outputs near 0. The loss and its gradients are "
-        f"{scale:.0f}x those of standardized targets, so the steps are clipped or far too large, and the network "
-        f"first spends its training on the offset.{fit}",
-        ["standardize Y: (Y - Y.mean(0)) / Y.std(0), and undo it on predict's output",
-         "or a linear output layer with bias_init set to the targets' mean"],
-        role="cause", summary=f"the targets are not scaled (mean {facts.target_mean:.3g}, std {facts.target_std:.3g})",
-        evidence={"target_mean": facts.target_mean, "target_std": facts.target_std, "train_r2": facts.train_r2})]
-
-
-def dropout_too_strong(records, facts: FitFacts) -> list[Finding]:
-    low = {k: v for k, v in facts.dropout_keep.items() if v < KEEP_TOO_LOW}
-    if not low or not _harmed(records, facts):
-        return []
-    layer, keep = min(low.items(), key=lambda kv: kv[1])
-    return [Finding(
-        "dropout_too_strong", "error" if _stuck(facts) else "warning",
-        f"Dropout is far too strong: dropout layer {layer!r} keeps only {_pct(keep)} of its inputs in each training step "
-        f"(keep_prob={keep:g}; TFlearn's keep_prob is the share KEPT) and scales them up {1 / max(keep, 1e-9):.0f}x. "
-        f"Each step sees a different sliver of the network with inflated activations, so training is mostly noise "
-        f"(training accuracy {_pct(facts.train_accuracy or 0)}).",
-        [f"keep_prob=0.5-0.9 (now {keep:g})", "dropout(net, 0.8) keeps 80% of the units"],
-        layer=layer, role="cause", summary=f"dropout layer {layer!r} keeps only {_pct(keep)} of its inputs",
-        evidence={"keep_prob": keep, "layers": low})]
-
-
-def momentum_too_high(records, facts: FitFacts) -> list[Finding]:
-    momentum = facts.momentum or 0.0
-    harmed = _harmed(records, facts) or any(v >= MOSTLY_DEAD for v in facts.final_dead.values())
-    if momentum < MOMENTUM_TOO_HIGH or not harmed:
-        return []
-    gain = 1 / max(1 - momentum, 1e-12)
-    return [Finding(
-        "momentum_too_high", "error" if _stuck(facts) else "warning",
-        f"The momentum is too high: {momentum:g} keeps {_pct(momentum)} of every past step, so steps in a steady "
-        f"direction grow to {gain:,.0f}x the learning rate's size and overshoot (usual values: 0.9-0.95).",
-        [f"momentum=0.9 (now {momentum:g})", f"or a learning rate {gain:,.0f}x smaller (now {_lr(facts)})"],
-        role="cause", summary=f"the momentum ({momentum:g}) multiplies steady steps {gain:,.0f}x",
-        evidence={"momentum": momentum, "step_gain": gain})]
-
-
-def gradient_clipping_too_tight(records, facts: FitFacts) -> list[Finding]:
-    clip = facts.clip_gradients or 0.0
-    _, norms = _series(records, "grad_norm")
-    norms = norms[np.isfinite(norms)]
-    if clip <= 0 or len(norms) < 4:
-        return []
-    factor = float(_median(norms)) / clip
-    slow, fell = _slow(records, facts)
-    if factor < CLIPPED_FACTOR or not slow:
-        return []
-    return [Finding(
-        "gradient_clipping_too_tight", "error",
-        f"Gradient clipping is too tight: clip_gradients={clip:g} cuts a typical step's gradient (norm "
-        f"{_median(norms):.3g}) to 1/{factor:,.0f} of its size, so the weights barely move whatever the learning "
-        f"rate; the loss fell by only {_pct(max(fell, 0))}.",
-        ([f"DNN(clip_gradients=5.0) (now {clip:g}; TFlearn's default)"] if clip < 5.0 else
-         [f"a larger clip_gradients (now {clip:g}), or first what makes the gradients this large"])
-        + ["clip_gradients=0 turns clipping off"],
-        role="cause", summary=f"clip_gradients={clip:g} shrinks every step {factor:,.0f}x",
-        evidence={"clip_gradients": clip, "median_grad_norm": float(_median(norms)), "shrink": factor})]
-
-
-def learning_rate_decayed(records, facts: FitFacts) -> list[Finding]:
-    trace = facts.learning_rates
-    start = facts.learning_rate
-    if len(trace) < 2 or not start or not records:
-        return []
-    first, last = int(records[0]["step"]), int(records[-1]["step"])
-    low = [(step, lr) for step, lr in trace if lr < LR_DECAYED * start]
-    if not low or low[0][0] > first + LR_DECAYED_BY * (last - first):
-        return []
-    slow, fell = _slow(records, facts)
-    if not slow:
-        return []
-    step, lr = low[0]
-    end = trace[-1][1]
-    return [Finding(
-        "learning_rate_decayed", "error",
-        f"The learning rate decayed too fast: it started at {start:g} and was down to {lr:.2g} by step {step} of "
-        f"{last} ({end:.2g} at the end), so most of the fit took steps too small to learn; the loss fell by only "
-        f"{_pct(max(fell, 0))}.",
-        ["a gentler schedule: lr_decay closer to 1 or a larger decay_step", "no decay (lr_decay=0)",
-         "a schedule that ends low, not starts low (schedule='cosine' or 'one_cycle')"],
-        step=step, role="cause", summary=f"the learning rate decayed from {start:g} to {lr:.2g} by step {step}",
-        evidence={"start": start, "at_step": step, "learning_rate_then": lr, "end": end})]
-
-
 def stopped_while_learning(records, facts: FitFacts) -> list[Finding]:
-    steps, loss = _series(records, "loss")
+    steps, loss = series(records, "loss")
     if len(loss) < 8 or not np.all(np.isfinite(loss)) or capacity_too_low(records, facts):
         return []  # (a network too narrow for its task does not catch up with more epochs)
     if facts.train_accuracy is not None and facts.train_accuracy >= 0.95:
@@ -431,27 +193,27 @@ def stopped_while_learning(records, facts: FitFacts) -> list[Finding]:
              f"{-(-facts.n_samples // max(facts.batch_size, 1))} step(s) an epoch)." if few else "")
     return [Finding(
         "stopped_while_learning", "warning",
-        f"Training stopped while the network was still learning: the loss fell by {_pct(overall)} over the fit and "
-        f"was still falling in its last quarter (by {_pct(falling)}), so more training would still pay (training "
-        f"accuracy {_pct(facts.train_accuracy or 0)}).{short} The fit was too short for its learning rate "
-        f"({_lr(facts)}).",
+        f"Training stopped while the network was still learning: the loss fell by {pct(overall)} over the fit and "
+        f"was still falling in its last quarter (by {pct(falling)}), so more training would still pay (training "
+        f"accuracy {pct(facts.train_accuracy or 0)}).{short} The fit was too short for its learning rate "
+        f"({lr_text(facts)}).",
         [f"more epochs (now {epochs})" if epochs else "more epochs",
-         f"a larger learning rate (now {_lr(facts)}); model.lr_find(X, Y) suggests one"]
+         f"a larger learning rate (now {lr_text(facts)}); model.lr_find(X, Y) suggests one"]
         + (["a smaller batch_size (more steps an epoch)"] if few else []),
         step=n_steps, role="cause", summary=f"training stopped while the loss was still falling "
-                                            f"({_pct(falling)} over its last quarter{f', {n_steps} steps' if few else ''})",
+                                            f"({pct(falling)} over its last quarter{f', {n_steps} steps' if few else ''})",
         evidence={"fall": overall, "fall_last_quarter": falling, "last_quarter_share": pace, "epochs": epochs})]
 
 
 def dead_at_init(records, facts: FitFacts) -> list[Finding]:
     findings = []
-    for layer in _layers(records, "dead"):
-        steps, dead = _series(records, f"{layer}/dead")
+    for layer in layer_names(records, "dead"):
+        steps, dead = series(records, f"{layer}/dead")
         if len(dead) >= 2 and dead[0] >= DYING and dead[-1] >= DYING:
             findings.append(Finding(
                 "dead_at_init", "error",
-                f"Layer {layer!r} was dead from the first step: {_pct(dead[0])} of its units never fire on the first "
-                f"batch and {_pct(dead[-1])} at the end. It was initialized dead (biases too negative, or weights that "
+                f"Layer {layer!r} was dead from the first step: {pct(dead[0])} of its units never fire on the first "
+                f"batch and {pct(dead[-1])} at the end. It was initialized dead (biases too negative, or weights that "
                 "turn every input off), so no gradient ever flows through it.",
                 ["bias_init='zeros' (or a small positive constant for ReLU layers)",
                  "He initialization (weights_init='auto')", "activation='leaky_relu' (never fully dead)"],
@@ -462,40 +224,40 @@ def dead_at_init(records, facts: FitFacts) -> list[Finding]:
 
 
 def learning_rate_too_large(records, facts: FitFacts) -> list[Finding]:
-    ratios = _update_ratios(records)
+    ratios = update_ratios(records)
     steps = np.asarray([r["step"] for r in records])
     early = np.isfinite(ratios) & (steps <= steps[0] + 20) if len(steps) else ratios
     if not np.any(early) or np.nanmax(ratios[early]) < HUGE_UPDATE:
         return []
     i = int(np.argmax(np.where(early, ratios, -np.inf)))
-    _, loss = _series(records, "loss")
+    _, loss = series(records, "loss")
     spiked = len(loss) > 1 and np.isfinite(loss[0]) and np.nanmax(np.where(early, loss, -np.inf)) > SPIKE_FACTOR * loss[0]
-    harmed = (_stuck(facts) or spiked or any(v >= MOSTLY_DEAD for v in facts.final_dead.values())
+    harmed = (is_stuck(facts) or spiked or any(v >= MOSTLY_DEAD for v in facts.final_dead.values())
               or any(v >= SATURATED for v in facts.final_saturated.values()) or facts.n_predicted_classes == 1)
     if not harmed:
         return []
     how = "adaptive: every weight moves by about the learning rate" if facts.adaptive else "steps scale with it"
-    failed = _stuck(facts) or facts.n_predicted_classes == 1 or any(v >= DYING for v in facts.final_dead.values())
+    failed = is_stuck(facts) or facts.n_predicted_classes == 1 or any(v >= DYING for v in facts.final_dead.values())
     return [Finding(
         "learning_rate_too_large", "error" if failed else "warning",
         f"The learning rate is too large: at step {int(steps[i])} one update changed a layer's weights by "
         f"{ratios[i]:.2g}x their norm (healthy steps change them by about 0.1-1%). With {facts.optimizer or 'this optimizer'} "
-        f"at learning rate {_lr(facts)} ({how}) such steps throw units into dead or saturated regions.",
-        [f"a learning rate 10-100x smaller (now {_lr(facts)})", "model.lr_find(X, Y) suggests one",
+        f"at learning rate {lr_text(facts)} ({how}) such steps throw units into dead or saturated regions.",
+        [f"a learning rate 10-100x smaller (now {lr_text(facts)})", "model.lr_find(X, Y) suggests one",
          "gradient clipping (DNN(clip_gradients=5.0))"],
         step=int(steps[i]), role="cause",
-        summary=f"the learning rate ({_lr(facts)}) changed the weights by {ratios[i]:.2g}x their norm in one step "
+        summary=f"the learning rate ({lr_text(facts)}) changed the weights by {ratios[i]:.2g}x their norm in one step "
                 f"at step {int(steps[i])}",
         evidence={"update_ratio": float(ratios[i]), "step": int(steps[i]), "learning_rate": facts.learning_rate})]
 
 
 def learning_rate_too_small(records, facts: FitFacts) -> list[Finding]:
-    ratios = _update_ratios(records)
+    ratios = update_ratios(records)
     ratios = ratios[np.isfinite(ratios)]
     if len(ratios) < 4 or ratios.max() <= NO_UPDATE:
         return []
-    typical = float(_median(ratios))
-    _, loss = _series(records, "loss")
+    typical = float(median(ratios))
+    _, loss = series(records, "loss")
     fell = (loss[0] - loss[-1]) / abs(loss[0]) if len(loss) > 1 and loss[0] else 0.0
     slow = fell < 0.25 or facts.near_chance or facts.underperforms
     if typical >= TINY_UPDATE or not slow or _relative_gradient(records) < MOVING_GRADIENT:
@@ -503,11 +265,11 @@ def learning_rate_too_small(records, facts: FitFacts) -> list[Finding]:
     return [Finding(
         "learning_rate_too_small", "error",
         f"The learning rate is too small: a typical step changes the weights by {typical:.2g} of their norm (healthy "
-        f"training moves them by about 1e-3 to 1e-2 per step), and the loss fell by only {_pct(max(fell, 0))} "
-        f"over the fit ({facts.optimizer or 'optimizer'}, learning rate {_lr(facts)}).",
-        [f"a learning rate 10-100x larger (now {_lr(facts)})", "model.lr_find(X, Y) suggests one",
+        f"training moves them by about 1e-3 to 1e-2 per step), and the loss fell by only {pct(max(fell, 0))} "
+        f"over the fit ({facts.optimizer or 'optimizer'}, learning rate {lr_text(facts)}).",
+        [f"a learning rate 10-100x larger (now {lr_text(facts)})", "model.lr_find(X, Y) suggests one",
          "optimizer='adam' (its steps do not shrink with small gradients)"],
-        role="cause", summary=f"the learning rate ({_lr(facts)}) is too small: steps change the weights by "
+        role="cause", summary=f"the learning rate ({lr_text(facts)}) is too small: steps change the weights by "
                               f"{typical:.1g} of their norm",
         evidence={"median_update_ratio": typical, "loss_fall": fell, "learning_rate": facts.learning_rate})]
 
@@ -519,28 +281,28 @@ def _relative_gradient(records) -> float:
         weights = [v for k, v in r.items() if k.endswith("/weight_norm")]
         if r.get("grad_norm") is not None and weights:
             values.append(r["grad_norm"] / max(math.sqrt(sum(w * w for w in weights)), 1e-12))
-    return float(_median(values)) if values else 0.0
+    return float(median(values)) if values else 0.0
 
 
 def _first_death(records) -> int | None:
     """The earliest step from which some layer stayed dead (None: none died)."""
     deaths = []
-    for layer in _layers(records, "dead"):
-        steps, dead = _series(records, f"{layer}/dead")
-        died = _dead_since(steps, dead, DYING) if len(dead) else None
+    for layer in layer_names(records, "dead"):
+        steps, dead = series(records, f"{layer}/dead")
+        died = dead_since(steps, dead, DYING) if len(dead) else None
         if died is not None:
             deaths.append(died)
     return min(deaths) if deaths else None
 
 
 def penalty_collapse(records, facts: FitFacts) -> list[Finding]:
-    steps, loss = _series(records, "loss")
-    _, penalty = _series(records, "penalty")
+    steps, loss = series(records, "loss")
+    _, penalty = series(records, "penalty")
     if len(penalty) < 2 or len(penalty) != len(loss):
         return []
     share = np.where(loss > 0, penalty / np.maximum(loss, 1e-30), 0.0)
     over = np.nonzero(share > PENALTY_SHARE)[0]
-    collapsed = (_stuck(facts) or facts.n_predicted_classes == 1 or facts.underperforms
+    collapsed = (is_stuck(facts) or facts.n_predicted_classes == 1 or facts.underperforms
                  or any(v >= DYING for v in facts.final_dead.values()))
     died = _first_death(records)
     if not len(over) or not collapsed or (died is not None and steps[over[0]] > died):
@@ -553,14 +315,14 @@ def penalty_collapse(records, facts: FitFacts) -> list[Finding]:
     where = f"the L1/L2 term of layer {layer!r}" if layer else "the L1/L2 penalty"
     return [Finding(
         "penalty_collapse", "error",
-        f"The regularization overwhelmed the data: {where} was {_pct(layer_share)} of the loss at step "
-        f"{int(steps[i])} (the whole penalty up to {_pct(share[peak])} at step {int(steps[peak])}). Minimizing it "
+        f"The regularization overwhelmed the data: {where} was {pct(layer_share)} of the loss at step "
+        f"{int(steps[i])} (the whole penalty up to {pct(share[peak])} at step {int(steps[peak])}). Minimizing it "
         "shrinks the weights toward 0, which silences the layer before the data can shape it.",
         [f"a smaller weight_decay for layer {layer!r} (10-100x)" if layer else "smaller weight_decay factors",
          "the same factor for every layer (a much larger factor on a small layer dominates)",
          "a lower learning rate"],
         step=int(steps[i]), layer=layer, role="cause",
-        summary=f"{where} grew to {_pct(layer_share)} of the loss at step {int(steps[i])}",
+        summary=f"{where} grew to {pct(layer_share)} of the loss at step {int(steps[i])}",
         evidence={"penalty_share": float(share[i]), "layer_share": float(layer_share), "step": int(steps[i]),
                   "penalty_by_layer": per_layer})]
 
@@ -575,19 +337,19 @@ def capacity_too_low(records, facts: FitFacts) -> list[Finding]:
         return [Finding(
             "capacity_too_low", "error",
             f"The data are not separable by this network: it has no hidden layer, so it draws one linear boundary, "
-            f"and the best linear readout of the inputs is right on only {_pct(linear)} of the training samples "
-            f"(the network: {_pct(facts.train_accuracy)}). No learning rate or number of epochs fixes that "
+            f"and the best linear readout of the inputs is right on only {pct(linear)} of the training samples "
+            f"(the network: {pct(facts.train_accuracy)}). No learning rate or number of epochs fixes that "
             "(XOR with one unit is the classic case).",
             ["a hidden layer (e.g. fully_connected(net, 4, activation='tanh') before the output)"],
-            role="cause", summary=f"the data are not separable by one unit (a linear boundary gets {_pct(linear)})",
+            role="cause", summary=f"the data are not separable by one unit (a linear boundary gets {pct(linear)})",
             evidence={"linear_accuracy": linear, "train_accuracy": facts.train_accuracy, "hidden_units": []})]
     if narrow and linear is not None and facts.train_accuracy < linear - 0.1:
         width = min(narrow)
         return [Finding(
             "capacity_too_low", "error",
             f"The network is too narrow for its task: a hidden layer of {width} unit(s) must carry {classes} classes, "
-            f"and training accuracy stays at {_pct(facts.train_accuracy)} where even a linear readout of the raw "
-            f"inputs reaches {_pct(linear)}.",
+            f"and training accuracy stays at {pct(facts.train_accuracy)} where even a linear readout of the raw "
+            f"inputs reaches {pct(linear)}.",
             [f"wider hidden layers (at least {classes} units; 32-128 is usual)"],
             role="cause", summary=f"a hidden layer of {width} unit(s) is too narrow for {classes} classes",
             evidence={"hidden_units": facts.hidden_units, "linear_accuracy": linear,
@@ -610,12 +372,12 @@ def overfitting(records, facts: FitFacts) -> list[Finding]:
             f"would have stopped there." if rising else "")
     return [Finding(
         "overfitting", "warning",
-        f"The network memorizes its {facts.n_samples} training samples: training accuracy {_pct(facts.train_accuracy)}, "
-        f"validation accuracy {_pct(facts.val_accuracy)} (a gap of {_pct(gap)}).{stop}",
+        f"The network memorizes its {facts.n_samples} training samples: training accuracy {pct(facts.train_accuracy)}, "
+        f"validation accuracy {pct(facts.val_accuracy)} (a gap of {pct(gap)}).{stop}",
         ["more training data (or data augmentation)", "dropout / a small L2 weight_decay",
          "a smaller network", "early stopping (fewer epochs, or the best validation epoch's checkpoint)"],
         role="cause", summary=f"the network memorized its {facts.n_samples} training samples (train "
-                              f"{_pct(facts.train_accuracy)}, validation {_pct(facts.val_accuracy)})",
+                              f"{pct(facts.train_accuracy)}, validation {pct(facts.val_accuracy)})",
         evidence={"train_accuracy": facts.train_accuracy, "val_accuracy": facts.val_accuracy, "gap": gap,
                   "best_val_epoch": epoch if rising else None})]
 
@@ -626,9 +388,9 @@ def batchnorm_tiny_batches(records, facts: FitFacts) -> list[Finding]:
         return []
     val = facts.val_accuracy
     harm = "" if val is None or facts.train_accuracy is None else (
-        f" Training accuracy (evaluation mode) {_pct(facts.train_accuracy)}, validation {_pct(val)}.")
+        f" Training accuracy (evaluation mode) {pct(facts.train_accuracy)}, validation {pct(val)}.")
     return [Finding(
-        "batchnorm_tiny_batches", "error" if _stuck(facts) else "warning",
+        "batchnorm_tiny_batches", "error" if is_stuck(facts) else "warning",
         f"Batch normalization with batches of {batch}: each step normalizes by the mean and variance of {batch} "
         f"samples, which are mostly noise, and the running statistics used at prediction time drift from what "
         f"training saw.{harm}",
@@ -649,12 +411,12 @@ def dominant_class(records, facts: FitFacts) -> list[Finding]:
         return []
     return [Finding(
         "dominant_class", "error" if facts.majority_fraction >= ONE_CLASS else "warning",
-        f"One class dominates the training labels: class {top} is {_pct(shares[top])} of them, and the network "
-        f"predicts it for {_pct(facts.majority_fraction)} of the probe. Always answering class {top} already gives "
-        f"{_pct(shares[top])} training accuracy, so that is what it learned first.",
+        f"One class dominates the training labels: class {top} is {pct(shares[top])} of them, and the network "
+        f"predicts it for {pct(facts.majority_fraction)} of the probe. Always answering class {top} already gives "
+        f"{pct(shares[top])} training accuracy, so that is what it learned first.",
         ["balance the classes (resample, or weight the loss by inverse class frequency)",
          "report balanced accuracy or per-class recall, not accuracy"],
-        role="cause", summary=f"class {top} is {_pct(shares[top])} of the training labels",
+        role="cause", summary=f"class {top} is {pct(shares[top])} of the training labels",
         evidence={"class_shares": shares, "majority_class": top})]
 
 
@@ -665,15 +427,15 @@ def data_not_shuffled(records, facts: FitFacts) -> list[Finding]:
     by_chance = max(facts.class_shares)
     if purity < max(SORTED_BATCHES, by_chance + 0.5 * (1 - by_chance)):
         return []
-    failed = _stuck(facts) or facts.underperforms or (facts.majority_fraction or 0) >= ONE_CLASS
+    failed = is_stuck(facts) or facts.underperforms or (facts.majority_fraction or 0) >= ONE_CLASS
     return [Finding(
         "data_not_shuffled", "error" if failed else "warning",
-        f"The training data are sorted by class and not shuffled (shuffle=False): on average {_pct(purity)} of a "
-        f"batch is one class ({_pct(by_chance)} if mixed). Every epoch the network is pulled to one class after "
+        f"The training data are sorted by class and not shuffled (shuffle=False): on average {pct(purity)} of a "
+        f"batch is one class ({pct(by_chance)} if mixed). Every epoch the network is pulled to one class after "
         "another and ends on the last classes it saw.",
         ["fit(..., shuffle=True) (TFlearn's default)", "shuffle X and Y together once before fitting "
          "(deepscope.data_utils.shuffle(X, Y))"],
-        role="cause", summary=f"the data are sorted by class and not shuffled ({_pct(purity)} of a batch is one class)",
+        role="cause", summary=f"the data are sorted by class and not shuffled ({pct(purity)} of a batch is one class)",
         evidence={"batch_purity": purity, "largest_class_share": by_chance})]
 
 
@@ -726,23 +488,23 @@ def stuck_at_chance(records, facts: FitFacts) -> list[Finding]:
         return []  # (a constant prediction says it already)
     return [Finding(
         "stuck_at_chance", "error",
-        f"Training did not learn: training accuracy is {_pct(facts.train_accuracy)} at the end, where always "
-        f"guessing the most frequent class gives {_pct(facts.chance)}.",
+        f"Training did not learn: training accuracy is {pct(facts.train_accuracy)} at the end, where always "
+        f"guessing the most frequent class gives {pct(facts.chance)}.",
         ["see the cause above"], role="symptom",
-        summary=f"training accuracy stayed at chance ({_pct(facts.train_accuracy)}, chance {_pct(facts.chance)})",
+        summary=f"training accuracy stayed at chance ({pct(facts.train_accuracy)}, chance {pct(facts.chance)})",
         evidence={"train_accuracy": facts.train_accuracy, "chance": facts.chance})]
 
 
 def dead_layers(records, facts: FitFacts) -> list[Finding]:
     findings = []
-    for layer in _layers(records, "dead"):
-        steps, dead = _series(records, f"{layer}/dead")
+    for layer in layer_names(records, "dead"):
+        steps, dead = series(records, f"{layer}/dead")
         if not len(dead):
             continue
-        died = _dead_since(steps, dead, DYING)  # from here on (almost) every unit stayed dead
+        died = dead_since(steps, dead, DYING)  # from here on (almost) every unit stayed dead
         if died is not None:
             after = dead[list(steps).index(died):]
-            all_dead = _dead_since(steps, dead, 1.0)
+            all_dead = dead_since(steps, dead, 1.0)
             state = ("100%" if all_dead == died else
                      f"at least {100 * after.min():.0f}%" + (f", 100% since step {all_dead}" if all_dead else
                                                              f", {100 * dead[-1]:.0f}% at the end"))
@@ -777,27 +539,27 @@ def _dead_fixes(facts: FitFacts) -> list[str]:
 
 def saturated_layers(records, facts: FitFacts) -> list[Finding]:
     findings = []
-    for layer in _layers(records, "saturated"):
-        steps, sat = _series(records, f"{layer}/saturated")
+    for layer in layer_names(records, "saturated"):
+        steps, sat = series(records, f"{layer}/saturated")
         final = max(float(sat[-1]) if len(sat) else 0.0, facts.final_saturated.get(layer) or 0.0)
         if final >= SATURATED:
             above = np.nonzero(sat >= SATURATED)[0]
             first = int(steps[above[0]]) if len(above) else None
             findings.append(Finding(
                 "saturated_layer", "warning",
-                f"{_pct(final)} of the units of layer {layer!r} are saturated at the end (their sigmoid/tanh "
+                f"{pct(final)} of the units of layer {layer!r} are saturated at the end (their sigmoid/tanh "
                 "output is pinned near its limits on most probe samples, so their gradient is ~0"
                 + (f"; first at step {first})." if first is not None else ")."),
                 ["a lower learning rate", "Glorot initialization (weights_init='auto')", "batch_normalization",
                  "activation='relu'"], step=first, layer=layer, role="symptom",
-                summary=f"{_pct(final)} of layer {layer!r}'s units saturated",
+                summary=f"{pct(final)} of layer {layer!r}'s units saturated",
                 evidence={"saturated_fraction": final}))
     return findings
 
 
 def loss_spike(records, facts: FitFacts) -> list[Finding]:
-    steps, loss = _series(records, "loss")
-    steps_d, data = _series(records, "data_loss")
+    steps, loss = series(records, "loss")
+    steps_d, data = series(records, "data_loss")
     if len(data) == len(loss):
         loss = data  # the data part, when penalties exist
     if len(loss) < 2 or not np.isfinite(loss[0]):
@@ -829,7 +591,7 @@ def loss_spike(records, facts: FitFacts) -> list[Finding]:
 
 
 def exploding_gradients(records, facts: FitFacts) -> list[Finding]:
-    steps, g = _series(records, "grad_norm")
+    steps, g = series(records, "grad_norm")
     if len(g) < 4:
         return []
     before = sorted(float(v) for v in g[:3])  # the records before i, sorted: a running median
@@ -856,14 +618,14 @@ def exploding_gradients(records, facts: FitFacts) -> list[Finding]:
 def vanishing_gradients(records, facts: FitFacts) -> list[Finding]:
     if any((v or 0) >= 1.0 for v in facts.final_dead.values()):
         return []  # a dead layer explains the missing gradient (dead_layer says so)
-    layers = _layer_order(records)
+    layers = layer_order(records)
     depth = _depth_vanishing(records, layers, facts)
     if depth:
         return depth
     findings = []
     for layer in layers:
-        steps, g = _series(records, f"{layer}/grad_norm")
-        _, w = _series(records, f"{layer}/weight_norm")
+        steps, g = series(records, f"{layer}/grad_norm")
+        _, w = series(records, f"{layer}/weight_norm")
         if len(g) < 4 or len(w) != len(g):
             continue
         tail = slice(len(g) * 3 // 4, None)
@@ -887,15 +649,15 @@ def _depth_vanishing(records, layers: list, facts: FitFacts) -> list[Finding]:
         return []
 
     def relative(layer):
-        _, g = _series(records, f"{layer}/grad_norm")
-        _, w = _series(records, f"{layer}/weight_norm")
-        return float(_median(g / np.maximum(w, 1e-12))) if len(g) and len(g) == len(w) else None
+        _, g = series(records, f"{layer}/grad_norm")
+        _, w = series(records, f"{layer}/weight_norm")
+        return float(median(g / np.maximum(w, 1e-12))) if len(g) and len(g) == len(w) else None
 
     first, last = relative(layers[0]), relative(layers[-2])
     if first is None or not last or first >= DEPTH_VANISHING * last:
         return []
     return [Finding(
-        "vanishing_gradients", "error" if _stuck(facts) else "warning",
+        "vanishing_gradients", "error" if is_stuck(facts) else "warning",
         f"The gradient vanishes with depth: through {facts.saturating_layers} sigmoid/tanh layers, layer "
         f"{layers[0]!r} gets a relative gradient {first / last:.1g} times that of layer {layers[-2]!r}, so the first "
         "layers hardly learn.",
@@ -908,9 +670,9 @@ def _depth_vanishing(records, layers: list, facts: FitFacts) -> list[Finding]:
 
 
 def penalty_dominates(records, facts: FitFacts) -> list[Finding]:
-    steps, loss = _series(records, "loss")
-    _, penalty = _series(records, "penalty")
-    _, data = _series(records, "data_loss")
+    steps, loss = series(records, "loss")
+    _, penalty = series(records, "penalty")
+    _, data = series(records, "data_loss")
     if len(penalty) < 3 or len(penalty) != len(loss):
         return []
     later = steps > steps[0] + 20  # after the first steps (a spike there would hide the rest)
