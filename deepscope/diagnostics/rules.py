@@ -40,11 +40,18 @@ def diagnose(records: list[dict], facts: FitFacts) -> list[Finding]:
                                     ["report it with the run folder's steps.csv"], role="symptom"))
     if any(f.role == "cause" and f.code not in LAST_RESORT and f.severity != "note" for f in findings):
         findings = [f for f in findings if f.code not in LAST_RESORT]  # (another cause explains the shortfall)
+    present = {f.code for f in findings}
+    restated = {code for cause, codes in RESTATES.items() if cause in present for code in codes}
+    findings = [f for f in findings if f.code not in restated]
     return link(findings)
 
 
 #: causes named only when no other cause is found (a fit too short is the explanation of last resort)
 LAST_RESORT = ("stopped_while_learning",)
+#: a cause that, when found, makes another finding a restatement with the wrong advice (steps too small because of
+#: the clipping or the schedule are not fixed by "a learning rate 10-100x larger")
+RESTATES = {"gradient_clipping_too_tight": ("learning_rate_too_small",),
+            "learning_rate_decayed": ("learning_rate_too_small",)}
 
 
 # -- causes: the recipe and the data ------------------------------------------------------------------
