@@ -59,6 +59,8 @@ def test_runs_list_show_compare(capsys, root, tmp_path):
     assert code == 0 and "first" in out and "second" in out and "val_loss" in out
     code, out, _ = run(capsys, "runs", "show", "first", "--root", str(root))
     assert code == 0 and "learning_rate: 1.0" in out and "metrics.csv" in out and "final metrics" in out
+    events = next(line for line in out.splitlines() if line.strip().startswith("events:"))
+    assert "train/ (1 file)" in events and "hparams/ (1 file)" in events and len(events) <= 100
     plot = tmp_path / "curves.png"
     code, out, _ = run(capsys, "runs", "compare", "first", "second", "--root", str(root), "--plot", str(plot))
     assert code == 0 and " lr" in out and "training.learning_rate" not in out and plot.stat().st_size > 0

@@ -193,7 +193,7 @@ def runs(args) -> int:
             about = R.show_run(args.run, args.root)
             print_mapping(f"run {about['id']}", {k: about[k] for k in ("date", "epochs", "steps", "seconds")})
             print_mapping("final metrics", about["final"] or {"(none)": "no epoch recorded"}, indent=0)
-            print_mapping("files", about["files"])
+            print_mapping("files", _readable_files(about["files"]))
             config = {k: v for k, v in about["config"].items() if k != "network"}
             print_mapping("config", config, raw=True)
             layers = R.flatten_config({"network": about["config"].get("network")})
@@ -286,3 +286,22 @@ def run_forwarding_signals(command: list[str], env: dict) -> int:
             signal.signal(sig, handler)
         if child.poll() is None:
             child.kill()
+
+
+def _readable_files(files: dict) -> dict:
+    """``show_run``'s files for a person: event files and checkpoints as counts per folder (the full paths of
+    a run with three event folders and a dozen checkpoints ran far past 100 columns)."""
+    from pathlib import Path
+
+    shown = dict(files)
+    folder = Path(files["folder"])
+    counts: dict[str, int] = {}
+    for path in files.get("events") or []:
+        parent = Path(path).parent
+        name = "." if parent == folder else str(parent.relative_to(folder)) if parent.is_relative_to(folder) else str(parent)
+        counts[name] = counts.get(name, 0) + 1
+    shown["events"] = ", ".join(f"{name}/ ({n} file{'s' if n > 1 else ''})" for name, n in counts.items()) or None
+    checkpoints = files.get("checkpoints") or []
+    shown["checkpoints"] = (f"{len(checkpoints)} in checkpoints/ (last: {Path(checkpoints[-1]).name})"
+                            if checkpoints else None)
+    return shown
