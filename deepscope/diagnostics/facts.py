@@ -198,15 +198,13 @@ def network_shape(net: nn.Module, layers) -> tuple[list, int, bool, int]:
     return units, saturating, batch_norm, len(hidden)
 
 
-def dropout_keep(layers) -> dict:
-    """``{layer name: keep probability}`` of the dropout layers among ``layers`` (``MonitoredLayer``\ s or
-    ``(name, module)`` pairs)."""
-    found = {}
-    for layer in layers:
-        name, module = (layer.name, layer.module) if hasattr(layer, "module") else layer
-        if isinstance(module, nn.modules.dropout._DropoutNd):
-            found[name] = 1.0 - float(module.p)
-    return found
+def dropout_keep(net: nn.Module) -> dict:
+    """``{layer name: keep probability}`` of a network's dropout layers (a deepscope ``Network``'s named layers,
+    or any module's submodules)."""
+    layers = getattr(net, "layers", None)
+    named = layers.items() if isinstance(layers, nn.ModuleDict) else net.named_modules()
+    return {name: 1.0 - float(module.p) for name, module in named
+            if isinstance(module, nn.modules.dropout._DropoutNd)}
 
 
 def momentum_of(optimizer) -> float | None:

@@ -483,7 +483,7 @@ class FitDiagnostics(StepRecorder):
             optimizer=optimizer, adaptive=optimizer in factsmod.ADAPTIVE, loss_name=factsmod.loss_name(dnn),
             output_activation=output_activation, binary=binary, history=history, hidden_units=hidden, hidden_layers=n_hidden,
             saturating_layers=saturating, batch_norm=batch_norm, init_scale=dict(self.init_scale),
-            shuffle=self.shuffle, dropout_keep=factsmod.dropout_keep(_named_layers(dnn.net)),
+            shuffle=self.shuffle, dropout_keep=factsmod.dropout_keep(dnn.net),
             momentum=factsmod.momentum_of(getattr(dnn, "optimizer", None)), learning_rates=list(self.learning_rates))
         if self.probe:
             first = self.probe[0]
@@ -575,12 +575,6 @@ class FitDiagnostics(StepRecorder):
                                                     if k not in ("step", "epoch") and math.isfinite(v)})
             writer.flush()
             self.written = len(self.records)
-
-
-def _named_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
-    """``(name, module)`` of a deepscope network's layers, or of any module's submodules."""
-    layers = getattr(net, "layers", None)
-    return list(layers.items()) if isinstance(layers, nn.ModuleDict) else list(net.named_modules())
 
 
 def read_init_scale(run_folder) -> dict:
