@@ -1,8 +1,11 @@
-"""Convolution and batch-normalization stacks: ``train_ensemble`` (one vmap stack) vs sequential ``DNN.fit`` calls.
+"""Convolution and batch-normalization stacks: ``train_ensemble`` vs sequential ``DNN.fit`` calls.
 
 Run ``python benchmarks/stack_conv.py [repeats] [threads]``. The workload: a small CNN (conv 8 -> [BN] -> pool ->
 conv 16 -> [BN] -> pool -> 10, Adam) on 512 random 16x16x3 images, 2 epochs, batch 64, 16 seeds; with and without
-batch normalization. Each repeat times both contenders (order rotated, after one warm-up), building the models
+batch normalization. Contenders: ``train_ensemble`` (on a CPU each model's forward and backward in turn, one
+optimizer step for the stack), the same with vmap (``stacking.CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER = False``), and
+sequential fits, each followed by ``evaluate`` on the training set (``train_ensemble`` returns those numbers as
+``result.final``). Each repeat times every contender (order rotated, after one warm-up), building the models
 included, the fits without diagnostics. Medians (min-max) and the ratio of medians are printed.
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch  # noqa: E402
 import deepscope as tflearn  # noqa: E402
 from benchmarks.common import interleave, quiet, timed  # noqa: E402
 from deepscope.callbacks.run_folder import runs_dir  # noqa: E402
+from deepscope.sweep import stacking  # noqa: E402
 from deepscope.sweep.ensemble import train_ensemble  # noqa: E402
 
 SEEDS = list(range(16))
@@ -43,15 +47,24 @@ def contenders(batch_norm: bool) -> dict:
         with quiet():
             return timed(lambda: train_ensemble(lambda: cnn(batch_norm), X, Y, seeds=SEEDS, n_epoch=2))
 
+    def stack_vmap():
+        stacking.CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER = False
+        try:
+            return stack()
+        finally:
+            stacking.CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER = True
+
     def one_by_one():
         def fits():
             with runs_dir(tempfile.mkdtemp()):
                 for seed in SEEDS:
                     tflearn.set_seed(seed)
-                    tflearn.DNN(cnn(batch_norm)).fit(X, Y, n_epoch=2, diagnostics=False)
+                    model = tflearn.DNN(cnn(batch_norm))
+                    model.fit(X, Y, n_epoch=2, diagnostics=False)
+                    model.evaluate(X, Y)  # train_ensemble's result.final: each model's loss and accuracy
         with quiet():
             return timed(fits)
-    return {"train_ensemble": stack, "sequential fits": one_by_one}
+    return {"train_ensemble": stack, "train_ensemble, vmap": stack_vmap, "sequential fits": one_by_one}
 
 
 def main(repeats: int = 3, threads: int = 2) -> None:
@@ -59,10 +72,12 @@ def main(repeats: int = 3, threads: int = 2) -> None:
     print(f"16 seeds, 2 epochs, 512 images 16x16x3; {threads} torch thread(s); medians of {repeats}")
     for batch_norm in (False, True):
         results = interleave(contenders(batch_norm), repeats)
-        stack, fits = results["train_ensemble"], results["sequential fits"]
+        stack, vmapped, fits = results["train_ensemble"], results["train_ensemble, vmap"], results["sequential fits"]
         print(f"{'with' if batch_norm else 'without'} batch normalization: train_ensemble {stack.median:.2f} s "
-              f"({min(stack.seconds):.2f}-{max(stack.seconds):.2f}), sequential {fits.median:.2f} s "
-              f"({min(fits.seconds):.2f}-{max(fits.seconds):.2f}): {fits.median / stack.median:.2f}x")
+              f"({min(stack.seconds):.2f}-{max(stack.seconds):.2f}), with vmap {vmapped.median:.2f} s "
+              f"({min(vmapped.seconds):.2f}-{max(vmapped.seconds):.2f}), sequential {fits.median:.2f} s "
+              f"({min(fits.seconds):.2f}-{max(fits.seconds):.2f}): {fits.median / stack.median:.2f}x "
+              f"(vmap {fits.median / vmapped.median:.2f}x)")
 
 
 if __name__ == "__main__":

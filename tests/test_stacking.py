@@ -11,7 +11,7 @@ import torch
 import deepscope as tflearn
 from deepscope.callbacks.run_folder import runs_dir
 from deepscope.models.guard import NonFiniteError
-from deepscope.sweep import Fit, Study
+from deepscope.sweep import Fit, Study, stacking
 from deepscope.sweep.stack_training import StackFit, train_stack
 from deepscope.sweep.stacking import Stack, new_member, stack_groups, stack_key
 from deepscope.utils import set_seed
@@ -84,13 +84,21 @@ def test_stack_equals_separate_fits(tmp_path, optimizer):
     assert len({m.data_seed for m in members}) == 2  # one data order per seed, shared within it
 
 
-def test_vmap_engine_equals_separate_fits(tmp_path):
+@pytest.fixture(params=["one after another", "vmap"])
+def cpu_convolution_engine(request, monkeypatch):
+    """Both ways a CPU stack of convolutional networks can run (a GPU takes vmap)."""
+    monkeypatch.setattr(stacking, "CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER", request.param == "one after another")
+    return request.param
+
+
+def test_vmap_engine_equals_separate_fits(tmp_path, cpu_convolution_engine):
     x = rng.randn(64, 4, 3, 1).astype("float32")
     y = np.eye(4, dtype="float32")[rng.randint(0, 4, 64)]
     builds = [lambda l2=l2, lr=lr: small_cnn(l2, lr) for l2, lr in ((1e-3, 0.01), (1e-1, 0.02), (1e-2, 0.01))]
     seeds = [0, 1, 2]
     members = [new_member(_built(b, s)) for b, s in zip(builds, seeds)]
     assert stack_key(members[0].dnn)[1] == "vmap"
+    assert Stack(members, "vmap").per_model_forward == (cpu_convolution_engine == "one after another")
     with runs_dir(tmp_path):
         expected = [separate_fit(b, s, 5.0, X_inputs=x, Y_targets=y, n_epoch=2, validation_set=0.25)
                     for b, s in zip(builds, seeds)]
@@ -527,7 +535,7 @@ def bn_cnn(lr=0.01):
     return tflearn.regression(net, optimizer="adam", learning_rate=lr, batch_size=16)
 
 
-def test_batch_normalization_stack_equals_separate_fits(tmp_path):
+def test_batch_normalization_stack_equals_separate_fits(tmp_path, cpu_convolution_engine):
     """Each model's running statistics are its own (stacked buffers updated in place under vmap)."""
     x = rng.randn(64, 4, 3, 1).astype("float32")
     y = np.eye(4, dtype="float32")[rng.randint(0, 4, 64)]

@@ -176,10 +176,13 @@ class StackTrainer(Loop):
         record = self.recorder is not None and self.recorder.due(step)
         if record:
             self.recorder.before(step)
-        loss, data, terms, out = stack.losses(xb, yb, True, True)
-        for p in stack.trainable:
-            p.grad = None
-        loss.sum().backward()  # each model's slice of every gradient is its own
+        if stack.per_model_forward:
+            loss, data, terms, out = stack.backward_one_after_another(xb, yb)
+        else:
+            loss, data, terms, out = stack.losses(xb, yb, True, True)
+            for p in stack.trainable:
+                p.grad = None
+            loss.sum().backward()  # each model's slice of every gradient is its own
         norms = stack.clip(self.stack.first.clip_gradients or None)
         finite = torch.isfinite(loss.detach()) & torch.isfinite(norms)  # the NaN guard, per model, no sync
         self.first_bad = torch.where(self.alive & ~finite, torch.full_like(self.first_bad, step), self.first_bad)

@@ -25,7 +25,11 @@ Two engines compute the stacked forward pass (autograd does the backward for bot
   the rest batched products (``baddbmm``): the arithmetic a hand-written stack does.
 - **vmap**: any other network (convolutions, batch normalization: each model's running statistics are its own
   stacked buffers, updated in place under vmap), ``vmap(functional_call)`` over the models (dropout rates must
-  then be equal within the stack; no per-step unit statistics).
+  then be equal within the stack; no per-step unit statistics). On a CPU, a network with convolutions runs
+  its models' forward passes one after another on views of the stacked parameters instead (:attr:`Stack.
+  per_model_forward`): vmap turns 16 small convolutions into one grouped convolution, which oneDNN computes
+  slower than the 16 (``benchmarks/stack_conv.py``: the stack at 0.90x of sequential fits with vmap, 1.37x
+  with the loop); backward, clipping and the optimizer step stay one call for the whole stack.
 
 Per-model learning rates: SGD, Momentum and Nesterov scale each model's gradient by ``lr_m / lr_0``
 (their updates are linear in the gradient); other optimizers step with ``lr_0`` and then rescale
@@ -43,6 +47,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from ..diagnostics import recorder as recordermod
+from ..layers.conv import Conv
 from ..layers.core import Dense
 from .. import losses, regularizers
 from ..models.dnn import DNN
@@ -62,6 +67,9 @@ STACK_BYTES = 2 * 1024 ** 3
 #: work (penalties, optimizer, gradients) leaves the cache and a stack of 400 models of seed 000's network took
 #: 1.24x of 5 stacks of 80 (1,008 models in stacks as large as memory allowed: 1.66x of 1008/80 x 80 models)
 CPU_STACK_PARAMETER_BYTES = 16 * 1024 ** 2
+#: on a CPU, stacks of networks with convolutions train each model's forward and backward in turn (one
+#: optimizer step for all); False: vmap, whose grouped convolutions oneDNN computes slower than the separate ones
+CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER = True
 
 
 @dataclass
@@ -213,6 +221,7 @@ class Stack:
         self.fused = self.first.fused
         self.loss_fn = self.first.loss.from_logits if self.fused else self.first.loss
         self.batched_loss = vmap(lambda out, y: self.loss_fn(out, y))
+        self.per_model_forward = False
         if engine == "dense":
             self.chain = dense_chain(self.first)
             self.chain_names = [modules[id(m)] for m in self.chain]
@@ -223,6 +232,9 @@ class Stack:
             self.generators = [model_generator(m.rng_state, device) for m in self.members] if dropout else []
         else:
             self.objective = _DataLoss(self.first)
+            # a CPU computes one model's small convolutions faster than vmap's grouped convolution of all
+            convolutions = any(isinstance(m, Conv) for m in self.first.net.modules())
+            self.per_model_forward = device.type == "cpu" and convolutions and CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER
 
             def one_model(p, b, y, *xs):
                 state = {**{"net." + k: v for k, v in p.items()}, **{"net." + k: v for k, v in b.items()}}
@@ -247,6 +259,8 @@ class Stack:
         return self._outputs(xs, per_group, training)
 
     def _outputs(self, xs, per_group, training):
+        if self.engine == "vmap" and self.per_model_forward:
+            return self._one_after_another(xs, per_group, training)
         if self.engine == "vmap":
             self.first.net.train(training)
             x_models = [x[self.group_of.to(x.device)] if per_group else x for x in xs]
@@ -254,6 +268,19 @@ class Stack:
             run = vmap(lambda p, b, *x: self.one_model(p, b, None, *x)[1], in_dims=in_dims, randomness="different")
             return run(self.params, self.buffers, *x_models)
         return self._dense(xs[0], per_group, training)
+
+    def _one_after_another(self, xs, per_group: bool, training: bool) -> torch.Tensor:
+        """Each model's forward pass on its own views of the stacked tensors, ``(M, B, ...)``: autograd
+        stacks the gradients back (``unbind``'s backward) and batch normalization updates each model's
+        running statistics in place in its slice of the stacked buffers."""
+        self.first.net.train(training)
+        names = ["net." + k for k in (*self.params, *self.buffers)]
+        slices = list(zip(*[t.unbind(0) for t in (*self.params.values(), *self.buffers.values())]))  # per model
+        outputs = []
+        for group, tensors in zip(self.group_of.tolist(), slices):
+            x = [x[group] for x in xs] if per_group else xs
+            outputs.append(functional_call(self.objective, dict(zip(names, tensors)), (None, *x))[1])
+        return torch.stack(outputs)
 
     def _dense(self, x: torch.Tensor, per_group: bool, training: bool) -> torch.Tensor:
         """The dense engine: ``(M, B, out)``."""
@@ -352,6 +379,44 @@ class Stack:
         for term in terms:
             loss = loss + term
         return loss, data, terms, out
+
+    def backward_one_after_another(self, xs: list[torch.Tensor], y: torch.Tensor):
+        """One training step's losses and gradients, each model's forward and backward in turn (the stacks
+        of :attr:`per_model_forward`): one model's activations stay in the cache, as in its own fit.
+
+        Each model's parameters are leaf views of the stacked tensors whose ``.grad`` are views of the
+        stacked gradients, so its backward writes its own slice; the L1/L2 terms go backward once for all.
+
+        Args:
+            xs: inputs ``(G, B, ...)`` per data group; y: targets ``(G, B, ...)``.
+        Returns:
+            ``(loss (M,), data loss (M,), penalty terms, outputs (M, B, ...))``, detached.
+        """
+        for p in self.trainable:
+            p.grad = torch.zeros_like(p) if p.requires_grad else None
+        terms = self.penalty_terms()
+        if terms:
+            torch.stack(terms).sum().backward()
+        self.first.net.train(True)
+        autocast = self.first.autocast_dtype
+        data, outputs = [], []
+        for i, group in enumerate(self.group_of.tolist()):
+            state = {}
+            for name, p in self.params.items():
+                leaf = p.detach()[i].requires_grad_(p.requires_grad)
+                if p.requires_grad:
+                    leaf.grad = p.grad[i]  # backward adds into the stacked gradient's slice
+                state["net." + name] = leaf
+            state.update({"net." + name: b[i] for name, b in self.buffers.items()})
+            with torch.autocast(self.device.type, dtype=autocast, enabled=autocast is not None):
+                out = functional_call(self.objective, state, (None, *[x[group] for x in xs]))[1]
+            loss = self.data_losses(out.float().unsqueeze(0), y[group].unsqueeze(0))[0]
+            loss.backward()
+            data.append(loss.detach())
+            outputs.append(out.detach().float())
+        data = torch.stack(data)
+        terms = [t.detach() for t in terms]
+        return data + sum(terms) if terms else data, data, terms, torch.stack(outputs)
 
     # -- optimizer helpers ------------------------------------------------------------------
     def clip(self, max_norm: float | None) -> torch.Tensor:
