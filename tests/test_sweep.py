@@ -13,7 +13,7 @@ import pytest
 
 import deepscope as tflearn
 from deepscope.datasets import toy
-from deepscope.sweep import (Choice, IntRange, LogUniform, Study, Uniform, grid, sample, stability_map,
+from deepscope.sweep import (Choice, Fit, IntRange, LogUniform, Study, Uniform, grid, sample, stability_map,
                              stability_table)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +139,24 @@ def test_a_failing_trial_is_recorded_and_the_others_finish(tmp_path):
     assert "boom" in [e for e in events(study) if e["event"] == "failed"][0]["traceback"]
     Study("fails", train, {"units": [2, 4, 8]}, seeds=(0, 1), root=tmp_path, verbose=False).run()
     assert len(events(study)) == 12  # a failed trial is done: not retried
+
+
+@pytest.mark.parametrize("vectorize", ["auto", False])
+def test_a_quiet_study_prints_nothing_and_a_verbose_one_shows_its_fits(tmp_path, capsys, vectorize):
+    """verbose=False: no progress line and no diagnosis from any trial's fit, stacked or one by one (the
+    diagnosis is still in each run folder); verbose=True: the fits' progress shows."""
+    def train(params, seed, run_id):  # a user's own function: DNN.fit inside (a learning rate of 1e-7: a diagnosis)
+        model = tflearn.DNN(tiny_net(2, 1e-7))
+        model.fit(X, Y1, n_epoch=2, run_id=run_id)
+        return model.history[-1]
+    build = Fit(lambda units: tiny_net(units, 1e-7), X, Y1, n_epoch=2)
+    for fn in (train, build):
+        Study("quiet", fn, {"units": [2]}, seeds=(0, 1), root=tmp_path / fn.__class__.__name__, verbose=False,
+              vectorize=vectorize).run()
+        assert capsys.readouterr().out == ""
+    assert len(list(tmp_path.glob("*/quiet/*/diagnosis.json"))) == 4
+    Study("loud", train, {"units": [2]}, seeds=(0,), root=tmp_path, verbose=True, vectorize=vectorize).run()
+    assert "Training Step: 4" in capsys.readouterr().out
 
 
 @pytest.mark.filterwarnings("ignore:.*damaged line")

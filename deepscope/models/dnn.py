@@ -27,7 +27,7 @@ from . import serialization
 from .distributed import DataParallel
 from .dry_run import dry_run
 from .fit_state import (VALIDATION_BATCH_SIZE, EpochPosition, FitRecord, FitSettings, TrainingCheckpoint, current_trial,
-                        context_fit_callbacks, resuming_named_runs)
+                        context_fit_callbacks, fit_shows_progress, resuming_named_runs)
 from .lr_find import lr_find as range_test
 from .summary import summary_table
 from .targets import MultiTarget
@@ -276,7 +276,8 @@ class DNN:
             install_interrupt_hook()
             raise TrainingInterrupted(interrupted_message(state, saving.folder, run_id)) from None
         else:
-            if recorder is not None and recorder.diagnosis is not None and recorder.diagnosis.findings:
+            if recorder is not None and recorder.diagnosis is not None and recorder.diagnosis.findings and \
+                    fit_shows_progress():
                 print(recorder.diagnosis, flush=True)
         finally:
             self.step, self.epoch = state.step, state.epoch
@@ -325,6 +326,9 @@ class DNN:
 
     def _fit_data(self, X_inputs, Y_targets, validation_set):
         """Training tensors and the validation set (given, or the trailing fraction held out)."""
+        if Y_targets is None:
+            fail("fit Y_targets", "the training targets (an array with one row per sample)", None,
+                 "Give fit(X, Y); for predictions without training, use predict(X).", error=TypeError)
         xs, y = self.prepare_data(X_inputs, Y_targets, "fit X_inputs", "fit Y_targets")
         validation = None
         if validation_set is not None:
@@ -360,8 +364,8 @@ class DNN:
             recorder.writer_fn = run_logger.get_writer
         diagnostics = [] if recorder is None else [recorder]
         # the user's callbacks first: what they add to the epoch logs (e.g. HealthMonitor) is logged too
-        return CallbackList([*user_callbacks, *diagnostics, run_logger,
-                             ProgressCallback(show_metric=show_metric, metric=self.metric)])
+        progress = [ProgressCallback(show_metric=show_metric, metric=self.metric)] if fit_shows_progress() else []
+        return CallbackList([*user_callbacks, *diagnostics, run_logger, *progress])
 
     def _train(self, make_trainer, epochs_left, position, state, record, saving) -> FitRecord:
         """Run the trainer; on a NaN/Inf with ``nan_guard='rollback'``, go back to the last good
@@ -673,7 +677,7 @@ class DNN:
             "mixed_precision": str(self.autocast_dtype).replace("torch.", "") if self.autocast_dtype else "float32",
             "torch": torch.__version__,
             "environment": environment(),
-            **({"trial": trial} if trial is not None else {}),
+            **({"trial": {"params": trial["params"], "seed": trial["seed"]}} if trial is not None else {}),
         }
 
 

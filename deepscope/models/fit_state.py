@@ -189,15 +189,16 @@ _TRIAL: ContextVar = ContextVar("deepscope_trial", default=None)
 
 
 @contextmanager
-def study_trial(params: dict, seed: int):
+def study_trial(params: dict, seed: int, progress: bool = True):
     """Inside this block every ``DNN.fit`` records the study trial it belongs to (its swept parameters and
     seed) in its run folder's ``config.json`` and TensorBoard's HParams: how a study's trials are told apart.
 
     Args:
         params: the trial's point.
         seed: the trial's seed.
+        progress: whether its fits show their progress (a ``Study(verbose=False)`` says no).
     """
-    token = _TRIAL.set({"params": dict(params), "seed": seed})
+    token = _TRIAL.set({"params": dict(params), "seed": seed, "progress": progress})
     try:
         yield
     finally:
@@ -205,6 +206,11 @@ def study_trial(params: dict, seed: int):
 
 
 def current_trial() -> dict | None:
-    """``{'params', 'seed'}`` of the enclosing :func:`study_trial` block, or None."""
+    """``{'params', 'seed', 'progress'}`` of the enclosing :func:`study_trial` block, or None."""
     return _TRIAL.get()
 
+
+def fit_shows_progress() -> bool:
+    """Whether a fit prints its progress and diagnosis (False inside a ``Study(verbose=False)``'s trial)."""
+    trial = _TRIAL.get()
+    return trial is None or trial["progress"]

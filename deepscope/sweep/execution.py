@@ -25,13 +25,14 @@ from .stacking import new_member, stack_key
 from .trials import Claim, Outcome
 
 
-def execute_trial(train_fn: Callable, root, claim: Claim, metric: str) -> Outcome:
+def execute_trial(train_fn: Callable, root, claim: Claim, metric: str, verbose: bool = True) -> Outcome:
     """Train one claimed trial (in the driver or in a worker process): seed, run folders under ``root``,
-    resume an interrupted attempt. A failed trial gives an ``Outcome`` with its error (the study goes on)."""
+    resume an interrupted attempt. A failed trial gives an ``Outcome`` with its error (the study goes on).
+    ``verbose`` False: its fits show no progress."""
     start = time.perf_counter()
     trial = claim.trial
     try:
-        with runs_dir(root), resume_named_runs(claim.resume), study_trial(trial.params, trial.seed):  # (its fits' folders)
+        with runs_dir(root), resume_named_runs(claim.resume), study_trial(trial.params, trial.seed, verbose):
             set_seed(trial.seed)
             metrics = plain_metrics(train_fn(dict(trial.params), trial.seed, claim.run_id), metric)
     except KeyboardInterrupt:
@@ -193,7 +194,8 @@ def execute_stack(fit: Fit, root, claims: list[Claim], metric: str, members: lis
         for claim in claims:
             if (Path(root) / claim.run_id).is_dir():
                 shutil.rmtree(Path(root) / claim.run_id)  # a folder the stack had begun
-            outcomes.append(execute_trial(fit, root, Claim(claim.trial, claim.run_id, False, claim.attempt), metric))
+            outcomes.append(execute_trial(fit, root, Claim(claim.trial, claim.run_id, False, claim.attempt), metric,
+                                          verbose))
         return outcomes
     outcomes = []
     for member in members:

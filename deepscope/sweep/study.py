@@ -214,7 +214,7 @@ class Study:
             submitter = self._submitter()
             fn = submitter.share(self.train_fn)
             self._execute([[t] for t in trials], lambda claims: (execute_trial, fn, str(self.root), claims[0],
-                                                                 self.metric), submitter)
+                                                                 self.metric, self.verbose), submitter)
         states = self.journal.states()
         return [states[t.id] for t in asked if t.id in states]
 
@@ -334,7 +334,7 @@ class Study:
     def _train_here(self, claim: Claim, callbacks: list) -> Outcome:
         """A trial in this process whose fits also run ``callbacks`` (a pruning reporter)."""
         with fit_callbacks(callbacks or []):
-            outcome = execute_trial(self.train_fn, self.root, claim, self.metric)
+            outcome = execute_trial(self.train_fn, self.root, claim, self.metric, self.verbose)
         outcome.pruned = any(getattr(cb, "pruned", False) for cb in callbacks or [])
         return outcome
 
