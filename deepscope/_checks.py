@@ -75,6 +75,13 @@ def check_float(
     return value
 
 
+def check_instance(value: Any, cls: type, where: str, made_by: str) -> Any:
+    """``value`` when it is a ``cls``, else a TypeError that names the function making one (``made_by``)."""
+    if not isinstance(value, cls):
+        fail(where, f"a {cls.__name__} (what {made_by} returns)", Text(type(value).__name__), error=TypeError)
+    return value
+
+
 def check_choice(value: Any, where: str, choices: Iterable[Any]) -> Any:
     """Return ``value`` if it is one of ``choices``, else raise listing them."""
     choices = list(choices)

@@ -9,6 +9,7 @@ import pytest
 
 import deepscope as tflearn
 import deepscope.datasets.mnist  # noqa: F401
+from deepscope import brain, introspect, runs, sweep
 
 RAW_TORCH = ("mat1 and mat2", "size mismatch", "must match the size", "Invalid device string", "Errno",
              "Traceback", "shapes cannot be multiplied", "Expected input batch_size")
@@ -102,6 +103,37 @@ CASES = [
     ('losses get unknown', 'mse2', lambda: tflearn.losses.get("mse2")),
     ('mnist bad limit', 'limit', lambda: deepscope.datasets.mnist.load_data(limit=-5)),
     ('set_seed neg', 'set_seed', lambda: tflearn.set_seed(-1)),
+    ('fit Y None', 'fit Y_targets', lambda: model().fit(X, None)),
+    # the analyses: empty arrays, text, the wrong result object (found by calling every exported function)
+    ('rdm empty', 'rdm features', lambda: introspect.rdm(np.zeros((0, 3)))),
+    ('linear_cka empty', 'linear_cka', lambda: introspect.linear_cka(np.zeros((0, 3)), np.zeros((0, 3)))),
+    ('participation_ratio empty', 'participation_ratio', lambda: introspect.participation_ratio(np.zeros((0, 3)))),
+    ('svcca empty', 'svcca', lambda: introspect.svcca(np.zeros((0, 3)), np.random.rand(6, 4))),
+    ('powerlaw_exponent text', 'powerlaw_exponent spectrum', lambda: introspect.powerlaw_exponent("abc")),
+    ('sparseness None', 'sparseness responses', lambda: introspect.sparseness(None, 0)),
+    ('plot_similarity_matrix text', 'plot_similarity_matrix matrix',
+     lambda: introspect.plot_similarity_matrix("abc", None, "x.png")),
+    ('plot_images None', 'plot_images images', lambda: introspect.plot_images(None, "x.png")),
+    ('oriented_gratings angle', 'oriented_gratings angle', lambda: introspect.oriented_gratings(None)),
+    ('plot_tuning_curves text', 'plot_tuning_curves curves', lambda: introspect.plot_tuning_curves("abc", [1], "x.png")),
+    ('format_health list', 'format_health report', lambda: introspect.format_health([1, 2])),
+    ('plot_across_seeds dict', 'plot_across_seeds summary', lambda: introspect.plot_across_seeds({}, "cka", "x.png")),
+    ('lesion_top_k study', 'lesion_top_k study', lambda: introspect.lesion_top_k(model(), [1, 2], 3)),
+    ('attribution_over_models method', 'attribution_over_models method',
+     lambda: introspect.attribution_over_models("saliency", [model(), model()], X)),
+    ('upper_vectors text', 'upper_vectors rdms', lambda: brain.upper_vectors("abc")),
+    ('upper_vectors not square', 'upper_vectors rdms', lambda: brain.upper_vectors(np.zeros((3, 4)))),
+    ('kendall_tau_a None', 'kendall_tau_a', lambda: brain.kendall_tau_a(None, [1, 2])),
+    ('kendall_tau_a lengths', 'kendall_tau_a', lambda: brain.kendall_tau_a([1, 2, 3], [1, 2])),
+    ('encoding_scores empty', 'encoding_scores features', lambda: brain.encoding_scores(np.zeros((0, 3)), np.random.rand(6, 4))),
+    ('plot_layer_rsa array', 'plot_layer_rsa result', lambda: brain.plot_layer_rsa(np.zeros(3), "x.png")),
+    ('plot_encoding None', 'plot_encoding result', lambda: brain.plot_encoding(None, "x.png")),
+    ('plot_trajectory None', 'plot_trajectory trajectory', lambda: brain.plot_trajectory(None, "x.png")),
+    ('plot_drift one folder', 'plot_drift run_folders', lambda: brain.plot_drift("runs/a", "x.png")),
+    ('aggregate text', 'aggregate rows', lambda: sweep.aggregate("abc", "val_acc")),
+    ('stability_map list of numbers', 'stability_map study_or_rows', lambda: sweep.stability_table([1, 2], "a", "b")),
+    ('compare_runs array', 'compare_runs runs', lambda: runs.compare_runs(np.zeros(2))),
+    ('flatten_config None', 'flatten_config config', lambda: runs.flatten_config(None)),
 ]
 
 

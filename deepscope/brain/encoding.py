@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import Text, check_choice, check_int, fail
+from .._checks import Text, check_choice, check_instance, check_int, fail
 from ..introspect.recording import activations
+from ..introspect.similarity import as_array
 from .data import as_responses
 from .._io import save_figure
 from ..utils import RECORDING_BATCH_SIZE
@@ -99,7 +100,8 @@ def encoding_scores(features, responses, n_folds: int = 5, alphas=ALPHAS, n_comp
     check_choice(regression, "encoding_scores regression", ["ridge", "pls"])
     PCA, RidgeCV, KFold, StandardScaler = _sklearn()
     y_all = as_responses(responses, "encoding_scores responses")
-    x = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+    x = as_array(features, "encoding_scores features")
+    x = x.reshape(len(x), -1)  # (stimuli, features)
     if len(x) != len(y_all):
         fail("encoding_scores", "features and responses of the same stimuli",
              Text(f"{len(x)} feature rows and {len(y_all)} response rows"))
@@ -186,6 +188,7 @@ def plot_encoding(result: EncodingMap, path, title: str | None = None):
     """Heat map of the median normalized encoding score, regions x layers."""
     from matplotlib.figure import Figure
 
+    check_instance(result, EncodingMap, "plot_encoding result", "layer_encoding(...)")
     fig = Figure(figsize=(max(5.0, 0.8 * len(result.layers) + 2.5), 1.0 * len(result.regions) + 2.2),
                  layout="constrained")
     ax = fig.subplots()

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import Text, check_choice, check_float, check_int, fail
+from .._checks import Text, check_choice, check_float, check_instance, check_int, fail
 from ..introspect.recording import activations
-from ..introspect.similarity import rank_rows, rdm
+from ..introspect.similarity import as_array, rank_rows, rdm
 from .data import as_rdms
 from .._io import save_figure
 from ..utils import RECORDING_BATCH_SIZE
@@ -47,6 +47,9 @@ WHITENED = ("cosine_cov", "corr_cov")
 # -- comparisons ----------------------------------------------------------------------------------
 def upper_vectors(rdms: np.ndarray) -> np.ndarray:
     """``(k, N, N)`` RDMs -> ``(k, N (N - 1) / 2)`` upper triangles (row-major, diagonal excluded)."""
+    rdms = as_array(rdms, "upper_vectors rdms", min_rank=2, finite=False)
+    if rdms.shape[-1] != rdms.shape[-2]:
+        fail("upper_vectors rdms", "square matrices (..., N, N)", Text(f"shape {rdms.shape}"))
     n = rdms.shape[-1]
     i, j = np.triu_indices(n, k=1)
     return rdms[..., i, j]
@@ -110,6 +113,9 @@ def kendall_tau_a(x: np.ndarray, y: np.ndarray) -> float:
         from scipy.stats import kendalltau
     except ImportError:  # pragma: no cover - scipy comes with the 'brain' extra
         fail("kendall_tau_a", "scipy installed (pip install 'deepscope[brain]')", Text("no scipy"), error=ImportError)
+    x, y = as_array(x, "kendall_tau_a x").reshape(-1), as_array(y, "kendall_tau_a y").reshape(-1)
+    if len(x) != len(y) or len(x) < 2:
+        fail("kendall_tau_a", "two vectors of the same length >= 2", Text(f"lengths {len(x)} and {len(y)}"))
     n0 = len(x) * (len(x) - 1) / 2
     tau_b = kendalltau(x, y).statistic
     if not np.isfinite(tau_b):
@@ -359,6 +365,7 @@ def plot_layer_rsa(result: LayerRSA, path, title: str | None = None):
     """Bars of each layer's score per region, with bootstrap intervals and the noise ceiling (grey band)."""
     from matplotlib.figure import Figure
 
+    check_instance(result, LayerRSA, "plot_layer_rsa result", "layer_rsa(...)")
     regions = len(result.regions)
     fig = Figure(figsize=(max(5.0, 0.7 * len(result.layers) + 2.5), 3.2 * regions), layout="constrained")
     axes = fig.subplots(regions, 1, squeeze=False)[:, 0]

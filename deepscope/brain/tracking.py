@@ -99,6 +99,13 @@ class RepresentationTracker(Callback):
         return atomic_write_bytes(path, buffer.getvalue(), durable=False)
 
 
+def _folders(run_folders, where: str) -> list:
+    """``run_folders`` as a list, with a clear error for one folder or none (a string is not a list of them)."""
+    if run_folders is None or isinstance(run_folders, (str, bytes, Path)) or not hasattr(run_folders, "__iter__"):
+        fail(where, "a list of run folders (one per seed)", run_folders, error=TypeError)
+    return list(run_folders)
+
+
 def seed_agreement(run_folders, method: str = "spearman") -> dict:
     """Do seeds converge to the same representation? Per layer, the mean RDM correlation between
     every pair of runs at their last record (and at every common epoch).
@@ -107,7 +114,7 @@ def seed_agreement(run_folders, method: str = "spearman") -> dict:
         ``{'layers': [...], 'epochs': (E,), 'final': (L,), 'over_epochs': (E, L)}``.
     """
     check_choice(method, "seed_agreement method", list(METHODS))
-    runs = [load_trajectory(f) for f in run_folders]
+    runs = [load_trajectory(f) for f in _folders(run_folders, "seed_agreement run_folders")]
     if len(runs) < 2:
         fail("seed_agreement run_folders", "at least 2 runs", Text(f"{len(runs)}"))
     layers = runs[0].layers
@@ -139,6 +146,7 @@ def plot_drift(run_folders, path, method: str = "spearman", title: str | None = 
     """
     from matplotlib.figure import Figure
 
+    run_folders = _folders(run_folders, "plot_drift run_folders")
     runs = [load_trajectory(f) for f in run_folders]
     agreement = seed_agreement(run_folders, method)
     layers = agreement["layers"]

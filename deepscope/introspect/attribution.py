@@ -22,6 +22,7 @@ import torch
 
 from .._checks import Text, check_float, check_int, fail
 from .._io import save_figure
+from .similarity import as_array
 from .recording import layer_output, network_of, resolve_layers, scores_of, to_user_layout, unit_activation
 from ..utils import GRADIENT_BATCH_SIZE, RECORDING_BATCH_SIZE, evaluation_pass
 
@@ -450,6 +451,9 @@ def attribution_over_models(method, models: list, X, *args, **kwargs) -> tuple[n
         attribution stacked ``(models, N, ...)``. (``target=None`` is each model's own prediction; give
         ``target=`` to compare the same class.)
     """
+    if not callable(method):
+        fail("attribution_over_models method", "an attribution function, e.g. integrated_gradients",
+             Text(type(method).__name__), error=TypeError)
     models = list(models)
     if len(models) < 2:
         fail("attribution_over_models models", "at least 2 models", Text(f"{len(models)}"))
@@ -527,7 +531,7 @@ def occlusion(model, X, target=None, patch: int = 4, stride: int = 4, fill: floa
 
 def _display(image: np.ndarray) -> np.ndarray:
     """(H, W) or (H, W, C) -> an array in [0, 1] that ``imshow`` shows (gray unless C is 3 or 4)."""
-    img = np.asarray(image, dtype=np.float64)
+    img = as_array(image, "image", min_rank=2, finite=False)
     if img.ndim == 4 and img.shape[0] == 1:
         img = img[0]
     if img.ndim == 3 and img.shape[-1] not in (3, 4):

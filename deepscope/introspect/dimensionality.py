@@ -22,6 +22,7 @@ import numpy as np
 from .._checks import Text, check_float, fail
 from .._io import save_figure
 from .features import flat_features, layer_features
+from .similarity import as_array
 
 
 def eigenspectrum(features, repeat=None) -> np.ndarray:
@@ -35,14 +36,19 @@ def eigenspectrum(features, repeat=None) -> np.ndarray:
     Returns:
         ``(min(N - 1, F),)`` eigenvalues.
     """
-    x = flat_features(features, "eigenspectrum features", min_samples=3)
+    return _spectrum(features, repeat, "eigenspectrum")
+
+
+def _spectrum(features, repeat, caller: str) -> np.ndarray:
+    """:func:`eigenspectrum`, its errors naming ``caller`` (the function the user called)."""
+    x = flat_features(features, f"{caller} features", min_samples=3)
     x = x - x.mean(0)
     if repeat is None:
         s = np.linalg.svd(x, compute_uv=False)
         return (s ** 2 / (len(x) - 1))[:min(len(x) - 1, x.shape[1])]
-    y = flat_features(repeat, "eigenspectrum repeat", min_samples=3)
+    y = flat_features(repeat, f"{caller} repeat", min_samples=3)
     if y.shape != x.shape:
-        fail("eigenspectrum repeat", f"the same stimuli and units as features {x.shape}", Text(f"shape {y.shape}"))
+        fail(f"{caller} repeat", f"the same stimuli and units as features {x.shape}", Text(f"shape {y.shape}"))
     y = y - y.mean(0)
     _, _, vt = np.linalg.svd(x, full_matrices=False)  # the first repeat's components (rows of vt)
     k = min(len(x) - 1, x.shape[1])
@@ -52,13 +58,13 @@ def eigenspectrum(features, repeat=None) -> np.ndarray:
 def participation_ratio(features) -> float:
     """``(sum_i lambda_i)^2 / sum_i lambda_i^2`` of the covariance eigenvalues: 1 when one direction
     carries all variance, F when F directions carry equal variance."""
-    return _participation_ratio(eigenspectrum(features))
+    return _participation_ratio(_spectrum(features, None, "participation_ratio"))
 
 
 def effective_dimensionality(features) -> float:
     """``exp(H(p))`` with ``p_i = lambda_i / sum lambda`` (Roy & Vetterli's effective rank): the number
     of equal directions with the same entropy of variance."""
-    return _effective_dimensionality(eigenspectrum(features))
+    return _effective_dimensionality(_spectrum(features, None, "effective_dimensionality"))
 
 
 def _participation_ratio(lam: np.ndarray) -> float:
@@ -81,7 +87,7 @@ def powerlaw_exponent(spectrum, fit_range: tuple[int, int] = (11, 500)) -> float
         spectrum: eigenvalues, largest first (:func:`eigenspectrum`).
         fit_range: ``(first, last)`` rank; ``last`` is cut to the spectrum's length.
     """
-    lam = np.asarray(spectrum, dtype=np.float64).reshape(-1)
+    lam = as_array(spectrum, "powerlaw_exponent spectrum").reshape(-1)
     first, last = int(fit_range[0]), int(fit_range[1])
     if first < 1 or last <= first:
         fail("powerlaw_exponent fit_range", "(first, last) ranks with 1 <= first < last", fit_range)

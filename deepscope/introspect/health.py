@@ -152,6 +152,9 @@ def unit_health(model, X, layers=None, dead_threshold: float = 0.0, saturation: 
 
 def format_health(report: dict[str, LayerHealth]) -> str:
     """A readable table of a ``unit_health`` report (one row per layer)."""
+    if not isinstance(report, dict) or not all(isinstance(h, LayerHealth) for h in report.values()):
+        fail("format_health report", "{layer: LayerHealth} (what unit_health(...) returns)",
+             Text(type(report).__name__), error=TypeError)
     pct = lambda v: "-" if v is None else f"{100 * v:5.1f}%"  # noqa: E731
     rows = [("layer", "activation", "units", "dead", "saturated", "mean act")]
     rows += [(n, str(h.activation), str(h.n_units), pct(h.dead_fraction), pct(h.saturated_fraction),

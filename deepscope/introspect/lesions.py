@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .._checks import Text, check_int, fail
+from .._checks import Text, check_instance, check_int, fail
 from .recording import network_of, resolve_layers
 from ..layers.conv import Conv
 from ..layers.core import Dense
@@ -158,4 +158,5 @@ def lesion_study(model, X, Y, layer: str, units=None, metric: Callable | None = 
 
 def lesion_top_k(model, study: LesionStudy, k: int):
     """A ``lesion`` context manager silencing the ``k`` most important units of a study."""
+    check_instance(study, LesionStudy, "lesion_top_k study", "lesion_study(...)")
     return lesion(model, study.layer, study.top(k))

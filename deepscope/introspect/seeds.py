@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from .._checks import Text, fail
+from .._checks import Text, check_instance, fail
 from .._io import save_figure
 
 
@@ -91,6 +91,7 @@ def plot_across_seeds(summary: SeedSummary, key: str, path, title: str | None = 
     """One number per layer: each seed's value (dots) and the mean with its spread (sd) over seeds."""
     from matplotlib.figure import Figure
 
+    check_instance(summary, SeedSummary, "plot_across_seeds summary", "across_seeds(...)")
     values = summary.values(key)
     layers = list(values)
     fig = Figure(figsize=(max(4.5, 0.8 * len(layers) + 2), 3.6), layout="constrained")

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import Text, fail
+from .._checks import Text, check_int, fail
 from .._io import save_figure
 from .features import class_labels, flat_features, layer_features
+from .similarity import as_array
 
 
 @dataclass
@@ -44,7 +45,8 @@ class Selectivity:
 
 def sparseness(responses, axis: int) -> np.ndarray:
     """Vinje & Gallant's sparseness of non-negative ``responses`` along ``axis`` (NaN where all are 0)."""
-    r = np.clip(np.asarray(responses, dtype=np.float64), 0, None)
+    r = np.clip(as_array(responses, "sparseness responses"), 0, None)
+    axis = check_int(axis, "sparseness axis", minimum=-r.ndim, maximum=r.ndim - 1)
     n = r.shape[axis]
     if n < 2:
         fail("sparseness responses", "at least 2 values along the axis", Text(f"{n}"))

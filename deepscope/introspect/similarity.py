@@ -33,17 +33,21 @@ class LayerSimilarity(NamedTuple):
     cols: list
 
 
-def as_array(x, where: str, min_rank: int = 1) -> np.ndarray:
-    """A numpy float64 copy of an array, list or tensor, with a clear error for a bad rank or NaNs."""
+def as_array(x, where: str, min_rank: int = 1, finite: bool = True) -> np.ndarray:
+    """A numpy float64 copy of an array, list or tensor, with a clear error for a bad rank, no values or
+    (``finite``) NaNs."""
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().double().numpy()
     try:
         x = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
-        fail(where, "a numeric array", Text(type(x).__name__), error=TypeError)
+        fail(where, "a numeric array", Text(type(x).__name__ if not isinstance(x, str) else f"the text {x!r}"),
+             error=TypeError)
     if x.ndim < min_rank:
         fail(where, f"an array of rank >= {min_rank}", Text(f"shape {x.shape}"))
-    if not np.isfinite(x).all():
+    if x.size == 0:
+        fail(where, "a non-empty array", Text(f"shape {x.shape}"))
+    if finite and not np.isfinite(x).all():
         fail(where, "finite values", Text("NaN or inf values"), "Check the data or the layer for divergence.")
     return x
 
@@ -277,7 +281,7 @@ def plot_similarity_matrix(matrix, labels, path, title: str = "") -> Path:
     if isinstance(matrix, LayerSimilarity):
         labels = (matrix.rows, matrix.cols) if labels is None else labels
         matrix = matrix.matrix
-    m = np.asarray(matrix, dtype=np.float64)
+    m = as_array(matrix, "plot_similarity_matrix matrix", finite=False)
     if m.ndim != 2:
         fail("plot_similarity_matrix matrix", "a 2-D array", Text(f"shape {m.shape}"))
     rows, cols = (labels if isinstance(labels, tuple) and len(labels) == 2 else (labels, labels))

@@ -293,6 +293,9 @@ def plot_images(images, path, titles=None, ncols: int | None = None) -> str:
     """
     from matplotlib.figure import Figure
 
+    if images is None or isinstance(images, (str, bytes)):
+        fail("plot_images images", "images: an array (N, H, W[, C]) or a list of (H, W[, C]) arrays",
+             Text(type(images).__name__), error=TypeError)
     images = list(images)
     if not images:
         fail("plot_images images", "at least one image", images)

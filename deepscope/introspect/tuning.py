@@ -16,6 +16,7 @@ import numpy as np
 from .._checks import Text, check_float, check_int, fail
 from .._io import save_figure
 from .recording import activations, resolve_layers
+from .similarity import as_array
 from ..utils import RECORDING_BATCH_SIZE
 
 
@@ -36,7 +37,7 @@ def oriented_gratings(angle: float, size: int = 28, frequency: float = 0.125, ph
     size = check_int(size, "oriented_gratings size")
     phases = check_int(phases, "oriented_gratings phases")
     frequency = check_float(frequency, "oriented_gratings frequency", 0.0, min_inclusive=False)
-    theta = np.deg2rad(float(angle))
+    theta = np.deg2rad(check_float(angle, "oriented_gratings angle"))
     y, x = np.mgrid[0:size, 0:size].astype(np.float64)  # (size, size)
     along = x * np.cos(theta) + y * np.sin(theta)  # position across the stripes
     phi = 2 * np.pi * np.arange(phases) / phases  # (phases,)
@@ -105,7 +106,8 @@ def plot_tuning_curves(curves: np.ndarray, values: Sequence, path, units=None, l
     """
     from matplotlib.figure import Figure  # Agg canvas, no pyplot state
 
-    curves, values = np.asarray(curves, dtype=float), np.asarray(values, dtype=float)
+    curves = as_array(curves, "plot_tuning_curves curves", finite=False)
+    values = as_array(values, "plot_tuning_curves values")
     if curves.ndim != 2 or curves.shape[0] != len(values):
         fail("plot_tuning_curves curves", f"an array (len(values)={len(values)}, units)", Text(f"shape {curves.shape}"))
     path = Path(path)

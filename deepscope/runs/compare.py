@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .._checks import fail
+from .._checks import Text, fail
 from .catalog import read_config, read_metrics, final_metrics, resolve_run
 from .render import plain_table, print_table
 from .render import format_value
@@ -103,6 +103,9 @@ def compare_runs(runs: Sequence[str | os.PathLike], metric: str | Sequence[str] 
     """
     if isinstance(runs, (str, os.PathLike)):
         runs = [runs]
+    if not isinstance(runs, (list, tuple)) or not all(isinstance(r, (str, os.PathLike)) for r in runs):
+        fail("compare_runs runs", "run ids or run folders (a string, a path or a list of them)",
+             Text(type(runs).__name__), error=TypeError)
     if not runs:
         fail("compare_runs runs", "at least one run id", list(runs))
     runs = [member for r in runs for member in _study_members(r)]
@@ -193,6 +196,9 @@ def flatten_config(config: dict) -> dict[str, Any]:
     Returns:
         Flat mapping of dotted keys to JSON scalars (lists shown as text).
     """
+    if not isinstance(config, dict):
+        fail("flatten_config config", "a run's config.json content (a dict; read_config(run) gives it)",
+             Text(type(config).__name__), error=TypeError)
     flat: dict[str, Any] = {}
     network = config.get("network")
     if isinstance(network, dict) and isinstance(network.get("nodes"), list):

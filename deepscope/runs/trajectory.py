@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import check_instance
 from .._io import save_figure
 
 FILE = "representations.npz"
@@ -40,6 +41,7 @@ def load_trajectory(run_folder) -> Trajectory:
 
 def plot_trajectory(trajectory: Trajectory, path, title: str | None = None):
     """Heat maps, layers x epochs: RSA with the brain RDM (when tracked) and CKA with the previous record."""
+    check_instance(trajectory, Trajectory, "plot_trajectory trajectory", "load_trajectory(run folder)")
     return save_figure(trajectory_figure(trajectory, title), path, where="plot_trajectory path")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import Text, fail
 from ..diagnostics import read_diagnosis
 from .journal import TERMINAL
 
@@ -45,6 +46,17 @@ def metric_value(row: dict, metric: str) -> float | None:
     return None
 
 
+def check_rows(rows, where: str) -> list[dict]:
+    """``rows`` (``study.results()``: one dict per trial with its ``params``) as a list, or a clear error."""
+    if isinstance(rows, (list, tuple)) and all(isinstance(r, dict) and isinstance(r.get("params"), dict)
+                                               for r in rows):
+        return list(rows)
+    fail(where, "study.results(): a list of trial rows (dicts with 'params', 'status', 'metrics')",
+         Text(type(rows).__name__ if not isinstance(rows, (list, tuple)) else
+              f"a list holding {type(next(r for r in rows if not isinstance(r, dict) or 'params' not in r)).__name__}"),
+         error=TypeError)
+
+
 def aggregate(rows: list[dict], metric: str) -> list[dict]:
     """Per point (params), over its seeds: ``mean, median, std, min, max`` of the finite values of
     ``metric`` (``std`` with ddof=0; NaN where none), ``n`` (finished seeds that reported it, finite
@@ -53,7 +65,7 @@ def aggregate(rows: list[dict], metric: str) -> list[dict]:
     point's trials' diagnoses, e.g. ``'penalty_collapse (3/5)'``; ``''`` when none was found).
     Points in first-seen order."""
     groups: dict[str, dict] = {}
-    for row in rows:
+    for row in check_rows(rows, "aggregate rows"):
         g = groups.setdefault(_key(row["params"]), {"params": row["params"], "values": [], "n_failed": 0,
                                                     "causes": Counter(), "n": 0})
         g["n"] += 1

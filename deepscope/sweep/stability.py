@@ -17,7 +17,7 @@ import numpy as np
 from .._checks import fail
 from .._io import save_figure
 from .importance import param_importances
-from .records import metric_value
+from .records import check_rows, metric_value
 
 
 @dataclass
@@ -60,7 +60,7 @@ def _rows(study_or_rows) -> list[dict]:
     if hasattr(study_or_rows, "results"):
         return study_or_rows.results()
     if isinstance(study_or_rows, (list, tuple)):
-        return list(study_or_rows)
+        return check_rows(study_or_rows, "stability_map study_or_rows")
     fail("stability_map study_or_rows", "a Study or the list of study.results()", type(study_or_rows).__name__,
          error=TypeError)
 
