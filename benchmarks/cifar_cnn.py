@@ -17,6 +17,13 @@ def deepscope_model():
     """Seed 004's CIFAR CNN as a deepscope DNN."""
     import deepscope as tflearn
 
+    return tflearn.DNN(seed004_network())
+
+
+def seed004_network():
+    """Seed 004's CIFAR CNN: the output of ``regression`` (build a DNN, a stack or a study from it)."""
+    import deepscope as tflearn
+
     net = tflearn.input_data(shape=[None, 32, 32, 3])
     net = tflearn.conv_2d(net, 32, 3, activation="relu")
     net = tflearn.max_pool_2d(net, 2)
@@ -26,8 +33,7 @@ def deepscope_model():
     net = tflearn.fully_connected(net, 512, activation="relu")
     net = tflearn.dropout(net, 0.5)
     net = tflearn.fully_connected(net, 10, activation="softmax")
-    net = tflearn.regression(net, optimizer="adam", loss="categorical_crossentropy", learning_rate=0.001)
-    return tflearn.DNN(net)
+    return tflearn.regression(net, optimizer="adam", loss="categorical_crossentropy", learning_rate=0.001)
 
 
 def deepscope_epoch(X, Y, diagnostics=True) -> float:

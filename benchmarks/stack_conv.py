@@ -1,6 +1,8 @@
 """Convolution and batch-normalization stacks: ``train_ensemble`` vs sequential ``DNN.fit`` calls.
 
-Run ``python benchmarks/stack_conv.py [repeats] [threads]``. The workload: a small CNN (conv 8 -> [BN] -> pool ->
+Run ``python benchmarks/stack_conv.py [repeats] [threads]``, or ``... --seed004 [repeats] [threads]`` for seed
+004's CIFAR CNN (its dropout too: each model's own masks) x 16 seeds on 1,280 real CIFAR-10 images, one epoch,
+``train_ensemble`` vs sequential fits each followed by ``evaluate``. The workload: a small CNN (conv 8 -> [BN] -> pool ->
 conv 16 -> [BN] -> pool -> 10, Adam) on 512 random 16x16x3 images, 2 epochs, batch 64, 16 seeds; with and without
 batch normalization. Contenders: ``train_ensemble`` (on a CPU each model's forward and backward in turn, one
 optimizer step for the stack), the same with vmap (``stacking.CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER = False``), and
@@ -67,6 +69,38 @@ def contenders(batch_norm: bool) -> dict:
     return {"train_ensemble": stack, "train_ensemble, vmap": stack_vmap, "sequential fits": one_by_one}
 
 
+def seed004(repeats: int, threads: int, n_images: int = 1280, seeds: int = 16) -> None:
+    """Seed 004's CIFAR CNN (with its dropout) x 16 seeds, one epoch of real CIFAR-10 images, batch 128."""
+    from benchmarks.cifar_cnn import BATCH, seed004_network
+    from deepscope.datasets import cifar10
+
+    torch.set_num_threads(threads)
+    (x, y), _ = cifar10.load_data(one_hot=True)
+    x, y = np.asarray(x[:n_images], dtype=np.float32), np.asarray(y[:n_images], dtype=np.float32)
+
+    def stack():
+        with quiet():
+            return timed(lambda: train_ensemble(seed004_network, x, y, seeds=range(seeds), n_epoch=1,
+                                                batch_size=BATCH))
+
+    def one_by_one():
+        def fits():
+            with runs_dir(tempfile.mkdtemp()):
+                for seed in range(seeds):
+                    tflearn.set_seed(seed)
+                    model = tflearn.DNN(seed004_network())
+                    model.fit(x, y, n_epoch=1, batch_size=BATCH, diagnostics=False)
+                    model.evaluate(x, y)
+        with quiet():
+            return timed(fits)
+    results = interleave({"train_ensemble": stack, "sequential fits": one_by_one}, repeats)
+    stacked, fits = results["train_ensemble"], results["sequential fits"]
+    print(f"seed 004's CIFAR CNN x {seeds} seeds, 1 epoch of {n_images} CIFAR-10 images, {threads} thread(s), "
+          f"medians of {repeats}: train_ensemble {stacked.median:.2f} s ({min(stacked.seconds):.2f}-"
+          f"{max(stacked.seconds):.2f}), sequential {fits.median:.2f} s ({min(fits.seconds):.2f}-"
+          f"{max(fits.seconds):.2f}): {fits.median / stacked.median:.2f}x")
+
+
 def main(repeats: int = 3, threads: int = 2) -> None:
     torch.set_num_threads(threads)
     print(f"16 seeds, 2 epochs, 512 images 16x16x3; {threads} torch thread(s); medians of {repeats}")
@@ -81,4 +115,7 @@ def main(repeats: int = 3, threads: int = 2) -> None:
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:3]))
+    if "--seed004" in sys.argv:
+        seed004(*(int(a) for a in sys.argv[1:] if a != "--seed004"))
+    else:
+        main(*(int(a) for a in sys.argv[1:3]))

@@ -171,13 +171,39 @@ def test_a_model_does_not_depend_on_its_neighbours(tmp_path):
     assert_same_models(alone[1].dnn, crowd[3].dnn)
 
 
-def test_vmap_networks_with_dropout_are_not_stacked():
-    def conv_dropout():
-        net = tflearn.input_data(shape=[None, 4, 3, 1])
-        net = tflearn.dropout(tflearn.conv_2d(net, 3, 2, activation="relu"), 0.5)
-        return tflearn.regression(tflearn.fully_connected(net, 4, activation="softmax"))
-    key, why = stack_key(_built(conv_dropout, 0))
-    assert key is None and "dropout" in why and "one by one" not in why
+def conv_dropout(keep=0.5, lr=0.01):
+    net = tflearn.input_data(shape=[None, 4, 3, 1])
+    net = tflearn.dropout(tflearn.conv_2d(net, 3, 2, activation="relu"), keep)
+    net = tflearn.fully_connected(net, 6, activation="relu")
+    net = tflearn.dropout(net, keep)
+    return tflearn.regression(tflearn.fully_connected(net, 4, activation="softmax"), optimizer="adam",
+                              learning_rate=lr, batch_size=16)
+
+
+def test_convolutional_networks_with_dropout_stack_and_equal_separate_fits(tmp_path, cpu_convolution_engine):
+    """Outside the dense engine, dropout runs each model through its own modules with its own generator as the
+    default one (whatever the CPU engine setting): each model's rate and masks as its own fit draws them, and a
+    neighbour at a learning rate of 1e6 changes nothing."""
+    x = rng.randn(64, 4, 3, 1).astype("float32")
+    y = np.eye(4, dtype="float32")[rng.randint(0, 4, 64)]
+    cells = [(0, 0.5, 0.01), (1, 0.5, 0.01), (0, 0.8, 0.02), (2, 0.999999, 0.01)]
+    builds = [lambda k=k, lr=lr: conv_dropout(k, lr) for _, k, lr in cells]
+    seeds = [c[0] for c in cells]
+    members = [new_member(_built(b, s)) for b, s in zip(builds, seeds)]
+    assert stack_key(members[0].dnn)[1] == "vmap" and Stack(members, "vmap").per_model_forward
+    with runs_dir(tmp_path):
+        expected = [separate_fit(b, s, 5.0, X_inputs=x, Y_targets=y, n_epoch=2, validation_set=0.25)
+                    for b, s in zip(builds, seeds)]
+        got = stacked(builds, seeds, 5.0, StackFit(x, y, n_epoch=2, validation_set=0.25))
+        crowd = stacked([lambda: conv_dropout(0.5, 1e6)] + builds[:2], [0, 0, 1], 5.0,
+                        StackFit(x, y, n_epoch=2, validation_set=0.25))
+    for a, m in zip(expected, got):
+        assert_same_models(a, m.dnn)
+    assert not torch.equal(got[0].dnn.net.layers["FullyConnected"].weight,
+                           got[2].dnn.net.layers["FullyConnected"].weight)  # (not trivially equal)
+    assert all(m.failed is None for m in crowd[1:])
+    for a, m in zip(expected[:2], crowd[1:]):
+        assert_same_models(a, m.dnn)
 
 
 def test_a_damaged_stack_checkpoint_is_refused_and_the_restart_equals_an_uninterrupted_run(tmp_path, monkeypatch):

@@ -13,8 +13,8 @@ Results equal separate ``DNN.fit(..., run_id=...)`` calls within floating-point 
 ``tests/test_stacking.py``: histories, weights, per-model gradient clipping, learning rates, L2 per
 layer, dropout, a diverging model). Each model draws its dropout masks from its own generator, in the
 state its own fit's generator has when training starts (:func:`new_member`), layer by layer as its
-fit would: a model's result does not depend on the stack it landed in. The vmap engine cannot draw
-per-model masks, so networks it would run with dropout are not stacked (they train one by one).
+fit would: a model's result does not depend on the stack it landed in. vmap cannot draw per-model
+masks, so networks outside the dense engine with dropout run their models one after another (below).
 
 This module decides what stacks (:func:`stack_key`, :func:`stack_groups`) and computes a stack's
 forward pass and losses (:class:`Stack`); :mod:`deepscope.sweep.stack_training` runs the training loop.
@@ -24,12 +24,13 @@ Two engines compute the stacked forward pass (autograd does the backward for bot
   one matrix product per data order (``(B, in) @ (in, K * out)`` for the K models sharing batches),
   the rest batched products (``baddbmm``): the arithmetic a hand-written stack does.
 - **vmap**: any other network (convolutions, batch normalization: each model's running statistics are its own
-  stacked buffers, updated in place under vmap), ``vmap(functional_call)`` over the models (dropout rates must
-  then be equal within the stack; no per-step unit statistics). On a CPU, a network with convolutions runs
-  its models' forward passes one after another on views of the stacked parameters instead (:attr:`Stack.
-  per_model_forward`): vmap turns 16 small convolutions into one grouped convolution, which oneDNN computes
-  slower than the 16 (``benchmarks/stack_conv.py``: the stack at 0.90x of sequential fits with vmap, 1.37x
-  with the loop); backward, clipping and the optimizer step stay one call for the whole stack.
+  stacked buffers, updated in place under vmap), ``vmap(functional_call)`` over the models (no per-step unit
+  statistics). Two kinds of network run each model's forward and backward in turn instead, on views of the
+  stacked tensors, with one clipping and one optimizer step for the stack (:attr:`Stack.per_model_forward`):
+  networks with dropout (each model's own network and dropout rate, its own generator swapped in as the default
+  one: the masks its fit would draw), and on a CPU networks with convolutions (vmap's grouped convolution of 16
+  small ones is slower there than the 16: ``benchmarks/stack_conv.py``, 0.77x of one-by-one fits with vmap,
+  1.03-1.05x one after another).
 
 Per-model learning rates: SGD, Momentum and Nesterov scale each model's gradient by ``lr_m / lr_0``
 (their updates are linear in the gradient); other optimizers step with ``lr_0`` and then rescale
@@ -142,8 +143,6 @@ def stack_key(dnn: DNN) -> tuple[str | None, str]:
     except (ValueError, TypeError) as error:
         return None, f"the network cannot be described ({error})"
     engine = "dense" if dense_chain(dnn) is not None else "vmap"
-    if engine == "vmap" and any(isinstance(m, nn.Dropout) and m.p > 0 for m in net.modules()):
-        return None, "dropout outside a chain of fully connected layers (vmap cannot draw each model's own masks)"
     for node in description["nodes"]:
         args = node.get("args", {})
         optimizer = args.get("optimizer")
@@ -222,6 +221,7 @@ class Stack:
         self.loss_fn = self.first.loss.from_logits if self.fused else self.first.loss
         self.batched_loss = vmap(lambda out, y: self.loss_fn(out, y))
         self.per_model_forward = False
+        self.generators: list[torch.Generator] = []  # each model's dropout stream, where the engine draws masks
         if engine == "dense":
             self.chain = dense_chain(self.first)
             self.chain_names = [modules[id(m)] for m in self.chain]
@@ -234,7 +234,14 @@ class Stack:
             self.objective = _DataLoss(self.first)
             # a CPU computes one model's small convolutions faster than vmap's grouped convolution of all
             convolutions = any(isinstance(m, Conv) for m in self.first.net.modules())
-            self.per_model_forward = device.type == "cpu" and convolutions and CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER
+            dropout = any(isinstance(m, nn.Dropout) and m.p > 0 for member in self.members
+                          for m in member.dnn.net.modules())
+            self.per_model_forward = dropout or (device.type == "cpu" and convolutions
+                                                 and CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER)
+            if self.per_model_forward:  # each model through its own modules (its own dropout rate)
+                self.objectives = [_DataLoss(m.dnn) for m in self.members]
+            if dropout:
+                self.generators = [model_generator(m.rng_state, device) for m in self.members]
 
             def one_model(p, b, y, *xs):
                 state = {**{"net." + k: v for k, v in p.items()}, **{"net." + k: v for k, v in b.items()}}
@@ -273,14 +280,31 @@ class Stack:
         """Each model's forward pass on its own views of the stacked tensors, ``(M, B, ...)``: autograd
         stacks the gradients back (``unbind``'s backward) and batch normalization updates each model's
         running statistics in place in its slice of the stacked buffers."""
-        self.first.net.train(training)
         names = ["net." + k for k in (*self.params, *self.buffers)]
         slices = list(zip(*[t.unbind(0) for t in (*self.params.values(), *self.buffers.values())]))  # per model
         outputs = []
-        for group, tensors in zip(self.group_of.tolist(), slices):
+        for i, (group, tensors) in enumerate(zip(self.group_of.tolist(), slices)):
             x = [x[group] for x in xs] if per_group else xs
-            outputs.append(functional_call(self.objective, dict(zip(names, tensors)), (None, *x))[1])
+            outputs.append(self._forward_one(i, dict(zip(names, tensors)), x, training))
         return torch.stack(outputs)
+
+    def _forward_one(self, i: int, state: dict, xs: list, training: bool) -> torch.Tensor:
+        """Model ``i``'s output through its own modules with the tensors ``state``; in training with dropout,
+        its masks drawn from its own generator (swapped in as the default generator, then back)."""
+        objective = self.objectives[i]
+        objective.net.train(training)
+        if not (training and self.generators):
+            return functional_call(objective, state, (None, *xs))[1]
+        cuda = self.device.type == "cuda"
+        default = torch.cuda.default_generators[torch.cuda.current_device() if self.device.index is None
+                                                else self.device.index] if cuda else torch.default_generator
+        saved = default.get_state()
+        default.set_state(self.generators[i].get_state())
+        try:
+            return functional_call(objective, state, (None, *xs))[1]
+        finally:
+            self.generators[i].set_state(default.get_state())
+            default.set_state(saved)
 
     def _dense(self, x: torch.Tensor, per_group: bool, training: bool) -> torch.Tensor:
         """The dense engine: ``(M, B, out)``."""
@@ -397,7 +421,6 @@ class Stack:
         terms = self.penalty_terms()
         if terms:
             torch.stack(terms).sum().backward()
-        self.first.net.train(True)
         autocast = self.first.autocast_dtype
         data, outputs = [], []
         for i, group in enumerate(self.group_of.tolist()):
@@ -409,7 +432,7 @@ class Stack:
                 state["net." + name] = leaf
             state.update({"net." + name: b[i] for name, b in self.buffers.items()})
             with torch.autocast(self.device.type, dtype=autocast, enabled=autocast is not None):
-                out = functional_call(self.objective, state, (None, *[x[group] for x in xs]))[1]
+                out = self._forward_one(i, state, [x[group] for x in xs], True)
             loss = self.data_losses(out.float().unsqueeze(0), y[group].unsqueeze(0))[0]
             loss.backward()
             data.append(loss.detach())
