@@ -476,14 +476,29 @@ def test_a_trainer_subclass_runs_one_by_one_and_says_why(tmp_path, capsys):
         Fit(build_cell, X, Y, callbacks=[object()])
 
 
-@pytest.mark.parametrize("every", [None, 4])
-def test_a_stack_killed_inside_an_epoch_resumes_there(tmp_path, monkeypatch, every):
+def conv_bn_dropout(keep):
+    net = tflearn.input_data(shape=[None, 4, 3, 1])
+    net = tflearn.batch_normalization(tflearn.conv_2d(net, 3, 2, activation="relu"))
+    net = tflearn.dropout(tflearn.fully_connected(net, 6, activation="relu"), keep)
+    return tflearn.regression(tflearn.fully_connected(net, 4, activation="softmax"), optimizer="adam",
+                              learning_rate=0.01, batch_size=16)
+
+
+@pytest.mark.parametrize("every,network", [(None, "dense"), (4, "dense"), (4, "convolution, BN, dropout")])
+def test_a_stack_killed_inside_an_epoch_resumes_there(tmp_path, monkeypatch, every, network):
     """Checkpoints by steps (4) or by time (every step, 0 s): killed after a checkpoint written inside an
-    epoch, the restarted stack continues from that batch and ends equal to an uninterrupted one."""
+    epoch, the restarted stack continues from that batch and ends equal to an uninterrupted one (the dense
+    engine, and a network whose models train one after another: running statistics, dropout generators)."""
     from deepscope.sweep import stack_checkpoint
 
-    builds = [lambda: mlp(keep=0.5, lr=0.1), lambda: mlp(keep=0.8, lr=0.05)]
-    fit = StackFit(X, Y, n_epoch=3, validation_set=(VX, VY))  # 120 samples, batch 16: 8 steps an epoch
+    if network == "dense":
+        builds = [lambda: mlp(keep=0.5, lr=0.1), lambda: mlp(keep=0.8, lr=0.05)]
+        fit = StackFit(X, Y, n_epoch=3, validation_set=(VX, VY))  # 120 samples, batch 16: 8 steps an epoch
+    else:
+        builds = [lambda: conv_bn_dropout(0.5), lambda: conv_bn_dropout(0.8)]
+        x = rng.randn(128, 4, 3, 1).astype("float32")
+        fit = StackFit(x, np.eye(4, dtype="float32")[rng.randint(0, 4, 128)], n_epoch=3, validation_set=0.0625)
+    engine = "dense" if network == "dense" else "vmap"
 
     def members():
         made = []
@@ -494,7 +509,7 @@ def test_a_stack_killed_inside_an_epoch_resumes_there(tmp_path, monkeypatch, eve
 
     with runs_dir(tmp_path):
         whole = members()
-        train_stack(whole, "dense", fit, write_runs=False)
+        train_stack(whole, engine, fit, write_runs=False)
     monkeypatch.setattr(stack_checkpoint, "EVERY_STEPS", every)
     monkeypatch.setattr(stack_checkpoint, "EVERY_SECONDS", 0.0)
     original, written = stack_checkpoint.save, []
@@ -508,17 +523,19 @@ def test_a_stack_killed_inside_an_epoch_resumes_there(tmp_path, monkeypatch, eve
     path = tmp_path / "stack.safetensors"
     monkeypatch.setattr(stack_checkpoint, "save", save_then_die)
     with runs_dir(tmp_path), pytest.raises(KeyboardInterrupt):
-        train_stack(members(), "dense", fit, write_runs=False, checkpoint=path)
+        train_stack(members(), engine, fit, write_runs=False, checkpoint=path)
     monkeypatch.setattr(stack_checkpoint, "save", original)
     assert written[-1] == (12, True)
     set_seed(999)  # whatever the generator holds now
     with runs_dir(tmp_path):
         resumed = members()
-        stack = train_stack(resumed, "dense", fit, write_runs=False, checkpoint=path)
-    assert stack.resumed_epoch == 2
+        stack = train_stack(resumed, engine, fit, write_runs=False, checkpoint=path)
+    assert stack.resumed_epoch == 2 and stack.per_model_forward == (network != "dense")
     for a, b in zip(whole, resumed):
         assert len(a.history) == len(b.history) == 3
         assert_same_models(a.dnn, b.dnn)
+        for (name, mine), theirs in zip(b.dnn.net.named_buffers(), a.dnn.net.buffers()):
+            torch.testing.assert_close(mine.float(), theirs.float(), atol=2e-5, rtol=0, msg=name)
 
 
 @pytest.mark.parametrize("killed,finished", [(2, 1), (1, 2)])
