@@ -292,7 +292,8 @@ class Stack:
         """Model ``i``'s output through its own modules with the tensors ``state``; in training with dropout,
         its masks drawn from its own generator (swapped in as the default generator, then back)."""
         objective = self.objectives[i]
-        objective.net.train(training)
+        if objective.net.training != training:
+            objective.net.train(training)
         if not (training and self.generators):
             return functional_call(objective, state, (None, *xs))[1]
         cuda = self.device.type == "cuda"
