@@ -29,6 +29,7 @@ import torch  # noqa: E402
 
 import deepscope as tflearn  # noqa: E402
 from deepscope import brain, introspect  # noqa: E402
+from deepscope.callbacks import Callback  # noqa: E402
 from deepscope.callbacks.run_folder import runs_dir  # noqa: E402
 from deepscope.sweep import Fit, Study, train_ensemble  # noqa: E402
 
@@ -47,12 +48,15 @@ def data(quick: bool):
     return x, np.eye(4, dtype="float32")[y], y
 
 
-def build():
+def build(keep_prob: float | None = None):
+    """The checks' CNN. Without dropout unless ``keep_prob`` is given: a GPU draws its masks from another
+    generator than the CPU's, so a network with dropout trains differently on the two (by design, as in torch)."""
     net = tflearn.input_data(shape=[None, 12, 12, 1])
     net = tflearn.conv_2d(net, 4, 3, activation="relu")
     net = tflearn.max_pool_2d(net, 2)
     net = tflearn.fully_connected(net, 16, activation="relu")
-    net = tflearn.dropout(net, 0.8)
+    if keep_prob is not None:
+        net = tflearn.dropout(net, keep_prob)
     net = tflearn.fully_connected(net, 4, activation="softmax")
     return tflearn.regression(net, optimizer="adam", learning_rate=0.01, batch_size=32)
 
@@ -62,6 +66,14 @@ def dense(units=8, lr=0.1):
     net = tflearn.fully_connected(net, units, activation="relu")
     net = tflearn.fully_connected(net, 4, activation="softmax")
     return tflearn.regression(net, optimizer="sgd", learning_rate=lr, batch_size=32)
+
+
+class KillAfterFirstEpoch(Callback):
+    """Raises KeyboardInterrupt (as Ctrl-C or a kill would stop a fit) at the end of the first epoch."""
+
+    def on_epoch_end(self, state) -> None:
+        if state.epoch == 1:
+            raise KeyboardInterrupt
 
 
 def fitted(device, x, y, folder, epochs=2, **fit_args):
@@ -91,11 +103,20 @@ def checks(device: str, quick: bool, folder: Path) -> list[tuple[str, callable]]
         whole = tflearn.DNN(build(), device=dev)
         whole.fit(x, y, n_epoch=2, diagnostics=False)
         tflearn.set_seed(0)
-        first = tflearn.DNN(build(), device=dev)  # stopped after its first epoch, as a kill would leave it
-        first.fit(x, y, n_epoch=2, diagnostics=False, checkpoint_dir=str(ckpt), max_steps=len(x) // 32)
+        first = tflearn.DNN(build(), device=dev)  # killed after its first epoch's checkpoint
+        steps = len(x) // 32
+        try:
+            first.fit(x, y, n_epoch=2, diagnostics=False, checkpoint_dir=str(ckpt), checkpoint_every=steps,
+                      callbacks=[KillAfterFirstEpoch()])
+        except KeyboardInterrupt:
+            pass
+        if not ckpt.is_dir() or not any(ckpt.iterdir()):
+            raise AssertionError(f"no checkpoint was written in {ckpt}")
         tflearn.set_seed(0)
         second = tflearn.DNN(build(), device=dev)
-        second.fit(x, y, n_epoch=2, diagnostics=False, checkpoint_dir=str(ckpt), resume=True)
+        second.fit(x, y, n_epoch=2, diagnostics=False, checkpoint_dir=str(ckpt), checkpoint_every=steps, resume=True)
+        if second.step != 2 * steps or len(second.history) != 2:
+            raise AssertionError(f"the resumed fit ended at step {second.step} (expected {2 * steps})")
         a, b = whole.predict(x[:16]), second.predict(x[:16])
         if largest_difference(a, b) > TOLERANCE:
             raise AssertionError(f"resumed fit differs from the whole fit by {largest_difference(a, b):.2e}")
@@ -116,6 +137,18 @@ def checks(device: str, quick: bool, folder: Path) -> list[tuple[str, callable]]
     def ensemble(dev):
         result = train_ensemble(dense, flat, y, seeds=range(4), n_epoch=epochs, device=dev)
         return np.asarray(result.final["loss"])
+
+    def dropout_stack(dev):  # each model's masks from its own generator on the device: the stack equals its fits
+        result = train_ensemble(lambda: build(0.7), x, y, seeds=range(3), n_epoch=epochs, device=dev)
+        differences = []
+        for seed, stacked in zip(range(3), result.models):
+            tflearn.set_seed(seed)
+            alone = tflearn.DNN(build(0.7), device=dev)
+            alone.fit(x, y, n_epoch=epochs, diagnostics=False)
+            differences.append(largest_difference(stacked.predict(x[:32]), alone.predict(x[:32])))
+        if max(differences) > TOLERANCE:
+            raise AssertionError(f"a stacked model with dropout differs from its own fit by {max(differences):.2e}")
+        return np.array(differences)  # (about 0 on every device: compared as such with the CPU's)
 
     def lr_range(dev):
         tflearn.set_seed(0)
@@ -159,6 +192,7 @@ def checks(device: str, quick: bool, folder: Path) -> list[tuple[str, callable]]
 
     return [("fit, predict, evaluate", fit_predict_evaluate), ("checkpoint and resume", resume),
             ("save and load", save_load), ("vectorized study", study), ("train_ensemble", ensemble),
+            ("dropout stack = its fits", dropout_stack),
             ("lr_find", lr_range), ("step diagnostics", diagnostics), ("introspection", introspection),
             ("brain.compare", compare), ("HTML report", report)]
 
