@@ -18,6 +18,9 @@ EXPLAINS: dict[str, set] = {
     "parameters_not_changing": _COLLAPSE,
     "loss_output_mismatch": _COLLAPSE | _UNITS | {"loss_spike"},
     "uninformative_labels": _COLLAPSE | {"overfitting"},
+    "constant_inputs": _COLLAPSE | _UNITS | {"overfitting", "dead_at_init", "capacity_too_low"},
+    "validation_mismatch": {"overfitting"},
+    "validation_inputs_differ": {"overfitting", "validation_mismatch"},
     "inputs_not_normalized": _COLLAPSE | _UNITS | _STEPS | {"init_too_large", "learning_rate_too_large"},
     "init_too_large": _COLLAPSE | _UNITS | _STEPS | {"learning_rate_too_large"},
     "output_range_mismatch": _COLLAPSE | _UNITS | {"stopped_while_learning", "learning_rate_too_small"},
@@ -45,7 +48,7 @@ EXPLAINS: dict[str, set] = {
 }
 # among several root causes, the one most likely to be the first thing to fix
 PRIORITY = ("parameters_not_changing", "loss_output_mismatch", "output_range_mismatch", "targets_not_scaled",
-            "uninformative_labels", "inputs_not_normalized",
+            "constant_inputs", "uninformative_labels", "validation_inputs_differ", "validation_mismatch", "inputs_not_normalized",
             "init_too_large", "dropout_too_strong", "momentum_too_high", "gradient_clipping_too_tight",
             "learning_rate_decayed", "dead_at_init", "penalty_collapse", "learning_rate_too_large",
             "learning_rate_too_small", "batchnorm_tiny_batches", "dominant_class", "data_not_shuffled",

@@ -66,6 +66,11 @@ class FitFacts:
             network that is not a classifier; None otherwise).
         train_r2: the coefficient of determination of the network's outputs on evenly spaced training
             samples (regression; None otherwise).
+        varying_inputs: how many input features take more than one value over the ``data_samples``
+            (None: not measured); 0: every sample has the same inputs.
+        validation_shift, validation_scale: the validation inputs' mean minus the training inputs' mean, in
+            training standard deviations, and the ratio of their standard deviations (all features pooled,
+            ``validation_samples`` evenly spaced validation samples; None: no validation set measured).
     """
     n_samples: int
     batch_size: int
@@ -114,6 +119,10 @@ class FitFacts:
     target_min: float | None = None
     target_max: float | None = None
     train_r2: float | None = None
+    varying_inputs: int | None = None
+    validation_shift: float | None = None
+    validation_scale: float | None = None
+    validation_samples: int = 0
 
     @property
     def val_accuracy(self) -> float | None:
@@ -279,3 +288,15 @@ def linear_accuracy(x: torch.Tensor, labels: torch.Tensor, n_classes: int, heldo
     alpha = torch.linalg.solve(gram + ridge * torch.eye(gram.shape[0], dtype=gram.dtype), targets)
     predicted = ((b @ a.T).double() @ alpha).argmax(1)
     return float((predicted == labels[test]).float().mean())
+
+
+def distribution_shift(train: torch.Tensor, validation: torch.Tensor) -> tuple[float, float]:
+    """``(shift, scale)`` of the validation inputs against the training inputs, all features pooled: the
+    difference of their means in training standard deviations, and the ratio of their standard deviations.
+
+    Args:
+        train: ``(N, F)`` training inputs; validation: ``(M, F)`` validation inputs.
+    """
+    t, v = train.double(), validation.double()
+    t_std = float(t.std()) or 1e-12
+    return float((v.mean() - t.mean()) / t_std), float(v.std()) / t_std

@@ -362,13 +362,15 @@ class FitDiagnostics(StepRecorder):
         data: ``(xs, y)``: the fit's training tensors, for the end-of-fit accuracy and the data checks
             of :mod:`.facts` (None: the rules that need them stay silent).
         shuffle: whether the fit shuffles its samples every epoch.
+        validation_inputs: the validation set's input tensors (None: none), compared with the training inputs.
         (others as :class:`StepRecorder`)
     """
 
     def __init__(self, settings, dnn, probe, total_steps, n_samples, batch_size, drop_last, writer_fn=None,
-                 data=None, shuffle: bool = True):
+                 data=None, shuffle: bool = True, validation_inputs=None):
         super().__init__(settings, dnn.net, probe, total_steps, dnn.clip_gradients)
         self.dnn, self.writer_fn, self.data, self.shuffle = dnn, writer_fn, data, shuffle
+        self.validation_inputs = validation_inputs
         self.n_samples, self.batch_size, self.drop_last = n_samples, batch_size, drop_last
         self.diagnosis: Diagnosis | None = None
         self.init_scale: dict = {}
@@ -547,6 +549,13 @@ class FitDiagnostics(StepRecorder):
         index = probe_indices(y.shape[0], factsmod.EVAL_SAMPLES).to(y.device)
         x, sample_labels = xs[0].index_select(0, index), labels.index_select(0, index)
         facts.data_samples = len(index)
+        flat = x.reshape(len(index), -1)
+        facts.varying_inputs = int((flat.amax(0) > flat.amin(0)).sum())  # (exact: equal values, equal extremes)
+        val = self.validation_inputs
+        if val is not None and len(val) == 1 and val[0].is_floating_point() and val[0].shape[1:] == x.shape[1:]:
+            v = val[0].index_select(0, probe_indices(val[0].shape[0], factsmod.EVAL_SAMPLES).to(val[0].device))
+            facts.validation_samples = len(v)
+            facts.validation_shift, facts.validation_scale = factsmod.distribution_shift(flat, v.reshape(len(v), -1))
         val = facts.val_accuracy
         if len(index) >= 100 and (facts.near_chance or (val is not None and val <= 1.5 / n_classes)):
             facts.knn_accuracy = factsmod.knn_accuracy(x, sample_labels)

@@ -24,6 +24,7 @@ from .evidence import (BATCHNORM_MIN_BATCH, DEPTH_VANISHING, DOMINANT, DYING, EX
                        PENALTY_SHARE, RAW_INPUTS, SATURATED, SORTED_BATCHES, SPIKE_FACTOR, STEEP_PACE, STILL_FALLING,
                        STILL_PACE, TINY_BATCH, TINY_UPDATE, VANISHING_RATIO, behind_readout, dead_since, is_harmed,
                        is_stuck, layer_names, layer_order, lr_text, median, pct, series, update_ratios)
+from .data_rules import constant_inputs, validation_inputs_differ, validation_mismatch
 from .settings_rules import (dropout_too_strong, gradient_clipping_too_tight, learning_rate_decayed,  # noqa: F401
                              momentum_too_high, output_range_mismatch, targets_not_scaled)
 
@@ -51,7 +52,10 @@ LAST_RESORT = ("stopped_while_learning",)
 #: a cause that, when found, makes another finding a restatement with the wrong advice (steps too small because of
 #: the clipping or the schedule are not fixed by "a learning rate 10-100x larger")
 RESTATES = {"gradient_clipping_too_tight": ("learning_rate_too_small",),
-            "learning_rate_decayed": ("learning_rate_too_small",)}
+            "learning_rate_decayed": ("learning_rate_too_small",),
+            "constant_inputs": ("uninformative_labels", "validation_inputs_differ"),  # (said once, by the cause)
+            "validation_mismatch": ("overfitting",),
+            "validation_inputs_differ": ("validation_mismatch", "overfitting")}  # (the specific cause is named)  # (not memorization: its advice would be more data, dropout)
 
 
 # -- causes: the recipe and the data ------------------------------------------------------------------
@@ -710,8 +714,8 @@ def penalty_dominates(records, facts: FitFacts) -> list[Finding]:
                               "data_loss": [float(data[0]), float(data[-1])], "final_penalty_by_layer": per_layer})]
 
 
-RULES = (parameters_not_changing, loss_output_mismatch, output_range_mismatch, targets_not_scaled, uninformative_labels,
-         inputs_not_normalized, init_too_large,
+RULES = (parameters_not_changing, loss_output_mismatch, output_range_mismatch, targets_not_scaled, constant_inputs,
+         uninformative_labels, validation_inputs_differ, validation_mismatch, inputs_not_normalized, init_too_large,
          dropout_too_strong, momentum_too_high, gradient_clipping_too_tight, learning_rate_decayed,
          dead_at_init, penalty_collapse, learning_rate_too_large, learning_rate_too_small, batchnorm_tiny_batches,
          dominant_class, data_not_shuffled, capacity_too_low, overfitting, tiny_last_batch, constant_prediction, stuck_at_chance,

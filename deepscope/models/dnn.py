@@ -237,7 +237,8 @@ class DNN:
         epochs_left, position = settings.n_epoch, None
         if ckpt is not None:
             epochs_left, position, record = checkpointmod.restore_training(self, ckpt, state, record, settings.n_epoch)
-        recorder = None if diagnostics is None else self._diagnostics_recorder(diagnostics, xs, y, settings)
+        recorder = None if diagnostics is None else self._diagnostics_recorder(diagnostics, xs, y, settings,
+                                                                              validation)
         self.diagnosis = None
         continue_epoch = None if ckpt is None else ckpt.epochs_done
         if resume_folder is not None:  # continue in that folder (from scratch when it has no checkpoint yet)
@@ -317,12 +318,13 @@ class DNN:
             warn_if_environment_changed(folder, run_config)
         return ckpt, folder
 
-    def _diagnostics_recorder(self, settings, xs, y, fit: FitSettings):
+    def _diagnostics_recorder(self, settings, xs, y, fit: FitSettings, validation=None):
         """The step-diagnostics callback of this fit, with its probe (evenly spaced training samples)."""
         n = xs[0].shape[0]
         probe = [x.index_select(0, diagnosticsmod.probe_indices(n, settings.probe_size).to(x.device)) for x in xs]
         return diagnosticsmod.FitDiagnostics(settings, self, probe, fit.total_steps, n, fit.batch_size, fit.drop_last,
-                                             data=(xs, y), shuffle=fit.shuffle)
+                                             data=(xs, y), shuffle=fit.shuffle,
+                                             validation_inputs=None if validation is None else validation[0])
 
     def _fit_data(self, X_inputs, Y_targets, validation_set):
         """Training tensors and the validation set (given, or the trailing fraction held out)."""

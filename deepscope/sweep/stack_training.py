@@ -323,7 +323,7 @@ class StackTrainer(Loop):
             if self.recorder is not None:
                 member.records = self.recorder.records_of(i, None if alive[i] else bad_steps[i])
             _finish_member(member, self.settings, self.xs, self.y, self.diagnostics, write_runs, self.fit,
-                           self.init_scales[i])
+                           self.init_scales[i], None if self.validation is None else self.validation[0])
 
 
 def _fit_data(first, fit: StackFit):
@@ -344,7 +344,7 @@ def _fit_data(first, fit: StackFit):
 
 
 def _finish_member(member: Member, settings: FitSettings, xs, y, diagnostics, write_runs: bool, fit: StackFit,
-                   init_scale: dict | None = None):
+                   init_scale: dict | None = None, validation_inputs=None):
     """The member's diagnosis and run folder, as its own fit would leave them."""
     dnn = member.dnn
     n = y.shape[0]
@@ -372,7 +372,8 @@ def _finish_member(member: Member, settings: FitSettings, xs, y, diagnostics, wr
         fit_diagnostics = recordermod.FitDiagnostics(diagnostics, dnn, probe, settings.total_steps, n,
                                                      settings.batch_size, settings.drop_last,
                                                      writer_fn=logger.get_writer if logger else None,
-                                                     data=(xs, y), shuffle=settings.shuffle)
+                                                     data=(xs, y), shuffle=settings.shuffle,
+                                                     validation_inputs=validation_inputs)
         fit_diagnostics.records = member.records
         fit_diagnostics.init_scale = dict(init_scale or {})
         dnn.diagnosis = fit_diagnostics.diagnosis = fit_diagnostics.finish(state)
