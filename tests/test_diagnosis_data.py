@@ -1,5 +1,6 @@
-"""Causes in the data handed to fit, on real images: inputs identical for every sample, validation inputs prepared
-another way, and a validation set whose labels do not belong to its inputs. Each leads the diagnosis of its broken
+"""Causes in the data handed to fit, on real images: inputs identical for every sample, one-hot rows without a class
+or with several, validation inputs prepared another way, a validation set whose labels do not belong to its inputs,
+and a training set that repeats a few samples. Each leads the diagnosis of its broken
 run (a plain fit, a CNN, a vectorized study's trial); healthy runs with unusual but sound validation sets raise none.
 The probes that tuned these rules were MNIST MLPs; these are Fashion-MNIST, CIFAR-10 and a study."""
 from __future__ import annotations
@@ -94,7 +95,28 @@ def test_a_vectorized_trial_with_shuffled_validation_labels_says_so(fashion, tmp
         assert findings[0]["code"] == "validation_mismatch", findings
 
 
-@pytest.mark.parametrize("validation", ["other class shares", "20 samples", "held-out fraction"])
+@pytest.mark.parametrize("broken", ["a third of the rows without a class", "a third with two classes"])
+def test_target_rows_that_are_not_one_hot_lead(fashion, broken):
+    X, Y, vX, vY = fashion
+    Y = Y.copy()
+    if broken.endswith("without a class"):
+        Y[::3] = 0
+    else:
+        Y[::3, 0] = 1  # (class 0 added to a third of the rows; a third of those already were class 0)
+    d = diagnose(mlp(), X, Y, (vX, vY), n_epoch=3)
+    assert d.root_cause.code == "targets_not_one_hot", str(d)
+    assert ("without a class" if broken.endswith("without a class") else "with several") in d.root_cause.summary
+    assert "binary_crossentropy" in " ".join(d.root_cause.fixes) or broken.endswith("without a class")
+
+
+def test_memorizing_a_set_that_repeats_a_few_samples_says_how_few(fashion):
+    X, Y, vX, vY = fashion
+    d = diagnose(mlp(), np.tile(X[:40], (50, 1)), np.tile(Y[:40], (50, 1)), (vX, vY), n_epoch=4)
+    assert d.root_cause.code == "overfitting", str(d)
+    assert "only 40 distinct inputs" in d.root_cause.message
+
+
+@pytest.mark.parametrize("validation", ["other class shares", "20 samples", "held-out fraction", "smoothed labels"])
 def test_sound_validation_sets_raise_nothing_about_the_data(fashion, validation):
     X, Y, vX, vY = fashion
     if validation == "other class shares":  # only 5 of the 10 classes: other shares, the same task
@@ -102,8 +124,10 @@ def test_sound_validation_sets_raise_nothing_about_the_data(fashion, validation)
         val = (vX[keep], vY[keep])
     elif validation == "20 samples":
         val = (vX[:20], vY[:20])
+    elif validation == "smoothed labels":  # rows of 0.91 and 0.01s: soft, still one class per sample
+        Y, val = Y * 0.9 + 0.01, (vX, vY)
     else:
         val = 0.1
     d = diagnose(mlp(), X, Y, val)
-    data_codes = {"constant_inputs", "validation_inputs_differ", "validation_mismatch"}
+    data_codes = {"constant_inputs", "targets_not_one_hot", "validation_inputs_differ", "validation_mismatch"}
     assert not data_codes & set(d.codes), str(d)

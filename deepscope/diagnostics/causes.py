@@ -20,6 +20,7 @@ EXPLAINS: dict[str, set] = {
     "uninformative_labels": _COLLAPSE | {"overfitting"},
     "constant_inputs": _COLLAPSE | _UNITS | {"overfitting", "dead_at_init", "capacity_too_low"},
     "validation_mismatch": {"overfitting"},
+    "targets_not_one_hot": _COLLAPSE | {"dominant_class", "overfitting", "uninformative_labels"},
     "validation_inputs_differ": {"overfitting", "validation_mismatch"},
     "inputs_not_normalized": _COLLAPSE | _UNITS | _STEPS | {"init_too_large", "learning_rate_too_large"},
     "init_too_large": _COLLAPSE | _UNITS | _STEPS | {"learning_rate_too_large"},
@@ -48,7 +49,7 @@ EXPLAINS: dict[str, set] = {
 }
 # among several root causes, the one most likely to be the first thing to fix
 PRIORITY = ("parameters_not_changing", "loss_output_mismatch", "output_range_mismatch", "targets_not_scaled",
-            "constant_inputs", "uninformative_labels", "validation_inputs_differ", "validation_mismatch", "inputs_not_normalized",
+            "constant_inputs", "targets_not_one_hot", "uninformative_labels", "validation_inputs_differ", "validation_mismatch", "inputs_not_normalized",
             "init_too_large", "dropout_too_strong", "momentum_too_high", "gradient_clipping_too_tight",
             "learning_rate_decayed", "dead_at_init", "penalty_collapse", "learning_rate_too_large",
             "learning_rate_too_small", "batchnorm_tiny_batches", "dominant_class", "data_not_shuffled",

@@ -1,5 +1,6 @@
-"""Causes in the data given to ``fit``: inputs that are the same for every sample, validation inputs prepared
-another way than the training inputs, and a validation set that does not belong to the training data. Each rule is
+"""Causes in the data given to ``fit``: inputs that are the same for every sample, one-hot targets with no class
+or several, validation inputs prepared another way than the training inputs, and a validation set that does not
+belong to the training data. Each rule is
 ``(records, FitFacts) -> [Finding]``, as in :mod:`.rules` (which runs them with the others).
 """
 from __future__ import annotations
@@ -31,6 +32,26 @@ def constant_inputs(records, facts: FitFacts) -> list[Finding]:
         role="cause", summary=f"the inputs are identical for all {facts.data_samples} samples checked",
         evidence={"varying_features": facts.varying_inputs, "features": facts.n_inputs,
                   "samples": facts.data_samples})]
+
+
+def targets_not_one_hot(records, facts: FitFacts) -> list[Finding]:
+    empty, multi = facts.empty_label_rows or 0, facts.multi_label_rows or 0
+    if facts.empty_label_rows is None or (empty + multi) <= max(1, 0.01 * facts.n_samples):
+        return []
+    parts = ([f"{empty} are all zeros (no class: argmax reads them as class 0)"] if empty else []) + (
+        [f"{multi} hold more than one class"] if multi else [])
+    return [Finding(
+        "targets_not_one_hot", "error",
+        f"The targets are not one class per sample: of the {facts.n_samples} one-hot rows of Y, "
+        f"{' and '.join(parts)}. A softmax with categorical cross-entropy learns one class per sample; rows "
+        "without a class pull every output down, rows with several split the probability between them.",
+        (["drop the unlabeled samples (or label them) before fit: Y.sum(1) == 0 finds them"] if empty else [])
+        + (["several labels per sample: activation='sigmoid' on the output with loss='binary_crossentropy'"]
+           if multi else []),
+        role="cause", summary=f"{empty + multi} of the {facts.n_samples} target rows are not one-hot ("
+                              + ", ".join(([f"{empty} without a class"] if empty else [])
+                                          + ([f"{multi} with several"] if multi else [])) + ")",
+        evidence={"empty_rows": empty, "multi_class_rows": multi, "rows": facts.n_samples})]
 
 
 def validation_inputs_differ(records, facts: FitFacts) -> list[Finding]:

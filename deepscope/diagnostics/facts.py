@@ -71,6 +71,10 @@ class FitFacts:
         validation_shift, validation_scale: the validation inputs' mean minus the training inputs' mean, in
             training standard deviations, and the ratio of their standard deviations (all features pooled,
             ``validation_samples`` evenly spaced validation samples; None: no validation set measured).
+        empty_label_rows, multi_label_rows: of a classifier's one-hot target rows (all of them), how many are
+            all zeros (no class) and how many hold more than one class (None: not one-hot targets).
+        distinct_inputs: how many different inputs the ``data_samples`` hold (measured when the fit looks
+            overfitted; None otherwise): far fewer than the samples, the training set repeats itself.
     """
     n_samples: int
     batch_size: int
@@ -123,6 +127,9 @@ class FitFacts:
     validation_shift: float | None = None
     validation_scale: float | None = None
     validation_samples: int = 0
+    empty_label_rows: int | None = None
+    multi_label_rows: int | None = None
+    distinct_inputs: int | None = None
 
     @property
     def val_accuracy(self) -> float | None:

@@ -521,6 +521,10 @@ class FitDiagnostics(StepRecorder):
         """Training accuracy, class shares and (when they matter) the data checks, on evenly spaced
         training samples (see :mod:`.facts` for how many)."""
         xs, y = self.data
+        if facts.classifier and not facts.binary and y.dim() == 2 and y.is_floating_point() and y.shape[1] > 1:
+            sums = y.sum(1)  # one-hot rows: 1 each
+            facts.empty_label_rows = int((sums.abs() < 1e-6).sum())
+            facts.multi_label_rows = int((sums > 1 + 1e-3).sum())
         labels = factsmod.class_targets(y, facts.n_outputs, facts.binary)
         if labels is None:
             return
@@ -551,6 +555,8 @@ class FitDiagnostics(StepRecorder):
         facts.data_samples = len(index)
         flat = x.reshape(len(index), -1)
         facts.varying_inputs = int((flat.amax(0) > flat.amin(0)).sum())  # (exact: equal values, equal extremes)
+        if facts.val_accuracy is not None and facts.train_accuracy - facts.val_accuracy >= evidence.OVERFIT_GAP:
+            facts.distinct_inputs = int(torch.unique(flat, dim=0).shape[0])  # (a memorized set that repeats itself?)
         val = self.validation_inputs
         if val is not None and len(val) == 1 and val[0].is_floating_point() and val[0].shape[1:] == x.shape[1:]:
             v = val[0].index_select(0, probe_indices(val[0].shape[0], factsmod.EVAL_SAMPLES).to(val[0].device))

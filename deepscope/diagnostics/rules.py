@@ -24,7 +24,7 @@ from .evidence import (BATCHNORM_MIN_BATCH, DEPTH_VANISHING, DOMINANT, DYING, EX
                        PENALTY_SHARE, RAW_INPUTS, SATURATED, SORTED_BATCHES, SPIKE_FACTOR, STEEP_PACE, STILL_FALLING,
                        STILL_PACE, TINY_BATCH, TINY_UPDATE, VANISHING_RATIO, behind_readout, dead_since, is_harmed,
                        is_stuck, layer_names, layer_order, lr_text, median, pct, series, update_ratios)
-from .data_rules import constant_inputs, validation_inputs_differ, validation_mismatch
+from .data_rules import constant_inputs, targets_not_one_hot, validation_inputs_differ, validation_mismatch
 from .settings_rules import (dropout_too_strong, gradient_clipping_too_tight, learning_rate_decayed,  # noqa: F401
                              momentum_too_high, output_range_mismatch, targets_not_scaled)
 
@@ -381,16 +381,23 @@ def overfitting(records, facts: FitFacts) -> list[Finding]:
     epoch = best_i + 1
     stop = (f" Validation loss was lowest at epoch {epoch} ({best:.3g}; {last:.3g} at the end): early stopping "
             f"would have stopped there." if rising else "")
+    distinct = facts.distinct_inputs
+    repeats = distinct is not None and distinct <= 0.5 * facts.data_samples
+    copies = (f" The training set repeats itself: the {facts.data_samples} samples checked hold only {distinct} "
+              "distinct inputs." if repeats else "")
+    what = f"{facts.n_samples} training samples" + (f", only {distinct} distinct among {facts.data_samples} checked"
+                                                     if repeats else "")
     return [Finding(
         "overfitting", "warning",
         f"The network memorizes its {facts.n_samples} training samples: training accuracy {pct(facts.train_accuracy)}, "
-        f"validation accuracy {pct(facts.val_accuracy)} (a gap of {pct(gap)}).{stop}",
-        ["more training data (or data augmentation)", "dropout / a small L2 weight_decay",
-         "a smaller network", "early stopping (fewer epochs, or the best validation epoch's checkpoint)"],
-        role="cause", summary=f"the network memorized its {facts.n_samples} training samples (train "
+        f"validation accuracy {pct(facts.val_accuracy)} (a gap of {pct(gap)}).{copies}{stop}",
+        (["more distinct training data (copies of the same samples add none)"] if repeats else [])
+        + ["more training data (or data augmentation)", "dropout / a small L2 weight_decay",
+           "a smaller network", "early stopping (fewer epochs, or the best validation epoch's checkpoint)"],
+        role="cause", summary=f"the network memorized its {what} (train "
                               f"{pct(facts.train_accuracy)}, validation {pct(facts.val_accuracy)})",
         evidence={"train_accuracy": facts.train_accuracy, "val_accuracy": facts.val_accuracy, "gap": gap,
-                  "best_val_epoch": epoch if rising else None})]
+                  "best_val_epoch": epoch if rising else None, "distinct_inputs": distinct})]
 
 
 def batchnorm_tiny_batches(records, facts: FitFacts) -> list[Finding]:
@@ -715,6 +722,7 @@ def penalty_dominates(records, facts: FitFacts) -> list[Finding]:
 
 
 RULES = (parameters_not_changing, loss_output_mismatch, output_range_mismatch, targets_not_scaled, constant_inputs,
+         targets_not_one_hot,
          uninformative_labels, validation_inputs_differ, validation_mismatch, inputs_not_normalized, init_too_large,
          dropout_too_strong, momentum_too_high, gradient_clipping_too_tight, learning_rate_decayed,
          dead_at_init, penalty_collapse, learning_rate_too_large, learning_rate_too_small, batchnorm_tiny_batches,
