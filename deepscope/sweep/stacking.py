@@ -29,8 +29,8 @@ Two engines compute the stacked forward pass (autograd does the backward for bot
   stacked tensors, with one clipping and one optimizer step for the stack (:attr:`Stack.per_model_forward`):
   networks with dropout (each model's own network and dropout rate, its own generator swapped in as the default
   one: the masks its fit would draw), and on a CPU networks with convolutions (vmap's grouped convolution of 16
-  small ones is slower there than the 16: ``benchmarks/stack_conv.py``, 0.77x of one-by-one fits with vmap,
-  1.03-1.05x one after another).
+  small ones is slower there than the 16: ``benchmarks/stack_conv.py``, 0.52-0.88x of one-by-one fits with
+  vmap, 0.97-1.10x one after another).
 
 Per-model learning rates: SGD, Momentum and Nesterov scale each model's gradient by ``lr_m / lr_0``
 (their updates are linear in the gradient); other optimizers step with ``lr_0`` and then rescale
