@@ -261,3 +261,17 @@ def test_data_sorted_by_class_without_shuffling():
     assert d.findings[d.codes.index("data_not_shuffled")].evidence["batch_purity"] > 0.9
     mixed = fit(net(optimizer="sgd", lr=0.1), shuffle=False, n_epoch=3)  # the blobs come mixed: nothing to say
     assert "data_not_shuffled" not in mixed.codes
+
+
+def test_a_mostly_dead_layer_is_a_note_when_the_network_learned_and_a_warning_when_it_failed():
+    """Half of a ReLU layer silent in a CNN that learned (a healthy CIFAR twin: 59% of its dense units) is unused
+    capacity, not a failure; the same with training stuck at chance is a warning."""
+    from deepscope.diagnostics.facts import FitFacts
+    from deepscope.diagnostics.rules import dead_layers
+    records = [{"step": s, "FullyConnected/dead": d} for s, d in ((1, 0.1), (50, 0.55), (100, 0.6))]
+    facts = FitFacts(1000, 50, False, 0.002, 5.0, 10, True, 10, 3, 0.2, 1.0, {"FullyConnected": 0.6}, {},
+                     history=[{"loss": 1.5, "val_acc": 0.39}], train_accuracy=0.5, chance=0.11)
+    finding = dead_layers(records, facts)[0]
+    assert (finding.code, finding.severity) == ("mostly_dead_layer", "note") and "learned anyway" in finding.message
+    facts.train_accuracy, facts.history = 0.11, [{"loss": 2.3, "val_acc": 0.1}]
+    assert dead_layers(records, facts)[0].severity == "warning"

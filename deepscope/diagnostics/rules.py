@@ -537,10 +537,12 @@ def dead_layers(records, facts: FitFacts) -> list[Finding]:
                           "dead_at_records": dict(zip(map(int, steps[:25]), map(float, dead[:25])))}))
         elif dead[-1] >= MOSTLY_DEAD:
             first = int(steps[np.argmax(dead >= MOSTLY_DEAD)])
+            harmed = is_harmed(records, facts) or behind_readout(facts)  # (else: units idle, the fit went well)
             findings.append(Finding(
-                "mostly_dead_layer", "warning",
+                "mostly_dead_layer", "warning" if harmed else "note",
                 f"{100 * dead[-1]:.0f}% of the units of layer {layer!r} are dead at the end (never active on the "
-                f"probe; {100 * dead.max():.0f}% at worst, first above {100 * MOSTLY_DEAD:.0f}% at step {first}).",
+                f"probe; {100 * dead.max():.0f}% at worst, first above {100 * MOSTLY_DEAD:.0f}% at step {first})."
+                + ("" if harmed else " The network learned anyway: capacity left unused, not a failure."),
                 _dead_fixes(facts), step=first, layer=layer, role="symptom",
                 summary=f"{100 * dead[-1]:.0f}% of layer {layer!r}'s units died",
                 evidence={"dead_fraction": float(dead[-1]), "max_dead_fraction": float(dead.max())}))
