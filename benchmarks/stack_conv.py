@@ -2,7 +2,8 @@
 
 Run ``python benchmarks/stack_conv.py [repeats] [threads]``, or ``... --seed004 [repeats] [threads]`` for seed
 004's CIFAR CNN (its dropout too: each model's own masks) x 16 seeds on 1,280 real CIFAR-10 images, one epoch,
-``train_ensemble`` vs sequential fits each followed by ``evaluate``. The workload: a small CNN (conv 8 -> [BN] -> pool ->
+``train_ensemble`` vs sequential fits each followed by ``evaluate``; ``... --recurrent [repeats] [threads]``: LSTM, GRU
+and simple RNN stacks (16 seeds, 32 units, 20 steps) the same way. The workload: a small CNN (conv 8 -> [BN] -> pool ->
 conv 16 -> [BN] -> pool -> 10, Adam) on 512 random 16x16x3 images, 2 epochs, batch 64, 16 seeds; with and without
 batch normalization. Contenders: ``train_ensemble`` (on a CPU each model's forward and backward in turn, one
 optimizer step for the stack), the same with vmap (``stacking.CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER = False``), and
@@ -101,6 +102,37 @@ def seed004(repeats: int, threads: int, n_images: int = 1280, seeds: int = 16) -
           f"{max(fits.seconds):.2f}): {fits.median / stacked.median:.2f}x")
 
 
+def recurrent(repeats: int, threads: int) -> None:
+    """LSTM, GRU and simple RNN (32 units, 20 steps of 8 features, Adam) x 16 seeds on 512 random sequences."""
+    torch.set_num_threads(threads)
+    x = rng.random((512, 20, 8), dtype=np.float32)
+
+    def net(kind):
+        n = tflearn.input_data(shape=[None, 20, 8])
+        n = tflearn.fully_connected(getattr(tflearn, kind)(n, 32), 10, activation="softmax")
+        return tflearn.regression(n, optimizer="adam", learning_rate=0.01, batch_size=64)
+
+    for kind in ("lstm", "gru", "simple_rnn"):
+        def stack():
+            with quiet():
+                return timed(lambda: train_ensemble(lambda: net(kind), x, Y, seeds=SEEDS, n_epoch=2))
+
+        def one_by_one():
+            def fits():
+                with runs_dir(tempfile.mkdtemp()):
+                    for seed in SEEDS:
+                        tflearn.set_seed(seed)
+                        model = tflearn.DNN(net(kind))
+                        model.fit(x, Y, n_epoch=2, diagnostics=False)
+                        model.evaluate(x, Y)
+            with quiet():
+                return timed(fits)
+        results = interleave({"train_ensemble": stack, "sequential fits": one_by_one}, repeats)
+        stacked, fits = results["train_ensemble"], results["sequential fits"]
+        print(f"{kind} x 16 seeds, 2 epochs, {threads} thread(s), medians of {repeats}: train_ensemble "
+              f"{stacked.median:.2f} s, sequential {fits.median:.2f} s: {fits.median / stacked.median:.2f}x")
+
+
 def main(repeats: int = 3, threads: int = 2) -> None:
     torch.set_num_threads(threads)
     print(f"16 seeds, 2 epochs, 512 images 16x16x3; {threads} torch thread(s); medians of {repeats}")
@@ -117,5 +149,7 @@ def main(repeats: int = 3, threads: int = 2) -> None:
 if __name__ == "__main__":
     if "--seed004" in sys.argv:
         seed004(*(int(a) for a in sys.argv[1:] if a != "--seed004"))
+    elif "--recurrent" in sys.argv:
+        recurrent(*(int(a) for a in sys.argv[1:] if a != "--recurrent"))
     else:
         main(*(int(a) for a in sys.argv[1:3]))

@@ -595,3 +595,31 @@ def test_batch_normalization_stack_equals_separate_fits(tmp_path, cpu_convolutio
             torch.testing.assert_close(mine.float(), theirs.float(), atol=2e-5, rtol=0, msg=name)
     assert not torch.equal(got[0].dnn.net.layers["BatchNormalization"].running_mean,
                            got[1].dnn.net.layers["BatchNormalization"].running_mean)  # each model its own
+
+
+def recurrent(kind, lr=0.01):
+    net = tflearn.input_data(shape=[None, 5, 3])
+    if kind == "bidirectional":
+        net = tflearn.bidirectional_rnn(net, tflearn.BasicLSTMCell(6), tflearn.BasicLSTMCell(6))
+    else:
+        net = getattr(tflearn, kind)(net, 6)
+    net = tflearn.fully_connected(net, 4, activation="softmax")
+    return tflearn.regression(net, optimizer="adam", learning_rate=lr, batch_size=16)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "simple_rnn", "bidirectional"])
+def test_recurrent_stacks_equal_separate_fits(tmp_path, kind):
+    """torch has no vmap rule for its fused recurrent kernels (train_ensemble raised 'Batching rule not
+    implemented for aten::lstm.input'): recurrent networks train one model after another in their stack."""
+    x = rng.randn(48, 5, 3).astype("float32")
+    y = np.eye(4, dtype="float32")[rng.randint(0, 4, 48)]
+    builds = [lambda lr=lr: recurrent(kind, lr) for lr in (0.01, 0.02, 0.01)]
+    seeds = [0, 1, 2]
+    members = [new_member(_built(b, s)) for b, s in zip(builds, seeds)]
+    assert Stack(members, stack_key(members[0].dnn)[1]).per_model_forward
+    with runs_dir(tmp_path):
+        expected = [separate_fit(b, s, 5.0, X_inputs=x, Y_targets=y, n_epoch=2, validation_set=0.25)
+                    for b, s in zip(builds, seeds)]
+        got = stacked(builds, seeds, 5.0, StackFit(x, y, n_epoch=2, validation_set=0.25))
+    for a, m in zip(expected, got):
+        assert_same_models(a, m.dnn)

@@ -28,7 +28,8 @@ Two engines compute the stacked forward pass (autograd does the backward for bot
   statistics). Two kinds of network run each model's forward and backward in turn instead, on views of the
   stacked tensors, with one clipping and one optimizer step for the stack (:attr:`Stack.per_model_forward`):
   networks with dropout (each model's own network and dropout rate, its own generator swapped in as the default
-  one: the masks its fit would draw), and on a CPU networks with convolutions (vmap's grouped convolution of 16
+  one: the masks its fit would draw), recurrent networks (torch has no vmap rule for its fused LSTM/GRU/RNN
+  kernels), and on a CPU networks with convolutions (vmap's grouped convolution of 16
   small ones is slower there than the 16: ``benchmarks/stack_conv.py``, 0.52-0.88x of one-by-one fits with
   vmap, 0.97-1.10x one after another).
 
@@ -236,8 +237,9 @@ class Stack:
             convolutions = any(isinstance(m, Conv) for m in self.first.net.modules())
             dropout = any(isinstance(m, nn.Dropout) and m.p > 0 for member in self.members
                           for m in member.dnn.net.modules())
-            self.per_model_forward = dropout or (device.type == "cpu" and convolutions
-                                                 and CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER)
+            recurrent = any(isinstance(m, nn.RNNBase) for m in self.first.net.modules())  # (no vmap rule for lstm)
+            self.per_model_forward = dropout or recurrent or (device.type == "cpu" and convolutions
+                                                              and CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER)
             if self.per_model_forward:  # each model through its own modules (its own dropout rate)
                 self.objectives = [_DataLoss(m.dnn) for m in self.members]
             if dropout:
