@@ -623,3 +623,25 @@ def test_recurrent_stacks_equal_separate_fits(tmp_path, kind):
         got = stacked(builds, seeds, 5.0, StackFit(x, y, n_epoch=2, validation_set=0.25))
     for a, m in zip(expected, got):
         assert_same_models(a, m.dnn)
+
+
+def test_a_network_vmap_cannot_batch_trains_one_model_after_another(tmp_path):
+    """The embedding layer checks its indices with .item(), which vmap refuses ('vmap: It looks like you're calling
+    .item()'): a first call on two samples finds it, and the stack trains its models one after another."""
+    x = rng.randint(0, 20, (48, 6)).astype("float32")
+    y = np.eye(4, dtype="float32")[rng.randint(0, 4, 48)]
+
+    def embedded(lr=0.01):
+        net = tflearn.embedding(tflearn.input_data(shape=[None, 6]), 20, 8)
+        return tflearn.regression(tflearn.fully_connected(net, 4, activation="softmax"), optimizer="adam",
+                                  learning_rate=lr, batch_size=16)
+    builds = [lambda lr=lr: embedded(lr) for lr in (0.01, 0.02)]
+    members = [new_member(_built(b, s)) for b, s in zip(builds, [0, 1])]
+    assert not Stack(members, stack_key(members[0].dnn)[1]).per_model_forward  # (decided at the first call)
+    with runs_dir(tmp_path):
+        expected = [separate_fit(b, s, 5.0, X_inputs=x, Y_targets=y, n_epoch=2) for b, s in zip(builds, [0, 1])]
+        got = stacked(builds, [0, 1], 5.0, StackFit(x, y, n_epoch=2))
+    for a, m in zip(expected, got):
+        assert_same_models(a, m.dnn)
+    result = tflearn.sweep.train_ensemble(embedded, x, y, seeds=[0, 1], n_epoch=1)  # (raised before)
+    assert np.isfinite(result.final["loss"]).all()

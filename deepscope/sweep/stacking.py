@@ -11,7 +11,11 @@ by the same code, differing only in values the stack carries as tensors over the
 
 Results equal separate ``DNN.fit(..., run_id=...)`` calls within floating-point tolerance (tests in
 ``tests/test_stacking.py``: histories, weights, per-model gradient clipping, learning rates, L2 per
-layer, dropout, a diverging model). Each model draws its dropout masks from its own generator, in the
+layer, dropout, a diverging model). One exception is not the stack's: under Adam, a bias that feeds straight into
+batch normalization (conv -> BN, the ResNet pattern) has a true gradient of 0 and a computed one of rounding noise,
+which Adam turns into steps of the full learning rate; such a network's predictions differ by ~1e-2 between a stack
+and its fit, as between two fits of the same seed on 1 and 2 threads (SGD: 5e-7). Each model draws its dropout masks
+from its own generator, in the
 state its own fit's generator has when training starts (:func:`new_member`), layer by layer as its
 fit would: a model's result does not depend on the stack it landed in. vmap cannot draw per-model
 masks, so networks outside the dense engine with dropout run their models one after another (below).
@@ -222,6 +226,7 @@ class Stack:
         self.loss_fn = self.first.loss.from_logits if self.fused else self.first.loss
         self.batched_loss = vmap(lambda out, y: self.loss_fn(out, y))
         self.per_model_forward = False
+        self.vmap_checked = True  # (the vmap engine checks on its first call, below)
         self.generators: list[torch.Generator] = []  # each model's dropout stream, where the engine draws masks
         if engine == "dense":
             self.chain = dense_chain(self.first)
@@ -242,6 +247,7 @@ class Stack:
                                                               and CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER)
             if self.per_model_forward:  # each model through its own modules (its own dropout rate)
                 self.objectives = [_DataLoss(m.dnn) for m in self.members]
+            self.vmap_checked = self.per_model_forward  # (else: a first call checks that vmap runs the network)
             if dropout:
                 self.generators = [model_generator(m.rng_state, device) for m in self.members]
 
@@ -268,15 +274,31 @@ class Stack:
         return self._outputs(xs, per_group, training)
 
     def _outputs(self, xs, per_group, training):
+        if self.engine == "vmap" and not self.per_model_forward and not self.vmap_checked:
+            self._check_vmap(xs, per_group)
         if self.engine == "vmap" and self.per_model_forward:
             return self._one_after_another(xs, per_group, training)
         if self.engine == "vmap":
-            self.first.net.train(training)
-            x_models = [x[self.group_of.to(x.device)] if per_group else x for x in xs]
-            in_dims = (0, 0) + ((0,) if per_group else (None,)) * len(xs)
-            run = vmap(lambda p, b, *x: self.one_model(p, b, None, *x)[1], in_dims=in_dims, randomness="different")
-            return run(self.params, self.buffers, *x_models)
+            return self._vmap_outputs(xs, per_group, training)
         return self._dense(xs[0], per_group, training)
+
+    def _check_vmap(self, xs, per_group: bool) -> None:
+        """Run vmap once on two samples (evaluation mode, no gradient: nothing changes); a network it cannot
+        batch (a layer calling ``.item()``, a kernel without a batching rule) trains one model after another."""
+        self.vmap_checked = True
+        try:
+            with torch.no_grad():
+                self._vmap_outputs([x[:, :2] if per_group else x[:2] for x in xs], per_group, False)
+        except RuntimeError:  # (the per-model path runs each model's own modules: their own errors, if any)
+            self.per_model_forward = True
+            self.objectives = [_DataLoss(m.dnn) for m in self.members]
+
+    def _vmap_outputs(self, xs, per_group: bool, training: bool) -> torch.Tensor:
+        self.first.net.train(training)
+        x_models = [x[self.group_of.to(x.device)] if per_group else x for x in xs]
+        in_dims = (0, 0) + ((0,) if per_group else (None,)) * len(xs)
+        run = vmap(lambda p, b, *x: self.one_model(p, b, None, *x)[1], in_dims=in_dims, randomness="different")
+        return run(self.params, self.buffers, *x_models)
 
     def _one_after_another(self, xs, per_group: bool, training: bool) -> torch.Tensor:
         """Each model's forward pass on its own views of the stacked tensors, ``(M, B, ...)``: autograd
