@@ -645,3 +645,11 @@ def test_a_network_vmap_cannot_batch_trains_one_model_after_another(tmp_path):
         assert_same_models(a, m.dnn)
     result = tflearn.sweep.train_ensemble(embedded, x, y, seeds=[0, 1], n_epoch=1)  # (raised before)
     assert np.isfinite(result.final["loss"]).all()
+
+
+def test_a_study_says_how_its_stack_runs(tmp_path, capsys):
+    x = rng.randn(32, 4, 3, 1).astype("float32")
+    y = np.eye(4, dtype="float32")[rng.randint(0, 4, 32)]
+    Study("how", Fit(lambda keep: conv_dropout(keep), x, y, n_epoch=1), {"keep": [0.5, 0.8]}, seeds=(0,),
+          root=tmp_path).run()
+    assert "2 trials in 1 vectorized run (2 models, one model after another)" in capsys.readouterr().out

@@ -49,7 +49,8 @@ EXPLAINS: dict[str, set] = {
 }
 # among several root causes, the one most likely to be the first thing to fix
 PRIORITY = ("parameters_not_changing", "loss_output_mismatch", "output_range_mismatch", "targets_not_scaled",
-            "constant_inputs", "targets_not_one_hot", "uninformative_labels", "validation_inputs_differ", "validation_mismatch", "inputs_not_normalized",
+            "constant_inputs", "targets_not_one_hot", "uninformative_labels", "validation_inputs_differ",
+            "validation_mismatch", "inputs_not_normalized",
             "init_too_large", "dropout_too_strong", "momentum_too_high", "gradient_clipping_too_tight",
             "learning_rate_decayed", "dead_at_init", "penalty_collapse", "learning_rate_too_large",
             "learning_rate_too_small", "batchnorm_tiny_batches", "dominant_class", "data_not_shuffled",

@@ -54,8 +54,8 @@ LAST_RESORT = ("stopped_while_learning",)
 RESTATES = {"gradient_clipping_too_tight": ("learning_rate_too_small",),
             "learning_rate_decayed": ("learning_rate_too_small",),
             "constant_inputs": ("uninformative_labels", "validation_inputs_differ"),  # (said once, by the cause)
-            "validation_mismatch": ("overfitting",),
-            "validation_inputs_differ": ("validation_mismatch", "overfitting")}  # (the specific cause is named)  # (not memorization: its advice would be more data, dropout)
+            "validation_mismatch": ("overfitting",),  # (not memorization: its advice would be more data, dropout)
+            "validation_inputs_differ": ("validation_mismatch", "overfitting")}  # (the specific cause is named)
 
 
 # -- causes: the recipe and the data ------------------------------------------------------------------

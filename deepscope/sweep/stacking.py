@@ -162,6 +162,26 @@ def stack_key(dnn: DNN) -> tuple[str | None, str]:
     return key, engine
 
 
+def one_after_another(members: list[Member]) -> bool:
+    """Whether a vmap-engine stack of ``members`` trains its models one after another: with dropout (vmap cannot
+    draw each model's masks), recurrent layers (no vmap rule for torch's fused LSTM/GRU/RNN kernels), or on a CPU
+    convolutions (one model's small convolutions run faster there than vmap's grouped convolution of all)."""
+    net = members[0].dnn.net
+    convolutions = any(isinstance(m, Conv) for m in net.modules())
+    recurrent = any(isinstance(m, nn.RNNBase) for m in net.modules())
+    cpu = members[0].dnn.device.type == "cpu"
+    return _has_dropout(members) or recurrent or (cpu and convolutions and CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER)
+
+
+def engine_label(members: list[Member], engine: str) -> str:
+    """How a stack of ``members`` will run, in words: ``'dense'``, ``'vmap'`` or ``'one model after another'``."""
+    return "one model after another" if engine == "vmap" and one_after_another(members) else engine
+
+
+def _has_dropout(members: list[Member]) -> bool:
+    return any(isinstance(m, nn.Dropout) and m.p > 0 for member in members for m in member.dnn.net.modules())
+
+
 def dense_chain(dnn: DNN) -> list | None:
     """The chain's modules (Dense and Dropout) when the dense engine can run it, else None."""
     net = dnn.net
@@ -238,17 +258,11 @@ class Stack:
             self.generators = [model_generator(m.rng_state, device) for m in self.members] if dropout else []
         else:
             self.objective = _DataLoss(self.first)
-            # a CPU computes one model's small convolutions faster than vmap's grouped convolution of all
-            convolutions = any(isinstance(m, Conv) for m in self.first.net.modules())
-            dropout = any(isinstance(m, nn.Dropout) and m.p > 0 for member in self.members
-                          for m in member.dnn.net.modules())
-            recurrent = any(isinstance(m, nn.RNNBase) for m in self.first.net.modules())  # (no vmap rule for lstm)
-            self.per_model_forward = dropout or recurrent or (device.type == "cpu" and convolutions
-                                                              and CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER)
+            self.per_model_forward = one_after_another(self.members)
             if self.per_model_forward:  # each model through its own modules (its own dropout rate)
                 self.objectives = [_DataLoss(m.dnn) for m in self.members]
             self.vmap_checked = self.per_model_forward  # (else: a first call checks that vmap runs the network)
-            if dropout:
+            if _has_dropout(self.members):
                 self.generators = [model_generator(m.rng_state, device) for m in self.members]
 
             def one_model(p, b, y, *xs):

@@ -49,7 +49,7 @@ from .claims import OWNER, journal_lock, owner_alive
 from .execution import InlineSubmitter, ProcessSubmitter, RaySubmitter, execute_stack, execute_trial
 from .trials import Claim, Outcome, Trial, TrialState
 from .stack_checkpoint import checkpoint_path
-from .stacking import new_member, stack_groups
+from .stacking import engine_label, new_member, stack_groups
 
 METHODS = ("grid", "random", "bayes")
 BACKENDS = ("processes", "ray")
@@ -270,9 +270,9 @@ class Study:
             reasons[reason] = reasons.get(reason, 0) + 1
             left.append(trial_of[id(member)])
         if self.verbose and stacks:
+            how = ", ".join(f"{len(m)} models, {engine_label(m, e)}" for m, e in stacks)
             print(f"[{self.name}] {sum(len(m) for m, _ in stacks)} trials in {len(stacks)} vectorized "
-                  f"run{'s' if len(stacks) > 1 else ''} ({', '.join(f'{len(m)} models, {e}' for m, e in stacks)})",
-                  flush=True)
+                  f"run{'s' if len(stacks) > 1 else ''} ({how})", flush=True)
         for reason, count in reasons.items():
             if self.verbose and len(trials) > 1:
                 print(f"[{self.name}] {count} trial{'s' if count > 1 else ''} not vectorized: {reason}", flush=True)
