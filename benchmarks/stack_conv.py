@@ -45,6 +45,20 @@ def cnn(batch_norm: bool):
     return tflearn.regression(net, optimizer="adam", learning_rate=0.01, batch_size=64)
 
 
+def sequential(build, x, y, **fit) -> float:
+    """Seconds of one ``DNN.fit`` per seed, each followed by ``evaluate`` on the training set (what
+    ``train_ensemble`` returns as ``result.final``); the fits without diagnostics."""
+    def fits():
+        with runs_dir(tempfile.mkdtemp()):
+            for seed in SEEDS:
+                tflearn.set_seed(seed)
+                model = tflearn.DNN(build())
+                model.fit(x, y, diagnostics=False, **fit)
+                model.evaluate(x, y)
+    with quiet():
+        return timed(fits)
+
+
 def contenders(batch_norm: bool) -> dict:
     def stack():
         with quiet():
@@ -58,19 +72,11 @@ def contenders(batch_norm: bool) -> dict:
             stacking.CPU_CONVOLUTIONS_ONE_AFTER_ANOTHER = True
 
     def one_by_one():
-        def fits():
-            with runs_dir(tempfile.mkdtemp()):
-                for seed in SEEDS:
-                    tflearn.set_seed(seed)
-                    model = tflearn.DNN(cnn(batch_norm))
-                    model.fit(X, Y, n_epoch=2, diagnostics=False)
-                    model.evaluate(X, Y)  # train_ensemble's result.final: each model's loss and accuracy
-        with quiet():
-            return timed(fits)
+        return sequential(lambda: cnn(batch_norm), X, Y, n_epoch=2)
     return {"train_ensemble": stack, "train_ensemble, vmap": stack_vmap, "sequential fits": one_by_one}
 
 
-def seed004(repeats: int, threads: int, n_images: int = 1280, seeds: int = 16) -> None:
+def seed004(repeats: int, threads: int, n_images: int = 1280) -> None:
     """Seed 004's CIFAR CNN (with its dropout) x 16 seeds, one epoch of real CIFAR-10 images, batch 128."""
     from benchmarks.cifar_cnn import BATCH, seed004_network
     from deepscope.datasets import cifar10
@@ -81,22 +87,13 @@ def seed004(repeats: int, threads: int, n_images: int = 1280, seeds: int = 16) -
 
     def stack():
         with quiet():
-            return timed(lambda: train_ensemble(seed004_network, x, y, seeds=range(seeds), n_epoch=1,
-                                                batch_size=BATCH))
+            return timed(lambda: train_ensemble(seed004_network, x, y, seeds=SEEDS, n_epoch=1, batch_size=BATCH))
 
     def one_by_one():
-        def fits():
-            with runs_dir(tempfile.mkdtemp()):
-                for seed in range(seeds):
-                    tflearn.set_seed(seed)
-                    model = tflearn.DNN(seed004_network())
-                    model.fit(x, y, n_epoch=1, batch_size=BATCH, diagnostics=False)
-                    model.evaluate(x, y)
-        with quiet():
-            return timed(fits)
+        return sequential(seed004_network, x, y, n_epoch=1, batch_size=BATCH)
     results = interleave({"train_ensemble": stack, "sequential fits": one_by_one}, repeats)
     stacked, fits = results["train_ensemble"], results["sequential fits"]
-    print(f"seed 004's CIFAR CNN x {seeds} seeds, 1 epoch of {n_images} CIFAR-10 images, {threads} thread(s), "
+    print(f"seed 004's CIFAR CNN x {len(SEEDS)} seeds, 1 epoch of {n_images} CIFAR-10 images, {threads} thread(s), "
           f"medians of {repeats}: train_ensemble {stacked.median:.2f} s ({min(stacked.seconds):.2f}-"
           f"{max(stacked.seconds):.2f}), sequential {fits.median:.2f} s ({min(fits.seconds):.2f}-"
           f"{max(fits.seconds):.2f}): {fits.median / stacked.median:.2f}x")
@@ -118,15 +115,7 @@ def recurrent(repeats: int, threads: int) -> None:
                 return timed(lambda: train_ensemble(lambda: net(kind), x, Y, seeds=SEEDS, n_epoch=2))
 
         def one_by_one():
-            def fits():
-                with runs_dir(tempfile.mkdtemp()):
-                    for seed in SEEDS:
-                        tflearn.set_seed(seed)
-                        model = tflearn.DNN(net(kind))
-                        model.fit(x, Y, n_epoch=2, diagnostics=False)
-                        model.evaluate(x, Y)
-            with quiet():
-                return timed(fits)
+            return sequential(lambda: net(kind), x, Y, n_epoch=2)
         results = interleave({"train_ensemble": stack, "sequential fits": one_by_one}, repeats)
         stacked, fits = results["train_ensemble"], results["sequential fits"]
         print(f"{kind} x 16 seeds, 2 epochs, {threads} thread(s), medians of {repeats}: train_ensemble "

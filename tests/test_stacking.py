@@ -58,6 +58,16 @@ def stacked(builds, seeds, clip, fit: StackFit):
     return members
 
 
+def assert_stack_equals_fits(builds, seeds, x, y, folder, **fit):
+    """Each model of a stack of ``builds`` (seeded ``seeds``) equals its own separate fit; the stack's members."""
+    with runs_dir(folder):
+        expected = [separate_fit(b, s, 5.0, X_inputs=x, Y_targets=y, n_epoch=2, **fit) for b, s in zip(builds, seeds)]
+        got = stacked(builds, seeds, 5.0, StackFit(x, y, n_epoch=2, **fit))
+    for a, m in zip(expected, got):
+        assert_same_models(a, m.dnn)
+    return got
+
+
 def assert_same_models(a, b, atol=2e-5):
     for key in a.history[-1]:
         assert b.history[-1][key] == pytest.approx(a.history[-1][key], abs=atol), key
@@ -99,12 +109,7 @@ def test_vmap_engine_equals_separate_fits(tmp_path, cpu_convolution_engine):
     members = [new_member(_built(b, s)) for b, s in zip(builds, seeds)]
     assert stack_key(members[0].dnn)[1] == "vmap"
     assert Stack(members, "vmap").per_model_forward == (cpu_convolution_engine == "one after another")
-    with runs_dir(tmp_path):
-        expected = [separate_fit(b, s, 5.0, X_inputs=x, Y_targets=y, n_epoch=2, validation_set=0.25)
-                    for b, s in zip(builds, seeds)]
-        got = stacked(builds, seeds, 5.0, StackFit(x, y, n_epoch=2, validation_set=0.25))
-    for a, m in zip(expected, got):
-        assert_same_models(a, m.dnn)
+    assert_stack_equals_fits(builds, seeds, x, y, tmp_path, validation_set=0.25)
 
 
 def _built(build, seed):
@@ -617,12 +622,7 @@ def test_recurrent_stacks_equal_separate_fits(tmp_path, kind):
     seeds = [0, 1, 2]
     members = [new_member(_built(b, s)) for b, s in zip(builds, seeds)]
     assert Stack(members, stack_key(members[0].dnn)[1]).per_model_forward
-    with runs_dir(tmp_path):
-        expected = [separate_fit(b, s, 5.0, X_inputs=x, Y_targets=y, n_epoch=2, validation_set=0.25)
-                    for b, s in zip(builds, seeds)]
-        got = stacked(builds, seeds, 5.0, StackFit(x, y, n_epoch=2, validation_set=0.25))
-    for a, m in zip(expected, got):
-        assert_same_models(a, m.dnn)
+    assert_stack_equals_fits(builds, seeds, x, y, tmp_path, validation_set=0.25)
 
 
 def test_a_network_vmap_cannot_batch_trains_one_model_after_another(tmp_path):
@@ -638,11 +638,7 @@ def test_a_network_vmap_cannot_batch_trains_one_model_after_another(tmp_path):
     builds = [lambda lr=lr: embedded(lr) for lr in (0.01, 0.02)]
     members = [new_member(_built(b, s)) for b, s in zip(builds, [0, 1])]
     assert not Stack(members, stack_key(members[0].dnn)[1]).per_model_forward  # (decided at the first call)
-    with runs_dir(tmp_path):
-        expected = [separate_fit(b, s, 5.0, X_inputs=x, Y_targets=y, n_epoch=2) for b, s in zip(builds, [0, 1])]
-        got = stacked(builds, [0, 1], 5.0, StackFit(x, y, n_epoch=2))
-    for a, m in zip(expected, got):
-        assert_same_models(a, m.dnn)
+    assert_stack_equals_fits(builds, [0, 1], x, y, tmp_path)
     result = tflearn.sweep.train_ensemble(embedded, x, y, seeds=[0, 1], n_epoch=1)  # (raised before)
     assert np.isfinite(result.final["loss"]).all()
 
