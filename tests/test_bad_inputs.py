@@ -104,6 +104,7 @@ CASES = [
     ('mnist bad limit', 'limit', lambda: deepscope.datasets.mnist.load_data(limit=-5)),
     ('set_seed neg', 'set_seed', lambda: tflearn.set_seed(-1)),
     ('fit Y None', 'fit Y_targets', lambda: model().fit(X, None)),
+    ('DNN device mps absent', 'DNN device', lambda: tflearn.DNN(net(), device="mps")),
     # the analyses: empty arrays, text, the wrong result object (found by calling every exported function)
     ('rdm empty', 'rdm features', lambda: introspect.rdm(np.zeros((0, 3)))),
     ('linear_cka empty', 'linear_cka', lambda: introspect.linear_cka(np.zeros((0, 3)), np.zeros((0, 3)))),
@@ -176,3 +177,13 @@ def test_channels_first_images_get_the_transpose_not_a_reshape():
     model = tflearn.DNN(tflearn.regression(tflearn.fully_connected(net, 10, activation="softmax")))
     with pytest.raises(ValueError, match=r"channels-first.*X.transpose\(0, 2, 3, 1\)"):
         model.predict(np.zeros((2, 1, 28, 28), "float32"))
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_a_cuda_device_on_a_machine_without_one_is_a_clear_error():
+    """torch's own error is an AssertionError from inside .to(): 'Torch not compiled with CUDA enabled'."""
+    from deepscope.sweep import train_ensemble
+    with pytest.raises(ValueError, match="DNN device: expected a device this machine has .*no CUDA GPU"):
+        tflearn.DNN(net(), device="cuda")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        train_ensemble(net, X, Y, seeds=[0, 1], device="cuda:0")

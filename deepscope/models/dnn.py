@@ -745,10 +745,25 @@ def warn_if_environment_changed(folder: Path, run_config: dict) -> None:
 
 
 def _device(device) -> torch.device:
+    """``device`` as a ``torch.device`` this machine has, or a clear error (torch's own is an AssertionError from
+    deep inside ``.to()``: "Torch not compiled with CUDA enabled")."""
     try:
-        return torch.device(device)
+        parsed = torch.device(device)
     except (RuntimeError, TypeError):
         fail("DNN device", "a device such as 'cpu', 'cuda', 'cuda:1' or 'mps'", device, error=ValueError)
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            fail("DNN device", "a device this machine has (it has no CUDA GPU: torch.cuda.is_available() is False)",
+                 device, "Leave device out (deepscope picks a GPU when there is one) or give device='cpu'.")
+        if parsed.index is not None and parsed.index >= count:
+            fail("DNN device", f"a GPU index below {count} (this machine has {count} CUDA GPU{'s' * (count > 1)})",
+                 device)
+    if parsed.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                     and torch.backends.mps.is_available()):
+        fail("DNN device", "a device this machine has (Apple's MPS is not available here)", device,
+             "Leave device out or give device='cpu'.")
+    return parsed
 
 
 def _autocast_dtype(mixed_precision, device: torch.device):
