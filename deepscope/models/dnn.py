@@ -24,6 +24,7 @@ from . import checkpoint as checkpointmod
 from . import data as datamod
 from . import guard as guardmod
 from . import serialization
+from .compiled import CompiledForward
 from .distributed import DataParallel
 from .dry_run import dry_run
 from .fit_state import (VALIDATION_BATCH_SIZE, EpochPosition, FitRecord, FitSettings, TrainingCheckpoint, current_trial,
@@ -61,6 +62,8 @@ class DNN:
         device: ``'cpu'``, ``'cuda'``, ... (default: picked automatically).
         mixed_precision: ``'auto'`` (bfloat16 autocast on GPUs that support it, else off),
             ``'bf16'`` (also on CPU) or None/False (full float32).
+        compile: run the training step's forward pass through ``torch.compile`` (compiled on the first step;
+            where torch cannot compile the network, training goes on without it after a warning that says why).
         loss, optimizer, metric, learning_rate, batch_size: training settings when ``network``
             is your own ``nn.Module`` (else they come from ``regression``).
     """
@@ -69,7 +72,7 @@ class DNN:
     def __init__(self, network, clip_gradients=5.0, tensorboard_verbose=0, tensorboard_dir=None,
                  checkpoint_path=None, best_checkpoint_path=None, max_checkpoints=None, session=None,
                  best_val_accuracy=0.0, device=None, loss="categorical_crossentropy", optimizer="adam",
-                 metric="default", learning_rate=0.001, batch_size=64, mixed_precision="auto"):
+                 metric="default", learning_rate=0.001, batch_size=64, mixed_precision="auto", compile=False):
         self.session = session if session is not None else Session()  # TFlearn's: accepted, not needed
         self.clip_gradients = 0.0 if not clip_gradients else check_float(
             clip_gradients, "DNN clip_gradients", minimum=0.0, min_inclusive=False)
@@ -82,6 +85,10 @@ class DNN:
         self.parallel = DataParallel.from_env()  # a torchrun job (before the device: it picks the GPU)
         self.device = _device(device) if device is not None else default_device()
         self.autocast_dtype = _autocast_dtype(mixed_precision, self.device)
+        if not isinstance(compile, bool):
+            fail("DNN compile", "True or False", compile, error=TypeError)
+        self.compile = compile
+        self._compiled: CompiledForward | None = None
         self.targets = None  # several regression layers (models/targets.py), else None
         if isinstance(network, Node):
             self.output_node = network
@@ -138,18 +145,24 @@ class DNN:
             output, loss = self.targets.output_and_loss(self.net, xs, y)
         elif self.autocast_dtype is not None:  # matmuls and convolutions in bfloat16, the loss in float32
             with torch.autocast(self.device.type, dtype=self.autocast_dtype):
-                output = self.net.logits(*xs) if self.fused else self.net(*xs)
+                output = self._forward()(*xs)
             output = output.float()
             loss = self.loss.from_logits(output, y) if self.fused else self.loss(output, y)
-        elif self.fused:
-            output = self.net.logits(*xs)
-            loss = self.loss.from_logits(output, y)
         else:
-            output = self.net(*xs)
-            loss = self.loss(output, y)
+            output = self._forward()(*xs)
+            loss = self.loss.from_logits(output, y) if self.fused else self.loss(output, y)
         if self.has_penalties:
             loss = loss + self.net.regularization_loss()
         return output, loss
+
+    def _forward(self):
+        """The training forward pass: the network (its logits when the loss is fused), compiled with ``compile``."""
+        forward = self.net.logits if self.fused else self.net
+        if not self.compile:
+            return forward
+        if self._compiled is None or self._compiled.eager != forward:
+            self._compiled = CompiledForward(forward)
+        return self._compiled
 
     def activate(self, output: torch.Tensor) -> torch.Tensor:
         """Turn what ``compute_loss`` returned into the activated output (for metrics)."""
@@ -677,6 +690,7 @@ class DNN:
             "tensorboard_verbose": self.tensorboard_verbose,
             "device": str(self.device),
             "mixed_precision": str(self.autocast_dtype).replace("torch.", "") if self.autocast_dtype else "float32",
+            "compile": self.compile,
             "torch": torch.__version__,
             "environment": environment(),
             **({"trial": {"params": trial["params"], "seed": trial["seed"]}} if trial is not None else {}),

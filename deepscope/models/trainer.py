@@ -386,7 +386,8 @@ class DenseChain:
     @classmethod
     def build(cls, dnn) -> "DenseChain | None":
         net = dnn.net
-        if not isinstance(net, Network) or not net._is_chain or dnn.has_penalties or dnn.autocast_dtype is not None:
+        if (not isinstance(net, Network) or not net._is_chain or dnn.has_penalties or dnn.autocast_dtype is not None
+                or getattr(dnn, "compile", False)):  # (compile=True: the user asked for torch.compile's forward)
             return None
         layers = net._chain
         if not layers or any(type(m) is not Dense for m in layers):
