@@ -2,6 +2,7 @@
 
     python benchmarks/gpu.py --device cuda                 # on a GPU machine: the full workloads, the card named
     python benchmarks/gpu.py --device cpu --quick          # a smoke run (tests/test_gpu_check.py runs it)
+    python benchmarks/gpu.py --device cuda --compile       # also DNN(compile=True), its compile time included
 
 Workloads (real MNIST from ``$DEEPSCOPE_DATA`` / ``../shared/datasets``):
 - **MNIST CNN to 99%**: conv 32 - pool - conv 64 - pool - dense 128 - 10 (Adam 0.002, batch 128), epochs until the
@@ -42,14 +43,14 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def cnn_api(device: str):
+def cnn_api(device: str, compile: bool = False):
     net = tflearn.input_data(shape=[None, 28, 28, 1])
     net = tflearn.max_pool_2d(tflearn.conv_2d(net, 32, 3, activation="relu"), 2)
     net = tflearn.max_pool_2d(tflearn.conv_2d(net, 64, 3, activation="relu"), 2)
     net = tflearn.fully_connected(net, 128, activation="relu")
     net = tflearn.fully_connected(net, 10, activation="softmax")
     return tflearn.DNN(tflearn.regression(net, optimizer="adam", learning_rate=0.002, batch_size=128),
-                       device=device, clip_gradients=0.0)
+                       device=device, clip_gradients=0.0, compile=compile)
 
 
 def cnn_torch() -> nn.Module:
@@ -70,9 +71,9 @@ class StopAtAccuracy(tflearn.callbacks.Callback):
             state.stop_training = True
 
 
-def to_99_api(X, Y, tX, tY, device, max_epochs: int, target: float) -> dict:
+def to_99_api(X, Y, tX, tY, device, max_epochs: int, target: float, compile: bool = False) -> dict:
     tflearn.set_seed(0)
-    model = cnn_api(device)
+    model = cnn_api(device, compile)
     stop = StopAtAccuracy(target)
     start = time.perf_counter()
     with quiet():  # one fit, validated after every epoch (as the hand-written loop evaluates after every epoch)
@@ -130,6 +131,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-epochs", type=int, default=10)
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--compile", action="store_true", help="also DNN(compile=True) (its compile time included)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     X, Y, tX, tY = mnist()
@@ -148,6 +150,11 @@ def main(argv=None) -> int:
         print(f"{name}: {r['seconds']:.2f} s, {r['epochs']} epoch(s), test accuracy {r['accuracy']:.4f}")
     ratio = results["MNIST CNN to 99%, deepscope"]["seconds"] / results["MNIST CNN to 99%, hand-written"]["seconds"]
     print(f"deepscope / hand-written: {ratio:.2f}x")
+    if args.compile:
+        name = "MNIST CNN to 99%, deepscope compile=True"
+        results[name] = r = to_99_api(X, Y, tX, tY, args.device, max_epochs, 0.99, compile=True)
+        print(f"{name}: {r['seconds']:.2f} s (compiling included), {r['epochs']} epoch(s), test accuracy "
+              f"{r['accuracy']:.4f}")
     results["MLPs"] = r = mlps(X, Y, tX, tY, args.device, n_models, n_epoch)
     print(f"{r['models']} MNIST MLPs (784-128-128-10), {r['epochs']} epochs, train_ensemble: {r['seconds']:.1f} s; "
           f"test accuracy min {r['min_accuracy']:.4f}, median {r['median_accuracy']:.4f}")
