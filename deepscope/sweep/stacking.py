@@ -303,7 +303,7 @@ class Stack:
         try:
             with torch.no_grad():
                 self._vmap_outputs([x[:, :2] if per_group else x[:2] for x in xs], per_group, False)
-        except RuntimeError:  # (the per-model path runs each model's own modules: their own errors, if any)
+        except Exception:  # noqa: BLE001 - the per-model path runs each model's own modules: a real error shows there
             self.per_model_forward = True
             self.objectives = [_DataLoss(m.dnn) for m in self.members]
 
