@@ -693,7 +693,7 @@ class DNN:
             "compile": self.compile,
             "torch": torch.__version__,
             "environment": environment(),
-            **({"trial": {"params": trial["params"], "seed": trial["seed"]}} if trial is not None else {}),
+            **({"trial": trial} if trial is not None else {}),
         }
 
 

@@ -186,6 +186,7 @@ def context_fit_callbacks() -> tuple:
 
 
 _TRIAL: ContextVar = ContextVar("deepscope_trial", default=None)
+_PROGRESS: ContextVar = ContextVar("deepscope_fit_progress", default=True)
 
 
 @contextmanager
@@ -198,19 +199,19 @@ def study_trial(params: dict, seed: int, progress: bool = True):
         seed: the trial's seed.
         progress: whether its fits show their progress (a ``Study(verbose=False)`` says no).
     """
-    token = _TRIAL.set({"params": dict(params), "seed": seed, "progress": progress})
+    token, shown = _TRIAL.set({"params": dict(params), "seed": seed}), _PROGRESS.set(progress)
     try:
         yield
     finally:
+        _PROGRESS.reset(shown)
         _TRIAL.reset(token)
 
 
 def current_trial() -> dict | None:
-    """``{'params', 'seed', 'progress'}`` of the enclosing :func:`study_trial` block, or None."""
+    """``{'params', 'seed'}`` of the enclosing :func:`study_trial` block, or None."""
     return _TRIAL.get()
 
 
 def fit_shows_progress() -> bool:
     """Whether a fit prints its progress and diagnosis (False inside a ``Study(verbose=False)``'s trial)."""
-    trial = _TRIAL.get()
-    return trial is None or trial["progress"]
+    return _PROGRESS.get()
